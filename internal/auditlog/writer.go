@@ -1,0 +1,446 @@
+package auditlog
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures a Writer.
+type Options struct {
+	// Path is the active file, e.g. gatehouse-audit.jsonl. Rotated files are
+	// written next to it (see MaxBytes).
+	Path string
+	// MaxBytes rotates the active file when it grows beyond this many bytes
+	// after a batch; 0 never rotates. A rotated file is named
+	// <stem>-<seq of its first record, 12 digits><ext>, so that lexical order
+	// is chain order.
+	MaxBytes int64
+	// SigningKey, when set, signs every checkpoint, so a reader with the
+	// public key can detect a chain rewritten from the start.
+	SigningKey ed25519.PrivateKey
+	// CheckpointEvery writes a checkpoint after this many records; 0 is off.
+	CheckpointEvery int
+	// CheckpointInterval writes a checkpoint when this much time passed
+	// since the last one and records were written since; 0 is off.
+	CheckpointInterval time.Duration
+	// Logger receives recovery warnings and write failures; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for record times; nil is time.Now. For tests.
+	Now func() time.Time
+
+	// syncFile replaces (*os.File).Sync, so tests can count and block fsyncs.
+	syncFile func(*os.File) error
+}
+
+// ErrClosed is the error of a record submitted after Close.
+var ErrClosed = errors.New("auditlog: the audit log writer is closed")
+
+// Writer appends records to a log. It is safe for concurrent use.
+//
+// One goroutine owns the file. Submitted records queue up while it writes;
+// it then takes everything queued, assigns seq, time and hashes in queue
+// order, writes the batch with one write and one fsync, and only then
+// releases the batch's waiters, in order. This group commit means a record
+// is durable before anyone acts on it, yet throughput is not limited to one
+// record per fsync. After a write or fsync error the writer accepts nothing
+// more: the gateway fails closed rather than acting without a record.
+type Writer struct {
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	sync   func(*os.File) error
+	keyID  string
+	wake   chan struct{} // capacity 1: "the queue is not empty"
+	stop   chan struct{} // closed by Close
+	exited chan struct{} // closed when the loop has finished
+
+	mu     sync.Mutex
+	queue  []*Pending
+	closed bool
+	failed error // the first write failure; every later record fails with it
+
+	closeErr error // set by the loop before exited is closed
+
+	// Owned by the loop goroutine, and by Open before it starts.
+	f               *os.File
+	size            int64  // bytes in the active file
+	firstSeq        uint64 // seq of the active file's first record; 0 while it has none
+	seq             uint64 // seq of the last record written
+	lastHash        string // hash of the last record written
+	sinceCheckpoint int    // records since the last checkpoint
+	lastCheckpoint  time.Time
+	buf             []byte
+	hasher          chainHasher
+
+	records, checkpoints, syncs, rotations atomic.Uint64
+}
+
+// Stats counts what a Writer did, for metrics and tests.
+type Stats struct {
+	Records     uint64 // records written, checkpoints and recovery records included
+	Checkpoints uint64 // checkpoint records written
+	Syncs       uint64 // fsyncs of the log; far fewer than Records under load
+	Rotations   uint64 // files rotated away
+}
+
+// Open opens or creates the log at opts.Path, locks it against other
+// writers, recovers from an unclean shutdown (see recover.go) and starts
+// the writer goroutine. Recovery records are on disk when Open returns.
+func Open(opts Options) (*Writer, error) {
+	switch {
+	case opts.Path == "":
+		return nil, errors.New("auditlog: Options.Path is empty")
+	case opts.MaxBytes < 0, opts.CheckpointEvery < 0, opts.CheckpointInterval < 0:
+		return nil, errors.New("auditlog: MaxBytes, CheckpointEvery and CheckpointInterval must not be negative")
+	case opts.SigningKey != nil && len(opts.SigningKey) != ed25519.PrivateKeySize:
+		return nil, errors.New("auditlog: SigningKey is not an Ed25519 private key")
+	}
+	w := &Writer{
+		opts:     opts,
+		log:      opts.Logger,
+		now:      opts.Now,
+		sync:     opts.syncFile,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		lastHash: GenesisHash,
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.sync == nil {
+		w.sync = (*os.File).Sync
+	}
+	if opts.SigningKey != nil {
+		w.keyID = KeyID(opts.SigningKey.Public().(ed25519.PublicKey))
+	}
+	f, err := openActive(opts.Path, os.O_CREATE)
+	if err != nil {
+		return nil, err
+	}
+	w.f = f
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		w.log.Warn("audit log is accessible by group or others", "path", opts.Path, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	}
+	details, err := w.recover()
+	if err == nil {
+		err = syncDir(filepath.Dir(opts.Path)) // the file may be new
+	}
+	if err == nil && len(details) > 0 {
+		buf := w.buf[:0]
+		for _, d := range details {
+			w.log.Warn("audit log recovered", "path", opts.Path, "detail", d)
+			buf = w.appendRecord(buf, &Record{Type: TypeRecovery, Detail: Truncate(d, MaxFieldChars)})
+		}
+		err = w.writeAndSync(buf)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.lastCheckpoint = w.now()
+	go w.run()
+	return w, nil
+}
+
+// openActive opens the active file for appending and locks it. flag adds
+// O_CREATE or O_CREATE|O_EXCL.
+func openActive(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|flag, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Submit queues r to be written and returns at once. The writer writes a
+// copy of r, with the limits of Truncate and MaxRecordBytes applied and v,
+// seq, prev_hash, hash and (when zero) time assigned; r itself is not
+// modified. Only decision records may be submitted (an empty Type means
+// decision): checkpoints and recovery records are the writer's own.
+// Submit never blocks and never panics; a record that cannot be written
+// yields a Pending that fails.
+func (w *Writer) Submit(r *Record) *Pending {
+	if r == nil {
+		return failedPending(errors.New("auditlog: Submit of a nil record"))
+	}
+	p := &Pending{rec: *r, done: make(chan struct{})}
+	if err := prepare(&p.rec); err != nil {
+		return failedPending(err)
+	}
+	w.mu.Lock()
+	err := w.failed
+	if w.closed {
+		err = ErrClosed
+	}
+	if err == nil {
+		w.queue = append(w.queue, p)
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return failedPending(err)
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default: // the loop is already due to look at the queue
+	}
+	return p
+}
+
+// prepare checks a submitted record and applies the size limits. It runs in
+// the submitter's goroutine so the writer's loop stays short.
+func prepare(r *Record) error {
+	switch r.Type {
+	case "":
+		r.Type = TypeDecision
+	case TypeDecision:
+	default:
+		return fmt.Errorf("auditlog: cannot submit a %q record: only decision records are submitted", r.Type)
+	}
+	if r.Checkpoint != nil {
+		return errors.New("auditlog: a decision record cannot carry a checkpoint")
+	}
+	if !r.Time.IsZero() {
+		if y := r.Time.UTC().Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("auditlog: record time %v is outside years 0000-9999", r.Time)
+		}
+	}
+	r.V, r.Seq, r.PrevHash, r.Hash = 0, 0, "", ""
+	fit(r)
+	return nil
+}
+
+// Append writes r and returns once it is on disk. If ctx ends first, Append
+// returns ctx.Err(), and the record may still be written.
+func (w *Writer) Append(ctx context.Context, r *Record) error {
+	p := w.Submit(r)
+	select {
+	case <-p.Done():
+		return p.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes everything submitted before it, then a signed close
+// checkpoint, fsyncs, and releases the lock. Later Submits fail with
+// ErrClosed. Close is idempotent: every call returns the same result.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	first := !w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if first {
+		close(w.stop)
+	}
+	<-w.exited
+	return w.closeErr
+}
+
+// Stats returns the counters so far.
+func (w *Writer) Stats() Stats {
+	return Stats{
+		Records:     w.records.Load(),
+		Checkpoints: w.checkpoints.Load(),
+		Syncs:       w.syncs.Load(),
+		Rotations:   w.rotations.Load(),
+	}
+}
+
+// run is the loop that owns the file.
+func (w *Writer) run() {
+	defer close(w.exited)
+	var tick <-chan time.Time
+	if w.opts.CheckpointInterval > 0 {
+		t := time.NewTicker(w.opts.CheckpointInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-w.wake:
+			w.commit(w.take())
+		case <-tick:
+			if w.intervalDue() {
+				w.commit(nil)
+			}
+		case <-w.stop:
+			w.commit(w.take()) // Close sets closed first, so this is the last of the queue
+			w.closeErr = w.finish()
+			return
+		}
+	}
+}
+
+func (w *Writer) take() []*Pending {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	batch := w.queue
+	w.queue = nil
+	return batch
+}
+
+func (w *Writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// commit writes batch as one group commit, with whatever checkpoints fall
+// due, and then releases its waiters. A nil batch writes only a due
+// interval checkpoint.
+func (w *Writer) commit(batch []*Pending) {
+	if err := w.failure(); err != nil {
+		release(batch, err)
+		return
+	}
+	buf := w.buf[:0]
+	for _, p := range batch {
+		buf = w.appendRecord(buf, &p.rec)
+		if w.opts.CheckpointEvery > 0 && w.sinceCheckpoint >= w.opts.CheckpointEvery {
+			buf = w.appendCheckpoint(buf, CheckpointCount)
+		}
+	}
+	if w.intervalDue() {
+		buf = w.appendCheckpoint(buf, CheckpointInterval)
+	}
+	if len(buf) == 0 {
+		return
+	}
+	err := w.writeAndSync(buf)
+	if cap(buf) <= 1<<20 {
+		w.buf = buf // keep a buffer of a usual size for the next batch
+	}
+	if err != nil {
+		release(batch, w.fail(err))
+		return
+	}
+	for _, p := range batch {
+		p.seq, p.hash = p.rec.Seq, p.rec.Hash
+	}
+	release(batch, nil)
+	if w.opts.MaxBytes > 0 && w.size > w.opts.MaxBytes {
+		if err := w.rotate(); err != nil {
+			w.fail(err)
+		}
+	}
+}
+
+// fail records the first write failure, so every later record fails too,
+// and returns the error the waiters see.
+func (w *Writer) fail(err error) error {
+	err = fmt.Errorf("audit log %s failed, no further records are accepted: %w", w.opts.Path, err)
+	w.mu.Lock()
+	if w.failed == nil {
+		w.failed = err
+		w.log.Error("audit log write failed; failing every later record", "path", w.opts.Path, "err", err)
+	}
+	err = w.failed
+	w.mu.Unlock()
+	return err
+}
+
+func (w *Writer) intervalDue() bool {
+	return w.opts.CheckpointInterval > 0 && w.sinceCheckpoint > 0 &&
+		w.now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
+}
+
+// appendRecord makes r the next record of the chain and appends its line,
+// newline included, to buf.
+func (w *Writer) appendRecord(buf []byte, r *Record) []byte {
+	w.seq++
+	r.V, r.Seq, r.PrevHash = Version, w.seq, w.lastHash
+	if r.Time.IsZero() {
+		r.Time = w.now()
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	start := len(buf)
+	buf = AppendBody(buf, r)
+	r.Hash = string(w.hasher.hashBytes(r.PrevHash, buf[start:], nil))
+	buf = appendHashMember(buf[:len(buf)-1], r.Hash)
+	buf = append(buf, '\n')
+	w.lastHash = r.Hash
+	if w.firstSeq == 0 {
+		w.firstSeq = r.Seq
+	}
+	if r.Type == TypeCheckpoint {
+		w.sinceCheckpoint = 0
+		w.lastCheckpoint = r.Time
+		w.checkpoints.Add(1)
+	} else {
+		w.sinceCheckpoint++
+	}
+	w.records.Add(1)
+	return buf
+}
+
+// appendCheckpoint appends a checkpoint naming the last record.
+func (w *Writer) appendCheckpoint(buf []byte, reason string) []byte {
+	r := &Record{
+		Type:       TypeCheckpoint,
+		Time:       w.now(),
+		Checkpoint: newCheckpoint(reason, w.seq, w.lastHash, w.opts.SigningKey, w.keyID),
+	}
+	return w.appendRecord(buf, r)
+}
+
+// writeAndSync writes buf with one write and fsyncs the file.
+func (w *Writer) writeAndSync(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := w.f.Write(buf)
+	w.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	w.syncs.Add(1)
+	if err := w.sync(w.f); err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	return nil
+}
+
+// finish ends the log on Close: a close checkpoint, fsync, unlock.
+func (w *Writer) finish() error {
+	err := w.failure()
+	if err == nil {
+		buf := w.appendCheckpoint(w.buf[:0], CheckpointClose)
+		if err = w.writeAndSync(buf); err != nil {
+			err = w.fail(err)
+		}
+	}
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close audit log: %w", cerr)
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, so that a file created or renamed in it
+// survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Mode is how policy decisions are applied: enforce (default) applies them; monitor computes and
+	// audits them, logs a would-be denial as would_deny at WARN, and allows the call; off runs no
+	// policy engine at all (calls are still audited).
+	Mode string `yaml:"mode"`
+	// Fail is the posture when a policy engine or the state behind budgets fails: closed (default)
+	// refuses the call with reason policy_error; open allows it and logs at ERROR. The audit log is
+	// not subject to it: a call whose record cannot be written is never answered.
+	Fail string `yaml:"fail"`
+	// Policy names the policies to enforce.
+	Policy PolicyConfig `yaml:"policy"`
+	// Audit configures the tamper-evident audit log.
+	Audit AuditConfig `yaml:"audit"`
+	// Identity is the trusted local caller of `gatehouse run`.
+	Identity IdentityConfig `yaml:"identity"`
+	// Limits bound every message read from either side.
+	Limits LimitsConfig `yaml:"limits"`
+	// Upstream tunes how the stdio upstream of `gatehouse run` is supervised.
+	Upstream UpstreamConfig `yaml:"upstream"`
+	// Log configures gatehouse's own log (always on stderr: stdout carries MCP).
+	Log LogConfig `yaml:"log"`
+}
+
+// PolicyConfig names the policies to enforce.
+type PolicyConfig struct {
+	// Rules is a native rules file (YAML or JSON, SPEC §4). Relative paths are relative to the
+	// configuration file.
+	Rules string `yaml:"rules"`
+}
+
+// AuditConfig configures the audit log.
+type AuditConfig struct {
+	// Path is the active audit file (JSON Lines). Default gatehouse-audit.jsonl in the working
+	// directory.
+	Path string `yaml:"path"`
+	// MaxSizeMB rotates the file when it grows past this many MiB, keeping the hash chain across
+	// files. 0 never rotates. Default 100.
+	MaxSizeMB int `yaml:"max_size_mb"`
+	// Key is an Ed25519 private key file (from `gatehouse keygen`) used to sign checkpoints. Without
+	// it checkpoints are written unsigned, and only the hash chain protects the log.
+	Key string `yaml:"key"`
+	// CheckpointEvery writes a checkpoint after this many records. Default 1000; 0 disables.
+	CheckpointEvery *int `yaml:"checkpoint_every"`
+	// CheckpointInterval also writes one when this much time has passed since the last. Default
+	// 60s; 0 disables.
+	CheckpointInterval *Duration `yaml:"checkpoint_interval"`
+}
+
+// IdentityConfig is the trusted local identity of `gatehouse run`.
+type IdentityConfig struct {
+	// Agent is the agent id rules match with agents globs and conditions on agent.id.
+	Agent string `yaml:"agent"`
+	// Roles are the agent's roles, matched by require_roles.
+	Roles []string `yaml:"roles"`
+}
+
+// LimitsConfig bounds messages (SPEC §8.5).
+type LimitsConfig struct {
+	// MaxMessageMB is the largest message accepted from a client or an upstream, in MiB. Default 50
+	// (the seed's MCP_MAX_REQUEST_SIZE_MB).
+	MaxMessageMB int `yaml:"max_message_mb"`
+	// MaxDepth is the deepest JSON nesting accepted. Default 64.
+	MaxDepth int `yaml:"max_depth"`
+}
+
+// UpstreamConfig tunes stdio upstream supervision.
+type UpstreamConfig struct {
+	// Name is the upstream's name in audit records and in rules' servers globs. Default "upstream".
+	Name string `yaml:"name"`
+	// RequestTimeout is the longest a forwarded request may wait for its answer before the client is
+	// told upstream_unavailable and the upstream is sent notifications/cancelled. Default 5m.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// HangAfter is how long the upstream may stay silent with requests in flight before gatehouse
+	// pings it. Default 30s.
+	HangAfter Duration `yaml:"hang_after"`
+	// PingTimeout is how long that ping may go unanswered before the upstream is killed and
+	// restarted. Default 10s.
+	PingTimeout Duration `yaml:"ping_timeout"`
+	// RestartBackoffMax caps the wait between restarts of a crashing upstream (it starts at 100ms and
+	// doubles). Default 30s.
+	RestartBackoffMax Duration `yaml:"restart_backoff_max"`
+	// DrainTimeout is how long in-flight requests may finish after the client hangs up. Default 5s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// LogConfig configures gatehouse's log.
+type LogConfig struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s", "5m").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: must be a duration such as 30s or 5m", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 30s or 5m", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the built-in defaults.
+func Default() *Config {
+	every := 1000
+	interval := Duration(time.Minute)
+	return &Config{
+		Mode: "enforce",
+		Fail: "closed",
+		Audit: AuditConfig{Path: "gatehouse-audit.jsonl", MaxSizeMB: 100,
+			CheckpointEvery: &every, CheckpointInterval: &interval},
+		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64},
+		Upstream: UpstreamConfig{
+			Name:              "upstream",
+			RequestTimeout:    Duration(5 * time.Minute),
+			HangAfter:         Duration(30 * time.Second),
+			PingTimeout:       Duration(10 * time.Second),
+			RestartBackoffMax: Duration(30 * time.Second),
+			DrainTimeout:      Duration(5 * time.Second),
+		},
+		Log: LogConfig{Level: "info", Format: "json"},
+	}
+}

@@ -1,0 +1,191 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func problems(t *testing.T, err error) []string {
+	t.Helper()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *config.Error", err)
+	}
+	var out []string
+	for _, p := range ce.Problems {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func TestLoadValidFile(t *testing.T) {
+	p := write(t, `
+mode: monitor
+fail: open
+policy:
+  rules: rules.yaml
+audit:
+  path: /var/log/gatehouse/audit.jsonl
+  checkpoint_every: 0
+identity:
+  agent: bot
+  roles: [dev, ops]
+upstream:
+  request_timeout: 90s
+`)
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != "monitor" || cfg.Fail != "open" || cfg.Identity.Agent != "bot" || len(cfg.Identity.Roles) != 2 {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	if want := filepath.Join(filepath.Dir(p), "rules.yaml"); cfg.Policy.Rules != want {
+		t.Errorf("relative policy path = %q, want %q (relative to the config file)", cfg.Policy.Rules, want)
+	}
+	if cfg.Audit.Path != "/var/log/gatehouse/audit.jsonl" {
+		t.Errorf("absolute audit path changed: %q", cfg.Audit.Path)
+	}
+	if *cfg.Audit.CheckpointEvery != 0 || cfg.Upstream.RequestTimeout.D() != 90*time.Second || cfg.Upstream.HangAfter.D() != 30*time.Second {
+		t.Errorf("explicit zero or defaults lost: every=%d timeout=%v hang=%v", *cfg.Audit.CheckpointEvery, cfg.Upstream.RequestTimeout.D(), cfg.Upstream.HangAfter.D())
+	}
+}
+
+func TestUnknownKeysAreLocatedErrors(t *testing.T) {
+	p := write(t, "mode: enforce\npolicy:\n  rules: r.yaml\naudti:\n  path: x\nlimits:\n  max_depht: 3\n")
+	_, _, err := Load(p, nil)
+	got := strings.Join(problems(t, err), "\n")
+	for _, want := range []string{p + ":4: field audti not found", p + ":7: field max_depht not found"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems:\n%s\nmissing %q", got, want)
+		}
+	}
+}
+
+func TestValidationReportsEverythingLocated(t *testing.T) {
+	p := write(t, "mode: enfroce\nfail: maybe\nlimits:\n  max_message_mb: 0\nupstream:\n  ping_timeout: 0s\n")
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := problems(t, cfg.Validate(src))
+	want := []string{
+		p + `:1: mode: must be one of enforce, monitor, off (got "enfroce")`,
+		p + `:2: fail: must be one of closed, open (got "maybe")`,
+		p + `:4: limits.max_message_mb: must be between 1 and 1024 (got 0)`,
+		p + `:6: upstream.ping_timeout: must be a positive duration`,
+		`policy.rules: no policy to enforce`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestBadDurationAndSyntax(t *testing.T) {
+	if _, _, err := Load(write(t, "upstream:\n  hang_after: soon\n"), nil); err == nil || !strings.Contains(err.Error(), `"soon" is not a duration`) {
+		t.Errorf("bad duration: %v", err)
+	}
+	if _, _, err := Load(write(t, "mode: [enforce\n"), nil); err == nil || !strings.Contains(err.Error(), ".yaml:") {
+		t.Errorf("syntax error not located: %v", err)
+	}
+}
+
+func TestEnvOverridesFileAndIsValidated(t *testing.T) {
+	p := write(t, "mode: enforce\npolicy:\n  rules: a.yaml\n")
+	cfg, _, err := Load(p, []string{"GATEHOUSE_MODE=monitor", "GATEHOUSE_ROLES=a, b,,c", "GATEHOUSE_POLICY=/etc/p.yaml", "MCP_MAX_REQUEST_SIZE_MB=7", "UNRELATED=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != "monitor" || strings.Join(cfg.Identity.Roles, ",") != "a,b,c" || cfg.Policy.Rules != "/etc/p.yaml" || cfg.Limits.MaxMessageMB != 7 {
+		t.Errorf("env not applied: %+v", cfg)
+	}
+	if _, _, err := Load("", []string{"MCP_MAX_REQUEST_SIZE_MB=lots"}); err == nil || !strings.Contains(err.Error(), "$MCP_MAX_REQUEST_SIZE_MB") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestDefaultsNeedOnlyAPolicy(t *testing.T) {
+	cfg := Default()
+	cfg.Policy.Rules = "p.yaml"
+	if err := cfg.Validate(nil); err != nil {
+		t.Errorf("defaults with a policy do not validate: %v", err)
+	}
+	cfg.Policy.Rules, cfg.Mode = "", "off"
+	if err := cfg.Validate(nil); err != nil {
+		t.Errorf("mode off without a policy should be valid: %v", err)
+	}
+}
+
+// TestConfigDocCoversEveryKey keeps docs/configuration.md in step with the schema and EnvVars.
+func TestConfigDocCoversEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration(0)) {
+				walk(prefix+name+".", ft)
+				continue
+			}
+			keys = append(keys, prefix+name)
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	for _, k := range keys {
+		if !strings.Contains(string(doc), "| `"+k+"` |") {
+			t.Errorf("docs/configuration.md does not document %s", k)
+		}
+	}
+	for _, v := range EnvVars() {
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/configuration.md does not document $%s", v)
+		}
+	}
+}
+
+func TestExampleConfigChecks(t *testing.T) {
+	cfg, src, err := Load("../../examples/gatehouse.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cfg.Policy.Rules); err != nil {
+		t.Errorf("the example's policy path does not resolve: %v", err)
+	}
+}

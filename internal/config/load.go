@@ -1,0 +1,218 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	File    string
+	Line    int
+	Key     string
+	Message string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		b.WriteString(": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Error holds every problem found.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Source says where each setting of a configuration file is, for located messages.
+type Source struct {
+	file  string
+	lines map[string]int // dotted key → line in file
+}
+
+func (s *Source) at(key string) (string, int) {
+	if s == nil {
+		return "", 0
+	}
+	if l, ok := s.lines[key]; ok {
+		return s.file, l
+	}
+	return "", 0
+}
+
+// Load reads the configuration: defaults, then path (when not empty), then the environment env
+// (os.Environ() form; nil for none). Flags are applied by the caller with Set methods before Validate.
+func Load(path string, env []string) (*Config, *Source, error) {
+	cfg := Default()
+	var src *Source
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if src, err = decodeFile(path, data, cfg); err != nil {
+			return nil, src, err
+		}
+		cfg.resolvePaths(filepath.Dir(path))
+	}
+	if err := cfg.applyEnv(env); err != nil {
+		return nil, src, err
+	}
+	return cfg, src, nil
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeFile decodes strictly into cfg and records where each key is.
+func decodeFile(path string, data []byte, cfg *Config) (*Source, error) {
+	src := &Source{file: path, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return src, &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
+	}
+	if len(root.Content) > 0 {
+		index(root.Content[0], "", src.lines)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return src, nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return src, &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
+	}
+	var ps []Problem
+	for _, e := range te.Errors {
+		p := Problem{File: path, Message: e}
+		if m := lineRE.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Message = m[2]
+		}
+		p.Message = strings.Replace(p.Message, " in type config.", " in section ", 1)
+		ps = append(ps, p)
+	}
+	return src, &Error{ps}
+}
+
+// index records the line of every mapping key under its dotted path.
+func index(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		lines[key] = k.Line
+		index(v, key, lines)
+	}
+}
+
+func yamlErrLine(err error) int {
+	if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+func cleanYAMLError(err error) string {
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+func (c *Config) resolvePaths(dir string) {
+	for _, p := range []*string{&c.Policy.Rules, &c.Audit.Path, &c.Audit.Key} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// envVars maps environment variables to the settings they override. Documented in
+// docs/configuration.md; a test keeps the two in step.
+var envVars = map[string]func(c *Config, v string) error{
+	"GATEHOUSE_MODE":       func(c *Config, v string) error { c.Mode = v; return nil },
+	"GATEHOUSE_FAIL":       func(c *Config, v string) error { c.Fail = v; return nil },
+	"GATEHOUSE_POLICY":     func(c *Config, v string) error { c.Policy.Rules = v; return nil },
+	"GATEHOUSE_AUDIT":      func(c *Config, v string) error { c.Audit.Path = v; return nil },
+	"GATEHOUSE_AUDIT_KEY":  func(c *Config, v string) error { c.Audit.Key = v; return nil },
+	"GATEHOUSE_AGENT":      func(c *Config, v string) error { c.Identity.Agent = v; return nil },
+	"GATEHOUSE_ROLES":      func(c *Config, v string) error { c.Identity.Roles = SplitList(v); return nil },
+	"GATEHOUSE_LOG_LEVEL":  func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"GATEHOUSE_LOG_FORMAT": func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"MCP_MAX_REQUEST_SIZE_MB": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("must be a whole number of MiB")
+		}
+		c.Limits.MaxMessageMB = n
+		return nil
+	},
+}
+
+// EnvVars lists the environment variables gatehouse reads.
+func EnvVars() []string {
+	out := make([]string, 0, len(envVars))
+	for k := range envVars {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *Config) applyEnv(env []string) error {
+	var ps []Problem
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if set, known := envVars[k]; ok && known && v != "" {
+			if err := set(c, v); err != nil {
+				ps = append(ps, Problem{Key: "$" + k, Message: err.Error()})
+			}
+		}
+	}
+	if ps != nil {
+		return &Error{ps}
+	}
+	return nil
+}
+
+// SplitList splits a comma-separated list, dropping empty items and spaces.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,329 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+)
+
+// Options are what a Gateway is built from.
+type Options struct {
+	// Limits bound every frame read from either side.
+	Limits jsonrpc.Limits
+	// Identity is the stage that establishes the caller.
+	Identity pipeline.Stage
+	// Engines are the policy engines in the order they are consulted (and their rewrites applied).
+	Engines []*engine.Stage
+	// Fail is the posture when state or an engine fails.
+	Fail     pipeline.Fail
+	Store    state.Store
+	Recorder *audit.Recorder
+	Logger   *slog.Logger
+	// RequestTimeout bounds how long a forwarded request may wait for its answer.
+	RequestTimeout time.Duration
+	// HangAfter is how long an upstream with requests in flight may stay silent before it is pinged;
+	// PingTimeout is how long the ping may go unanswered before the upstream is declared hung.
+	HangAfter   time.Duration
+	PingTimeout time.Duration
+	// DrainTimeout bounds how long in-flight requests may finish after the client hangs up.
+	DrainTimeout time.Duration
+}
+
+// Gateway decides and records exchanges. It is safe for concurrent use by many sessions.
+type Gateway struct {
+	opts     Options
+	request  *pipeline.Chain
+	response *pipeline.Chain
+	vis      []pipeline.Visibility
+	logger   *slog.Logger
+}
+
+// New builds a gateway; the stage order is fixed by chain.go.
+func New(o Options) *Gateway {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 5 * time.Minute
+	}
+	if o.HangAfter <= 0 {
+		o.HangAfter = 30 * time.Second
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 10 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 5 * time.Second
+	}
+	g := &Gateway{
+		opts:     o,
+		request:  pipeline.NewChain(requestStages(&o)...),
+		response: pipeline.NewChain(responseStages(&o)...),
+		logger:   o.Logger,
+	}
+	for _, e := range o.Engines {
+		g.vis = append(g.vis, e)
+	}
+	return g
+}
+
+// RequestPath lists the request stages in order, for the start-up log.
+func (g *Gateway) RequestPath() []string { return g.request.Names() }
+
+// newID returns an unguessable identifier with a readable prefix.
+func newID(prefix string) string { return prefix + "_" + rand.Text() }
+
+// Session is what a gateway knows of the conversation a message belongs to.
+type Session struct {
+	ID        string
+	ClientIP  string
+	Upstream  string
+	Headers   map[string]string
+	Principal *policy.Principal
+}
+
+// decide runs a request through the request path and returns the call with its decision. It never
+// fails: an internal fault becomes an internal_error refusal whose id is logged.
+func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
+	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream}
+	req, err := mcp.DecodeRequest(msg.Method, msg.Params)
+	if err != nil {
+		c.Request = &mcp.Request{}
+		c.Input = baseInput(sess, msg.Method, c.Request)
+		c.Refuse("codec", policy.CodeMalformed, err.Error())
+		return c
+	}
+	c.Request = req
+	c.Input = baseInput(sess, msg.Method, req)
+	if err := g.request.Run(ctx, c); err != nil {
+		g.logger.Error("request path failed", "decision_id", c.DecisionID, "method", msg.Method, "error", err)
+		if c.Decision.Effect == "" || c.Decision.Forwards() {
+			c.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
+		}
+	}
+	if c.Decision.Would != "" {
+		g.logger.Warn("would_deny", "effect", c.Decision.Would, "code", c.Decision.WouldCode, "rule_id", c.Decision.WouldRule,
+			"reason", c.Decision.WouldReason, "method", msg.Method, "target", c.Input.Target(), "decision_id", c.DecisionID)
+	}
+	return c
+}
+
+func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
+	in := policy.Input{
+		Kind:      method,
+		Phase:     policy.PhaseRequest,
+		RequestIP: sess.ClientIP,
+		Headers:   sess.Headers,
+		Session:   policy.Session{ID: sess.ID, RunID: req.RunID, WorkflowID: req.WorkflowID},
+		Tool:      policy.Tool{Server: sess.Upstream},
+		User:      policy.Principal{Roles: []string{}, Claims: map[string]any{}},
+		Agent:     policy.Principal{Roles: []string{}, Claims: map[string]any{}},
+		Threat:    policy.Threat{Findings: []policy.Finding{}},
+	}
+	if in.Headers == nil {
+		in.Headers = map[string]string{}
+	}
+	switch method {
+	case mcp.MethodToolsCall:
+		in.Tool.Name, in.Tool.Args = req.Name, req.Arguments
+	case mcp.MethodPromptsGet:
+		in.Prompt.Name, in.Prompt.Args = req.Name, req.Arguments
+	case mcp.MethodResourcesRead, mcp.MethodResourcesSubscribe, mcp.MethodResourcesUnsubscribe:
+		in.Resource.URI = req.URI
+	}
+	if in.Tool.Args == nil {
+		in.Tool.Args = map[string]any{}
+	}
+	if in.Prompt.Args == nil {
+		in.Prompt.Args = map[string]any{}
+	}
+	return in
+}
+
+// outbound returns the frame to forward for an allowed call and the arguments as forwarded: the
+// original bytes, or a rewritten copy when the decision carries rewrites.
+func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
+	args = previewArgs(c)
+	if len(c.Decision.Ops) == 0 {
+		return c.Msg.Raw, args, nil
+	}
+	rewritten, err := policy.Apply(c.Input.Args(), c.Decision.Ops)
+	if err != nil {
+		return nil, nil, err
+	}
+	args, err = encode(rewritten)
+	if err != nil {
+		return nil, nil, err
+	}
+	params, err := mcp.ReplaceMember(c.Msg.Params, "arguments", args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Msg.WithParams(params), args, nil
+}
+
+// previewArgs is what the audit record shows of a request: its arguments when it has them, otherwise
+// its params.
+func previewArgs(c *pipeline.Call) []byte {
+	if c.Request != nil && c.Request.RawArguments != nil {
+		return c.Request.RawArguments
+	}
+	return c.Msg.Params
+}
+
+// refusal builds the error frame for a call that is not forwarded.
+func refusal(c *pipeline.Call) []byte {
+	d := &c.Decision
+	return jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{
+		Reason:       d.Code,
+		Detail:       d.Reason,
+		RuleID:       d.RuleID,
+		DecisionID:   c.DecisionID,
+		ApprovalID:   d.ApprovalID,
+		RetryAfterMS: d.RetryAfter.Milliseconds(),
+	})
+}
+
+// unavailable turns a call into an upstream_unavailable refusal.
+func unavailable(c *pipeline.Call, why string) []byte {
+	c.Decision.Abandon()
+	c.Refuse("upstream", policy.CodeUpstreamUnavailable, why)
+	return refusal(c)
+}
+
+// respond runs a response through the response path and list filtering. It returns the frame to send
+// the client and how the exchange ended.
+func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message) ([]byte, audit.Outcome) {
+	out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
+	if resp.IsError() {
+		out.Status, out.Result = audit.StatusUpstreamError, resp.Error
+		return resp.Raw, out
+	}
+	if l, ok := mcp.ListingFor(c.Input.Kind); ok {
+		return g.filterList(ctx, c, resp, l, out)
+	}
+	if !mcp.HasResponseHook(c.Input.Kind) || !g.needsResults() {
+		return resp.Raw, out
+	}
+	result, err := mcp.DecodeValue(resp.Result)
+	if err != nil {
+		return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
+	}
+	rc := &pipeline.Call{DecisionID: c.DecisionID, Received: c.Received, Msg: resp, Request: c.Request, Upstream: c.Upstream, Input: c.Input}
+	rc.Input.Phase, rc.Input.Response = policy.PhaseResponse, result
+	if err := g.response.Run(ctx, rc); err != nil {
+		g.logger.Error("response path failed", "decision_id", c.DecisionID, "error", err)
+		rc.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
+	}
+	d := rc.Decision
+	out.Response = &d
+	if !d.Forwards() {
+		return g.refuseResult(c, &out, &d)
+	}
+	if len(d.Ops) == 0 {
+		return resp.Raw, out
+	}
+	rewritten, err := policy.Apply(result, d.Ops)
+	if err == nil {
+		var b []byte
+		if b, err = encode(rewritten); err == nil {
+			out.Result = b
+			return resp.WithResult(b), out
+		}
+	}
+	g.logger.Error("response rewrite failed", "decision_id", c.DecisionID, "error", err)
+	return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "the policy's rewrite of the result could not be applied", Engine: d.Engine, RuleID: d.RuleID})
+}
+
+// refuseResult withholds a result the response path refused; the client gets an error instead.
+func (g *Gateway) refuseResult(c *pipeline.Call, out *audit.Outcome, d *pipeline.Decision) ([]byte, audit.Outcome) {
+	out.Status, out.Response = audit.StatusResultRefused, d
+	frame := jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{Reason: d.Code, Detail: d.Reason, RuleID: d.RuleID, DecisionID: c.DecisionID})
+	out.Result = frame
+	return frame, *out
+}
+
+// needsResults reports whether any engine decides results; when none does, results are returned
+// without being decoded.
+func (g *Gateway) needsResults() bool {
+	for _, e := range g.opts.Engines {
+		if e.HasResponsePhase() {
+			return true
+		}
+	}
+	return false
+}
+
+// filterList removes from a list result every item the caller may not use (SPEC §3.4).
+func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, l mcp.Listing, out audit.Outcome) ([]byte, audit.Outcome) {
+	if len(g.vis) == 0 {
+		return resp.Raw, out
+	}
+	probe := &pipeline.Call{DecisionID: c.DecisionID, Upstream: c.Upstream, Input: c.Input}
+	probe.Input.Kind = l.Use
+	filtered, removed, err := mcp.FilterList(resp.Result, l, func(name string) bool {
+		probe.Input.Tool.Name, probe.Input.Prompt.Name, probe.Input.Resource.URI = name, name, name
+		for _, v := range g.vis {
+			if !v.Visible(ctx, probe) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		// A list gatehouse cannot read cannot be filtered, and an unfiltered list could show a
+		// caller tools it may not call: withhold it.
+		g.logger.Error("list result could not be filtered", "decision_id", c.DecisionID, "method", c.Input.Kind, "error", err)
+		return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream list result could not be read: " + err.Error(), Engine: "codec"})
+	}
+	if removed == 0 {
+		return resp.Raw, out
+	}
+	out.Result = filtered
+	g.logger.Debug("list filtered", "method", c.Input.Kind, "removed", removed, "decision_id", c.DecisionID)
+	return resp.WithResult(filtered), out
+}
+
+// record submits the audit record of a finished exchange.
+func (g *Gateway) record(c *pipeline.Call, o audit.Outcome) *auditlog.Pending {
+	if o.Done.IsZero() {
+		o.Done = time.Now()
+	}
+	return g.opts.Recorder.Record(c, o)
+}
+
+// recordFrameError audits a frame the codec refused and returns the answer for the sender.
+func (g *Gateway) recordFrameError(sess *Session, fe *jsonrpc.FrameError, raw []byte) ([]byte, *auditlog.Pending) {
+	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Upstream: sess.Upstream,
+		Msg: &jsonrpc.Message{ID: fe.ID}, Request: &mcp.Request{}}
+	c.Input = baseInput(sess, "", c.Request)
+	c.Refuse("codec", fe.Reason, fe.Detail)
+	frame := jsonrpc.FrameRefusal(fe, c.DecisionID)
+	preview := raw
+	if len(preview) > 256 {
+		preview = preview[:256]
+	}
+	return frame, g.record(c, audit.Outcome{Status: audit.StatusMalformed, Args: preview, Result: frame})
+}
+
+// encode marshals a rewritten value without HTML escaping, so that what is forwarded differs from
+// what was received only where the policy said.
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode rewritten value: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}

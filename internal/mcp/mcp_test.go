@@ -1,0 +1,72 @@
+package mcp
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	tests := []struct {
+		name, method, params string
+		want                 Request
+	}{
+		{"tool call", "tools/call", `{"name":"refund","arguments":{"amount":12345678901234567890,"who":"x"}}`,
+			Request{Name: "refund", Arguments: map[string]any{"amount": json.Number("12345678901234567890"), "who": "x"},
+				RawArguments: []byte(`{"amount":12345678901234567890,"who":"x"}`)}},
+		{"exact key only", "tools/call", `{"name":"drop_db","Name":"read","NAME":"read"}`, Request{Name: "drop_db"}},
+		{"modern meta", "tools/list", `{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","gatehouse/run_id":"r1"}}`,
+			Request{ProtocolVersion: "2026-07-28", Modern: true, RunID: "r1"}},
+		{"initialize", "initialize", `{"protocolVersion":"2025-11-25","capabilities":{}}`, Request{ProtocolVersion: "2025-11-25"}},
+		{"resource", "resources/read", `{"uri":"file:///a"}`, Request{URI: "file:///a"}},
+		{"no params", "tools/list", ``, Request{}},
+		{"null arguments", "tools/call", `{"name":"x","arguments":null}`, Request{Name: "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeRequest(tt.method, []byte(tt.params))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, *got); diff != "" {
+				t.Errorf("DecodeRequest (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range []string{`{"name":5}`, `{"name":"x","arguments":[1]}`, `{"name":"x","arguments":"s"}`, `{"name":"x","_meta":[]}`} {
+		if _, err := DecodeRequest("tools/call", []byte(bad)); err == nil {
+			t.Errorf("DecodeRequest(%s) accepted a malformed field", bad)
+		}
+	}
+}
+
+func TestFilterList(t *testing.T) {
+	l, _ := ListingFor("tools/list")
+	in := `{"tools":[{"name":"a","x":1},{"name":"b"},{"name":"c"}],"nextCursor":"n"}`
+	got, removed, err := FilterList([]byte(in), l, func(n string) bool { return n != "b" })
+	if err != nil || removed != 1 {
+		t.Fatalf("removed %d, err %v", removed, err)
+	}
+	if want := `{"tools":[{"name":"a","x":1},{"name":"c"}],"nextCursor":"n"}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	same, removed, _ := FilterList([]byte(in), l, func(string) bool { return true })
+	if removed != 0 || &same[0] != &[]byte(in)[0] && string(same) != in {
+		t.Errorf("unchanged list was rewritten: %s", same)
+	}
+}
+
+func TestReplaceMember(t *testing.T) {
+	tests := []struct{ in, name, val, want string }{
+		{`{"name":"x","arguments":{"a":1},"_meta":{}}`, "arguments", `{"a":2}`, `{"name":"x","arguments":{"a":2},"_meta":{}}`},
+		{`{"name":"x"}`, "arguments", `{}`, `{"name":"x","arguments":{}}`},
+		{`{}`, "arguments", `{}`, `{"arguments":{}}`},
+	}
+	for _, tt := range tests {
+		got, err := ReplaceMember([]byte(tt.in), tt.name, []byte(tt.val))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("ReplaceMember(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+}

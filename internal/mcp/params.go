@@ -1,0 +1,185 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Meta keys gatehouse reads from params._meta.
+const (
+	MetaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
+	MetaProgressToken   = "progressToken"
+	// MetaRunID and MetaWorkflowID let an agent runtime name the run and workflow a call belongs to;
+	// budgets scoped to a run and the workflow pack read them.
+	MetaRunID      = "gatehouse/run_id"
+	MetaWorkflowID = "gatehouse/workflow_id"
+)
+
+// Request is what gatehouse reads from a request's params.
+type Request struct {
+	// Name is the tool (tools/call) or prompt (prompts/get) name.
+	Name string
+	// URI is the resource URI (resources/read, resources/subscribe).
+	URI string
+	// Arguments are the call's arguments, numbers as json.Number. Nil when absent.
+	Arguments map[string]any
+	// RawArguments are the arguments exactly as received, for the audit preview.
+	RawArguments []byte
+	// ProtocolVersion is the modern per-request version from _meta, or the version an initialize
+	// request proposes. Empty for a legacy request after the handshake.
+	ProtocolVersion string
+	// Modern reports a 2026-07-28-era request: it carries its protocol version in _meta.
+	Modern     bool
+	RunID      string
+	WorkflowID string
+}
+
+// DecodeRequest reads the fields a decision needs from params, which must already have passed
+// jsonrpc.Parse (so they are valid, strict JSON). It fails only when a field gatehouse must read has
+// the wrong type: a tool name that is not a string cannot be decided.
+func DecodeRequest(method string, params []byte) (*Request, error) {
+	r := &Request{}
+	if len(params) == 0 || params[0] != '{' {
+		return r, nil
+	}
+	var nameField, uriField bool
+	switch method {
+	case MethodToolsCall, MethodPromptsGet:
+		nameField = true
+	case MethodResourcesRead, MethodResourcesSubscribe, MethodResourcesUnsubscribe:
+		uriField = true
+	}
+	err := members(params, func(name string, val jsontext.Value) error {
+		var err error
+		switch {
+		case name == "name" && nameField:
+			r.Name, err = stringValue(val, "params.name")
+		case name == "uri" && uriField:
+			r.URI, err = stringValue(val, "params.uri")
+		case name == "protocolVersion" && method == MethodInitialize:
+			r.ProtocolVersion, err = stringValue(val, "params.protocolVersion")
+		case name == "arguments" && nameField && val.Kind() != 'n':
+			if r.Arguments, err = DecodeObject(val); err != nil {
+				return fmt.Errorf("params.arguments: %w", err)
+			}
+			r.RawArguments = val
+		case name == "_meta" && val.Kind() != 'n':
+			if val.Kind() != '{' {
+				return fmt.Errorf("params._meta must be an object")
+			}
+			return members(val, func(key string, v jsontext.Value) error {
+				var s string
+				switch key {
+				case MetaProtocolVersion:
+					if s, _ = stringValue(v, ""); s != "" {
+						r.ProtocolVersion, r.Modern = s, true
+					}
+				case MetaRunID:
+					r.RunID, _ = stringValue(v, "")
+				case MetaWorkflowID:
+					r.WorkflowID, _ = stringValue(v, "")
+				}
+				return nil
+			})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// members calls f for each member of a JSON object, in order, with exact (unescaped) names. The
+// object must be valid JSON: it is walked, not validated again.
+func members(obj []byte, f func(name string, val jsontext.Value) error) error {
+	d := decoders.Get().(*decoder)
+	defer func() { d.r.Reset(nil); decoders.Put(d) }()
+	d.r.Reset(obj)
+	d.d.Reset(&d.r)
+	if tok, err := d.d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return fmt.Errorf("not a JSON object")
+	}
+	for d.d.PeekKind() != '}' {
+		tok, err := d.d.ReadToken()
+		if err != nil {
+			return err
+		}
+		name := tok.String()
+		val, err := d.d.ReadValue()
+		if err != nil {
+			return err
+		}
+		// val aliases the decoder's buffer; hand f a view into obj, which outlives it.
+		end := int(d.d.InputOffset())
+		if err := f(name, jsontext.Value(obj[end-len(val):end])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decoder pairs a reusable jsontext.Decoder with its reader.
+type decoder struct {
+	r bytes.Reader
+	d jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+func stringValue(val jsontext.Value, what string) (string, error) {
+	switch val.Kind() {
+	case 'n':
+		return "", nil
+	case '"':
+		s, err := jsontext.AppendUnquote(nil, val)
+		return string(s), err
+	}
+	if what == "" {
+		return "", fmt.Errorf("not a string")
+	}
+	return "", fmt.Errorf("%s must be a string", what)
+}
+
+// DecodeObject decodes a JSON object with numbers kept as json.Number, so a value that is rewritten
+// and re-encoded keeps its exact digits.
+func DecodeObject(raw []byte) (map[string]any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object")
+	}
+	return obj, nil
+}
+
+// DecodeValue decodes any JSON value with numbers kept as json.Number.
+func DecodeValue(raw []byte) (any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func stringMember(obj map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := obj[name]
+	if !ok || isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("params.%s must be a string", name)
+	}
+	return s, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

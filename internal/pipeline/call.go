@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+)
+
+// Mode says how an engine's verdicts are used (SPEC §3.5).
+type Mode string
+
+// The modes an engine runs in.
+const (
+	ModeEnforce Mode = "enforce"
+	ModeMonitor Mode = "monitor"
+	ModeOff     Mode = "off"
+)
+
+// Fail is the posture applied when an engine or the state behind it fails (SPEC §3.6).
+type Fail string
+
+// The fail postures.
+const (
+	FailClosed Fail = "closed"
+	FailOpen   Fail = "open"
+)
+
+// Verdict is an engine's answer as the pipeline holds it: the engine's policy.Verdict plus how it was
+// reached.
+type Verdict struct {
+	policy.Verdict
+	// Monitor marks a verdict computed in monitor mode: audited and logged, never applied.
+	Monitor bool
+	// Fail is set when the engine failed and the posture decided instead; Error says why.
+	Fail  Fail
+	Error string
+}
+
+// Call is one message on its way through the pipeline. Stages may fill in Input (identity, tenant,
+// threat) and add Verdicts; the Decide stage sets Decision. The message itself is never modified.
+type Call struct {
+	// DecisionID names this decision in the audit log and in error data.
+	DecisionID string
+	Received   time.Time
+	Msg        *jsonrpc.Message
+	// Request is what the mcp package read from the params.
+	Request *mcp.Request
+	// Input is the decision input shown to every engine.
+	Input    policy.Input
+	Verdicts []Verdict
+	Decision Decision
+	// Upstream names the server the call is routed to.
+	Upstream string
+}
+
+// Refuse ends the call with a refusal that no engine made (limits, identity, kill state, budgets).
+// The stage that calls it must not call next. The revisions of the policies consulted so far are kept
+// for the audit record.
+func (c *Call) Refuse(stage string, code policy.Code, reason string) {
+	c.Decision = Decision{Effect: policy.EffectDeny, Code: code, Reason: reason, Engine: stage, Revisions: c.Decision.Revisions}
+}

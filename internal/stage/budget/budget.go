@@ -1,0 +1,156 @@
+// Package budget is the stage that enforces the stateful limits a deciding rule carries: budgets that
+// sum an argument across calls and rate limits (SPEC §4.4). It runs after the engines' verdicts are
+// combined, and only for calls that will be forwarded, because a budget counts forwarded calls only:
+// a reservation is taken back if anything later stops the call (a hold, a failed audit write, an
+// unreachable upstream).
+package budget
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+)
+
+// Stage enforces budgets and rate limits.
+type Stage struct {
+	store  state.Store
+	fail   pipeline.Fail
+	logger *slog.Logger
+}
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// New returns the budget stage. fail decides what happens when the state store cannot answer.
+func New(store state.Store, fail pipeline.Fail, logger *slog.Logger) *Stage {
+	return &Stage{store: store, fail: fail, logger: logger}
+}
+
+// Name implements pipeline.Stage.
+func (*Stage) Name() string { return "budget" }
+
+// Handle implements pipeline.Stage.
+func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
+	if !c.Decision.Forwards() {
+		return next(ctx, c)
+	}
+	var releases []state.Release
+	giveBack := func() {
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+	}
+	for i := range c.Verdicts {
+		v := &c.Verdicts[i]
+		if !v.Effect.Forwards() {
+			continue
+		}
+		if b := v.Budget; b != nil {
+			key := Key("budget", b.Key, b.Scope, &c.Input)
+			total, ok, rel, err := s.store.Reserve(ctx, key, b.Amount, b.Limit, b.Window)
+			if err != nil {
+				if s.storeFailed(c, v, err) {
+					giveBack()
+					return nil
+				}
+				continue
+			}
+			if !ok {
+				reason := fmt.Sprintf("budget %q: %s + %s would exceed %s per %s", b.Key, num(total), num(b.Amount), num(b.Limit), b.Scope)
+				if s.exceeded(c, v, policy.CodeBudgetExceeded, reason) {
+					giveBack()
+					return nil
+				}
+				continue
+			}
+			releases = append(releases, rel)
+		}
+		if r := v.Rate; r != nil {
+			key := Key("rate", r.Key, r.Scope, &c.Input)
+			ok, retry, rel, err := s.store.Admit(ctx, key, r.Limit, r.Per)
+			if err != nil {
+				if s.storeFailed(c, v, err) {
+					giveBack()
+					return nil
+				}
+				continue
+			}
+			if !ok {
+				reason := fmt.Sprintf("rate %q: more than %d calls per %s per %s", r.Key, r.Limit, r.Per, r.Scope)
+				if s.exceeded(c, v, policy.CodeRateLimited, reason) {
+					c.Decision.RetryAfter = retry
+					giveBack()
+					return nil
+				}
+				continue
+			}
+			releases = append(releases, rel)
+		}
+	}
+	if err := next(ctx, c); err != nil {
+		giveBack()
+		return err
+	}
+	if !c.Decision.Forwards() {
+		giveBack()
+		return nil
+	}
+	for _, r := range releases {
+		c.Decision.OnAbandon(r)
+	}
+	return nil
+}
+
+// exceeded applies a limit that was hit: a refusal, or for a monitored verdict a would-be refusal.
+// It reports whether the call was refused.
+func (s *Stage) exceeded(c *pipeline.Call, v *pipeline.Verdict, code policy.Code, reason string) bool {
+	if v.Monitor {
+		if c.Decision.Would == "" {
+			c.Decision.Would, c.Decision.WouldCode, c.Decision.WouldRule, c.Decision.WouldReason = policy.EffectDeny, code, v.RuleID, reason
+		}
+		return false
+	}
+	c.Refuse(s.Name(), code, reason)
+	c.Decision.RuleID = v.RuleID
+	return true
+}
+
+// storeFailed applies the fail posture to a state store error and reports whether the call was refused.
+func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bool {
+	if s.fail == pipeline.FailOpen || v.Monitor {
+		s.logger.Error("budget state unavailable; failing open", "rule_id", v.RuleID, "decision_id", c.DecisionID, "error", err)
+		c.Decision.Fail, c.Decision.EngineError = pipeline.FailOpen, "budget state: "+err.Error()
+		return false
+	}
+	c.Refuse(s.Name(), policy.CodePolicyError, "budget state unavailable")
+	c.Decision.RuleID = v.RuleID
+	c.Decision.Fail, c.Decision.EngineError = pipeline.FailClosed, "budget state: "+err.Error()
+	return true
+}
+
+// Key is the state key of a budget or rate counter: what it counts, its name, and the scope value it
+// is counted per. A call without a value for its scope (no agent id, no run id) shares the counter of
+// all such calls, which is the conservative choice.
+func Key(kind, name string, scope policy.Scope, in *policy.Input) string {
+	var id string
+	switch scope {
+	case policy.ScopeAgent:
+		id = in.Agent.ID
+	case policy.ScopeRun:
+		id = in.Session.RunID
+		if id == "" {
+			id = in.Session.ID
+		}
+	case policy.ScopeTenant:
+		id = in.Tenant
+	default:
+		scope, id = policy.ScopeSession, in.Session.ID
+	}
+	return kind + ":" + name + ":" + string(scope) + ":" + id
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -1,0 +1,108 @@
+package budget
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+)
+
+func call(amount float64, monitor bool) *pipeline.Call {
+	v := pipeline.Verdict{Verdict: policy.Verdict{Engine: "rules", Effect: policy.EffectAllow, RuleID: "refunds",
+		Budget: &policy.Budget{Key: "refunds", Scope: policy.ScopeSession, Amount: amount, Limit: 1000}}, Monitor: monitor}
+	c := &pipeline.Call{Input: policy.Input{Session: policy.Session{ID: "s1"}}, Verdicts: []pipeline.Verdict{v}}
+	c.Decision = pipeline.Combine(c.Verdicts)
+	return c
+}
+
+func handle(t *testing.T, s *Stage, c *pipeline.Call, next pipeline.Handler) {
+	t.Helper()
+	if next == nil {
+		next = func(context.Context, *pipeline.Call) error { return nil }
+	}
+	if err := s.Handle(context.Background(), c, next); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBudgetCountsOnlyForwardedCalls(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := New(store, pipeline.FailClosed, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	// A later stage holds the call: its reservation must be given back.
+	held := call(600, false)
+	handle(t, s, held, func(_ context.Context, c *pipeline.Call) error {
+		c.Decision.Effect = policy.EffectRequireApproval
+		return nil
+	})
+	// The forwarded call is counted, and can be abandoned if the forward fails.
+	fwd := call(600, false)
+	handle(t, s, fwd, nil)
+	if !fwd.Decision.Forwards() {
+		t.Fatalf("600 of 1000 refused after a held call: %+v (the hold was counted)", fwd.Decision)
+	}
+	over := call(600, false)
+	handle(t, s, over, nil)
+	if over.Decision.Code != policy.CodeBudgetExceeded || over.Decision.RuleID != "refunds" {
+		t.Fatalf("1200 of 1000: %+v, want budget_exceeded by refunds", over.Decision)
+	}
+	fwd.Decision.Abandon() // the upstream was never reached
+	again := call(600, false)
+	handle(t, s, again, nil)
+	if !again.Decision.Forwards() {
+		t.Errorf("abandoned forward was not given back: %+v", again.Decision)
+	}
+}
+
+func TestMonitoredBudgetOnlyWouldDeny(t *testing.T) {
+	s := New(state.NewMemory(nil), pipeline.FailClosed, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := call(5000, true)
+	handle(t, s, c, nil)
+	if !c.Decision.Forwards() || c.Decision.Would != policy.EffectDeny || c.Decision.WouldCode != policy.CodeBudgetExceeded {
+		t.Errorf("monitored budget: %+v, want allowed with would deny budget_exceeded", c.Decision)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := New(state.NewMemory(nil), pipeline.FailClosed, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	mk := func() *pipeline.Call {
+		v := pipeline.Verdict{Verdict: policy.Verdict{Effect: policy.EffectAllow, RuleID: "r",
+			Rate: &policy.Rate{Key: "r", Scope: policy.ScopeAgent, Limit: 2, Per: time.Minute}}}
+		c := &pipeline.Call{Input: policy.Input{Agent: policy.Principal{ID: "a1"}}, Verdicts: []pipeline.Verdict{v}}
+		c.Decision = pipeline.Combine(c.Verdicts)
+		return c
+	}
+	for i := 0; i < 2; i++ {
+		c := mk()
+		handle(t, s, c, nil)
+		if !c.Decision.Forwards() {
+			t.Fatalf("call %d refused", i+1)
+		}
+	}
+	c := mk()
+	handle(t, s, c, nil)
+	if c.Decision.Code != policy.CodeRateLimited || c.Decision.RetryAfter <= 0 {
+		t.Errorf("third call: %+v, want rate_limited with a retry-after", c.Decision)
+	}
+}
+
+func TestKeyScopes(t *testing.T) {
+	in := &policy.Input{Tenant: "t", Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s", RunID: "r"}}
+	for scope, want := range map[policy.Scope]string{
+		policy.ScopeSession: "budget:k:session:s", policy.ScopeAgent: "budget:k:agent:a",
+		policy.ScopeRun: "budget:k:run:r", policy.ScopeTenant: "budget:k:tenant:t",
+	} {
+		if got := Key("budget", "k", scope, in); got != want {
+			t.Errorf("Key(%s) = %q, want %q", scope, got, want)
+		}
+	}
+	noRun := &policy.Input{Session: policy.Session{ID: "s"}}
+	if got := Key("budget", "k", policy.ScopeRun, noRun); got != "budget:k:run:s" {
+		t.Errorf("run scope without a run id = %q, want the session's", got)
+	}
+}

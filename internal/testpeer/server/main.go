@@ -1,0 +1,202 @@
+// Command testpeer-server is a small, controllable MCP stdio server for gatehouse's tests. It records
+// every line it receives (so a test can prove a denied call never arrived), answers requests
+// concurrently (so responses come out of order), and has tools that misbehave on purpose: crash,
+// hang, print noise, send a server-to-client request, return ANSI escapes. It speaks both eras: the
+// legacy initialize handshake and 2026-07-28 server/discover.
+//
+// Environment:
+//
+//	TESTPEER_RECORD  file to append every received line to
+//	TESTPEER_STARTS  file to append one line to at every start (counts restarts)
+//	TESTPEER_BANNER  when set, print a non-JSON banner on stdout at start
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+type message struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Method  string          `json:"method,omitempty"`
+	Params  json.RawMessage `json:"params,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Error   json.RawMessage `json:"error,omitempty"`
+}
+
+var (
+	outMu   sync.Mutex
+	out     = bufio.NewWriter(os.Stdout)
+	record  *os.File
+	waiters sync.Map // id string → chan message (answers to our own requests)
+	hung    = make(chan struct{})
+	hangMu  sync.Once
+	seq     int64
+	seqMu   sync.Mutex
+)
+
+func send(v any) {
+	b, _ := json.Marshal(v)
+	outMu.Lock()
+	defer outMu.Unlock()
+	out.Write(b)
+	out.WriteByte('\n')
+	out.Flush()
+}
+
+func result(id json.RawMessage, r any) {
+	send(map[string]any{"jsonrpc": "2.0", "id": id, "result": r})
+}
+
+func text(id json.RawMessage, s string) {
+	result(id, map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}})
+}
+
+func main() {
+	if p := os.Getenv("TESTPEER_STARTS"); p != "" {
+		f, _ := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		fmt.Fprintln(f, os.Getpid())
+		f.Close()
+	}
+	if p := os.Getenv("TESTPEER_RECORD"); p != "" {
+		record, _ = os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	}
+	if os.Getenv("TESTPEER_BANNER") != "" {
+		outMu.Lock()
+		out.WriteString("testpeer starting up (this line is not JSON)\n")
+		out.Flush()
+		outMu.Unlock()
+	}
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if record != nil {
+			record.Write(append(append([]byte(nil), line...), '\n'))
+		}
+		select {
+		case <-hung:
+			continue // a hung server reads but never answers
+		default:
+		}
+		var m message
+		if err := json.Unmarshal(line, &m); err != nil {
+			continue
+		}
+		if m.Method == "" { // an answer to one of our requests
+			if ch, ok := waiters.Load(string(m.ID)); ok {
+				ch.(chan message) <- m
+			}
+			continue
+		}
+		if m.ID == nil {
+			continue // notifications need no answer
+		}
+		go handle(m)
+	}
+}
+
+func handle(m message) {
+	switch m.Method {
+	case "initialize":
+		var p struct {
+			ProtocolVersion string `json:"protocolVersion"`
+		}
+		json.Unmarshal(m.Params, &p)
+		result(m.ID, map[string]any{"protocolVersion": p.ProtocolVersion,
+			"capabilities": map[string]any{"tools": map[string]any{"listChanged": true}, "prompts": map[string]any{}, "resources": map[string]any{}},
+			"serverInfo":   map[string]any{"name": "testpeer", "version": "1.0.0"}})
+	case "server/discover":
+		result(m.ID, map[string]any{"resultType": "complete", "supportedVersions": []string{"2026-07-28", "2025-11-25"},
+			"capabilities": map[string]any{"tools": map[string]any{}}, "_meta": map[string]any{"io.modelcontextprotocol/serverInfo": map[string]any{"name": "testpeer", "version": "1.0.0"}}})
+	case "ping":
+		result(m.ID, map[string]any{})
+	case "tools/list":
+		var tools []any
+		for _, n := range []string{"echo", "add", "refund", "slow", "crash", "hang", "noise", "ansi", "sample", "notify", "big", "secret_result", "database.backup", "temp.convert", "admin.drop"} {
+			tools = append(tools, map[string]any{"name": n, "description": "test tool " + n, "inputSchema": map[string]any{"type": "object"}})
+		}
+		result(m.ID, map[string]any{"tools": tools})
+	case "prompts/list":
+		result(m.ID, map[string]any{"prompts": []any{map[string]any{"name": "greet"}, map[string]any{"name": "secret_prompt"}}})
+	case "resources/list":
+		result(m.ID, map[string]any{"resources": []any{map[string]any{"uri": "file:///public/a.txt", "name": "a"}, map[string]any{"uri": "file:///private/b.txt", "name": "b"}}})
+	case "resources/read":
+		var p struct {
+			URI string `json:"uri"`
+		}
+		json.Unmarshal(m.Params, &p)
+		result(m.ID, map[string]any{"contents": []any{map[string]any{"uri": p.URI, "text": "contents of " + p.URI}}})
+	case "tools/call":
+		call(m)
+	default:
+		send(map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "method not found: " + m.Method}})
+	}
+}
+
+func call(m message) {
+	var p struct {
+		Name      string         `json:"name"`
+		Arguments map[string]any `json:"arguments"`
+	}
+	json.Unmarshal(m.Params, &p)
+	args := p.Arguments
+	switch p.Name {
+	case "echo":
+		text(m.ID, fmt.Sprintf("Echo: %v", args["message"]))
+	case "add":
+		a, _ := args["a"].(float64)
+		b, _ := args["b"].(float64)
+		text(m.ID, strconv.FormatFloat(a+b, 'f', -1, 64))
+	case "refund":
+		text(m.ID, fmt.Sprintf("refunded %v", args["amount"]))
+	case "slow":
+		ms, _ := args["ms"].(float64)
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		text(m.ID, fmt.Sprintf("slept %vms", ms))
+	case "crash":
+		os.Exit(3)
+	case "hang":
+		hangMu.Do(func() { close(hung) })
+	case "noise":
+		outMu.Lock()
+		out.WriteString("DEBUG: noise on stdout that is not JSON-RPC\n")
+		out.Flush()
+		outMu.Unlock()
+		text(m.ID, "after noise")
+	case "ansi":
+		text(m.ID, "\u001b[31mALERT\u001b[0m")
+	case "secret_result":
+		result(m.ID, map[string]any{"content": []any{map[string]any{"type": "text", "text": "ok"}}, "structuredContent": map[string]any{"ssn": "123-45-6789", "name": "ann"}})
+	case "notify":
+		send(map[string]any{"jsonrpc": "2.0", "method": "notifications/message", "params": map[string]any{"level": "info", "data": "working"}})
+		text(m.ID, "notified")
+	case "big":
+		n, _ := args["bytes"].(float64)
+		text(m.ID, strings.Repeat("x", int(n)))
+	case "sample":
+		seqMu.Lock()
+		seq++
+		id := fmt.Sprintf(`"srv-%d"`, seq)
+		seqMu.Unlock()
+		ch := make(chan message, 1)
+		waiters.Store(id, ch)
+		send(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id), "method": "sampling/createMessage",
+			"params": map[string]any{"messages": []any{}, "maxTokens": 10}})
+		select {
+		case ans := <-ch:
+			text(m.ID, "client answered: "+string(ans.Result))
+		case <-time.After(10 * time.Second):
+			text(m.ID, "client never answered")
+		}
+	default:
+		text(m.ID, "called "+p.Name)
+	}
+}

@@ -1,0 +1,337 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+)
+
+// StdioConfig describes one stdio server.
+type StdioConfig struct {
+	// Name is the upstream's name in logs, audit records and policy (servers globs).
+	Name string
+	// Command is the program and its arguments.
+	Command []string
+	// Env is appended to gatehouse's own environment for the child.
+	Env []string
+	// Dir is the child's working directory; empty means gatehouse's.
+	Dir string
+	// MaxFrame is the largest message accepted from the child, in bytes.
+	MaxFrame int
+	// BackoffInitial and BackoffMax bound the wait before a restart. The wait doubles after each
+	// crash and resets once a child has stayed up for StableAfter.
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	StableAfter    time.Duration
+	// StopGrace is how long a child may take to exit after its stdin is closed before it is sent
+	// SIGTERM, and again before SIGKILL.
+	StopGrace time.Duration
+	Logger    *slog.Logger
+}
+
+func (c *StdioConfig) defaults() {
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = jsonrpc.DefaultMaxBytes
+	}
+	if c.BackoffInitial <= 0 {
+		c.BackoffInitial = 100 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
+	}
+	if c.StableAfter <= 0 {
+		c.StableAfter = 30 * time.Second
+	}
+	if c.StopGrace <= 0 {
+		// MCP clients typically allow 2 s after closing stdin before SIGTERM, and 2 s more before
+		// SIGKILL; a server that ignores its closed stdin must be stopped well within that.
+		c.StopGrace = time.Second
+	}
+}
+
+// EventKind says what happened to the upstream.
+type EventKind int
+
+// The kinds of event, in the order they occur for one process: Started, then Frame and TooLong
+// events, then Exited.
+const (
+	Started EventKind = iota + 1
+	Frame
+	TooLong
+	Exited
+)
+
+// Event is one thing that happened to the upstream process.
+type Event struct {
+	Kind EventKind
+	// Gen numbers the process: 1 for the first start, +1 for every restart.
+	Gen int
+	// Frame is a line the process wrote to stdout (Frame), or the first bytes of an oversize one
+	// (TooLong).
+	Frame []byte
+	// Err is why the process exited (Exited) or how long the oversize line was (TooLong).
+	Err error
+	// Backoff is how long until the next start (Exited).
+	Backoff time.Duration
+}
+
+// Stdio supervises one stdio MCP server.
+type Stdio struct {
+	cfg    StdioConfig
+	events chan Event
+
+	mu    sync.Mutex
+	cur   *process // nil while no process runs
+	count int
+}
+
+type process struct {
+	gen   int
+	cmd   *exec.Cmd
+	stdin *os.File
+	wmu   sync.Mutex
+	done  chan struct{} // closed when the process has exited and its stdout is drained
+}
+
+// NewStdio returns a supervisor for cfg; Run starts it.
+func NewStdio(cfg StdioConfig) *Stdio {
+	cfg.defaults()
+	return &Stdio{cfg: cfg, events: make(chan Event, 256)}
+}
+
+// Name returns the upstream's name.
+func (s *Stdio) Name() string { return s.cfg.Name }
+
+// Events is the ordered stream of what happens to the upstream. It is closed when Run returns.
+func (s *Stdio) Events() <-chan Event { return s.events }
+
+// ErrNotRunning is returned by Send while process generation gen is not the one running.
+var ErrNotRunning = errors.New("upstream process is not running")
+
+// Send writes one frame to process generation gen, and only to it. A request meant for a process that
+// has since died must fail, not reach its replacement: the client has been (or will be) told the call
+// failed, and a tool call is not safe to run behind its back. Frames must not contain newlines (the
+// codec never produces any: JSON escapes them inside strings).
+func (s *Stdio) Send(gen int, frame []byte) error {
+	s.mu.Lock()
+	p := s.cur
+	s.mu.Unlock()
+	if p == nil || p.gen != gen {
+		return ErrNotRunning
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	buf := make([]byte, 0, len(frame)+1)
+	buf = append(append(buf, frame...), '\n')
+	if _, err := p.stdin.Write(buf); err != nil {
+		return fmt.Errorf("write to upstream %s: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+// Kill terminates the running process (it is then restarted as after a crash). The gateway uses it
+// when the process stops answering.
+func (s *Stdio) Kill(reason string) {
+	s.mu.Lock()
+	p := s.cur
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	s.cfg.Logger.Warn("killing upstream", "upstream", s.cfg.Name, "gen", p.gen, "reason", reason)
+	killGroup(p.cmd, syscall.SIGKILL)
+}
+
+// Run supervises the server until ctx is cancelled, then stops it gracefully: stdin closed, SIGTERM
+// after StopGrace, SIGKILL after another StopGrace. It returns an error only if the very first start
+// fails (a command that cannot be executed at all is a configuration error, not a crash).
+func (s *Stdio) Run(ctx context.Context) error {
+	defer close(s.events)
+	backoff := s.cfg.BackoffInitial
+	for {
+		p, err := s.start(ctx)
+		if err != nil {
+			if s.count == 1 {
+				return err
+			}
+			s.cfg.Logger.Error("upstream failed to start", "upstream", s.cfg.Name, "error", err, "retry_in", backoff)
+		} else {
+			s.emit(ctx, Event{Kind: Started, Gen: p.gen})
+			started := time.Now()
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				s.stop(p)
+				return nil
+			}
+			if time.Since(started) >= s.cfg.StableAfter {
+				backoff = s.cfg.BackoffInitial
+			}
+			exitErr := p.cmd.ProcessState
+			s.mu.Lock()
+			s.cur = nil
+			s.mu.Unlock()
+			s.cfg.Logger.Error("upstream exited", "upstream", s.cfg.Name, "gen", p.gen, "status", exitErr.String(), "restart_in", backoff)
+			s.emit(ctx, Event{Kind: Exited, Gen: p.gen, Err: fmt.Errorf("upstream %s exited: %s", s.cfg.Name, exitErr), Backoff: backoff})
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(backoff*2, s.cfg.BackoffMax)
+	}
+}
+
+func (s *Stdio) emit(ctx context.Context, e Event) {
+	select {
+	case s.events <- e:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Stdio) start(ctx context.Context) (*process, error) {
+	s.count++
+	if len(s.cfg.Command) == 0 {
+		return nil, errors.New("no upstream command")
+	}
+	cmd := exec.Command(s.cfg.Command[0], s.cfg.Command[1:]...)
+	cmd.Env = append(os.Environ(), s.cfg.Env...)
+	cmd.Dir = s.cfg.Dir
+	// Its own process group, so stopping it reaches anything it spawned, and a Ctrl-C meant for the
+	// client's terminal does not kill the server behind gatehouse's back. Pdeathsig: if gatehouse itself
+	// is killed (clients SIGKILL a wrapper that is slow to exit), the server must not live on, orphaned
+	// and still holding whatever it holds — many servers ignore the end of their stdin.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	if err := cmd.Start(); err != nil {
+		for _, f := range []*os.File{inR, inW, outR, outW, errR, errW} {
+			f.Close()
+		}
+		return nil, fmt.Errorf("start upstream %s (%s): %w", s.cfg.Name, s.cfg.Command[0], err)
+	}
+	inR.Close()
+	outW.Close()
+	errW.Close()
+
+	p := &process{gen: s.count, cmd: cmd, stdin: inW, done: make(chan struct{})}
+	s.mu.Lock()
+	s.cur = p
+	s.mu.Unlock()
+	s.cfg.Logger.Info("upstream started", "upstream", s.cfg.Name, "gen", p.gen, "pid", cmd.Process.Pid)
+
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		s.readFrames(ctx, p, outR)
+	}()
+	go s.readStderr(p, errR)
+	go func() {
+		cmd.Wait()
+		// The process is gone; its stdout may still be held open by something it spawned. Give the
+		// reader a moment to drain what was written, then cut it off.
+		select {
+		case <-readDone:
+		case <-time.After(time.Second):
+			outR.Close()
+			<-readDone
+		}
+		inW.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// readFrames turns the child's stdout into events. Sends give up when ctx ends, so a consumer that has
+// stopped reading at shutdown can never wedge the reader (and with it the stop sequence).
+func (s *Stdio) readFrames(ctx context.Context, p *process, r *os.File) {
+	defer r.Close()
+	lr := jsonrpc.NewLineReader(r, s.cfg.MaxFrame)
+	for {
+		line, err := lr.Next()
+		var tooLong *jsonrpc.LineTooLongError
+		switch {
+		case err == nil:
+			s.emit(ctx, Event{Kind: Frame, Gen: p.gen, Frame: line})
+		case errors.As(err, &tooLong):
+			s.emit(ctx, Event{Kind: TooLong, Gen: p.gen, Frame: tooLong.Prefix, Err: tooLong})
+		default:
+			if err != io.EOF && !errors.Is(err, os.ErrClosed) {
+				s.cfg.Logger.Warn("reading upstream stdout", "upstream", s.cfg.Name, "gen", p.gen, "error", err)
+			}
+			return
+		}
+	}
+}
+
+// maxStderrLine bounds one logged line of the child's stderr.
+const maxStderrLine = 4096
+
+func (s *Stdio) readStderr(p *process, r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) > maxStderrLine {
+			line = line[:maxStderrLine] + "...[TRUNCATED]"
+		}
+		s.cfg.Logger.Info("upstream stderr", "upstream", s.cfg.Name, "gen", p.gen, "line", line)
+	}
+}
+
+// stop ends a process the way the MCP stdio transport asks: close its input, wait, then escalate.
+func (s *Stdio) stop(p *process) {
+	p.wmu.Lock()
+	p.stdin.Close()
+	p.wmu.Unlock()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		select {
+		case <-p.done:
+			return
+		case <-time.After(s.cfg.StopGrace):
+			s.cfg.Logger.Warn("upstream did not exit; signalling", "upstream", s.cfg.Name, "signal", sig.String())
+			killGroup(p.cmd, sig)
+		}
+	}
+	<-p.done
+}
+
+func killGroup(cmd *exec.Cmd, sig syscall.Signal) {
+	if cmd.Process == nil {
+		return
+	}
+	// Negative pid: the whole process group the child leads.
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		cmd.Process.Signal(sig)
+	}
+}

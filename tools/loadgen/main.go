@@ -1,0 +1,221 @@
+// Command loadgen measures what gatehouse adds to MCP calls, by driving the same calls with the same
+// client through gatehouse and directly to the same server, interleaved in one run so that machine
+// noise falls on both alike. It reports percentiles for each target and the difference.
+//
+//	go run ./tools/loadgen stdio --gatehouse ./gatehouse --policy examples/policies/everything-demo.yaml \
+//	    -- .cache/peers/npm/node_modules/.bin/mcp-server-everything stdio
+//
+// The stdio mode sends one tools/call at a time (the latency a single agent sees) and checks every
+// answer.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "stdio" {
+		fmt.Fprintln(os.Stderr, "usage: loadgen stdio [flags] -- <server command...>   (loadgen stdio -h for flags)")
+		os.Exit(2)
+	}
+	if err := stdio(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// target is one way of reaching the server.
+type target struct {
+	name   string
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	lat    []time.Duration
+	nextID int
+}
+
+func stdio(args []string) error {
+	fs := flag.NewFlagSet("stdio", flag.ExitOnError)
+	bin := fs.String("gatehouse", "gatehouse", "gatehouse binary")
+	policy := fs.String("policy", "", "rules policy for the gatehouse targets (required)")
+	calls := fs.Int("calls", 5000, "measured calls per target")
+	warmup := fs.Int("warmup", 500, "unmeasured calls per target first")
+	block := fs.Int("block", 250, "calls per target before switching to the next (interleaving)")
+	tool := fs.String("tool", "echo", "tool to call")
+	toolArgs := fs.String("args", `{"message":"hello from loadgen"}`, "tool arguments (JSON)")
+	want := fs.String("want", "hello from loadgen", "text every answer must contain")
+	withOff := fs.Bool("with-mode-off", true, "also measure gatehouse with --mode off (relay and audit, no policy)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	server := fs.Args()
+	if len(server) == 0 || *policy == "" {
+		return fmt.Errorf("need --policy and the server command after --")
+	}
+	dir, err := os.MkdirTemp("", "loadgen")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	specs := []struct {
+		name string
+		argv []string
+	}{
+		{"direct", server},
+		{"gatehouse (rules, fsync'd audit)", append([]string{*bin, "run", "--log-level", "error", "--policy", *policy,
+			"--audit", filepath.Join(dir, "audit-enforce.jsonl"), "--"}, server...)},
+	}
+	if *withOff {
+		specs = append(specs, struct {
+			name string
+			argv []string
+		}{"gatehouse --mode off (fsync'd audit)", append([]string{*bin, "run", "--log-level", "error", "--mode", "off",
+			"--audit", filepath.Join(dir, "audit-off.jsonl"), "--"}, server...)})
+	}
+	var targets []*target
+	for _, s := range specs {
+		t, err := start(s.name, s.argv)
+		if err != nil {
+			return err
+		}
+		defer t.stop()
+		targets = append(targets, t)
+	}
+	params := json.RawMessage(fmt.Sprintf(`{"name":%q,"arguments":%s}`, *tool, *toolArgs))
+	for _, t := range targets {
+		for i := 0; i < *warmup; i++ {
+			if _, err := t.call(params, *want); err != nil {
+				return fmt.Errorf("%s warm-up: %w", t.name, err)
+			}
+		}
+	}
+	for done := 0; done < *calls; done += *block {
+		n := min(*block, *calls-done)
+		for _, t := range targets {
+			for i := 0; i < n; i++ {
+				d, err := t.call(params, *want)
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.name, err)
+				}
+				t.lat = append(t.lat, d)
+			}
+		}
+	}
+	report(targets, *calls, server)
+	return nil
+}
+
+func start(name string, argv []string) (*target, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	t := &target{name: name, cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20)}
+	init := json.RawMessage(`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}`)
+	if _, err := t.request("initialize", init); err != nil {
+		return nil, fmt.Errorf("%s: initialize: %w", name, err)
+	}
+	if _, err := io.WriteString(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *target) stop() {
+	t.in.Close()
+	done := make(chan struct{})
+	go func() { t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.cmd.Process.Kill()
+	}
+}
+
+// request sends one request and waits for its answer, skipping notifications.
+func (t *target) request(method string, params json.RawMessage) ([]byte, error) {
+	t.nextID++
+	frame, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": t.nextID, "method": method, "params": params})
+	if _, err := t.in.Write(append(frame, '\n')); err != nil {
+		return nil, err
+	}
+	want := fmt.Sprintf(`"id":%d`, t.nextID)
+	for {
+		line, err := t.out.ReadBytes('\n')
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Contains(line, []byte(want)) && !bytes.Contains(line, []byte(`"method"`)) {
+			if bytes.Contains(line, []byte(`"error"`)) {
+				return nil, fmt.Errorf("error answer: %s", line)
+			}
+			return line, nil
+		}
+	}
+}
+
+func (t *target) call(params json.RawMessage, want string) (time.Duration, error) {
+	t0 := time.Now()
+	line, err := t.request("tools/call", params)
+	d := time.Since(t0)
+	if err != nil {
+		return 0, err
+	}
+	if !strings.Contains(string(line), want) {
+		return 0, fmt.Errorf("answer lacks %q: %s", want, line)
+	}
+	return d, nil
+}
+
+type stats struct{ p50, p90, p99, mean time.Duration }
+
+func summarize(d []time.Duration) stats {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, v := range s {
+		sum += v
+	}
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return stats{p50: at(0.50), p90: at(0.90), p99: at(0.99), mean: sum / time.Duration(len(s))}
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1000) }
+
+func report(targets []*target, calls int, server []string) {
+	host, _ := os.Hostname()
+	fmt.Printf("stdio tools/call latency, %d sequential calls per target, interleaved; server: %s; host %s\n\n",
+		calls, filepath.Base(server[0])+" "+strings.Join(server[1:], " "), host)
+	fmt.Println("| target | p50 | p90 | p99 | mean | added p50 | added p99 |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	base := summarize(targets[0].lat)
+	for _, t := range targets {
+		s := summarize(t.lat)
+		added50, added99 := "—", "—"
+		if t != targets[0] {
+			added50, added99 = us(s.p50-base.p50), us(s.p99-base.p99)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", t.name, us(s.p50), us(s.p90), us(s.p99), us(s.mean), added50, added99)
+	}
+}
