@@ -335,9 +335,13 @@ func (v *verifier) finish(firstPath string) error {
 	if !v.have {
 		return &Problem{File: firstPath, Kind: ProblemEmpty, Message: "the log has no records"}
 	}
-	if v.opts.PublicKey == nil {
+	if v.opts.PublicKey == nil && v.rep.SignedCheckpoints > 0 {
 		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf(
 			"%d checkpoint signature(s) were not verified: no public key was given", v.rep.SignedCheckpoints))
+	}
+	if unsigned := v.rep.Checkpoints - v.rep.SignedCheckpoints; unsigned > 0 {
+		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf(
+			"%d checkpoint(s) are unsigned: only the hash chain protects this log, and a rewrite of the whole file would not be detected (sign checkpoints with an audit key)", unsigned))
 	}
 	if v.lastSealed {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,10 +36,30 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for record times; nil is time.Now. For tests.
 	Now func() time.Time
+	// Durability is when a record's waiter is released: DurabilityFsync (the default) after the
+	// batch is fsync'd, DurabilityWrite after it is written to the operating system (the fsync
+	// follows in the same commit).
+	Durability Durability
 
 	// syncFile replaces (*os.File).Sync, so tests can count and block fsyncs.
 	syncFile func(*os.File) error
 }
+
+// Durability says how far a record has travelled before its waiter is released.
+type Durability string
+
+// The durability levels.
+const (
+	// DurabilityFsync releases a record once fsync has returned: it survives a crash of the
+	// process, of the kernel, and a power loss.
+	DurabilityFsync Durability = "fsync"
+	// DurabilityWrite releases a record once write has returned, with the fsync following at once
+	// in the same commit: it survives a crash of gatehouse, but a kernel crash or power loss in the
+	// fraction of a millisecond before the fsync completes can lose the last records. It takes the
+	// fsync off the path of every answer. A failed fsync still fails the writer for every later
+	// record.
+	DurabilityWrite Durability = "write"
+)
 
 // ErrClosed is the error of a record submitted after Close.
 var ErrClosed = errors.New("auditlog: the audit log writer is closed")
@@ -50,8 +71,11 @@ var ErrClosed = errors.New("auditlog: the audit log writer is closed")
 // order, writes the batch with one write and one fsync, and only then
 // releases the batch's waiters, in order. This group commit means a record
 // is durable before anyone acts on it, yet throughput is not limited to one
-// record per fsync. After a write or fsync error the writer accepts nothing
-// more: the gateway fails closed rather than acting without a record.
+// record per fsync. With DurabilityWrite the waiters are released after the
+// write, and a second goroutine fsyncs whatever has been written, so the
+// fsync is off the path of every answer. After a write or fsync error the
+// writer accepts nothing more: the gateway fails closed rather than acting
+// without a record.
 type Writer struct {
 	opts   Options
 	log    *slog.Logger
@@ -61,6 +85,10 @@ type Writer struct {
 	wake   chan struct{} // capacity 1: "the queue is not empty"
 	stop   chan struct{} // closed by Close
 	exited chan struct{} // closed when the loop has finished
+	// jobs carries fsync requests from the loop to the syncer goroutine (DurabilityWrite), and
+	// barriers before rotation and close.
+	jobs       chan syncJob
+	syncExited chan struct{}
 
 	mu     sync.Mutex
 	queue  []*Pending
@@ -100,6 +128,8 @@ func Open(opts Options) (*Writer, error) {
 		return nil, errors.New("auditlog: Options.Path is empty")
 	case opts.MaxBytes < 0, opts.CheckpointEvery < 0, opts.CheckpointInterval < 0:
 		return nil, errors.New("auditlog: MaxBytes, CheckpointEvery and CheckpointInterval must not be negative")
+	case opts.Durability != "" && opts.Durability != DurabilityFsync && opts.Durability != DurabilityWrite:
+		return nil, fmt.Errorf("auditlog: durability %q is not fsync or write", opts.Durability)
 	case opts.SigningKey != nil && len(opts.SigningKey) != ed25519.PrivateKeySize:
 		return nil, errors.New("auditlog: SigningKey is not an Ed25519 private key")
 	}
@@ -112,6 +142,9 @@ func Open(opts Options) (*Writer, error) {
 		stop:     make(chan struct{}),
 		exited:   make(chan struct{}),
 		lastHash: GenesisHash,
+
+		jobs:       make(chan syncJob, 1024),
+		syncExited: make(chan struct{}),
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -150,6 +183,7 @@ func Open(opts Options) (*Writer, error) {
 		return nil, err
 	}
 	w.lastCheckpoint = w.now()
+	go w.syncLoop()
 	go w.run()
 	return w, nil
 }
@@ -281,6 +315,9 @@ func (w *Writer) run() {
 			}
 		case <-w.stop:
 			w.commit(w.take()) // Close sets closed first, so this is the last of the queue
+			w.barrier()
+			close(w.jobs)
+			<-w.syncExited
 			w.closeErr = w.finish()
 			return
 		}
@@ -322,21 +359,88 @@ func (w *Writer) commit(batch []*Pending) {
 	if len(buf) == 0 {
 		return
 	}
-	err := w.writeAndSync(buf)
-	if cap(buf) <= 1<<20 {
-		w.buf = buf // keep a buffer of a usual size for the next batch
-	}
-	if err != nil {
+	if err := w.write(buf); err != nil {
+		if cap(buf) <= 1<<20 {
+			w.buf = buf
+		}
 		release(batch, w.fail(err))
 		return
+	}
+	if cap(buf) <= 1<<20 {
+		w.buf = buf // keep a buffer of a usual size for the next batch
 	}
 	for _, p := range batch {
 		p.seq, p.hash = p.rec.Seq, p.rec.Hash
 	}
-	release(batch, nil)
+	if w.opts.Durability == DurabilityWrite {
+		// Written: release now, and let the syncer fsync this and whatever is written while it
+		// works, off the path of every answer. The syncer is woken first and the waiters last: the
+		// scheduler runs the goroutine readied last first, and that must be the one waiting to
+		// answer, not the one about to block in fsync.
+		w.jobs <- syncJob{data: true}
+		release(batch, nil)
+	} else {
+		// Sync inline: handing the batch to another goroutine would cost a thread wake-up on every
+		// answer, more than it saves; batching comes from the queue that builds up during the fsync.
+		if err := w.syncNow(); err != nil {
+			release(batch, w.fail(err))
+			return
+		}
+		release(batch, nil)
+	}
 	if w.opts.MaxBytes > 0 && w.size > w.opts.MaxBytes {
+		w.barrier() // everything in the old file is synced and released before it is rotated
 		if err := w.rotate(); err != nil {
 			w.fail(err)
+		}
+	}
+}
+
+// syncJob asks the syncer for an fsync (DurabilityWrite), or is a barrier.
+type syncJob struct {
+	// data says bytes were written, so an fsync is due.
+	data bool
+	// barrier, when set, is closed once every earlier write is synced.
+	barrier chan struct{}
+}
+
+// barrier waits until every write so far is synced. The loop calls it before it touches the file
+// outside a plain append (rotation, close).
+func (w *Writer) barrier() {
+	done := make(chan struct{})
+	w.jobs <- syncJob{barrier: done}
+	<-done
+}
+
+// syncLoop fsyncs for DurabilityWrite: it takes every job queued, fsyncs once if any wrote data, and
+// then opens the barriers among them. A failed fsync fails the writer.
+func (w *Writer) syncLoop() {
+	defer close(w.syncExited)
+	for job := range w.jobs {
+		jobs := []syncJob{job}
+	gather:
+		for {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					break gather
+				}
+				jobs = append(jobs, j)
+			default:
+				break gather
+			}
+		}
+		// Once an fsync has failed, the kernel may have dropped the unwritten pages: a later fsync
+		// that succeeds proves nothing about them, so the writer stays failed (w.fail).
+		if w.failure() == nil && slices.ContainsFunc(jobs, func(j syncJob) bool { return j.data }) {
+			if err := w.syncNow(); err != nil {
+				w.fail(err)
+			}
+		}
+		for _, j := range jobs {
+			if j.barrier != nil {
+				close(j.barrier)
+			}
 		}
 	}
 }
@@ -401,6 +505,14 @@ func (w *Writer) appendCheckpoint(buf []byte, reason string) []byte {
 
 // writeAndSync writes buf with one write and fsyncs the file.
 func (w *Writer) writeAndSync(buf []byte) error {
+	if err := w.write(buf); err != nil {
+		return err
+	}
+	return w.syncNow()
+}
+
+// write writes buf with one write.
+func (w *Writer) write(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
@@ -409,6 +521,11 @@ func (w *Writer) writeAndSync(buf []byte) error {
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	return nil
+}
+
+// syncNow fsyncs the file.
+func (w *Writer) syncNow() error {
 	w.syncs.Add(1)
 	if err := w.sync(w.f); err != nil {
 		return fmt.Errorf("fsync: %w", err)

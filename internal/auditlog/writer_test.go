@@ -374,3 +374,47 @@ func TestCheckpointSchedule(t *testing.T) {
 		})
 	}
 }
+
+// TestDurabilityWriteReleasesBeforeSync: with DurabilityWrite a record is released once written,
+// while its fsync is still running; with the default it is not (TestWaitersReleasedOnlyAfterSync).
+func TestDurabilityWriteReleasesBeforeSync(t *testing.T) {
+	opts := testOptions(t)
+	opts.CheckpointEvery = 0
+	opts.Durability = DurabilityWrite
+	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
+	var blocking atomic.Bool
+	blocking.Store(true)
+	opts.syncFile = func(f *os.File) error {
+		if blocking.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		return f.Sync()
+	}
+	w, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := w.Submit(decision(1))
+	<-entered // the fsync of batch 1 is blocked
+	select {
+	case <-p.Done():
+		if p.Err() != nil || p.Seq() != 1 {
+			t.Errorf("released record: err %v seq %d", p.Err(), p.Seq())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("DurabilityWrite did not release the record before its fsync returned")
+	}
+	blocking.Store(false)
+	close(release)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify([]string{opts.Path}, VerifyOptions{}); err != nil {
+		t.Errorf("log written with DurabilityWrite does not verify: %v", err)
+	}
+	if _, err := Open(Options{Path: opts.Path + "x", Durability: "eventually"}); err == nil {
+		t.Error("an unknown durability was accepted")
+	}
+}

@@ -32,6 +32,7 @@ type runParams struct {
 	policy         string
 	audit          string
 	auditKey       string
+	durability     string
 	fail           string
 	mode           string
 	agent          string
@@ -89,6 +90,7 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.StringVar(&p.policy, "policy", "", "native rules policy file, YAML or JSON (see docs/policy-rules.md)")
 	f.StringVar(&p.audit, "audit", "", "audit log file (default gatehouse-audit.jsonl)")
 	f.StringVar(&p.auditKey, "audit-key", "", "Ed25519 private key (from gatehouse keygen) that signs audit checkpoints")
+	f.StringVar(&p.durability, "audit-durability", "", "when an answer is released: fsync (default: its record is fsync'd) or write (its record is written; fsync follows)")
 	f.StringVar(&p.fail, "fail", "", "posture when a policy engine fails: closed (default) or open")
 	f.StringVar(&p.mode, "mode", "", "enforce (default), monitor (log would_deny, allow) or off (no policy, audit only)")
 	f.StringVar(&p.agent, "agent", "", "trusted local agent id that rules match with agents and agent.id")
@@ -111,6 +113,7 @@ func (p *runParams) applyFlags(cfg *config.Config) {
 	set("policy", func() { cfg.Policy.Rules = p.policy })
 	set("audit", func() { cfg.Audit.Path = p.audit })
 	set("audit-key", func() { cfg.Audit.Key = p.auditKey })
+	set("audit-durability", func() { cfg.Audit.Durability = p.durability })
 	set("fail", func() { cfg.Fail = p.fail })
 	set("mode", func() { cfg.Mode = p.mode })
 	set("agent", func() { cfg.Identity.Agent = p.agent })
@@ -194,7 +197,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}
 	logger.Info("gatehouse run starting",
 		"mode", cfg.Mode, "fail", cfg.Fail, "policy", cfg.Policy.Rules, "policy_revision", revision,
-		"audit", cfg.Audit.Path, "audit_signed", cfg.Audit.Key != "", "agent", cfg.Identity.Agent, "roles", cfg.Identity.Roles,
+		"audit", cfg.Audit.Path, "audit_signed", cfg.Audit.Key != "", "audit_durability", cfg.Audit.Durability, "agent", cfg.Identity.Agent, "roles", cfg.Identity.Roles,
 		"session", sess.ID, "request_path", gw.RequestPath(), "upstream", cfg.Upstream.Name, "command", p.command)
 
 	if ctx == nil {
@@ -243,7 +246,8 @@ func loadRules(path string, logger *slog.Logger) (*rules.Policy, error) {
 
 // openAudit opens the audit log the configuration names.
 func openAudit(cfg *config.Config, logger *slog.Logger) (*auditlog.Writer, error) {
-	opts := auditlog.Options{Path: cfg.Audit.Path, MaxBytes: int64(cfg.Audit.MaxSizeMB) << 20, Logger: logger}
+	opts := auditlog.Options{Path: cfg.Audit.Path, MaxBytes: int64(cfg.Audit.MaxSizeMB) << 20, Logger: logger,
+		Durability: auditlog.Durability(cfg.Audit.Durability)}
 	if cfg.Audit.CheckpointEvery != nil {
 		opts.CheckpointEvery = *cfg.Audit.CheckpointEvery
 	}

@@ -54,6 +54,11 @@ type AuditConfig struct {
 	// CheckpointInterval also writes one when this much time has passed since the last. Default
 	// 60s; 0 disables.
 	CheckpointInterval *Duration `yaml:"checkpoint_interval"`
+	// Durability is when an answer is released: fsync (default) once its record is fsync'd, so it
+	// survives a power loss; write once its record is written to the operating system, with the
+	// fsync following immediately — it survives a crash of gatehouse, not of the machine, and takes
+	// the fsync off every answer's latency.
+	Durability string `yaml:"durability"`
 }
 
 // IdentityConfig is the trusted local identity of `gatehouse run`.
@@ -129,7 +134,7 @@ func Default() *Config {
 		Mode: "enforce",
 		Fail: "closed",
 		Audit: AuditConfig{Path: "gatehouse-audit.jsonl", MaxSizeMB: 100,
-			CheckpointEvery: &every, CheckpointInterval: &interval},
+			CheckpointEvery: &every, CheckpointInterval: &interval, Durability: "fsync"},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",

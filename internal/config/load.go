@@ -161,15 +161,16 @@ func (c *Config) resolvePaths(dir string) {
 // envVars maps environment variables to the settings they override. Documented in
 // docs/configuration.md; a test keeps the two in step.
 var envVars = map[string]func(c *Config, v string) error{
-	"GATEHOUSE_MODE":       func(c *Config, v string) error { c.Mode = v; return nil },
-	"GATEHOUSE_FAIL":       func(c *Config, v string) error { c.Fail = v; return nil },
-	"GATEHOUSE_POLICY":     func(c *Config, v string) error { c.Policy.Rules = v; return nil },
-	"GATEHOUSE_AUDIT":      func(c *Config, v string) error { c.Audit.Path = v; return nil },
-	"GATEHOUSE_AUDIT_KEY":  func(c *Config, v string) error { c.Audit.Key = v; return nil },
-	"GATEHOUSE_AGENT":      func(c *Config, v string) error { c.Identity.Agent = v; return nil },
-	"GATEHOUSE_ROLES":      func(c *Config, v string) error { c.Identity.Roles = SplitList(v); return nil },
-	"GATEHOUSE_LOG_LEVEL":  func(c *Config, v string) error { c.Log.Level = v; return nil },
-	"GATEHOUSE_LOG_FORMAT": func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"GATEHOUSE_MODE":             func(c *Config, v string) error { c.Mode = v; return nil },
+	"GATEHOUSE_FAIL":             func(c *Config, v string) error { c.Fail = v; return nil },
+	"GATEHOUSE_POLICY":           func(c *Config, v string) error { c.Policy.Rules = v; return nil },
+	"GATEHOUSE_AUDIT":            func(c *Config, v string) error { c.Audit.Path = v; return nil },
+	"GATEHOUSE_AUDIT_KEY":        func(c *Config, v string) error { c.Audit.Key = v; return nil },
+	"GATEHOUSE_AUDIT_DURABILITY": func(c *Config, v string) error { c.Audit.Durability = v; return nil },
+	"GATEHOUSE_AGENT":            func(c *Config, v string) error { c.Identity.Agent = v; return nil },
+	"GATEHOUSE_ROLES":            func(c *Config, v string) error { c.Identity.Roles = SplitList(v); return nil },
+	"GATEHOUSE_LOG_LEVEL":        func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"GATEHOUSE_LOG_FORMAT":       func(c *Config, v string) error { c.Log.Format = v; return nil },
 	"MCP_MAX_REQUEST_SIZE_MB": func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -22,6 +22,7 @@ func (c *Config) Validate(src *Source) error {
 	oneOf("mode", c.Mode, "enforce", "monitor", "off")
 	oneOf("fail", c.Fail, "closed", "open")
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("audit.durability", c.Audit.Durability, "fsync", "write")
 	oneOf("log.format", c.Log.Format, "json", "text")
 	if c.Audit.Path == "" {
 		add("audit.path", "must name the audit file: gatehouse never runs without an audit log")

@@ -77,6 +77,11 @@ func stdio(args []string) error {
 		{"gatehouse (rules, fsync'd audit)", append([]string{*bin, "run", "--log-level", "error", "--policy", *policy,
 			"--audit", filepath.Join(dir, "audit-enforce.jsonl"), "--"}, server...)},
 	}
+	specs = append(specs, struct {
+		name string
+		argv []string
+	}{"gatehouse (rules, audit durability write)", append([]string{*bin, "run", "--log-level", "error", "--policy", *policy,
+		"--audit-durability", "write", "--audit", filepath.Join(dir, "audit-write.jsonl"), "--"}, server...)})
 	if *withOff {
 		specs = append(specs, struct {
 			name string
