@@ -511,3 +511,36 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestPromptAndResourceListsFiltered(t *testing.T) {
+	policy := `
+name: lists
+version: "1"
+default_effect: deny
+rules:
+  - id: protocol
+    methods: [initialize, prompts/list, resources/list]
+    effect: allow
+  - id: public-prompts
+    methods: [prompts/get]
+    tools: [greet]
+    effect: allow
+  - id: public-files
+    methods: [resources/read]
+    tools: ["file:///public/*"]
+    effect: allow
+`
+	h := newHarness(t, setup{policy: policy})
+	h.initialize()
+	prompts, _ := json.Marshal(h.request(1, "prompts/list", nil)["result"])
+	if !strings.Contains(string(prompts), `"greet"`) || strings.Contains(string(prompts), "secret_prompt") {
+		t.Errorf("prompts/list = %s, want greet only", prompts)
+	}
+	resources, _ := json.Marshal(h.request(2, "resources/list", nil)["result"])
+	if !strings.Contains(string(resources), "file:///public/a.txt") || strings.Contains(string(resources), "private") {
+		t.Errorf("resources/list = %s, want the public file only", resources)
+	}
+	if d := errorData(t, h.request(3, "resources/read", map[string]any{"uri": "file:///private/b.txt"})); d["reason"] != "policy_deny" {
+		t.Errorf("reading a hidden resource: %v, want policy_deny", d)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,5 +221,72 @@ func TestInspectorCLIThroughGatehouse(t *testing.T) {
 	}
 	if out, err := exec.Command(gatehouseBin, "verify", "--audit", audit).CombinedOutput(); err != nil {
 		t.Errorf("audit after three inspector runs does not verify: %v\n%s", err, out)
+	}
+}
+
+// TestVerifyDetectsEachTampering runs gatehouse against the real server, then tampers with copies of
+// its audit log in each way SPEC §12.3 names and checks that `gatehouse verify` exits 1 naming the
+// first bad record.
+func TestVerifyDetectsEachTampering(t *testing.T) {
+	dir := t.TempDir()
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	out, err := exec.Command(gatehouseBin, "keygen", "--out", filepath.Join(dir, "k")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	s, _ := connect(t, []string{"--policy", example("policies", "everything-demo.yaml"), "--audit", auditPath, "--audit-key", filepath.Join(dir, "k.key")},
+		peer(t, "mcp-server-everything"), "stdio")
+	for i := 0; i < 3; i++ {
+		callText(t, s, "echo", map[string]any{"message": fmt.Sprint("m", i)})
+	}
+	refusal(t, s, "get-env", nil)
+	s.Close()
+	verify := func(path string) (int, string) {
+		out, err := exec.Command(gatehouseBin, "verify", "--audit", path, "--pubkey", filepath.Join(dir, "k.pub")).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := verify(auditPath); code != 0 {
+		t.Fatalf("the untouched log does not verify: %s", out)
+	}
+	data, _ := os.ReadFile(auditPath)
+	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) < 6 {
+		t.Fatalf("log too short to tamper with: %d lines", len(lines))
+	}
+	join := func(ls []string) string {
+		s := strings.Join(ls, "")
+		if !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		return s
+	}
+	tamperings := []struct {
+		name, content, want string
+	}{
+		{"edit", join(append(append(append([]string{}, lines[:2]...), strings.Replace(lines[2], `"tools/`, `"toolz/`, 1)), lines[3:]...)), ":3: seq 3:"},
+		{"insert", join(append(append(append([]string{}, lines[:3]...), lines[1]), lines[3:]...)), ":4: seq 2:"},
+		{"delete", join(append(append([]string{}, lines[:2]...), lines[3:]...)), ":3: seq 4:"},
+		{"reorder", join(append(append(append([]string{}, lines[:2]...), lines[3], lines[2]), lines[4:]...)), ":3: seq 4:"},
+		{"truncate whole records", join(lines[:len(lines)-2]), "without a closing checkpoint"},
+		{"cut mid-line", join(lines[:len(lines)-1]) + lines[len(lines)-1][:20], fmt.Sprintf(":%d:", len(lines))},
+	}
+	for _, tt := range tamperings {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".jsonl")
+			if err := os.WriteFile(p, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out := verify(p)
+			if code != 1 || !strings.Contains(out, "NOT INTACT") || !strings.Contains(out, tt.want) {
+				t.Errorf("verify after %s: exit %d, want 1 naming %q:\n%s", tt.name, code, tt.want, out)
+			}
+		})
 	}
 }
