@@ -77,6 +77,7 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 	root.SetErr(s.err)
 	root.AddCommand(
 		newRunCommand(s),
+		newServeCommand(s),
 		newCheckCommand(s),
 		newEvalCommand(s),
 		newVerifyCommand(s),

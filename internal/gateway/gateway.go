@@ -85,17 +85,21 @@ func newID(prefix string) string { return prefix + "_" + rand.Text() }
 
 // Session is what a gateway knows of the conversation a message belongs to.
 type Session struct {
-	ID        string
-	ClientIP  string
-	Upstream  string
-	Headers   map[string]string
+	ID       string
+	ClientIP string
+	Upstream string
+	Headers  map[string]string
+	// Principal is the caller the transport authenticated (nil for the stdio wrapper, whose
+	// identity stage supplies it).
 	Principal *policy.Principal
+	// Tenant is the engagement the transport resolved, if any.
+	Tenant string
 }
 
 // decide runs a request through the request path and returns the call with its decision. It never
 // fails: an internal fault becomes an internal_error refusal whose id is logged.
 func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
-	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream}
+	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal}
 	req, err := mcp.DecodeRequest(msg.Method, msg.Params)
 	if err != nil {
 		c.Request = &mcp.Request{}
@@ -124,6 +128,7 @@ func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
 		Phase:     policy.PhaseRequest,
 		RequestIP: sess.ClientIP,
 		Headers:   sess.Headers,
+		Tenant:    sess.Tenant,
 		Session:   policy.Session{ID: sess.ID, RunID: req.RunID, WorkflowID: req.WorkflowID},
 		Tool:      policy.Tool{Server: sess.Upstream},
 		User:      policy.Principal{Roles: []string{}, Claims: map[string]any{}},

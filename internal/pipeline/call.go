@@ -53,6 +53,9 @@ type Call struct {
 	Decision Decision
 	// Upstream names the server the call is routed to.
 	Upstream string
+	// Principal is the caller as the transport authenticated it, for the identity stage; nil when
+	// the identity stage has its own source (the stdio wrapper's local identity).
+	Principal *policy.Principal
 }
 
 // Refuse ends the call with a refusal that no engine made (limits, identity, kill state, budgets).

@@ -33,3 +33,30 @@ func (l *Local) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	c.Input.User = l.principal
 	return next(ctx, c)
 }
+
+// Transport is the identity stage for `gatehouse serve`: the HTTP transport has already
+// authenticated the caller (bearer token, API key, or anonymous on a loopback listener), and the
+// stage makes that principal the call's user and agent.
+type Transport struct{}
+
+var _ pipeline.Stage = Transport{}
+
+// Name implements pipeline.Stage.
+func (Transport) Name() string { return "identity" }
+
+// Handle implements pipeline.Stage.
+func (Transport) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
+	if c.Principal == nil {
+		c.Refuse("identity", policy.CodeUnauthenticated, "no authenticated caller")
+		return nil
+	}
+	p := *c.Principal
+	if p.Roles == nil {
+		p.Roles = []string{}
+	}
+	if p.Claims == nil {
+		p.Claims = map[string]any{}
+	}
+	c.Input.User, c.Input.Agent = p, p
+	return next(ctx, c)
+}

@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/gateway"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
+	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
+)
+
+// serveParams are the inputs of `gatehouse serve`.
+type serveParams struct {
+	configFile string
+	listen     string
+}
+
+func newServeCommand(s streams) *cobra.Command {
+	p := &serveParams{}
+	cmd := &cobra.Command{
+		Use:   "serve --config gatehouse.yaml",
+		Short: "Run the Streamable HTTP gateway in front of one or more MCP servers",
+		Long: `serve is the network gateway: a Streamable HTTP MCP endpoint, in both protocol eras (2026-07-28 and
+the legacy session-based 2025-11-25, 2025-06-18, 2025-03-26), in front of one or more upstream MCP
+servers — stdio processes it supervises, or Streamable HTTP servers of either era — federated into
+one server. Every request is decided by policy and audited, as in gatehouse run.
+
+The MCP endpoint is http://LISTEN/mcp; an admin listener on a separate address serves /metrics,
+/healthz and /readyz. SIGINT or SIGTERM shut down gracefully: in-flight requests finish (up to
+http.shutdown_grace), sessions end, the audit log is sealed.
+
+Exit status: 0 clean shutdown, 2 bad configuration, 3 a listener or upstream could not start.`,
+		Example: `  gatehouse serve --config examples/serve.yaml
+  UPSTREAM_URL=http://127.0.0.1:38112/ GATEHOUSE_LISTEN=127.0.0.1:8080 gatehouse serve --config examples/serve-conformance.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("listen") {
+				s.env = append(s.env, "GATEHOUSE_LISTEN="+p.listen)
+			}
+			return runServe(cmd.Context(), p, s)
+		},
+	}
+	cmd.Flags().StringVar(&p.configFile, "config", "", "serve configuration file (required; see docs/configuration.md)")
+	cmd.Flags().StringVar(&p.listen, "listen", "", "host:port of the MCP endpoint (overrides listen and $GATEHOUSE_LISTEN)")
+	return cmd
+}
+
+func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, error) {
+	if p.configFile == "" {
+		return nil, fail(ExitUsage, "serve needs --config FILE (see examples/serve.yaml and docs/configuration.md)")
+	}
+	cfg, src, err := config.LoadServe(p.configFile, env)
+	if err == nil {
+		err = cfg.Validate(src)
+	}
+	if err != nil {
+		return nil, fail(ExitUsage, "configuration:\n%v", err)
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, p *serveParams, s streams) error {
+	cfg, err := loadServeConfig(p, s.env)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(s.err, cfg.Log.Level, cfg.Log.Format)
+	shared := &config.Config{Mode: cfg.Mode, Fail: cfg.Fail, Policy: cfg.Policy, Audit: cfg.Audit, Limits: cfg.Limits, Log: cfg.Log}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mode, posture := pipeline.Mode(cfg.Mode), pipeline.Fail(cfg.Fail)
+	var engines []*engine.Stage
+	var pol *rules.Policy
+	if cfg.Policy.Rules != "" && mode != pipeline.ModeOff {
+		if pol, err = loadRules(cfg.Policy.Rules, logger); err != nil {
+			return fail(ExitUsage, "%v", err)
+		}
+		engines = append(engines, engine.New(engine.Config{Name: "rules", Mode: mode, Fail: posture, Metrics: engine.NewMetrics(reg), Logger: logger}, engine.NewRules(pol)))
+	}
+	w, err := openAudit(shared, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer w.Close()
+
+	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth}
+	gw := gateway.New(gateway.Options{
+		Limits:   limits,
+		Identity: identity.Transport{},
+		Engines:  engines,
+		Fail:     posture,
+		Store:    state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, cfg.Mode, logger),
+		Logger:   logger,
+	})
+
+	upCtx, stopUpstreams := context.WithCancel(context.Background())
+	defer stopUpstreams()
+	ups, err := buildUpstreams(upCtx, cfg, limits, logger)
+	if err != nil {
+		return fail(ExitRuntime, "%v", err)
+	}
+	backend, err := gw.NewServer(gateway.ServeOptions{Upstreams: ups, Separator: cfg.Federation.Separator,
+		DenyAsToolError: cfg.HTTP.DenyAs == "tool_error", RefusalStatusOK: cfg.HTTP.RefusalStatus == "ok"})
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	handler := streamable.New(streamable.Config{
+		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
+		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
+		Auth: anonymous{}, Logger: logger,
+	}, backend)
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Path, handler)
+	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if cfg.TLS.Cert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fail(ExitRuntime, "listen %s: %v", cfg.Listen, err)
+	}
+	var admin *http.Server
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
+		}
+		admin = &http.Server{Handler: adminHandler(cfg, reg, handler, gw), ReadHeaderTimeout: 10 * time.Second}
+		go admin.Serve(aln)
+	}
+
+	scheme := "http"
+	if cfg.TLS.Cert != "" {
+		scheme = "https"
+	}
+	names := make([]string, len(ups))
+	for i, u := range ups {
+		names[i] = u.Name()
+	}
+	logger.Info("gatehouse serve starting", "endpoint", scheme+"://"+ln.Addr().String()+cfg.Path, "admin", cfg.Admin.Listen,
+		"mode", cfg.Mode, "fail", cfg.Fail, "policy", cfg.Policy.Rules, "audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
+		"upstreams", names, "request_path", gw.RequestPath(), "auth", "anonymous")
+	fmt.Fprintf(s.err, "gatehouse serve: MCP endpoint %s://%s%s\n", scheme, ln.Addr().String(), cfg.Path)
+
+	ctx, stop := signal.NotifyContext(orBackground(ctx), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS.Cert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLS.Cert, cfg.TLS.Key)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serving failed", "error", err)
+			return fail(ExitRuntime, "%v", err)
+		}
+	}
+	logger.Info("shutting down: finishing in-flight requests", "grace", cfg.HTTP.ShutdownGrace.D().String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace.D())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown grace expired; closing remaining connections", "error", err)
+		srv.Close()
+	}
+	handler.Close()
+	if admin != nil {
+		admin.Close()
+	}
+	if err := w.Close(); err != nil {
+		logger.Error("closing the audit log", "error", err)
+	}
+	stopUpstreams()
+	logger.Info("gatehouse serve stopped")
+	return nil
+}
+
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// buildUpstreams connects the configured upstreams; stdio servers are started here.
+func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc.Limits, logger *slog.Logger) ([]gateway.Upstream, error) {
+	var out []gateway.Upstream
+	client := upstreamhttp.DefaultHTTPClient()
+	for _, u := range cfg.Upstreams {
+		if u.URL != "" {
+			headers := u.Headers
+			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Client: &upstreamhttp.Client{
+				URL: u.URL, HTTP: client, Limits: limits,
+				Authorize: func(_ context.Context, r *http.Request) error {
+					for k, v := range headers {
+						r.Header.Set(k, v)
+					}
+					return nil
+				},
+			}})
+			continue
+		}
+		proc := upstream.NewStdio(upstream.StdioConfig{Name: u.Name, Command: u.Command, Env: u.Env, MaxFrame: limits.MaxBytes, Logger: logger})
+		su, err := gateway.NewStdioUpstream(ctx, u.Name, u.PrefixOf(), proc, limits, logger)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, su)
+	}
+	return out, nil
+}
+
+// anonymous accepts every caller as "anonymous": serve without authentication, allowed on loopback
+// or when allow_unauthenticated says so (config validation enforces it).
+type anonymous struct{}
+
+func (anonymous) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
+	return &policy.Principal{ID: "anonymous", Roles: []string{}, Claims: map[string]any{}}, nil
+}
+func (anonymous) Challenge(w http.ResponseWriter, err error) { http.Error(w, "unauthorized", http.StatusUnauthorized) }
+
+// adminHandler serves /metrics, /healthz and /readyz, with security headers, behind the admin
+// token (except /healthz, which load balancers probe).
+func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, h *streamable.Handler, gw *gateway.Gateway) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ready":true,"sessions":%d,"request_path":%q}`+"\n", h.Sessions().Len(), strings.Join(gw.RequestPath(), ","))
+	})
+	var want []byte
+	if cfg.Admin.TokenSHA256 != "" {
+		want, _ = hex.DecodeString(cfg.Admin.TokenSHA256)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		if cfg.TLS.Cert != "" {
+			hd.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		if want != nil && r.URL.Path != "/healthz" {
+			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(token))
+			if subtle.ConstantTimeCompare(sum[:], want) != 1 {
+				hd.Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func isLoopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+

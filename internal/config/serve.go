@@ -1,0 +1,384 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ServeConfig is the configuration of `gatehouse serve` (SPEC §1.2, §13.1). The sections it shares
+// with `gatehouse run` (mode, fail, policy, audit, limits, log) mean the same thing in both.
+type ServeConfig struct {
+	// Listen is the host:port of the MCP endpoint. Default 127.0.0.1:8080. A non-loopback address
+	// needs authentication configured, or allow_unauthenticated set, to start.
+	Listen string `yaml:"listen"`
+	// Path is the MCP endpoint's path. Default /mcp.
+	Path string `yaml:"path"`
+	// TLS serves HTTPS (TLS 1.3 minimum) when cert and key are given.
+	TLS TLSConfig `yaml:"tls"`
+	// Mode, Fail, Policy, Audit, Limits and Log are as for gatehouse run (docs/configuration.md).
+	Mode   string       `yaml:"mode"`
+	Fail   string       `yaml:"fail"`
+	Policy PolicyConfig `yaml:"policy"`
+	Audit  AuditConfig  `yaml:"audit"`
+	Limits LimitsConfig `yaml:"limits"`
+	Log    LogConfig    `yaml:"log"`
+	// HTTP tunes the Streamable HTTP endpoint.
+	HTTP HTTPConfig `yaml:"http"`
+	// AllowUnauthenticated accepts anonymous callers on a non-loopback listener. Never needed on
+	// loopback, where anonymous callers are accepted by default.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// Admin is the separate listener for metrics and health.
+	Admin AdminConfig `yaml:"admin"`
+	// Upstreams are the MCP servers behind the gateway, federated into one server.
+	Upstreams []UpstreamSpec `yaml:"upstreams"`
+	// Federation tunes how several upstreams appear as one.
+	Federation FederationConfig `yaml:"federation"`
+}
+
+// TLSConfig names a certificate and key (PEM files).
+type TLSConfig struct {
+	// Cert is the certificate chain file.
+	Cert string `yaml:"cert"`
+	// Key is the private key file.
+	Key string `yaml:"key"`
+}
+
+// HTTPConfig tunes the Streamable HTTP endpoint.
+type HTTPConfig struct {
+	// AllowedOrigins are the browser Origins accepted (scheme://host[:port]). Empty: loopback
+	// origins only. A request with any other Origin is refused with 403 (DNS rebinding).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowedHosts are the Host header values accepted. Empty: loopback names only on a loopback
+	// listener, any host otherwise.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// RefusalStatus is mapped (default: 403 for policy_deny, 422 for validation_failed, 429 for
+	// rate_limited, ...) or ok (every refusal is HTTP 200 with the JSON-RPC error in the body).
+	RefusalStatus string `yaml:"refusal_status"`
+	// DenyAs is error (default: a refused tools/call is a JSON-RPC error) or tool_error (a tool
+	// result with isError true, so the model reads the reason).
+	DenyAs string `yaml:"deny_as"`
+	// SessionIdle ends a legacy session unused for this long. Default 30m.
+	SessionIdle Duration `yaml:"session_idle"`
+	// MaxSessions bounds live legacy sessions. Default 10000.
+	MaxSessions int `yaml:"max_sessions"`
+	// ShutdownGrace is how long in-flight requests may finish at shutdown. Default 10s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+}
+
+// AdminConfig is the admin listener: /metrics, /healthz, /readyz.
+type AdminConfig struct {
+	// Listen is its host:port; empty disables it. Default 127.0.0.1:9090.
+	Listen string `yaml:"listen"`
+	// TokenSHA256 is the SHA-256 (hex) of the bearer token the admin endpoints require, except
+	// /healthz. Empty: no token, allowed only on a loopback admin listener.
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// UpstreamSpec is one MCP server behind the gateway.
+type UpstreamSpec struct {
+	// Name identifies the upstream in audit records, logs and rules' servers globs.
+	Name string `yaml:"name"`
+	// Prefix namespaces its tools and prompts ("<prefix><separator><name>"). Default: the name.
+	// An explicit "" mounts it unprefixed: names pass through unchanged (at most one upstream).
+	Prefix *string `yaml:"prefix"`
+	// URL is a Streamable HTTP server (either era). Exactly one of url and command is set.
+	URL string `yaml:"url"`
+	// Headers are sent to an HTTP upstream on every request: its own credentials. The client's
+	// credentials are never forwarded (SPEC §7.3). Values may reference ${ENV_VARS}.
+	Headers map[string]string `yaml:"headers"`
+	// Command is a stdio server to run and supervise, shared by every client.
+	Command []string `yaml:"command"`
+	// Env is added to a stdio server's environment (NAME=value).
+	Env []string `yaml:"env"`
+	// RequestTimeout bounds one request to this upstream. Default 5m.
+	RequestTimeout Duration `yaml:"request_timeout"`
+}
+
+// FederationConfig tunes federation.
+type FederationConfig struct {
+	// Separator joins a prefix and a name. Default ".".
+	Separator string `yaml:"separator"`
+}
+
+// DefaultServe returns serve's defaults.
+func DefaultServe() *ServeConfig {
+	d := Default()
+	return &ServeConfig{
+		Listen: "127.0.0.1:8080", Path: "/mcp",
+		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log,
+		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
+			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second)},
+		Admin:      AdminConfig{Listen: "127.0.0.1:9090"},
+		Federation: FederationConfig{Separator: "."},
+	}
+}
+
+// LoadServe reads serve's configuration file, strictly, with ${NAME} references in string values
+// replaced from env (os.Environ() form). Environment overrides GATEHOUSE_LISTEN and the shared
+// GATEHOUSE_* variables apply on top.
+func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
+	cfg := DefaultServe()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := decodeServe(path, data, cfg)
+	if err != nil {
+		return nil, src, err
+	}
+	if ps := expandEnv(reflect.ValueOf(cfg).Elem(), "", envMap(env), src); ps != nil {
+		return nil, src, &Error{ps}
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Policy.Rules, &cfg.Audit.Path, &cfg.Audit.Key, &cfg.TLS.Cert, &cfg.TLS.Key} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	shared := &Config{Mode: cfg.Mode, Fail: cfg.Fail, Policy: cfg.Policy, Audit: cfg.Audit, Limits: cfg.Limits, Log: cfg.Log}
+	if err := shared.applyEnv(env); err != nil {
+		return nil, src, err
+	}
+	cfg.Mode, cfg.Fail, cfg.Policy, cfg.Audit, cfg.Limits, cfg.Log = shared.Mode, shared.Fail, shared.Policy, shared.Audit, shared.Limits, shared.Log
+	if v := envMap(env)["GATEHOUSE_LISTEN"]; v != "" {
+		cfg.Listen = v
+	}
+	return cfg, src, nil
+}
+
+func decodeServe(path string, data []byte, cfg *ServeConfig) (*Source, error) {
+	src := &Source{file: path, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return src, &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
+	}
+	if len(root.Content) > 0 {
+		index(root.Content[0], "", src.lines)
+	}
+	return src, strictDecode(path, data, cfg)
+}
+
+// strictDecode decodes data into v, refusing unknown keys, and reports every problem located.
+func strictDecode(path string, data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
+	}
+	var ps []Problem
+	for _, e := range te.Errors {
+		p := Problem{File: path, Message: e}
+		if m := lineRE.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Message = m[2]
+		}
+		p.Message = strings.Replace(p.Message, " in type config.", " in section ", 1)
+		ps = append(ps, p)
+	}
+	return &Error{ps}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in every string reachable from v. An unset variable is a located
+// problem: silently connecting to "http:///mcp" because UPSTREAM_URL was not exported is worse than
+// refusing to start.
+func expandEnv(v reflect.Value, path string, env map[string]string, src *Source) []Problem {
+	var ps []Problem
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			ps = append(ps, expandEnv(v.Elem(), path, env, src)...)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if name == "" || name == "-" {
+				continue
+			}
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			ps = append(ps, expandEnv(v.Field(i), p, env, src)...)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			ps = append(ps, expandEnv(v.Index(i), path, env, src)...)
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			val := v.MapIndex(k)
+			if val.Kind() == reflect.String {
+				s, missing := expandString(val.String(), env)
+				for _, m := range missing {
+					file, line := src.at(path)
+					ps = append(ps, Problem{File: file, Line: line, Key: path, Message: "environment variable " + m + " is not set"})
+				}
+				v.SetMapIndex(k, reflect.ValueOf(s))
+			}
+		}
+	case reflect.String:
+		s, missing := expandString(v.String(), env)
+		for _, m := range missing {
+			file, line := src.at(path)
+			ps = append(ps, Problem{File: file, Line: line, Key: path, Message: "environment variable " + m + " is not set"})
+		}
+		if v.CanSet() {
+			v.SetString(s)
+		}
+	}
+	return ps
+}
+
+func expandString(s string, env map[string]string) (string, []string) {
+	var missing []string
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		val, ok := env[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return val
+	})
+	return out, missing
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Validate checks serve's configuration and reports every problem at once, located.
+func (c *ServeConfig) Validate(src *Source) error {
+	shared := &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
+		Upstream: Default().Upstream}
+	var ps []Problem
+	var ce *Error
+	if err := shared.Validate(src); errors.As(err, &ce) {
+		ps = append(ps, ce.Problems...)
+	}
+	add := func(key, format string, args ...any) {
+		file, line := src.at(key)
+		ps = append(ps, Problem{File: file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "must be host:port (got %q)", c.Listen)
+	} else if !loopback(c.Listen) && !c.AllowUnauthenticated {
+		add("listen", "%s is not a loopback address: configure authentication, or set allow_unauthenticated: true to accept anonymous callers on purpose", c.Listen)
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		add("path", "must start with / (got %q)", c.Path)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		add("tls", "needs both cert and key")
+	}
+	if !slices.Contains([]string{"mapped", "ok"}, c.HTTP.RefusalStatus) {
+		add("http.refusal_status", "must be mapped or ok (got %q)", c.HTTP.RefusalStatus)
+	}
+	if !slices.Contains([]string{"error", "tool_error"}, c.HTTP.DenyAs) {
+		add("http.deny_as", "must be error or tool_error (got %q)", c.HTTP.DenyAs)
+	}
+	for _, o := range c.HTTP.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			add("http.allowed_origins", "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			add("admin.listen", "must be host:port (got %q)", c.Admin.Listen)
+		} else if c.Admin.TokenSHA256 == "" && !loopback(c.Admin.Listen) {
+			add("admin.token_sha256", "the admin listener %s is not loopback: it needs a token", c.Admin.Listen)
+		}
+		if c.Admin.Listen == c.Listen {
+			add("admin.listen", "must differ from listen: the admin endpoints are never served to MCP clients")
+		}
+	}
+	if t := c.Admin.TokenSHA256; t != "" && !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(t) {
+		add("admin.token_sha256", "must be 64 lowercase hex characters (printf %%s \"$TOKEN\" | sha256sum)")
+	}
+	if len(c.Upstreams) == 0 {
+		add("upstreams", "at least one upstream is needed")
+	}
+	names := map[string]bool{}
+	unprefixed := ""
+	for i, u := range c.Upstreams {
+		key := fmt.Sprintf("upstreams[%d]", i)
+		if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(u.Name) {
+			add("upstreams", "%s: name %q must be letters, digits, - or _", key, u.Name)
+		}
+		if names[u.Name] {
+			add("upstreams", "%s: name %q is used twice", key, u.Name)
+		}
+		names[u.Name] = true
+		if (u.URL == "") == (len(u.Command) == 0) {
+			add("upstreams", "%s (%s): set exactly one of url and command", key, u.Name)
+		}
+		if u.URL != "" {
+			if pu, err := url.Parse(u.URL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				add("upstreams", "%s (%s): url %q is not an http(s) URL", key, u.Name, u.URL)
+			}
+		}
+		if u.Prefix != nil && *u.Prefix == "" {
+			if unprefixed != "" {
+				add("upstreams", "%s (%s): only one upstream may be unprefixed (%s already is)", key, u.Name, unprefixed)
+			}
+			unprefixed = u.Name
+		}
+		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
+			add("upstreams", "%s (%s): prefix %q must not contain the separator %q", key, u.Name, *u.Prefix, c.Federation.Separator)
+		}
+	}
+	if c.Federation.Separator == "" {
+		add("federation.separator", "must not be empty")
+	}
+	if ps == nil {
+		return nil
+	}
+	return &Error{ps}
+}
+
+// PrefixOf returns an upstream's namespace prefix.
+func (u *UpstreamSpec) PrefixOf() string {
+	if u.Prefix != nil {
+		return *u.Prefix
+	}
+	return u.Name
+}
+
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

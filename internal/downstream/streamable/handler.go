@@ -1,0 +1,469 @@
+package streamable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	upstream "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
+)
+
+// MCP specification error codes of the 2026-07-28 transport.
+const (
+	CodeHeaderMismatch             = -32020
+	CodeUnsupportedProtocolVersion = -32022
+)
+
+// Protocol versions gatehouse serves.
+var (
+	// ModernVersions are the stateless revisions.
+	ModernVersions = []string{"2026-07-28"}
+	// LegacyVersions are the initialize-handshake revisions.
+	LegacyVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26"}
+)
+
+// Authenticator establishes who is calling. Challenge answers a failed authentication (401 with
+// WWW-Authenticate, or 403).
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request) (*policy.Principal, error)
+	Challenge(w http.ResponseWriter, err error)
+}
+
+// Config configures the handler.
+type Config struct {
+	// AllowedOrigins are the Origin values accepted, exactly (scheme://host[:port]). An Origin header
+	// that is present and not listed is refused with 403 (DNS rebinding). Empty: only loopback
+	// origins.
+	AllowedOrigins []string
+	// AllowedHosts are the Host header values accepted (host or host:port). Empty: only loopback hosts
+	// when Loopback is set, any host otherwise.
+	AllowedHosts []string
+	// Loopback says the listener is bound to a loopback address.
+	Loopback bool
+	// Limits bound every message; Limits.MaxBytes is enforced while the body is read.
+	Limits jsonrpc.Limits
+	// SessionIdle ends a legacy session unused for this long. Default 30m.
+	SessionIdle time.Duration
+	// MaxSessions bounds live legacy sessions (0: unbounded).
+	MaxSessions int
+	// KeepAlive is the interval of SSE comment lines on GET streams. Default 25s.
+	KeepAlive time.Duration
+	Auth      Authenticator
+	Logger    *slog.Logger
+}
+
+// Handler is the MCP endpoint.
+type Handler struct {
+	cfg      Config
+	backend  Backend
+	sessions *Sessions
+	stop     chan struct{}
+	once     sync.Once
+}
+
+// New returns a handler that hands accepted messages to b.
+func New(cfg Config, b Backend) *Handler {
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 25 * time.Second
+	}
+	if cfg.Limits.MaxBytes <= 0 {
+		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
+	}
+	h := &Handler{cfg: cfg, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{})}
+	go h.janitor()
+	return h
+}
+
+// Sessions returns the live legacy sessions.
+func (h *Handler) Sessions() *Sessions { return h.sessions }
+
+// Close ends every session and stops the janitor.
+func (h *Handler) Close() {
+	h.once.Do(func() { close(h.stop) })
+	for _, s := range h.sessions.all() {
+		h.backend.Closed(s)
+	}
+}
+
+func (h *Handler) janitor() {
+	t := time.NewTicker(min(h.cfg.SessionIdle/4, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			for _, s := range h.sessions.expired(now.Add(-h.cfg.SessionIdle)) {
+				h.cfg.Logger.Info("session expired", "session", s.ID)
+				h.backend.Closed(s)
+			}
+		}
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.originAllowed(r) {
+		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Forbidden: Origin or Host not allowed", nil))
+		return
+	}
+	principal, err := h.cfg.Auth.Authenticate(r.Context(), r)
+	if err != nil {
+		h.cfg.Auth.Challenge(w, err)
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		h.post(w, r, principal)
+	case http.MethodGet:
+		h.get(w, r, principal)
+	case http.MethodDelete:
+		h.delete(w, r, principal)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Method not allowed", nil))
+	}
+}
+
+// originAllowed protects against DNS rebinding: a browser on a hostile page can reach a loopback
+// listener, but it cannot forge the Origin header, and a rebound name arrives as a foreign Host.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if len(h.cfg.AllowedOrigins) > 0 {
+			if !slices.Contains(h.cfg.AllowedOrigins, origin) {
+				return false
+			}
+		} else if u, err := url.Parse(origin); err != nil || !isLoopbackName(u.Hostname()) {
+			return false
+		}
+	}
+	host := r.Host
+	if len(h.cfg.AllowedHosts) > 0 {
+		name, _, err := net.SplitHostPort(host)
+		if err != nil {
+			name = host
+		}
+		return slices.Contains(h.cfg.AllowedHosts, host) || slices.Contains(h.cfg.AllowedHosts, name)
+	}
+	if h.cfg.Loopback {
+		name, _, err := net.SplitHostPort(host)
+		if err != nil {
+			name = host
+		}
+		return isLoopbackName(strings.Trim(name, "[]"))
+	}
+	return true
+}
+
+func isLoopbackName(name string) bool {
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(name)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, principal *policy.Principal) {
+	ctx := r.Context()
+	ex := &Exchange{Principal: principal, ClientIP: clientIP(r), Header: r.Header}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
+			"Content-Type must be application/json", &jsonrpc.ErrorData{Reason: policy.CodeMalformed}))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(h.cfg.Limits.MaxBytes)))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		fe := &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
+			Detail: "request body exceeds the limit of " + itoa(h.cfg.Limits.MaxBytes) + " bytes", ID: jsonrpc.SalvageID(body)}
+		writeError(w, http.StatusRequestEntityTooLarge, h.backend.Refused(ctx, ex, fe, body))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeParseError, "could not read the request body", nil))
+		return
+	}
+	msg, err := jsonrpc.Parse(body, h.cfg.Limits)
+	if err != nil {
+		var fe *jsonrpc.FrameError
+		if !errors.As(err, &fe) {
+			fe = &jsonrpc.FrameError{Code: jsonrpc.CodeParseError, Reason: policy.CodeMalformed, Detail: err.Error()}
+		}
+		writeError(w, http.StatusBadRequest, h.backend.Refused(ctx, ex, fe, body))
+		return
+	}
+	ex.Msg = msg
+	if status, frame := h.era(ex, r); frame != nil {
+		writeError(w, status, frame)
+		return
+	}
+	if ex.Modern {
+		h.modern(w, r, ex)
+		return
+	}
+	h.legacy(w, r, ex)
+}
+
+// era decides which era a message belongs to and applies the 2026-07-28 header checks. It returns a
+// status and error frame when the request must be refused.
+func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
+	msg := ex.Msg
+	header := strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))
+	var bodyVersion string
+	if msg.Kind() != jsonrpc.KindResponse {
+		if req, err := mcp.DecodeRequest(msg.Method, msg.Params); err == nil && req.Modern {
+			bodyVersion = req.ProtocolVersion
+		}
+	}
+	switch {
+	case slices.Contains(ModernVersions, header):
+		ex.Modern, ex.ProtocolVersion = true, header
+	case header == "" && bodyVersion != "":
+		ex.Modern = true
+		return http.StatusBadRequest, mismatch(msg.ID, "the MCP-Protocol-Version header is required")
+	case header == "" || slices.Contains(LegacyVersions, header):
+		ex.ProtocolVersion = header
+		return 0, nil
+	default:
+		data, _ := json.Marshal(map[string]any{"supported": append(slices.Clone(ModernVersions), LegacyVersions...), "requested": header})
+		return http.StatusBadRequest, errorFrame(msg.ID, CodeUnsupportedProtocolVersion, "Unsupported protocol version: "+header, data)
+	}
+	if msg.Kind() != jsonrpc.KindRequest {
+		return 0, nil
+	}
+	if bodyVersion != "" && bodyVersion != header {
+		return http.StatusBadRequest, mismatch(msg.ID, "MCP-Protocol-Version header "+header+" does not match _meta protocolVersion "+bodyVersion)
+	}
+	if got := strings.TrimSpace(r.Header.Get(upstream.HeaderMethod)); got != msg.Method {
+		if got == "" {
+			return http.StatusBadRequest, mismatch(msg.ID, "the Mcp-Method header is required")
+		}
+		return http.StatusBadRequest, mismatch(msg.ID, "Mcp-Method header value '"+got+"' does not match body method '"+msg.Method+"'")
+	}
+	if msg.Method == mcp.MethodToolsCall || msg.Method == mcp.MethodPromptsGet || msg.Method == mcp.MethodResourcesRead {
+		req, err := mcp.DecodeRequest(msg.Method, msg.Params)
+		if err != nil {
+			return 0, nil // the backend refuses malformed params
+		}
+		want := req.Name
+		if msg.Method == mcp.MethodResourcesRead {
+			want = req.URI
+		}
+		raw := r.Header.Get(upstream.HeaderName)
+		if raw == "" {
+			if want != "" {
+				return http.StatusBadRequest, mismatch(msg.ID, "the Mcp-Name header is required")
+			}
+			return 0, nil
+		}
+		got, err := upstream.DecodeHeaderValue(raw)
+		if err != nil {
+			return http.StatusBadRequest, mismatch(msg.ID, "Mcp-Name header: "+err.Error())
+		}
+		if got != want {
+			return http.StatusBadRequest, mismatch(msg.ID, "Mcp-Name header value '"+got+"' does not match body value '"+want+"'")
+		}
+	}
+	ex.Params = paramHeaders(r.Header)
+	return 0, nil
+}
+
+func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
+	switch ex.Msg.Kind() {
+	case jsonrpc.KindRequest:
+		ans := newAnswer(w, "")
+		h.backend.Request(r.Context(), ex, ans)
+		ans.ensureFinished()
+	case jsonrpc.KindNotification:
+		if err := h.backend.Notify(r.Context(), ex); err != nil {
+			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, err.Error(), nil))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
+			"clients do not send responses in protocol version "+ex.ProtocolVersion, nil))
+	}
+}
+
+func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
+	ctx := r.Context()
+	if ex.Msg.Method == mcp.MethodInitialize && ex.Msg.Kind() == jsonrpc.KindRequest {
+		sess := &Session{ID: newID(), Principal: ex.Principal}
+		sess.touch(time.Now())
+		ex.Session = sess
+		ans := newAnswer(w, sess.ID)
+		h.backend.Request(ctx, ex, ans)
+		ans.ensureFinished()
+		if ans.result {
+			if !h.sessions.add(sess) {
+				h.cfg.Logger.Warn("session limit reached; refusing a new session", "max", h.cfg.MaxSessions)
+				h.backend.Closed(sess)
+			}
+		} else {
+			h.backend.Closed(sess)
+		}
+		return
+	}
+	sess, status, frame := h.session(r, ex.Principal)
+	if sess == nil {
+		writeError(w, status, frame)
+		return
+	}
+	ex.Session = sess
+	if ex.ProtocolVersion == "" {
+		ex.ProtocolVersion = sess.ProtocolVersion
+	}
+	switch ex.Msg.Kind() {
+	case jsonrpc.KindRequest:
+		ans := newAnswer(w, "")
+		h.backend.Request(ctx, ex, ans)
+		ans.ensureFinished()
+	case jsonrpc.KindNotification:
+		if err := h.backend.Notify(ctx, ex); err != nil {
+			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, err.Error(), nil))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	case jsonrpc.KindResponse:
+		if err := h.backend.Reply(ctx, ex); err != nil {
+			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, err.Error(), nil))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// session finds the legacy session a request names. A session belongs to the caller that opened
+// it: another caller presenting its id is told it does not exist, as if it had never been.
+func (h *Handler) session(r *http.Request, p *policy.Principal) (*Session, int, []byte) {
+	id := r.Header.Get(upstream.HeaderSessionID)
+	if id == "" {
+		return nil, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Bad Request: missing Mcp-Session-Id; send initialize first", nil)
+	}
+	sess := h.sessions.get(id)
+	if sess == nil || sess.Principal.ID != p.ID {
+		return nil, http.StatusNotFound, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Session not found", nil)
+	}
+	sess.touch(time.Now())
+	return sess, 0, nil
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *policy.Principal) {
+	if slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "GET is not part of protocol version 2026-07-28; use subscriptions/listen", nil))
+		return
+	}
+	sess, status, frame := h.session(r, p)
+	if sess == nil {
+		writeError(w, status, frame)
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Accept must include text/event-stream", nil))
+		return
+	}
+	ans := newAnswer(w, "")
+	ans.startStream()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		t := time.NewTicker(h.cfg.KeepAlive)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.stop:
+				cancel()
+				return
+			case <-t.C:
+				if err := ans.comment(); err != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	h.backend.Listen(ctx, sess, ans)
+}
+
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request, p *policy.Principal) {
+	if slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "DELETE is not part of protocol version 2026-07-28", nil))
+		return
+	}
+	sess, status, frame := h.session(r, p)
+	if sess == nil {
+		writeError(w, status, frame)
+		return
+	}
+	h.sessions.remove(sess.ID)
+	h.backend.Closed(sess)
+	w.WriteHeader(http.StatusOK)
+}
+
+func paramHeaders(h http.Header) http.Header {
+	var out http.Header
+	for k, vs := range h {
+		if strings.HasPrefix(http.CanonicalHeaderKey(k), upstream.HeaderParamPrefix) {
+			if out == nil {
+				out = http.Header{}
+			}
+			out[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	return out
+}
+
+func mismatch(id jsonrpc.ID, msg string) []byte {
+	return errorFrame(id, CodeHeaderMismatch, "Header mismatch: "+msg, nil)
+}
+
+// errorFrame builds an error response with raw data (the MCP-defined errors carry their own data
+// shapes, not gatehouse's ErrorData).
+func errorFrame(id jsonrpc.ID, code int, message string, data []byte) []byte {
+	e := map[string]any{"code": code, "message": message}
+	if data != nil {
+		e["data"] = json.RawMessage(data)
+	}
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id.Raw()), "error": e})
+	return b
+}
+
+func writeError(w http.ResponseWriter, status int, frame []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(frame)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

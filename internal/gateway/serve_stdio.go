@@ -1,0 +1,476 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
+)
+
+// StdioUpstream shares one supervised stdio MCP server among every client of `gatehouse serve`.
+// gatehouse is that process's only client: it performs the legacy handshake itself (again after
+// every restart), rewrites request ids and progress tokens so that many clients can share one id
+// space, and routes each answer, progress notification and server-to-client request back to the
+// request it belongs to. Notifications that belong to no request (list changes, resource updates)
+// go to every legacy session's GET stream.
+//
+// A server-to-client request (sampling, elicitation, roots) can be routed only while exactly one
+// client request is in flight: stdio carries no other clue to whom it is addressed. Otherwise the
+// server is answered with an error, and a warning is logged.
+type StdioUpstream struct {
+	name, prefix string
+	proc         *upstream.Stdio
+	limits       jsonrpc.Limits
+	logger       *slog.Logger
+	timeout      time.Duration
+
+	mu         sync.Mutex
+	gen        int
+	ready      bool
+	readyOnce  chan struct{}
+	init       json.RawMessage // the server's initialize result
+	pending    map[string]*stdioCall
+	tokens     map[string]*stdioCall
+	serverReqs map[string]jsonrpc.ID // the id given to the client → the server's own id
+	listeners  map[int]func([]byte)
+	nextSink   int
+	seq        uint64
+}
+
+type stdioCall struct {
+	link      *Link
+	origID    jsonrpc.ID
+	origToken json.RawMessage
+	token     string
+	ch        chan *jsonrpc.Message
+	gen       int
+}
+
+var _ Upstream = (*StdioUpstream)(nil)
+
+// NewStdioUpstream starts proc and performs the handshake; it returns once the server is ready, or
+// with an error if it cannot be started.
+func NewStdioUpstream(ctx context.Context, name, prefix string, proc *upstream.Stdio, limits jsonrpc.Limits, logger *slog.Logger) (*StdioUpstream, error) {
+	u := &StdioUpstream{name: name, prefix: prefix, proc: proc, limits: limits, logger: logger, timeout: 5 * time.Minute,
+		readyOnce: make(chan struct{}), pending: map[string]*stdioCall{}, tokens: map[string]*stdioCall{},
+		serverReqs: map[string]jsonrpc.ID{}, listeners: map[int]func([]byte){}}
+	runErr := make(chan error, 1)
+	go func() { runErr <- proc.Run(ctx) }()
+	go u.consume()
+	select {
+	case <-u.readyOnce:
+		return u, nil
+	case err := <-runErr:
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return nil, fmt.Errorf("upstream %s: %w", name, err)
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("upstream %s did not complete the MCP handshake within 30s", name)
+	}
+}
+
+// Name implements Upstream.
+func (u *StdioUpstream) Name() string { return u.name }
+
+// Prefix implements Upstream.
+func (u *StdioUpstream) Prefix() string { return u.prefix }
+
+func (u *StdioUpstream) consume() {
+	for ev := range u.proc.Events() {
+		switch ev.Kind {
+		case upstream.Started:
+			u.mu.Lock()
+			u.gen, u.ready = ev.Gen, false
+			u.mu.Unlock()
+			go u.handshake(ev.Gen)
+		case upstream.Frame:
+			u.frame(ev.Frame)
+		case upstream.TooLong:
+			u.logger.Error("upstream sent an oversize message", "upstream", u.name, "error", ev.Err)
+		case upstream.Exited:
+			u.mu.Lock()
+			u.ready = false
+			var lost []*stdioCall
+			for k, c := range u.pending {
+				if c.gen <= ev.Gen {
+					lost = append(lost, c)
+					delete(u.pending, k)
+				}
+			}
+			u.mu.Unlock()
+			for _, c := range lost {
+				close(c.ch) // the stream reports the upstream unavailable
+			}
+		}
+	}
+}
+
+// handshake initializes a freshly started process as gatehouse's own client session.
+func (u *StdioUpstream) handshake(gen int) {
+	params := []byte(`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gatehouse","version":"1"}}`)
+	call, id := u.register(nil, jsonrpc.ID{}, nil, gen)
+	if err := u.proc.Send(gen, jsonrpc.Request(id, mcp.MethodInitialize, params)); err != nil {
+		u.logger.Error("handshake with upstream failed", "upstream", u.name, "error", err)
+		return
+	}
+	select {
+	case m, ok := <-call.ch:
+		if !ok || m == nil || m.IsError() {
+			u.logger.Error("upstream refused gatehouse's initialize", "upstream", u.name)
+			u.proc.Kill("handshake refused")
+			return
+		}
+		u.proc.Send(gen, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+		u.mu.Lock()
+		u.init, u.ready = append(json.RawMessage(nil), m.Result...), u.gen == gen
+		u.mu.Unlock()
+		u.logger.Info("upstream initialized", "upstream", u.name, "gen", gen)
+		select {
+		case <-u.readyOnce:
+		default:
+			close(u.readyOnce)
+		}
+	case <-time.After(30 * time.Second):
+		u.logger.Error("upstream did not answer initialize", "upstream", u.name)
+		u.proc.Kill("handshake timeout")
+	}
+}
+
+// register allocates a gatehouse id for a request and the call that waits for its answer.
+func (u *StdioUpstream) register(l *Link, origID jsonrpc.ID, origToken json.RawMessage, gen int) (*stdioCall, jsonrpc.ID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.seq++
+	id := jsonrpc.StringID(fmt.Sprintf("gh-%d", u.seq))
+	c := &stdioCall{link: l, origID: origID, origToken: origToken, ch: make(chan *jsonrpc.Message, 64), gen: gen}
+	if origToken != nil {
+		c.token = fmt.Sprintf("gh-p-%d", u.seq)
+		u.tokens[c.token] = c
+	}
+	u.pending[id.Key()] = c
+	return c, id
+}
+
+func (u *StdioUpstream) frame(raw []byte) {
+	m, err := jsonrpc.Parse(raw, u.limits)
+	if err != nil {
+		u.logger.Warn("skipping non-MCP output from upstream", "upstream", u.name, "line", clip(raw, 200))
+		return
+	}
+	switch m.Kind() {
+	case jsonrpc.KindResponse:
+		u.mu.Lock()
+		c := u.pending[m.ID.Key()]
+		delete(u.pending, m.ID.Key())
+		if c != nil && c.token != "" {
+			delete(u.tokens, c.token)
+		}
+		u.mu.Unlock()
+		if c == nil {
+			return
+		}
+		if c.origID.IsZero() { // gatehouse's own request
+			c.ch <- m
+			return
+		}
+		if back, err := jsonrpc.Parse(retagResponse(m, c.origID), u.limits); err == nil {
+			c.ch <- back
+		}
+	case jsonrpc.KindNotification:
+		if c, back := u.progress(m); c != nil {
+			select {
+			case c.ch <- back:
+			default: // a slow client loses progress, not its answer
+			}
+			return
+		}
+		u.mu.Lock()
+		sinks := make([]func([]byte), 0, len(u.listeners))
+		for _, s := range u.listeners {
+			sinks = append(sinks, s)
+		}
+		u.mu.Unlock()
+		for _, s := range sinks {
+			s(m.Raw)
+		}
+	case jsonrpc.KindRequest:
+		u.serverRequest(m)
+	}
+}
+
+// progress maps a progress notification back to the client call whose token it carries.
+func (u *StdioUpstream) progress(m *jsonrpc.Message) (*stdioCall, *jsonrpc.Message) {
+	if m.Method != "notifications/progress" {
+		return nil, nil
+	}
+	var p map[string]json.RawMessage
+	if json.Unmarshal(m.Params, &p) != nil {
+		return nil, nil
+	}
+	var token string
+	if json.Unmarshal(p["progressToken"], &token) != nil {
+		return nil, nil
+	}
+	u.mu.Lock()
+	c := u.tokens[token]
+	u.mu.Unlock()
+	if c == nil {
+		return nil, nil
+	}
+	params, err := mcp.ReplaceMember(m.Params, "progressToken", c.origToken)
+	if err != nil {
+		return nil, nil
+	}
+	back, err := jsonrpc.Parse(m.WithParams(params), u.limits)
+	if err != nil {
+		return nil, nil
+	}
+	return c, back
+}
+
+// serverRequest routes a server-to-client request to the one client request in flight.
+func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
+	u.mu.Lock()
+	var only *stdioCall
+	n := 0
+	for _, c := range u.pending {
+		if !c.origID.IsZero() {
+			only = c
+			n++
+		}
+	}
+	var id jsonrpc.ID
+	if n == 1 {
+		u.seq++
+		id = jsonrpc.StringID(fmt.Sprintf("gh-s-%d", u.seq))
+		u.serverReqs[id.Key()] = m.ID
+	}
+	gen := u.gen
+	u.mu.Unlock()
+	if n != 1 {
+		u.logger.Warn("cannot route a server-to-client request from a shared stdio upstream", "upstream", u.name, "method", m.Method, "in_flight", n)
+		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "gatehouse cannot tell which client this request is for", nil))
+		return
+	}
+	if back, err := jsonrpc.Parse(jsonrpc.Request(id, m.Method, m.Params), u.limits); err == nil {
+		only.ch <- back
+	}
+}
+
+// Send implements Upstream.
+func (u *StdioUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream, error) {
+	m, err := jsonrpc.Parse(out.Frame, u.limits)
+	if err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	ready, gen, init := u.ready, u.gen, u.init
+	u.mu.Unlock()
+	if !ready {
+		return nil, fmt.Errorf("upstream %s is restarting", u.name)
+	}
+	switch m.Kind() {
+	case jsonrpc.KindNotification:
+		if m.Method == mcp.NotificationInitialized {
+			return emptyStream{}, nil // gatehouse initialized the process itself
+		}
+		if m.Method == mcp.NotificationCancelled {
+			return emptyStream{}, u.cancel(l, m, gen)
+		}
+		return emptyStream{}, u.proc.Send(gen, m.Raw)
+	case jsonrpc.KindResponse:
+		u.mu.Lock()
+		orig, ok := u.serverReqs[m.ID.Key()]
+		delete(u.serverReqs, m.ID.Key())
+		u.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("no server request %s is waiting", m.ID.String())
+		}
+		return emptyStream{}, u.proc.Send(gen, retagResponse(m, orig))
+	}
+	switch m.Method {
+	case mcp.MethodInitialize:
+		return u.synthesized(m.ID, init)
+	case mcp.MethodDiscover:
+		return u.synthesized(m.ID, discoverFrom(init))
+	}
+	params, token := m.Params, progressToken(m.Params)
+	call, id := u.register(l, m.ID, token, gen)
+	if token != nil {
+		quoted, _ := json.Marshal(call.token)
+		meta := []byte("{}")
+		var p map[string]json.RawMessage
+		if json.Unmarshal(params, &p) == nil && p["_meta"] != nil {
+			meta = p["_meta"]
+		}
+		if meta, err = mcp.ReplaceMember(meta, "progressToken", quoted); err == nil {
+			params, _ = mcp.ReplaceMember(params, "_meta", meta)
+		}
+	}
+	if err := u.proc.Send(gen, jsonrpc.Request(id, m.Method, params)); err != nil {
+		u.drop(id)
+		return nil, err
+	}
+	return &stdioStream{u: u, call: call, id: id, ctx: ctx}, nil
+}
+
+// synthesized answers a request from what gatehouse already knows of the server.
+func (u *StdioUpstream) synthesized(id jsonrpc.ID, result []byte) (Stream, error) {
+	m, err := jsonrpc.Parse(jsonrpc.Result(id, result), u.limits)
+	if err != nil {
+		return nil, err
+	}
+	return &memStream{msgs: []*jsonrpc.Message{m}}, nil
+}
+
+// discoverFrom bridges a legacy server to a 2026-07-28 client: its initialize result, as a
+// DiscoverResult.
+func discoverFrom(init json.RawMessage) []byte {
+	var r map[string]any
+	json.Unmarshal(init, &r)
+	out := map[string]any{"resultType": "complete", "supportedVersions": []string{"2026-07-28"}, "capabilities": r["capabilities"]}
+	if out["capabilities"] == nil {
+		out["capabilities"] = map[string]any{}
+	}
+	if info, ok := r["serverInfo"]; ok {
+		out["_meta"] = map[string]any{"io.modelcontextprotocol/serverInfo": info}
+	}
+	if in, ok := r["instructions"]; ok {
+		out["instructions"] = in
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+func progressToken(params []byte) json.RawMessage {
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return p.Meta[mcp.MetaProgressToken]
+}
+
+// cancel forwards a client's cancellation of its own request, with gatehouse's id for it.
+func (u *StdioUpstream) cancel(l *Link, m *jsonrpc.Message, gen int) error {
+	var p map[string]json.RawMessage
+	if json.Unmarshal(m.Params, &p) != nil {
+		return nil
+	}
+	u.mu.Lock()
+	var target string
+	for k, c := range u.pending {
+		if c.link == l && string(c.origID.Raw()) == string(p["requestId"]) {
+			target = k
+		}
+	}
+	u.mu.Unlock()
+	if target == "" {
+		return nil
+	}
+	id := jsonrpc.StringID(target[1:])
+	params, err := mcp.ReplaceMember(m.Params, "requestId", id.Raw())
+	if err != nil {
+		return nil
+	}
+	return u.proc.Send(gen, m.WithParams(params))
+}
+
+func (u *StdioUpstream) drop(id jsonrpc.ID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if c := u.pending[id.Key()]; c != nil && c.token != "" {
+		delete(u.tokens, c.token)
+	}
+	delete(u.pending, id.Key())
+}
+
+// Listen implements Upstream.
+func (u *StdioUpstream) Listen(ctx context.Context, l *Link, sink func([]byte)) error {
+	u.mu.Lock()
+	u.nextSink++
+	n := u.nextSink
+	u.listeners[n] = sink
+	u.mu.Unlock()
+	<-ctx.Done()
+	u.mu.Lock()
+	delete(u.listeners, n)
+	u.mu.Unlock()
+	return nil
+}
+
+// Close implements Upstream: the process is shared and outlives any session.
+func (u *StdioUpstream) Close(*Link) {}
+
+type stdioStream struct {
+	u    *StdioUpstream
+	call *stdioCall
+	id   jsonrpc.ID
+	ctx  context.Context
+	done bool
+}
+
+func (s *stdioStream) Next() (*jsonrpc.Message, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	select {
+	case m, ok := <-s.call.ch:
+		if !ok {
+			s.done = true
+			return nil, fmt.Errorf("upstream %s exited", s.u.name)
+		}
+		if m.Kind() == jsonrpc.KindResponse {
+			s.done = true
+		}
+		return m, nil
+	case <-s.ctx.Done():
+		return nil, s.ctx.Err()
+	case <-time.After(s.u.timeout):
+		return nil, fmt.Errorf("upstream %s did not answer within %s", s.u.name, s.u.timeout)
+	}
+}
+
+func (s *stdioStream) Status() int     { return 200 }
+func (s *stdioStream) Streaming() bool { return false }
+
+func (s *stdioStream) Close() {
+	if !s.done {
+		s.u.drop(s.id)
+		s.u.mu.Lock()
+		gen := s.u.gen
+		s.u.mu.Unlock()
+		s.u.proc.Send(gen, cancelled(s.id, "the client went away"))
+	}
+}
+
+type memStream struct{ msgs []*jsonrpc.Message }
+
+func (s *memStream) Next() (*jsonrpc.Message, error) {
+	if len(s.msgs) == 0 {
+		return nil, io.EOF
+	}
+	m := s.msgs[0]
+	s.msgs = s.msgs[1:]
+	return m, nil
+}
+func (s *memStream) Status() int     { return 200 }
+func (s *memStream) Streaming() bool { return false }
+func (s *memStream) Close()          {}
+
+type emptyStream struct{}
+
+func (emptyStream) Next() (*jsonrpc.Message, error) { return nil, io.EOF }
+func (emptyStream) Status() int                     { return 202 }
+func (emptyStream) Streaming() bool                 { return false }
+func (emptyStream) Close()                          {}

@@ -1,0 +1,167 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
+)
+
+// Upstream is one server behind `gatehouse serve`: its name and namespace prefix, and how to talk
+// to it on behalf of one downstream session.
+type Upstream interface {
+	Name() string
+	// Prefix is the namespace of its tools and prompts ("" mounts it unprefixed).
+	Prefix() string
+	// Send sends one client message for a downstream session and returns the upstream's messages
+	// for it: for a request, related notifications and server-to-client requests, then the
+	// response; nothing for a notification or a reply.
+	Send(ctx context.Context, l *Link, out *Outbound) (Stream, error)
+	// Listen relays the upstream's server-initiated messages for a legacy session until ctx ends.
+	Listen(ctx context.Context, l *Link, sink func(frame []byte)) error
+	// Close ends the upstream side of a downstream session.
+	Close(l *Link)
+}
+
+// Link is the upstream side of one downstream session, for one upstream.
+type Link struct {
+	mu sync.Mutex
+	// Session is the upstream's own session id (legacy Streamable HTTP), "" until initialized.
+	Session string
+	// ProtocolVersion the upstream agreed to (legacy) or the request uses (modern).
+	ProtocolVersion string
+}
+
+// Outbound is a client message on its way to an upstream.
+type Outbound struct {
+	Frame  []byte
+	Msg    *jsonrpc.Message
+	Modern bool
+	// ProtocolVersion is the client's version for this message.
+	ProtocolVersion string
+	// Name is the name or URI mirrored into Mcp-Name (modern era), after namespace stripping.
+	Name string
+	// Params are the client's Mcp-Param-* headers.
+	Params http.Header
+}
+
+// Stream is an upstream's answer to one message.
+type Stream interface {
+	// Next returns the next message, io.EOF after the last.
+	Next() (*jsonrpc.Message, error)
+	// Status is the HTTP status the upstream answered with (200 for stdio).
+	Status() int
+	// Streaming reports an upstream that answered with an SSE stream.
+	Streaming() bool
+	Close()
+}
+
+// HTTPUpstream is a Streamable HTTP server, of either era.
+type HTTPUpstream struct {
+	UpstreamName   string
+	UpstreamPrefix string
+	Client         *streamable.Client
+}
+
+var _ Upstream = (*HTTPUpstream)(nil)
+
+// Name implements Upstream.
+func (u *HTTPUpstream) Name() string { return u.UpstreamName }
+
+// Prefix implements Upstream.
+func (u *HTTPUpstream) Prefix() string { return u.UpstreamPrefix }
+
+// Send implements Upstream.
+func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream, error) {
+	req := &streamable.Request{Frame: out.Frame, ProtocolVersion: out.ProtocolVersion}
+	if out.Modern {
+		if out.Msg.Kind() == jsonrpc.KindRequest {
+			req.Method, req.Name, req.Params = out.Msg.Method, out.Name, out.Params
+		}
+	} else {
+		l.mu.Lock()
+		req.Session = l.Session
+		if l.ProtocolVersion != "" {
+			req.ProtocolVersion = l.ProtocolVersion
+		}
+		l.mu.Unlock()
+	}
+	resp, err := u.Client.Post(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+	}
+	if !out.Modern && resp.SessionID != "" {
+		l.mu.Lock()
+		l.Session = resp.SessionID
+		l.mu.Unlock()
+	}
+	if resp.Status == http.StatusNotFound && req.Session != "" {
+		// The upstream forgot the session (it restarted, or expired it). The client's session is
+		// gatehouse's and stays; its upstream half must be opened again by a new initialize.
+		resp.Close()
+		return nil, fmt.Errorf("upstream %s: session %s is gone: %w", u.UpstreamName, req.Session, ErrUpstreamSessionLost)
+	}
+	return &httpStream{resp: resp}, nil
+}
+
+// ErrUpstreamSessionLost reports an upstream that no longer knows the session.
+var ErrUpstreamSessionLost = errors.New("upstream session lost")
+
+// Listen implements Upstream.
+func (u *HTTPUpstream) Listen(ctx context.Context, l *Link, sink func([]byte)) error {
+	l.mu.Lock()
+	session, pv := l.Session, l.ProtocolVersion
+	l.mu.Unlock()
+	if session == "" {
+		<-ctx.Done()
+		return nil
+	}
+	resp, err := u.Client.Get(ctx, session, pv, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	if resp.Status != http.StatusOK {
+		if resp.Status == http.StatusMethodNotAllowed {
+			<-ctx.Done() // the upstream offers no stream; nothing will come
+			return nil
+		}
+		return fmt.Errorf("upstream %s: GET stream answered HTTP %d", u.UpstreamName, resp.Status)
+	}
+	for {
+		_, raw, err := resp.Next()
+		if err != nil {
+			if err == io.EOF || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		sink(raw)
+	}
+}
+
+// Close implements Upstream.
+func (u *HTTPUpstream) Close(l *Link) {
+	l.mu.Lock()
+	session, pv := l.Session, l.ProtocolVersion
+	l.Session = ""
+	l.mu.Unlock()
+	if session != "" {
+		u.Client.Delete(context.Background(), session, pv)
+	}
+}
+
+type httpStream struct{ resp *streamable.Response }
+
+func (s *httpStream) Next() (*jsonrpc.Message, error) {
+	m, _, err := s.resp.Next()
+	return m, err
+}
+func (s *httpStream) Status() int     { return s.resp.Status }
+func (s *httpStream) Streaming() bool { return s.resp.Streaming }
+func (s *httpStream) Close()          { s.resp.Close() }
