@@ -253,7 +253,11 @@ func (s *Server) fanOut(ctx context.Context, ex *streamable.Exchange, c *pipelin
 	var ok []int
 	for i, m := range results {
 		if m == nil || m.IsError() {
-			s.g.logger.Warn("upstream left out of a merged answer", "upstream", targets[i].up.Name(), "method", ex.Msg.Method)
+			why := "no answer"
+			if m != nil {
+				why = string(m.Error)
+			}
+			s.g.logger.Warn("upstream left out of a merged answer", "upstream", targets[i].up.Name(), "method", ex.Msg.Method, "error", clip([]byte(why), 300))
 			continue
 		}
 		ok = append(ok, i)
@@ -283,6 +287,7 @@ func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target)
 	for {
 		m, err := st.Next()
 		if err != nil {
+			s.g.logger.Warn("upstream answer unreadable", "upstream", t.up.Name(), "method", ex.Msg.Method, "status", st.Status(), "error", err)
 			return nil
 		}
 		if m.Kind() == jsonrpc.KindResponse && m.ID.Key() == ex.Msg.ID.Key() {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
 
@@ -35,6 +37,9 @@ type Link struct {
 	Session string
 	// ProtocolVersion the upstream agreed to (legacy) or the request uses (modern).
 	ProtocolVersion string
+	// Capabilities and ClientInfo are what a legacy client declared at initialize, sent as
+	// per-request _meta to a 2026-07-28 upstream (era bridging).
+	Capabilities, ClientInfo json.RawMessage
 }
 
 // Outbound is a client message on its way to an upstream.
@@ -61,11 +66,30 @@ type Stream interface {
 	Close()
 }
 
-// HTTPUpstream is a Streamable HTTP server, of either era.
+// HTTPUpstream is a Streamable HTTP server, of either era. Its era is learned from its answers
+// and clients of the other era are bridged (serve_bridge.go).
 type HTTPUpstream struct {
 	UpstreamName   string
 	UpstreamPrefix string
 	Client         *streamable.Client
+
+	mu      sync.Mutex
+	era     int
+	own     *Link           // gatehouse's own legacy session, for modern clients of a legacy server
+	ownInit json.RawMessage // that server's initialize result
+	disc    json.RawMessage // a modern server's DiscoverResult, for legacy clients
+}
+
+func (u *HTTPUpstream) getEra() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.era
+}
+
+func (u *HTTPUpstream) setEra(era int) {
+	u.mu.Lock()
+	u.era = era
+	u.mu.Unlock()
 }
 
 var _ Upstream = (*HTTPUpstream)(nil)
@@ -78,6 +102,13 @@ func (u *HTTPUpstream) Prefix() string { return u.UpstreamPrefix }
 
 // Send implements Upstream.
 func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream, error) {
+	era := u.getEra()
+	switch {
+	case out.Modern && era == eraLegacy:
+		return u.bridgeLegacy(ctx, out)
+	case !out.Modern && era == eraModern:
+		return u.bridgeModern(ctx, l, out)
+	}
 	req := &streamable.Request{Frame: out.Frame, ProtocolVersion: out.ProtocolVersion}
 	if out.Modern {
 		if out.Msg.Kind() == jsonrpc.KindRequest {
@@ -106,8 +137,40 @@ func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream
 		resp.Close()
 		return nil, fmt.Errorf("upstream %s: session %s is gone: %w", u.UpstreamName, req.Session, ErrUpstreamSessionLost)
 	}
-	return &httpStream{resp: resp}, nil
+	if era != eraUnknown || resp.Streaming {
+		return &httpStream{resp: resp}, nil
+	}
+	// The era is not known yet: read the answer, which tells. Servers refuse the other era's
+	// requests with an error in the body, with HTTP 400, 404 or even 200, so the body decides.
+	m, _, err := resp.Next()
+	resp.Close()
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: HTTP %d: %w", u.UpstreamName, resp.Status, err)
+	}
+	switch {
+	case out.Modern && unsupportedVersion(m):
+		u.setEra(eraLegacy)
+		return u.bridgeLegacy(ctx, out)
+	case !out.Modern && out.Msg.Method == mcp.MethodInitialize && (resp.Status == http.StatusNotFound || methodNotFound(m)):
+		u.setEra(eraModern)
+		return u.bridgeModern(ctx, l, out)
+	case m.Kind() == jsonrpc.KindResponse && !m.IsError():
+		if out.Modern {
+			u.setEra(eraModern)
+		} else {
+			u.setEra(eraLegacy)
+		}
+	}
+	return &memStatusStream{memStream: memStream{msgs: []*jsonrpc.Message{m}}, status: resp.Status}, nil
 }
+
+// memStatusStream replays a message already read, with the status it came with.
+type memStatusStream struct {
+	memStream
+	status int
+}
+
+func (s *memStatusStream) Status() int { return s.status }
 
 // ErrUpstreamSessionLost reports an upstream that no longer knows the session.
 var ErrUpstreamSessionLost = errors.New("upstream session lost")

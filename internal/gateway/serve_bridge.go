@@ -1,0 +1,312 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
+)
+
+// Era bridging (SPEC §2.1): a client of either era may reach an HTTP upstream of either era.
+//
+// A 2026-07-28 client in front of a legacy server: gatehouse holds one legacy session of its own
+// with the server (its own initialize) and sends the client's stateless requests inside it; it
+// answers server/discover from the server's initialize result. A legacy server's requests to the
+// client (sampling, elicitation, roots) have no place in the 2026-07-28 era and are refused with an
+// error to the server.
+//
+// A legacy client in front of a 2026-07-28 server: gatehouse answers the client's initialize from
+// the server's server/discover, drops notifications/initialized, and adds the per-request _meta
+// (protocol version, the capabilities the client declared at initialize) and headers to every
+// request.
+
+const (
+	eraUnknown = iota
+	eraModern
+	eraLegacy
+)
+
+// modernVersion is the stateless revision gatehouse bridges to and from.
+const modernVersion = "2026-07-28"
+
+// bridgeLegacy sends a modern client's request to a legacy server inside gatehouse's own session.
+func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream, error) {
+	sess, init, err := u.ownSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg := out.Msg
+	if msg.Method == mcp.MethodDiscover {
+		return synthesize(msg.ID, discoverFrom(init))
+	}
+	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: stripModernMeta(out.Frame), Session: sess.Session, ProtocolVersion: sess.ProtocolVersion})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+	}
+	if resp.Status == http.StatusNotFound {
+		resp.Close()
+		u.mu.Lock()
+		u.own = nil // the server forgot gatehouse's session: open a new one next time
+		u.mu.Unlock()
+		return nil, fmt.Errorf("upstream %s: session lost: %w", u.UpstreamName, ErrUpstreamSessionLost)
+	}
+	return &bridgedStream{httpStream: httpStream{resp: resp}, u: u, session: sess}, nil
+}
+
+// modernMetaKeys are the per-request protocol fields of 2026-07-28; inside a legacy session they
+// describe a version the session did not negotiate, and legacy servers may refuse them.
+var modernMetaKeys = []string{mcp.MetaProtocolVersion, "io.modelcontextprotocol/clientCapabilities",
+	"io.modelcontextprotocol/clientInfo", "io.modelcontextprotocol/logLevel"}
+
+// stripModernMeta removes the 2026-07-28 per-request protocol fields from a request's _meta.
+func stripModernMeta(frame []byte) []byte {
+	m, err := jsonrpc.Parse(frame, jsonrpc.Limits{})
+	if err != nil || m.Params == nil {
+		return frame
+	}
+	var p map[string]json.RawMessage
+	if json.Unmarshal(m.Params, &p) != nil || p["_meta"] == nil {
+		return frame
+	}
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(p["_meta"], &meta) != nil {
+		return frame
+	}
+	for _, k := range modernMetaKeys {
+		delete(meta, k)
+	}
+	if len(meta) == 0 {
+		delete(p, "_meta")
+	} else {
+		p["_meta"], _ = json.Marshal(meta)
+	}
+	params, _ := json.Marshal(p)
+	return m.WithParams(params)
+}
+
+// ownSession returns gatehouse's own legacy session with the server, opening it on first use.
+func (u *HTTPUpstream) ownSession(ctx context.Context) (*Link, json.RawMessage, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.own != nil {
+		return u.own, u.ownInit, nil
+	}
+	l := &Link{}
+	frame := jsonrpc.Request(jsonrpc.StringID("gatehouse-bridge"), mcp.MethodInitialize,
+		[]byte(`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gatehouse","version":"1"}}`))
+	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: frame})
+	if err != nil {
+		return nil, nil, fmt.Errorf("upstream %s: bridging handshake: %w", u.UpstreamName, err)
+	}
+	defer resp.Close()
+	l.Session = resp.SessionID
+	for {
+		m, _, err := resp.Next()
+		if err != nil {
+			return nil, nil, fmt.Errorf("upstream %s: bridging handshake: %w", u.UpstreamName, err)
+		}
+		if m.Kind() != jsonrpc.KindResponse {
+			continue
+		}
+		if m.IsError() {
+			return nil, nil, fmt.Errorf("upstream %s refused gatehouse's initialize: %s", u.UpstreamName, m.Error)
+		}
+		var r struct {
+			ProtocolVersion string `json:"protocolVersion"`
+		}
+		json.Unmarshal(m.Result, &r)
+		l.ProtocolVersion = r.ProtocolVersion
+		if n, err := u.Client.Post(ctx, &streamable.Request{Frame: []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`),
+			Session: l.Session, ProtocolVersion: l.ProtocolVersion}); err == nil {
+			n.Close()
+		}
+		u.own, u.ownInit = l, append(json.RawMessage(nil), m.Result...)
+		return u.own, u.ownInit, nil
+	}
+}
+
+// bridgedStream relays a legacy server's answer to a modern client, refusing the server's requests
+// to the client, which that era does not allow.
+type bridgedStream struct {
+	httpStream
+	u       *HTTPUpstream
+	session *Link
+}
+
+func (s *bridgedStream) Next() (*jsonrpc.Message, error) {
+	for {
+		m, err := s.httpStream.Next()
+		if err != nil || m.Kind() != jsonrpc.KindRequest {
+			return m, err
+		}
+		s.u.refuseServerRequest(s.session, m)
+	}
+}
+
+func (u *HTTPUpstream) refuseServerRequest(l *Link, m *jsonrpc.Message) {
+	frame := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeMethodNotFound,
+		"gatehouse cannot relay "+m.Method+" to a 2026-07-28 client (that era carries no server-to-client requests)", nil)
+	if r, err := u.Client.Post(context.Background(), &streamable.Request{Frame: frame, Session: l.Session, ProtocolVersion: l.ProtocolVersion}); err == nil {
+		r.Close()
+	}
+}
+
+// bridgeModern sends a legacy client's message to a 2026-07-28 server.
+func (u *HTTPUpstream) bridgeModern(ctx context.Context, l *Link, out *Outbound) (Stream, error) {
+	msg := out.Msg
+	switch {
+	case msg.Kind() == jsonrpc.KindNotification:
+		return emptyStream{}, nil // initialized, roots changes: nothing to tell a stateless server
+	case msg.Kind() == jsonrpc.KindResponse:
+		return nil, fmt.Errorf("upstream %s speaks 2026-07-28, which has no server-to-client requests to answer", u.UpstreamName)
+	case msg.Method == mcp.MethodInitialize:
+		var p struct {
+			Capabilities json.RawMessage `json:"capabilities"`
+			ClientInfo   json.RawMessage `json:"clientInfo"`
+		}
+		json.Unmarshal(msg.Params, &p)
+		l.mu.Lock()
+		l.Capabilities, l.ClientInfo = p.Capabilities, p.ClientInfo
+		l.mu.Unlock()
+		disc, err := u.discover(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return synthesize(msg.ID, initializeFrom(disc, msg.Params))
+	}
+	l.mu.Lock()
+	caps, info := l.Capabilities, l.ClientInfo
+	l.mu.Unlock()
+	params := msg.Params
+	if params == nil {
+		params = []byte("{}")
+	}
+	meta := []byte("{}")
+	var pm map[string]json.RawMessage
+	if json.Unmarshal(params, &pm) == nil && pm["_meta"] != nil {
+		meta = pm["_meta"]
+	}
+	if caps == nil {
+		caps = []byte("{}")
+	}
+	meta, _ = mcp.ReplaceMember(meta, mcp.MetaProtocolVersion, []byte(`"`+modernVersion+`"`))
+	meta, _ = mcp.ReplaceMember(meta, "io.modelcontextprotocol/clientCapabilities", caps)
+	if info != nil {
+		meta, _ = mcp.ReplaceMember(meta, "io.modelcontextprotocol/clientInfo", info)
+	}
+	params, err := mcp.ReplaceMember(params, "_meta", meta)
+	if err != nil {
+		return nil, err
+	}
+	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: m.WithParams(params), ProtocolVersion: modernVersion,
+		Method: msg.Method, Name: out.Name})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+	}
+	return &httpStream{resp: resp}, nil
+}
+
+// discover returns the server's DiscoverResult, fetched once.
+func (u *HTTPUpstream) discover(ctx context.Context) (json.RawMessage, error) {
+	u.mu.Lock()
+	if u.disc != nil {
+		defer u.mu.Unlock()
+		return u.disc, nil
+	}
+	u.mu.Unlock()
+	frame := jsonrpc.Request(jsonrpc.StringID("gatehouse-discover"), mcp.MethodDiscover,
+		[]byte(`{"_meta":{"io.modelcontextprotocol/protocolVersion":"`+modernVersion+`","io.modelcontextprotocol/clientCapabilities":{}}}`))
+	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: frame, ProtocolVersion: modernVersion, Method: mcp.MethodDiscover})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: server/discover: %w", u.UpstreamName, err)
+	}
+	defer resp.Close()
+	for {
+		m, _, err := resp.Next()
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: server/discover: %w", u.UpstreamName, err)
+		}
+		if m.Kind() == jsonrpc.KindResponse {
+			if m.IsError() {
+				return nil, fmt.Errorf("upstream %s: server/discover failed: %s", u.UpstreamName, m.Error)
+			}
+			u.mu.Lock()
+			u.disc = append(json.RawMessage(nil), m.Result...)
+			u.mu.Unlock()
+			return m.Result, nil
+		}
+	}
+}
+
+// initializeFrom answers a legacy client's initialize from a 2026-07-28 DiscoverResult.
+func initializeFrom(disc json.RawMessage, clientParams []byte) []byte {
+	var d map[string]any
+	json.Unmarshal(disc, &d)
+	var p struct {
+		ProtocolVersion string `json:"protocolVersion"`
+	}
+	json.Unmarshal(clientParams, &p)
+	version := p.ProtocolVersion
+	if version == "" {
+		version = "2025-11-25"
+	}
+	out := map[string]any{"protocolVersion": version, "capabilities": d["capabilities"]}
+	if out["capabilities"] == nil {
+		out["capabilities"] = map[string]any{}
+	}
+	if meta, ok := d["_meta"].(map[string]any); ok {
+		if info, ok := meta["io.modelcontextprotocol/serverInfo"]; ok {
+			out["serverInfo"] = info
+		}
+	}
+	if out["serverInfo"] == nil {
+		out["serverInfo"] = map[string]any{"name": "gatehouse", "version": "1"}
+	}
+	if in, ok := d["instructions"]; ok {
+		out["instructions"] = in
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+func synthesize(id jsonrpc.ID, result []byte) (Stream, error) {
+	m, err := jsonrpc.Parse(jsonrpc.Result(id, result), jsonrpc.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	return &memStream{msgs: []*jsonrpc.Message{m}}, nil
+}
+
+// unsupportedVersion reports whether an error response says the server does not speak the
+// requested protocol version (-32022), or — from a legacy server — that it does not know a modern
+// method.
+func unsupportedVersion(m *jsonrpc.Message) bool {
+	if m == nil || !m.IsError() {
+		return false
+	}
+	var e struct {
+		Code int `json:"code"`
+	}
+	json.Unmarshal(m.Error, &e)
+	return e.Code == -32022
+}
+
+// methodNotFound reports a -32601 error: a 2026-07-28-only server refusing initialize.
+func methodNotFound(m *jsonrpc.Message) bool {
+	if m == nil || !m.IsError() {
+		return false
+	}
+	var e struct {
+		Code int `json:"code"`
+	}
+	json.Unmarshal(m.Error, &e)
+	return e.Code == jsonrpc.CodeMethodNotFound
+}

@@ -1,0 +1,366 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
+)
+
+const servePolicy = `
+name: serve-test
+version: "1"
+default_effect: deny
+rules:
+  - id: protocol
+    methods: [initialize, server/discover, ping, logging/setLevel, tools/list, prompts/list, resources/list, resources/templates/list]
+    effect: allow
+  - id: no-secrets
+    tools: [files.secret]
+    effect: deny
+    reason: secrets stay put
+  - id: bounded-add
+    tools: [calc.add]
+    when: {field: a, op: gt, value: 1000}
+    effect: deny
+    code: validation_failed
+    reason: a must be at most 1000
+  - id: the-rest
+    tools: [files.echo, calc.add]
+    effect: allow
+`
+
+// recorder is an upstream MCP server built with the official Go SDK, which records the headers of
+// every request it receives.
+type recorder struct {
+	mu      sync.Mutex
+	headers []http.Header
+	srv     *httptest.Server
+}
+
+func (r *recorder) seen() []http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]http.Header(nil), r.headers...)
+}
+
+type echoArgs struct {
+	Message string `json:"message"`
+}
+
+type addArgs struct {
+	A int `json:"a"`
+	B int `json:"b"`
+}
+
+func newRecorder(t *testing.T, name string, setup func(*mcp.Server)) *recorder {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	setup(s)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	rec := &recorder{}
+	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.headers = append(rec.headers, r.Header.Clone())
+		rec.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+type serveHarness struct {
+	url     string
+	files   *recorder
+	calc    *recorder
+	audit   string
+	writer  *auditlog.Writer
+	handler *streamable.Handler
+}
+
+func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
+	t.Helper()
+	files := newRecorder(t, "files", func(s *mcp.Server) {
+		mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "echo"}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "Echo: " + in.Message}}}, nil, nil
+		})
+		mcp.AddTool(s, &mcp.Tool{Name: "secret", Description: "secret"}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "THE SECRET"}}}, nil, nil
+		})
+	})
+	calc := newRecorder(t, "calc", func(s *mcp.Server) {
+		mcp.AddTool(s, &mcp.Tool{Name: "add", Description: "add"}, func(ctx context.Context, _ *mcp.CallToolRequest, in addArgs) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint(in.A + in.B)}}}, nil, nil
+		})
+	})
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	pol, err := rules.Load("p.yaml", []byte(servePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	w, err := auditlog.Open(auditlog.Options{Path: auditPath, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := New(Options{
+		Identity: identity.Transport{},
+		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
+			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
+		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
+	})
+	creds := func(_ context.Context, r *http.Request) error { r.Header.Set("X-Upstream-Key", "upstream-secret"); return nil }
+	opts.Upstreams = []Upstream{
+		&HTTPUpstream{UpstreamName: "files", UpstreamPrefix: "files", Client: &upstreamhttp.Client{URL: files.srv.URL, Authorize: creds}},
+		&HTTPUpstream{UpstreamName: "calc", UpstreamPrefix: "calc", Client: &upstreamhttp.Client{URL: calc.srv.URL, Authorize: creds}},
+	}
+	backend, err := gw.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); h.Close(); w.Close() })
+	return &serveHarness{url: srv.URL, files: files, calc: calc, audit: auditPath, writer: w, handler: h}
+}
+
+type anonymousAuth struct{}
+
+func (anonymousAuth) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
+	return &policy.Principal{ID: "anonymous"}, nil
+}
+func (anonymousAuth) Challenge(w http.ResponseWriter, _ error) { w.WriteHeader(http.StatusUnauthorized) }
+
+// bearer adds a client credential to every request, which must never reach an upstream.
+type bearer struct{ next http.RoundTripper }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer client-token-must-not-leak")
+	return b.next.RoundTrip(r)
+}
+
+func connectSDK(t *testing.T, url string) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "serve-test", Version: "1"}, nil)
+	s, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url,
+		HTTPClient: &http.Client{Transport: bearer{http.DefaultTransport}}}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestServeFederationThroughSDKClient(t *testing.T) {
+	h := newServeHarness(t, ServeOptions{})
+	s := connectSDK(t, h.url)
+	tools, err := s.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	if got := strings.Join(names, ","); got != "files.echo,calc.add" {
+		t.Errorf("tools/list = %s, want files.echo,calc.add (namespaced, in upstream order, files.secret hidden)", got)
+	}
+	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "files.echo", Arguments: map[string]any{"message": "hi"}})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != "Echo: hi" {
+		t.Fatalf("files.echo: %v %v", res, err)
+	}
+	res, err = s.CallTool(context.Background(), &mcp.CallToolParams{Name: "calc.add", Arguments: map[string]any{"a": 2, "b": 3}})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != "5" {
+		t.Fatalf("calc.add: %v %v", res, err)
+	}
+	if _, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "files.secret"}); err == nil {
+		t.Error("files.secret was allowed")
+	}
+	s.Close()
+	for _, rec := range []*recorder{h.files, h.calc} {
+		hs := rec.seen()
+		if len(hs) == 0 {
+			t.Fatal("an upstream saw no requests")
+		}
+		for _, hd := range hs {
+			if strings.Contains(hd.Get("Authorization"), "client-token") {
+				t.Fatalf("the client's Authorization reached an upstream: %v", hd)
+			}
+			if hd.Get("X-Upstream-Key") != "upstream-secret" {
+				t.Errorf("upstream credentials missing: %v", hd)
+			}
+		}
+	}
+}
+
+// post sends one raw JSON-RPC message in the 2026-07-28 era and returns the HTTP status and body.
+func post(t *testing.T, url, method string, params any) (int, map[string]any) {
+	t.Helper()
+	p, _ := json.Marshal(params)
+	var pm map[string]any
+	json.Unmarshal(p, &pm)
+	if pm == nil {
+		pm = map[string]any{}
+	}
+	pm["_meta"] = map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": pm})
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name, ok := pm["name"].(string); ok {
+		req.Header.Set("Mcp-Name", name)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		raw = []byte(strings.TrimPrefix(lines[len(lines)-1], "data: "))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s: body %q: %v", method, raw, err)
+	}
+	return resp.StatusCode, out
+}
+
+func TestServeRefusalStatuses(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       ServeOptions
+		tool       string
+		args       map[string]any
+		wantStatus int
+		wantReason string
+		toolError  bool
+	}{
+		{"deny is 403", ServeOptions{}, "files.secret", nil, 403, "policy_deny", false},
+		{"validation is 422", ServeOptions{}, "calc.add", map[string]any{"a": 5000, "b": 1}, 422, "validation_failed", false},
+		{"refusal_status ok", ServeOptions{RefusalStatusOK: true}, "files.secret", nil, 200, "policy_deny", false},
+		{"deny_as tool_error", ServeOptions{DenyAsToolError: true}, "files.secret", nil, 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newServeHarness(t, tt.opts)
+			status, body := post(t, h.url, "tools/call", map[string]any{"name": tt.tool, "arguments": tt.args})
+			if status != tt.wantStatus {
+				t.Errorf("status = %d, want %d (%v)", status, tt.wantStatus, body)
+			}
+			if tt.toolError {
+				r, _ := body["result"].(map[string]any)
+				if r["isError"] != true || !strings.Contains(fmt.Sprint(r["content"]), "secrets stay put") {
+					t.Errorf("deny_as tool_error: %v", body)
+				}
+				return
+			}
+			e, _ := body["error"].(map[string]any)
+			d, _ := e["data"].(map[string]any)
+			if d["reason"] != tt.wantReason {
+				t.Errorf("reason = %v, want %s (%v)", d["reason"], tt.wantReason, body)
+			}
+			for _, hd := range h.files.seen() {
+				if hd.Get("Mcp-Name") == "secret" {
+					t.Error("the denied call reached the upstream")
+				}
+			}
+		})
+	}
+}
+
+func TestServeUpstreamDownOthersWork(t *testing.T) {
+	h := newServeHarness(t, ServeOptions{})
+	h.calc.srv.Close()
+	status, body := post(t, h.url, "tools/call", map[string]any{"name": "calc.add", "arguments": map[string]any{"a": 1, "b": 2}})
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["data"].(map[string]any)
+	if status != http.StatusBadGateway || d["reason"] != "upstream_unavailable" {
+		t.Errorf("call to the dead upstream: %d %v, want 502 upstream_unavailable", status, body)
+	}
+	status, body = post(t, h.url, "tools/call", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "still"}})
+	if status != 200 || !strings.Contains(fmt.Sprint(body["result"]), "Echo: still") {
+		t.Errorf("call to the live upstream: %d %v", status, body)
+	}
+	status, body = post(t, h.url, "tools/list", nil)
+	if got := fmt.Sprint(body["result"]); status != 200 || !strings.Contains(got, "files.echo") || strings.Contains(got, "calc.add") {
+		t.Errorf("tools/list with one upstream down: %d %v, want files' tools only", status, body)
+	}
+}
+
+func TestServeAuditsEveryDecision(t *testing.T) {
+	h := newServeHarness(t, ServeOptions{})
+	post(t, h.url, "tools/call", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "a"}})
+	post(t, h.url, "tools/call", map[string]any{"name": "files.secret"})
+	h.handler.Close()
+	h.writer.Close()
+	if _, err := auditlog.Verify([]string{h.audit}, auditlog.VerifyOptions{}); err != nil {
+		t.Fatalf("audit log does not verify: %v", err)
+	}
+	recs := readRecords(t, h.audit)
+	var echo, secret bool
+	for _, r := range recs {
+		echo = echo || (r.Tool == "files.echo" && r.Upstream == "files" && r.Effect == "allow" && r.Status == "answered")
+		secret = secret || (r.Tool == "files.secret" && r.Effect == "deny" && r.Status == "refused")
+	}
+	if !echo || !secret {
+		t.Errorf("records: %+v", recs)
+	}
+}
+
+func readRecords(t *testing.T, path string) []auditlog.Record {
+	t.Helper()
+	data, err := readFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []auditlog.Record
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		r, err := auditlog.ParseLine(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Type == auditlog.TypeDecision {
+			out = append(out, *r)
+		}
+	}
+	return out
+}
+
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// testWriter sends the gateway's log to the test's output.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
