@@ -310,3 +310,18 @@ func methodNotFound(m *jsonrpc.Message) bool {
 	json.Unmarshal(m.Error, &e)
 	return e.Code == jsonrpc.CodeMethodNotFound
 }
+
+// discoveredEra reads a DiscoverResult: a server that lists 2026-07-28 among its supported versions
+// is modern, one that does not is legacy, whatever it answered discover with.
+func discoveredEra(result []byte) int {
+	var r struct {
+		SupportedVersions []string `json:"supportedVersions"`
+	}
+	json.Unmarshal(result, &r)
+	for _, v := range r.SupportedVersions {
+		if v == modernVersion {
+			return eraModern
+		}
+	}
+	return eraLegacy
+}

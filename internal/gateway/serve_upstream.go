@@ -137,40 +137,77 @@ func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream
 		resp.Close()
 		return nil, fmt.Errorf("upstream %s: session %s is gone: %w", u.UpstreamName, req.Session, ErrUpstreamSessionLost)
 	}
-	if era != eraUnknown || resp.Streaming {
+	if resp.Status == http.StatusAccepted || (era != eraUnknown && !out.Modern) {
 		return &httpStream{resp: resp}, nil
 	}
-	// The era is not known yet: read the answer, which tells. Servers refuse the other era's
-	// requests with an error in the body, with HTTP 400, 404 or even 200, so the body decides.
-	m, _, err := resp.Next()
-	resp.Close()
-	if err != nil {
-		return nil, fmt.Errorf("upstream %s: HTTP %d: %w", u.UpstreamName, resp.Status, err)
+	// A modern request is watched even when the era seems known: some servers answer
+	// server/discover yet refuse 2026-07-28 for everything else, and a -32022 means "bridge".
+	return &learningStream{httpStream: httpStream{resp: resp}, u: u, ctx: ctx, l: l, out: out}, nil
+}
+
+// learningStream reads an answer from an upstream whose era is not known yet, and learns it from
+// the final response: a result settles the era; the other era's refusal (-32022 to a 2026-07-28
+// request, method-not-found to a legacy initialize) switches the era and replays the message
+// through the bridge, so the client never sees the probe. Servers put that refusal in the body with
+// various HTTP statuses (400, 404, even 200), and JSON or SSE, so only the body decides.
+type learningStream struct {
+	httpStream
+	u       *HTTPUpstream
+	ctx     context.Context
+	l       *Link
+	out     *Outbound
+	bridged Stream
+}
+
+func (s *learningStream) Next() (*jsonrpc.Message, error) {
+	if s.bridged != nil {
+		return s.bridged.Next()
+	}
+	m, err := s.httpStream.Next()
+	if err != nil || m.Kind() != jsonrpc.KindResponse || m.ID.Key() != s.out.Msg.ID.Key() {
+		return m, err
 	}
 	switch {
-	case out.Modern && unsupportedVersion(m):
-		u.setEra(eraLegacy)
-		return u.bridgeLegacy(ctx, out)
-	case !out.Modern && out.Msg.Method == mcp.MethodInitialize && (resp.Status == http.StatusNotFound || methodNotFound(m)):
-		u.setEra(eraModern)
-		return u.bridgeModern(ctx, l, out)
-	case m.Kind() == jsonrpc.KindResponse && !m.IsError():
-		if out.Modern {
-			u.setEra(eraModern)
-		} else {
-			u.setEra(eraLegacy)
+	case s.out.Modern && unsupportedVersion(m):
+		s.u.setEra(eraLegacy)
+		s.bridged, err = s.u.bridgeLegacy(s.ctx, s.out)
+	case !s.out.Modern && s.out.Msg.Method == mcp.MethodInitialize && (s.resp.Status == http.StatusNotFound || methodNotFound(m)):
+		s.u.setEra(eraModern)
+		s.bridged, err = s.u.bridgeModern(s.ctx, s.l, s.out)
+	default:
+		if !m.IsError() && s.out.Msg.Method == mcp.MethodDiscover {
+			// A server may answer server/discover and still speak only legacy versions: what it
+			// says it supports decides.
+			s.u.setEra(discoveredEra(m.Result))
+		} else if !m.IsError() && s.u.getEra() == eraUnknown {
+			if s.out.Modern {
+				s.u.setEra(eraModern)
+			} else {
+				s.u.setEra(eraLegacy)
+			}
 		}
+		return m, nil
 	}
-	return &memStatusStream{memStream: memStream{msgs: []*jsonrpc.Message{m}}, status: resp.Status}, nil
+	s.httpStream.Close()
+	if err != nil {
+		return nil, err
+	}
+	return s.bridged.Next()
 }
 
-// memStatusStream replays a message already read, with the status it came with.
-type memStatusStream struct {
-	memStream
-	status int
+func (s *learningStream) Status() int {
+	if s.bridged != nil {
+		return s.bridged.Status()
+	}
+	return s.httpStream.Status()
 }
 
-func (s *memStatusStream) Status() int { return s.status }
+func (s *learningStream) Close() {
+	if s.bridged != nil {
+		s.bridged.Close()
+	}
+	s.httpStream.Close()
+}
 
 // ErrUpstreamSessionLost reports an upstream that no longer knows the session.
 var ErrUpstreamSessionLost = errors.New("upstream session lost")

@@ -19,6 +19,9 @@ type answer struct {
 	finished  bool
 	result    bool // the final response was a result (not an error)
 	broken    bool
+	// onResult runs before a successful initialize answer is written: the session must exist
+	// before the client can read its id and use it.
+	onResult func() bool
 }
 
 func newAnswer(w http.ResponseWriter, sessionID string) *answer {
@@ -78,6 +81,11 @@ func (a *answer) Finish(frame []byte, status int) error {
 	if a.sessionID != "" { // an initialize: the session exists only if it succeeded
 		m, err := jsonrpc.Parse(frame, jsonrpc.Limits{})
 		a.result = err == nil && m.Result != nil
+		if a.result && a.onResult != nil && !a.onResult() {
+			a.result = false
+			frame = jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "the session limit is reached; try again later", nil)
+			status = http.StatusServiceUnavailable
+		}
 	}
 	if a.streaming {
 		err := upstream.WriteEvent(a.w, "", frame)

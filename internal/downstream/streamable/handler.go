@@ -232,11 +232,15 @@ func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
 		}
 	}
 	switch {
-	case slices.Contains(ModernVersions, header):
-		ex.Modern, ex.ProtocolVersion = true, header
 	case header == "" && bodyVersion != "":
 		ex.Modern = true
 		return http.StatusBadRequest, mismatch(msg.ID, "the MCP-Protocol-Version header is required")
+	case bodyVersion != "" && header != bodyVersion:
+		// Whatever era the header names, a body that declares another version disagrees with it.
+		ex.Modern = true
+		return http.StatusBadRequest, mismatch(msg.ID, "MCP-Protocol-Version header "+header+" does not match _meta protocolVersion "+bodyVersion)
+	case slices.Contains(ModernVersions, header):
+		ex.Modern, ex.ProtocolVersion = true, header
 	case header == "" || slices.Contains(LegacyVersions, header):
 		ex.ProtocolVersion = header
 		return 0, nil
@@ -246,9 +250,6 @@ func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
 	}
 	if msg.Kind() != jsonrpc.KindRequest {
 		return 0, nil
-	}
-	if bodyVersion != "" && bodyVersion != header {
-		return http.StatusBadRequest, mismatch(msg.ID, "MCP-Protocol-Version header "+header+" does not match _meta protocolVersion "+bodyVersion)
 	}
 	if got := strings.TrimSpace(r.Header.Get(upstream.HeaderMethod)); got != msg.Method {
 		if got == "" {
@@ -309,14 +310,16 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 		sess.touch(time.Now())
 		ex.Session = sess
 		ans := newAnswer(w, sess.ID)
-		h.backend.Request(ctx, ex, ans)
-		ans.ensureFinished()
-		if ans.result {
+		ans.onResult = func() bool {
 			if !h.sessions.add(sess) {
 				h.cfg.Logger.Warn("session limit reached; refusing a new session", "max", h.cfg.MaxSessions)
-				h.backend.Closed(sess)
+				return false
 			}
-		} else {
+			return true
+		}
+		h.backend.Request(ctx, ex, ans)
+		ans.ensureFinished()
+		if !ans.result {
 			h.backend.Closed(sess)
 		}
 		return
