@@ -132,7 +132,10 @@ func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
 			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
 		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
 	})
-	creds := func(_ context.Context, r *http.Request) error { r.Header.Set("X-Upstream-Key", "upstream-secret"); return nil }
+	creds := func(_ context.Context, r *http.Request) error {
+		r.Header.Set("X-Upstream-Key", "upstream-secret")
+		return nil
+	}
 	opts.Upstreams = []Upstream{
 		&HTTPUpstream{UpstreamName: "files", UpstreamPrefix: "files", Client: &upstreamhttp.Client{URL: files.srv.URL, Authorize: creds}},
 		&HTTPUpstream{UpstreamName: "calc", UpstreamPrefix: "calc", Client: &upstreamhttp.Client{URL: calc.srv.URL, Authorize: creds}},
@@ -152,7 +155,9 @@ type anonymousAuth struct{}
 func (anonymousAuth) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
 	return &policy.Principal{ID: "anonymous"}, nil
 }
-func (anonymousAuth) Challenge(w http.ResponseWriter, _ error) { w.WriteHeader(http.StatusUnauthorized) }
+func (anonymousAuth) Challenge(w http.ResponseWriter, _ error) {
+	w.WriteHeader(http.StatusUnauthorized)
+}
 
 // bearer adds a client credential to every request, which must never reach an upstream.
 type bearer struct{ next http.RoundTripper }
@@ -353,7 +358,6 @@ func readRecords(t *testing.T, path string) []auditlog.Record {
 	}
 	return out
 }
-
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
