@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
@@ -113,14 +115,21 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	defer w.Close()
 
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth}
+	var rl []ratelimit.Limit
+	for _, r := range cfg.RateLimits {
+		rl = append(rl, ratelimit.Limit{Scope: ratelimit.Scope(r.Scope), Limit: r.Limit, Per: r.Per.D(), Tools: r.Tools})
+	}
+	gwMetrics := gateway.NewMetrics(reg)
 	gw := gateway.New(gateway.Options{
-		Limits:   limits,
-		Identity: identity.Transport{},
-		Engines:  engines,
-		Fail:     posture,
-		Store:    state.NewMemory(nil),
-		Recorder: audit.NewRecorder(w, cfg.Mode, logger),
-		Logger:   logger,
+		Metrics:    gwMetrics,
+		Limits:     limits,
+		RateLimits: rl,
+		Identity:   identity.Transport{},
+		Engines:    engines,
+		Fail:       posture,
+		Store:      state.NewMemory(nil),
+		Recorder:   audit.NewRecorder(w, cfg.Mode, logger),
+		Logger:     logger,
 	})
 
 	upCtx, stopUpstreams := context.WithCancel(context.Background())
@@ -140,6 +149,8 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		Auth: anonymous{}, Logger: logger,
 	}, backend)
 
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
+		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, handler)
 	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
@@ -157,7 +168,15 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			ln.Close()
 			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
 		}
-		admin = &http.Server{Handler: adminHandler(cfg, reg, handler, gw), ReadHeaderTimeout: 10 * time.Second}
+		revision := ""
+		if pol != nil {
+			revision = pol.Revision()
+		}
+		admin = &http.Server{Handler: adminHandler(cfg, reg, func() any {
+			return map[string]any{"ready": true, "sessions": handler.Sessions().Len(), "request_path": gw.RequestPath(),
+				"policy":    map[string]any{"mode": cfg.Mode, "fail": cfg.Fail, "rules": cfg.Policy.Rules, "rules_revision": revision},
+				"upstreams": backend.UpstreamStates()}
+		}), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(aln)
 	}
 
@@ -254,17 +273,21 @@ type anonymous struct{}
 func (anonymous) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
 	return &policy.Principal{ID: "anonymous", Roles: []string{}, Claims: map[string]any{}}, nil
 }
-func (anonymous) Challenge(w http.ResponseWriter, err error) { http.Error(w, "unauthorized", http.StatusUnauthorized) }
+func (anonymous) Challenge(w http.ResponseWriter, err error) {
+	http.Error(w, "unauthorized", http.StatusUnauthorized)
+}
 
 // adminHandler serves /metrics, /healthz and /readyz, with security headers, behind the admin
 // token (except /healthz, which load balancers probe).
-func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, h *streamable.Handler, gw *gateway.Gateway) http.Handler {
+func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"ready":true,"sessions":%d,"request_path":%q}`+"\n", h.Sessions().Len(), strings.Join(gw.RequestPath(), ","))
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(ready())
 	})
 	var want []byte
 	if cfg.Admin.TokenSHA256 != "" {
@@ -301,4 +324,3 @@ func isLoopbackAddr(hostport string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
-

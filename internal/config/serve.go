@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -47,6 +48,22 @@ type ServeConfig struct {
 	Upstreams []UpstreamSpec `yaml:"upstreams"`
 	// Federation tunes how several upstreams appear as one.
 	Federation FederationConfig `yaml:"federation"`
+	// RateLimits are the gateway's own limits, counted on every attempt (a rule's rate counts only
+	// forwarded calls). A refused request gets reason rate_limited, HTTP 429 and Retry-After.
+	RateLimits []RateLimitSpec `yaml:"rate_limits"`
+}
+
+// RateLimitSpec is one gateway rate limit.
+type RateLimitSpec struct {
+	// Scope is identity (per authenticated caller), tenant, tool (per tool or resource, across
+	// callers) or identity_tool (per caller per tool).
+	Scope string `yaml:"scope"`
+	// Limit requests per Per are admitted, with bursts up to Limit.
+	Limit int `yaml:"limit"`
+	// Per is the period, e.g. 1m.
+	Per Duration `yaml:"per"`
+	// Tools restricts the limit to targets matching these globs (path.Match syntax); empty: all.
+	Tools []string `yaml:"tools"`
 }
 
 // TLSConfig names a certificate and key (PEM files).
@@ -352,6 +369,20 @@ func (c *ServeConfig) Validate(src *Source) error {
 		}
 		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
 			add("upstreams", "%s (%s): prefix %q must not contain the separator %q", key, u.Name, *u.Prefix, c.Federation.Separator)
+		}
+	}
+	for i, r := range c.RateLimits {
+		key := fmt.Sprintf("rate_limits[%d]", i)
+		if !slices.Contains([]string{"identity", "tenant", "tool", "identity_tool"}, r.Scope) {
+			add("rate_limits", "%s: scope must be identity, tenant, tool or identity_tool (got %q)", key, r.Scope)
+		}
+		if r.Limit < 1 || r.Per <= 0 {
+			add("rate_limits", "%s: limit must be at least 1 and per a positive duration", key)
+		}
+		for _, g := range r.Tools {
+			if _, err := path.Match(g, ""); err != nil {
+				add("rate_limits", "%s: bad glob %q: %v", key, g, err)
+			}
 		}
 	}
 	if c.Federation.Separator == "" {

@@ -5,6 +5,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/approval"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/budget"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/kill"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 )
 
 // requestStages is the request path of SPEC §3.1. Ordering is VERY important: a stage only ever sees
@@ -21,6 +22,9 @@ func requestStages(o *Options) []pipeline.Stage {
 	stages := []pipeline.Stage{
 		o.Identity,                  // §7   who is calling
 		kill.New(o.Store, o.Logger), // §10.4 killed sessions end here
+	}
+	if len(o.RateLimits) > 0 { //         §8.7 the gateway's own limits, before any policy work
+		stages = append(stages, ratelimit.New(o.RateLimits, o.Store, o.Fail, o.Logger))
 	}
 	for _, e := range o.Engines {
 		stages = append(stages, e) //            §4, §5, §6 every engine adds a verdict

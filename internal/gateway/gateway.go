@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
@@ -27,6 +28,8 @@ type Options struct {
 	Identity pipeline.Stage
 	// Engines are the policy engines in the order they are consulted (and their rewrites applied).
 	Engines []*engine.Stage
+	// RateLimits are the gateway's own limits per identity, tenant or tool (SPEC §8.7).
+	RateLimits []ratelimit.Limit
 	// Fail is the posture when state or an engine fails.
 	Fail     pipeline.Fail
 	Store    state.Store
@@ -40,6 +43,8 @@ type Options struct {
 	PingTimeout time.Duration
 	// DrainTimeout bounds how long in-flight requests may finish after the client hangs up.
 	DrainTimeout time.Duration
+	// Metrics may be nil.
+	Metrics *Metrics
 }
 
 // Gateway decides and records exchanges. It is safe for concurrent use by many sessions.
@@ -299,12 +304,26 @@ func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrp
 	return resp.WithResult(filtered), out
 }
 
-// record submits the audit record of a finished exchange.
+// record submits the audit record of a finished exchange, and counts it.
 func (g *Gateway) record(c *pipeline.Call, o audit.Outcome) *auditlog.Pending {
 	if o.Done.IsZero() {
 		o.Done = time.Now()
 	}
+	m := g.opts.Metrics
+	m.request(c.Input.Kind, string(c.Decision.Effect), string(c.Decision.Code))
+	m.upstreamTime(c.Upstream, o.Upstream)
 	return g.opts.Recorder.Record(c, o)
+}
+
+// durable waits for an audit record to be on disk, timing the wait: how long an answer was held
+// for its record (gatehouse_audit_write_seconds).
+func (g *Gateway) durable(p *auditlog.Pending) error {
+	start := time.Now()
+	err := p.Wait()
+	if err == nil {
+		g.opts.Metrics.auditTime(time.Since(start))
+	}
+	return err
 }
 
 // recordFrameError audits a frame the codec refused and returns the answer for the sender.

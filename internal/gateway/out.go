@@ -15,10 +15,12 @@ import (
 // Holding one frame holds the ones behind it, which keeps the client's view in the order the gateway
 // decided.
 type writer struct {
-	w      *bufio.Writer
-	ch     chan outItem
-	done   chan struct{}
-	logger *slog.Logger
+	// durable waits for an audit record (Gateway.durable, which also times it).
+	durable func(*auditlog.Pending) error
+	w       *bufio.Writer
+	ch      chan outItem
+	done    chan struct{}
+	logger  *slog.Logger
 
 	mu     sync.RWMutex
 	closed bool
@@ -30,8 +32,8 @@ type outItem struct {
 	fallback []byte
 }
 
-func newWriter(w io.Writer, logger *slog.Logger) *writer {
-	return &writer{w: bufio.NewWriterSize(w, 64<<10), ch: make(chan outItem, 1024), done: make(chan struct{}), logger: logger}
+func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.Logger) *writer {
+	return &writer{durable: durable, w: bufio.NewWriterSize(w, 64<<10), ch: make(chan outItem, 1024), done: make(chan struct{}), logger: logger}
 }
 
 // send queues a frame. durable and fallback may be nil. After close, frames are dropped: the client
@@ -63,7 +65,7 @@ func (w *writer) run() {
 	for it := range w.ch {
 		frame := it.frame
 		if it.durable != nil {
-			if err := it.durable.Wait(); err != nil {
+			if err := w.durable(it.durable); err != nil {
 				w.logger.Error("audit record not written; withholding the answer", "error", err)
 				frame = it.fallback
 			}

@@ -62,7 +62,7 @@ type internalRequest struct {
 // NewRelay returns a relay between the client on in/out and up.
 func (g *Gateway) NewRelay(sess *Session, up *upstream.Stdio, in io.Reader, out io.Writer) *Relay {
 	return &Relay{
-		g: g, sess: sess, up: up, in: in, out: newWriter(out, g.logger),
+		g: g, sess: sess, up: up, in: in, out: newWriter(out, g.durable, g.logger),
 		pending: map[string]*exchange{}, fromServer: map[string]bool{}, internal: map[string]*internalRequest{},
 	}
 }

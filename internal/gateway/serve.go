@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -205,11 +207,11 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 		m, err := st.Next()
 		if err != nil {
 			if err == io.EOF && ex.Msg.Method == mcp.MethodSubscriptionsListen {
-				s.record(c, audit.Outcome{Status: audit.StatusAnswered, Args: args, Upstream: time.Since(start)}).Wait()
+				s.g.durable(s.g.record(c, audit.Outcome{Status: audit.StatusAnswered, Args: args, Upstream: time.Since(start)}))
 				return
 			}
 			if ctx.Err() != nil {
-				s.record(c, audit.Outcome{Status: audit.StatusUnavailable, Args: args, Upstream: time.Since(start)}).Wait()
+				s.g.durable(s.g.record(c, audit.Outcome{Status: audit.StatusUnavailable, Args: args, Upstream: time.Since(start)}))
 				return
 			}
 			s.unavailable(ctx, c, ans, fmt.Errorf("upstream %s: %w", t.up.Name(), err))
@@ -260,7 +262,7 @@ func (s *Server) finish(c *pipeline.Call, ans streamable.Answer, frame []byte, s
 	if o.Result == nil {
 		o.Result = frame
 	}
-	if err := s.record(c, o).Wait(); err != nil {
+	if err := s.g.durable(s.g.record(c, o)); err != nil {
 		s.g.logger.Error("audit record not written; withholding the answer", "decision_id", c.DecisionID, "error", err)
 		ans.Finish(auditFailed(c.Msg.ID, c.DecisionID), http.StatusServiceUnavailable)
 		return
@@ -268,14 +270,13 @@ func (s *Server) finish(c *pipeline.Call, ans streamable.Answer, frame []byte, s
 	ans.Finish(frame, status)
 }
 
-func (s *Server) record(c *pipeline.Call, o audit.Outcome) interface{ Wait() error } {
-	return s.g.record(c, o)
-}
-
 // refuse answers a call the pipeline refused.
 func (s *Server) refuse(ctx context.Context, c *pipeline.Call, ans streamable.Answer, msg *jsonrpc.Message) {
 	frame := refusal(c)
 	status := s.status(c.Decision.Code)
+	if ra := c.Decision.RetryAfter; ra > 0 {
+		ans.SetHeader("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
+	}
 	if s.opts.DenyAsToolError && msg.Method == mcp.MethodToolsCall &&
 		(c.Decision.Code == policy.CodePolicyDeny || c.Decision.Code == policy.CodeValidationFailed) {
 		frame, status = toolError(msg.ID, c), http.StatusOK
@@ -340,6 +341,27 @@ func maskHeaders(h http.Header) map[string]string {
 		default:
 			out[lk] = strings.Join(vs, ", ")
 		}
+	}
+	return out
+}
+
+// UpstreamStates describes every upstream for /readyz: its name, kind and what gatehouse knows of
+// its health.
+func (s *Server) UpstreamStates() []map[string]any {
+	out := make([]map[string]any, 0, len(s.opts.Upstreams))
+	for _, u := range s.opts.Upstreams {
+		st := map[string]any{"name": u.Name(), "prefix": u.Prefix()}
+		switch u := u.(type) {
+		case *HTTPUpstream:
+			st["kind"] = "http"
+			st["era"] = map[int]string{eraUnknown: "unknown", eraModern: "2026-07-28", eraLegacy: "legacy"}[u.getEra()]
+		case *StdioUpstream:
+			st["kind"] = "stdio"
+			u.mu.Lock()
+			st["ready"], st["generation"] = u.ready, u.gen
+			u.mu.Unlock()
+		}
+		out = append(out, st)
 	}
 	return out
 }

@@ -473,7 +473,7 @@ func (s *Server) Closed(sess *streamable.Session) {
 // Refused implements streamable.Backend.
 func (s *Server) Refused(ctx context.Context, ex *streamable.Exchange, fe *jsonrpc.FrameError, raw []byte) []byte {
 	frame, p := s.g.recordFrameError(s.sessionInfo(ex, ""), fe, raw)
-	if err := p.Wait(); err != nil {
+	if err := s.g.durable(p); err != nil {
 		return auditFailed(fe.ID, "")
 	}
 	return frame

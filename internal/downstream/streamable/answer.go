@@ -29,6 +29,15 @@ func newAnswer(w http.ResponseWriter, sessionID string) *answer {
 	return &answer{w: w, flusher: f, sessionID: sessionID}
 }
 
+// SetHeader implements Answer.
+func (a *answer) SetHeader(key, value string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.streaming && !a.finished {
+		a.w.Header().Set(key, value)
+	}
+}
+
 // Stream implements Answer.
 func (a *answer) Stream() { a.startStream() }
 

@@ -39,6 +39,8 @@ type Answer interface {
 	// Stream turns the answer into an SSE stream now, before anything is sent: a backend relaying
 	// an upstream that answered with a stream mirrors that choice.
 	Stream()
+	// SetHeader sets a response header; it has effect only before anything is written.
+	SetHeader(key, value string)
 }
 
 // Stream is a session's GET stream of server-initiated messages (legacy era).
