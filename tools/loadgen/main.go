@@ -4,9 +4,12 @@
 //
 //	go run ./tools/loadgen stdio --gatehouse ./gatehouse --policy examples/policies/everything-demo.yaml \
 //	    -- .cache/peers/npm/node_modules/.bin/mcp-server-everything stdio
+//	go run ./tools/loadgen http --direct http://127.0.0.1:38112/ --gateway http://127.0.0.1:38180/mcp
+//	go run ./tools/loadgen sessions --url http://127.0.0.1:38180/mcp --pid $(pgrep -f 'gatehouse serve')
 //
-// The stdio mode sends one tools/call at a time (the latency a single agent sees) and checks every
-// answer.
+// The stdio mode sends one tools/call at a time (the latency a single agent sees); the http mode
+// drives many concurrent clients (throughput); both check every answer. The sessions mode measures
+// what an idle legacy session costs the gateway.
 package main
 
 import (
@@ -25,11 +28,16 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "stdio" {
-		fmt.Fprintln(os.Stderr, "usage: loadgen stdio [flags] -- <server command...>   (loadgen stdio -h for flags)")
+	modes := map[string]func([]string) error{"stdio": stdio, "http": httpLoad, "sessions": sessionsLoad}
+	if len(os.Args) < 2 || modes[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, `usage:
+  loadgen stdio [flags] -- <server command...>   sequential calls through gatehouse run vs direct
+  loadgen http --direct URL --gateway URL        concurrent calls through gatehouse serve vs direct
+  loadgen sessions --url URL --pid PID           memory per idle legacy session
+(loadgen MODE -h for flags)`)
 		os.Exit(2)
 	}
-	if err := stdio(os.Args[2:]); err != nil {
+	if err := modes[os.Args[1]](os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
