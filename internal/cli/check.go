@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 )
@@ -63,7 +64,23 @@ func runCheck(p *checkParams, s streams) error {
 	var problems []checkProblem
 	errorsFound := false
 	policies := append([]string(nil), p.policies...)
-	if p.configFile != "" {
+	if p.configFile != "" && config.IsServeFile(p.configFile) {
+		cfg, src, err := config.LoadServe(p.configFile, s.env)
+		if err == nil {
+			err = cfg.Validate(src)
+		}
+		if err == nil && cfg.Auth != nil {
+			// Start-up reads key files and secrets from the environment: check does too.
+			_, err = auth.New(*cfg.Auth, auth.Options{})
+		}
+		if err != nil {
+			errorsFound = true
+			problems = append(problems, configProblems(p.configFile, err)...)
+		}
+		if cfg != nil && cfg.Policy.Rules != "" {
+			policies = append(policies, cfg.Policy.Rules)
+		}
+	} else if p.configFile != "" {
 		cfg, src, err := config.Load(p.configFile, nil)
 		if err == nil {
 			err = cfg.Validate(src)

@@ -23,12 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
 	"github.com/gatehouse-mcp/gatehouse/internal/gateway"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
-	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
@@ -134,7 +134,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 
 	upCtx, stopUpstreams := context.WithCancel(context.Background())
 	defer stopUpstreams()
-	ups, err := buildUpstreams(upCtx, cfg, limits, logger)
+	ups, err := buildUpstreams(upCtx, cfg, limits, logger, reg)
 	if err != nil {
 		return fail(ExitRuntime, "%v", err)
 	}
@@ -143,16 +143,29 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
+	authCfg := auth.Config{Anonymous: &auth.AnonymousConfig{}}
+	if cfg.Auth != nil {
+		authCfg = *cfg.Auth
+	}
+	authn, err := auth.New(authCfg, auth.Options{Logger: logger, Registerer: reg})
+	if err != nil {
+		return fail(ExitUsage, "auth: %v", err)
+	}
 	handler := streamable.New(streamable.Config{
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
 		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
-		Auth: anonymous{}, Logger: logger,
+		Auth: authn, Logger: logger,
 	}, backend)
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, handler)
+	if !authn.Anonymous() {
+		// RFC 9728 metadata tells clients where to get a token: it must be reachable without one.
+		mux.Handle(auth.WellKnownPath, authn.MetadataHandler())
+		mux.Handle(auth.WellKnownPath+"/", authn.MetadataHandler())
+	}
 	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if cfg.TLS.Cert != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
@@ -190,7 +203,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	logger.Info("gatehouse serve starting", "endpoint", scheme+"://"+ln.Addr().String()+cfg.Path, "admin", cfg.Admin.Listen,
 		"mode", cfg.Mode, "fail", cfg.Fail, "policy", cfg.Policy.Rules, "audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
-		"upstreams", names, "request_path", gw.RequestPath(), "auth", "anonymous")
+		"upstreams", names, "request_path", gw.RequestPath(), "auth_anonymous", authn.Anonymous())
 	fmt.Fprintf(s.err, "gatehouse serve: MCP endpoint %s://%s%s\n", scheme, ln.Addr().String(), cfg.Path)
 
 	ctx, stop := signal.NotifyContext(orBackground(ctx), syscall.SIGINT, syscall.SIGTERM)
@@ -239,20 +252,28 @@ func orBackground(ctx context.Context) context.Context {
 }
 
 // buildUpstreams connects the configured upstreams; stdio servers are started here.
-func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc.Limits, logger *slog.Logger) ([]gateway.Upstream, error) {
+func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc.Limits, logger *slog.Logger, reg prometheus.Registerer) ([]gateway.Upstream, error) {
 	var out []gateway.Upstream
 	client := upstreamhttp.DefaultHTTPClient()
 	for _, u := range cfg.Upstreams {
 		if u.URL != "" {
 			headers := u.Headers
+			var creds *auth.UpstreamCredentials
+			if u.Credentials != nil {
+				var err error
+				if creds, err = auth.NewUpstreamCredentials(*u.Credentials, auth.Options{Logger: logger}); err != nil {
+					return nil, fmt.Errorf("upstream %s credentials: %w", u.Name, err)
+				}
+			}
 			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Client: &upstreamhttp.Client{
 				URL: u.URL, HTTP: client, Limits: limits,
-				Authorize: func(_ context.Context, r *http.Request) error {
+				Authorize: func(ctx context.Context, r *http.Request) error {
 					for k, v := range headers {
 						r.Header.Set(k, v)
 					}
-					return nil
+					return creds.Apply(ctx, r) // nil-safe; the credential header wins over headers
 				},
+				Unauthorized: func(r *http.Request) bool { return creds != nil && creds.Invalidate(r) },
 			}})
 			continue
 		}
@@ -264,17 +285,6 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 		out = append(out, su)
 	}
 	return out, nil
-}
-
-// anonymous accepts every caller as "anonymous": serve without authentication, allowed on loopback
-// or when allow_unauthenticated says so (config validation enforces it).
-type anonymous struct{}
-
-func (anonymous) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
-	return &policy.Principal{ID: "anonymous", Roles: []string{}, Claims: map[string]any{}}, nil
-}
-func (anonymous) Challenge(w http.ResponseWriter, err error) {
-	http.Error(w, "unauthorized", http.StatusUnauthorized)
 }
 
 // adminHandler serves /metrics, /healthz and /readyz, with security headers, behind the admin

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 )
 
 // ServeConfig is the configuration of `gatehouse serve` (SPEC §1.2, §13.1). The sections it shares
@@ -39,6 +41,10 @@ type ServeConfig struct {
 	Log    LogConfig    `yaml:"log"`
 	// HTTP tunes the Streamable HTTP endpoint.
 	HTTP HTTPConfig `yaml:"http"`
+	// Auth authenticates callers: bearer JWTs (OAuth 2.1 resource server), static API keys, or
+	// anonymous. Absent: anonymous, allowed only on a loopback listener or with
+	// allow_unauthenticated. Every key is in docs/authentication.md.
+	Auth *auth.Config `yaml:"auth"`
 	// AllowUnauthenticated accepts anonymous callers on a non-loopback listener. Never needed on
 	// loopback, where anonymous callers are accepted by default.
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
@@ -114,9 +120,12 @@ type UpstreamSpec struct {
 	Prefix *string `yaml:"prefix"`
 	// URL is a Streamable HTTP server (either era). Exactly one of url and command is set.
 	URL string `yaml:"url"`
-	// Headers are sent to an HTTP upstream on every request: its own credentials. The client's
-	// credentials are never forwarded (SPEC §7.3). Values may reference ${ENV_VARS}.
+	// Headers are sent to an HTTP upstream on every request. The client's credentials are never
+	// forwarded (SPEC §7.3). Values may reference ${ENV_VARS}.
 	Headers map[string]string `yaml:"headers"`
+	// Credentials authenticate gatehouse to an HTTP upstream: a static header, a header from an
+	// environment variable, or an OAuth client credentials token (docs/authentication.md).
+	Credentials *auth.UpstreamCredentialsConfig `yaml:"credentials"`
 	// Command is a stdio server to run and supervise, shared by every client.
 	Command []string `yaml:"command"`
 	// Env is added to a stdio server's environment (NAME=value).
@@ -164,6 +173,14 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 	for _, p := range []*string{&cfg.Policy.Rules, &cfg.Audit.Path, &cfg.Audit.Key, &cfg.TLS.Cert, &cfg.TLS.Key} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
+		}
+	}
+	if cfg.Auth != nil {
+		cfg.Auth.ResolvePaths(dir)
+	}
+	for i := range cfg.Upstreams {
+		if c := cfg.Upstreams[i].Credentials; c != nil {
+			c.ResolvePaths(dir)
 		}
 	}
 	shared := &Config{Mode: cfg.Mode, Fail: cfg.Fail, Policy: cfg.Policy, Audit: cfg.Audit, Limits: cfg.Limits, Log: cfg.Log}
@@ -304,10 +321,21 @@ func (c *ServeConfig) Validate(src *Source) error {
 		file, line := src.at(key)
 		ps = append(ps, Problem{File: file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
+	anonymous := c.Auth == nil || (c.Auth.Anonymous != nil && c.Auth.JWT == nil && c.Auth.APIKeys == nil)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "must be host:port (got %q)", c.Listen)
-	} else if !loopback(c.Listen) && !c.AllowUnauthenticated {
-		add("listen", "%s is not a loopback address: configure authentication, or set allow_unauthenticated: true to accept anonymous callers on purpose", c.Listen)
+	} else if !loopback(c.Listen) && anonymous && !c.AllowUnauthenticated {
+		add("listen", "%s is not a loopback address: configure auth (jwt or api_keys), or set allow_unauthenticated: true to accept anonymous callers on purpose", c.Listen)
+	}
+	if c.Auth != nil {
+		for _, err := range c.Auth.Validate() {
+			var fe *auth.FieldError
+			if errors.As(err, &fe) {
+				add("auth."+fe.Key, "%s", fe.Message)
+			} else {
+				add("auth", "%v", err)
+			}
+		}
 	}
 	if !strings.HasPrefix(c.Path, "/") {
 		add("path", "must start with / (got %q)", c.Path)
@@ -367,6 +395,14 @@ func (c *ServeConfig) Validate(src *Source) error {
 			}
 			unprefixed = u.Name
 		}
+		if u.Credentials != nil {
+			if u.URL == "" {
+				add("upstreams", "%s (%s): credentials apply to HTTP upstreams only", key, u.Name)
+			}
+			for _, err := range u.Credentials.Validate() {
+				add("upstreams", "%s (%s): credentials: %v", key, u.Name, err)
+			}
+		}
 		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
 			add("upstreams", "%s (%s): prefix %q must not contain the separator %q", key, u.Name, *u.Prefix, c.Federation.Separator)
 		}
@@ -412,4 +448,21 @@ func loopback(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// IsServeFile reports whether a configuration file is for `gatehouse serve` rather than `gatehouse
+// run`: it has serve's own top-level keys (upstreams, listen). `gatehouse check --config` uses it
+// to validate a file with the right schema.
+func IsServeFile(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var top map[string]yaml.Node
+	if yaml.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, upstreams := top["upstreams"]
+	_, listen := top["listen"]
+	return upstreams || listen
 }

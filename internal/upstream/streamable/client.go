@@ -34,6 +34,9 @@ type Client struct {
 	HTTP *http.Client
 	// Authorize adds the upstream's own credentials to a request (SPEC §7.3); nil adds none.
 	Authorize func(ctx context.Context, r *http.Request) error
+	// Unauthorized is told of a request the upstream answered 401; it returns true when a fresh
+	// credential may be tried (an OAuth token was refreshed), and the request is sent once more.
+	Unauthorized func(r *http.Request) bool
 	// Limits bound every message received.
 	Limits jsonrpc.Limits
 }
@@ -91,7 +94,14 @@ func (c *Client) Post(ctx context.Context, req *Request) (*Response, error) {
 			}
 		}
 	}
-	return c.do(ctx, hr)
+	resp, err := c.do(ctx, hr)
+	if err == nil && resp.Status == http.StatusUnauthorized && c.Unauthorized != nil && c.Unauthorized(hr) {
+		resp.Close()
+		retry := hr.Clone(ctx)
+		retry.Body = io.NopCloser(bytes.NewReader(req.Frame))
+		return c.do(ctx, retry)
+	}
+	return resp, err
 }
 
 // Get opens the legacy era's stream of server-initiated messages for a session, resuming after
