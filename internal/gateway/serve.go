@@ -190,9 +190,25 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 	s.fanOut(ctx, ex, c, targets, args, ans)
 }
 
+// bounded limits how long a request may wait for an upstream; a subscriptions/listen stream lives
+// as long as its client wants it.
+func bounded(ctx context.Context, up Upstream, method string) (context.Context, context.CancelFunc) {
+	if method == mcp.MethodSubscriptionsListen {
+		return context.WithCancel(ctx)
+	}
+	d := defaultRequestTimeout
+	if t, ok := up.(interface{ RequestTimeout() time.Duration }); ok {
+		d = t.RequestTimeout()
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // forward sends a request to one upstream and relays its answer.
 func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeline.Call, t target, args []byte, ans streamable.Answer) {
 	start := time.Now()
+	clientCtx := ctx
+	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
+	defer cancel()
 	l := s.link(ex, t.up)
 	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params})
 	if err != nil {
@@ -210,9 +226,12 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 				s.g.durable(s.g.record(c, audit.Outcome{Status: audit.StatusAnswered, Args: args, Upstream: time.Since(start)}))
 				return
 			}
-			if ctx.Err() != nil {
+			if clientCtx.Err() != nil { // the client went away: there is no one to answer
 				s.g.durable(s.g.record(c, audit.Outcome{Status: audit.StatusUnavailable, Args: args, Upstream: time.Since(start)}))
 				return
+			}
+			if ctx.Err() != nil {
+				err = fmt.Errorf("no answer within the upstream's request timeout")
 			}
 			s.unavailable(ctx, c, ans, fmt.Errorf("upstream %s: %w", t.up.Name(), err))
 			return

@@ -277,6 +277,8 @@ func (s *Server) fanOut(ctx context.Context, ex *streamable.Exchange, c *pipelin
 // collect sends one fanned-out request and returns the upstream's response with its list items
 // renamed into the upstream's namespace, or nil.
 func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target) *jsonrpc.Message {
+	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
+	defer cancel()
 	l := s.link(ex, t.up)
 	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params})
 	if err != nil {

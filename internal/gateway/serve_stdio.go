@@ -59,7 +59,7 @@ var _ Upstream = (*StdioUpstream)(nil)
 // NewStdioUpstream starts proc and performs the handshake; it returns once the server is ready, or
 // with an error if it cannot be started.
 func NewStdioUpstream(ctx context.Context, name, prefix string, proc *upstream.Stdio, limits jsonrpc.Limits, logger *slog.Logger) (*StdioUpstream, error) {
-	u := &StdioUpstream{name: name, prefix: prefix, proc: proc, limits: limits, logger: logger, timeout: 5 * time.Minute,
+	u := &StdioUpstream{name: name, prefix: prefix, proc: proc, limits: limits, logger: logger, timeout: defaultRequestTimeout,
 		readyOnce: make(chan struct{}), pending: map[string]*stdioCall{}, tokens: map[string]*stdioCall{},
 		serverReqs: map[string]jsonrpc.ID{}, listeners: map[int]func([]byte){}}
 	runErr := make(chan error, 1)
@@ -80,6 +80,16 @@ func NewStdioUpstream(ctx context.Context, name, prefix string, proc *upstream.S
 
 // Name implements Upstream.
 func (u *StdioUpstream) Name() string { return u.name }
+
+// RequestTimeout bounds one request to this upstream.
+func (u *StdioUpstream) RequestTimeout() time.Duration { return u.timeout }
+
+// SetRequestTimeout changes the bound of one request (default 5 minutes).
+func (u *StdioUpstream) SetRequestTimeout(d time.Duration) {
+	if d > 0 {
+		u.timeout = d
+	}
+}
 
 // Prefix implements Upstream.
 func (u *StdioUpstream) Prefix() string { return u.prefix }

@@ -410,3 +410,32 @@ func TestServeRateLimit(t *testing.T) {
 		t.Errorf("third call: %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+func TestServeHungHTTPUpstreamTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer func() { close(release); hung.Close() }()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&HTTPUpstream{UpstreamName: "hung", UpstreamPrefix: "",
+		Client: &upstreamhttp.Client{URL: hung.URL}, Timeout: 300 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	start := time.Now()
+	status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "anything"})
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["data"].(map[string]any)
+	if status != http.StatusBadGateway || d["reason"] != "upstream_unavailable" {
+		t.Errorf("hung upstream: %d %v, want 502 upstream_unavailable", status, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("answered after %v, want about the 300ms timeout", took)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
@@ -72,6 +73,8 @@ type HTTPUpstream struct {
 	UpstreamName   string
 	UpstreamPrefix string
 	Client         *streamable.Client
+	// Timeout bounds one request's answer (not long-lived streams); zero means 5 minutes.
+	Timeout time.Duration
 
 	mu      sync.Mutex
 	era     int
@@ -96,6 +99,17 @@ var _ Upstream = (*HTTPUpstream)(nil)
 
 // Name implements Upstream.
 func (u *HTTPUpstream) Name() string { return u.UpstreamName }
+
+// RequestTimeout bounds one request to this upstream.
+func (u *HTTPUpstream) RequestTimeout() time.Duration {
+	if u.Timeout > 0 {
+		return u.Timeout
+	}
+	return defaultRequestTimeout
+}
+
+// defaultRequestTimeout bounds a request to an upstream that configures no timeout.
+const defaultRequestTimeout = 5 * time.Minute
 
 // Prefix implements Upstream.
 func (u *HTTPUpstream) Prefix() string { return u.UpstreamPrefix }
