@@ -265,7 +265,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 					return nil, fmt.Errorf("upstream %s credentials: %w", u.Name, err)
 				}
 			}
-			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Client: &upstreamhttp.Client{
+			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Timeout: u.RequestTimeout.D(), Client: &upstreamhttp.Client{
 				URL: u.URL, HTTP: client, Limits: limits,
 				Authorize: func(ctx context.Context, r *http.Request) error {
 					for k, v := range headers {
@@ -282,6 +282,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 		if err != nil {
 			return nil, err
 		}
+		su.SetRequestTimeout(u.RequestTimeout.D())
 		out = append(out, su)
 	}
 	return out, nil
