@@ -53,6 +53,9 @@ rules:
   - id: the-rest
     tools: [files.echo, calc.add]
     effect: allow
+  - id: reads
+    methods: [resources/read]
+    effect: allow
 `
 
 // recorder is an upstream MCP server built with the official Go SDK, which records the headers of
@@ -112,10 +115,16 @@ func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
 		mcp.AddTool(s, &mcp.Tool{Name: "secret", Description: "secret"}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "THE SECRET"}}}, nil, nil
 		})
+		s.AddResource(&mcp.Resource{URI: "file:///notes.txt", Name: "notes"}, func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "from files"}}}, nil
+		})
 	})
 	calc := newRecorder(t, "calc", func(s *mcp.Server) {
 		mcp.AddTool(s, &mcp.Tool{Name: "add", Description: "add"}, func(ctx context.Context, _ *mcp.CallToolRequest, in addArgs) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint(in.A + in.B)}}}, nil, nil
+		})
+		s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "calc://result/{n}", Name: "result"}, func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "from calc"}}}, nil
 		})
 	})
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
@@ -221,6 +230,34 @@ func TestServeFederationThroughSDKClient(t *testing.T) {
 				t.Errorf("upstream credentials missing: %v", hd)
 			}
 		}
+	}
+}
+
+// Resources are routed to the upstream that listed them, or whose template matches the URI; a URI
+// no upstream has listed is refused rather than guessed.
+func TestServeRoutesResourcesByURI(t *testing.T) {
+	h := newServeHarness(t, ServeOptions{})
+	s := connectSDK(t, h.url)
+	ctx := context.Background()
+	if _, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///notes.txt"}); err == nil {
+		t.Error("a resource no upstream has listed yet was routed")
+	}
+	list, err := s.ListResources(ctx, nil)
+	if err != nil || len(list.Resources) != 1 || list.Resources[0].URI != "file:///notes.txt" {
+		t.Fatalf("resources/list = %+v, %v", list, err)
+	}
+	tmpl, err := s.ListResourceTemplates(ctx, nil)
+	if err != nil || len(tmpl.ResourceTemplates) != 1 {
+		t.Fatalf("resources/templates/list = %+v, %v", tmpl, err)
+	}
+	for uri, want := range map[string]string{"file:///notes.txt": "from files", "calc://result/7": "from calc"} {
+		res, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
+		if err != nil || len(res.Contents) != 1 || res.Contents[0].Text != want {
+			t.Errorf("read %s = %+v, %v; want %q", uri, res, err, want)
+		}
+	}
+	if _, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///elsewhere"}); err == nil || !strings.Contains(err.Error(), "unknown resource") {
+		t.Errorf("read of an unlisted URI: %v, want an unknown resource error", err)
 	}
 }
 
