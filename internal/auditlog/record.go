@@ -28,6 +28,10 @@ const (
 	// TypeRecovery is written by the writer when it found the log in a state
 	// it had to repair or could not vouch for (torn tail, unclean close).
 	TypeRecovery = "recovery"
+	// TypeEvent records something the gateway did that is not the decision of
+	// a client's message: an operator's change through the admin API, a tool
+	// definition first seen or changed.
+	TypeEvent = "event"
 )
 
 // Checkpoint reasons.
@@ -52,7 +56,7 @@ type Record struct {
 	V    int       // schema version; the writer sets it to Version
 	Seq  uint64    // position in the chain, from 1, across rotated files
 	Time time.Time // when the record was made; encoded in UTC to the microsecond
-	Type string    // TypeDecision, TypeCheckpoint or TypeRecovery
+	Type string    // TypeDecision, TypeEvent, TypeCheckpoint or TypeRecovery
 
 	DecisionID string   // the id a client sees in an error, to find this record
 	CallID     string   // the JSON-RPC id of the call as the client sent it
@@ -133,7 +137,7 @@ func (r *Record) validate() error {
 		return errors.New("seq 0 is not valid: a chain starts at seq 1")
 	}
 	switch r.Type {
-	case TypeDecision, TypeRecovery:
+	case TypeDecision, TypeEvent, TypeRecovery:
 		if r.Checkpoint != nil {
 			return fmt.Errorf("a %s record must not have a checkpoint member", r.Type)
 		}

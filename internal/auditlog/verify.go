@@ -29,6 +29,7 @@ type Report struct {
 	Files             []string // the files holding records, in chain order (empty ones are warned about)
 	Records           int      // every record, checkpoints included
 	Decisions         int      // decision records
+	Events            int      // event records (admin changes, tool definitions)
 	Checkpoints       int      // checkpoint records
 	SignedCheckpoints int      // checkpoints carrying a signature (all verified when a PublicKey was given)
 	FirstSeq, LastSeq uint64   // seq of the first and last record
@@ -270,6 +271,8 @@ func (v *verifier) record(path string, n int, line []byte) *Problem {
 	switch r.Type {
 	case TypeDecision:
 		v.rep.Decisions++
+	case TypeEvent:
+		v.rep.Events++
 	case TypeRecovery:
 		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s:%d: seq %d: recovery: %s", path, n, r.Seq, r.Detail))
 	case TypeCheckpoint:

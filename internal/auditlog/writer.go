@@ -242,12 +242,12 @@ func prepare(r *Record) error {
 	switch r.Type {
 	case "":
 		r.Type = TypeDecision
-	case TypeDecision:
+	case TypeDecision, TypeEvent:
 	default:
-		return fmt.Errorf("auditlog: cannot submit a %q record: only decision records are submitted", r.Type)
+		return fmt.Errorf("auditlog: cannot submit a %q record: only decision and event records are submitted", r.Type)
 	}
 	if r.Checkpoint != nil {
-		return errors.New("auditlog: a decision record cannot carry a checkpoint")
+		return fmt.Errorf("auditlog: a %s record cannot carry a checkpoint", r.Type)
 	}
 	if !r.Time.IsZero() {
 		if y := r.Time.UTC().Year(); y < 0 || y > 9999 {

@@ -169,15 +169,15 @@ func newJWTVerifier(j *JWTConfig, opts *Options, m *metrics) (*jwtVerifier, []er
 // loopback when it is, unless the operator says otherwise.
 func (a *Authenticator) Anonymous() bool { return a.anonymous != nil }
 
-// Authenticate says who sent r, as the principal policy sees (user and agent). It is Identify
-// without the tenant, scopes and expiry, in the shape the HTTP transport's Authenticator interface
-// wants. On failure the error is an *Error: answer it with Challenge.
-func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (*policy.Principal, error) {
+// Authenticate says who sent r, as the principal policy sees (user and agent), and the tenant their
+// credential names. It is Identify without the scopes and expiry, in the shape the HTTP transport's
+// Authenticator interface wants. On failure the error is an *Error: answer it with Challenge.
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (*policy.Principal, string, error) {
 	id, err := a.Identify(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &id.Principal, nil
+	return &id.Principal, id.Tenant, nil
 }
 
 // Identify says who sent r, from its Authorization header (Bearer: an API key or a JWT) or the

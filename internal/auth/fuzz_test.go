@@ -54,7 +54,7 @@ func FuzzAuthenticate(f *testing.F) {
 		if apiKey != "" {
 			r.Header["X-Api-Key"] = []string{apiKey}
 		}
-		p, err := a.Authenticate(t.Context(), r)
+		p, _, err := a.Authenticate(t.Context(), r)
 		if err == nil {
 			t.Fatalf("authenticated %q from Authorization %q, X-API-Key %q", p.ID, authz, apiKey)
 		}

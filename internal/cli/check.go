@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +12,16 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
+	"github.com/gatehouse-mcp/gatehouse/internal/policysource"
 )
 
 // checkParams are the inputs of `gatehouse check`.
 type checkParams struct {
 	configFile string
 	policies   []string
+	bundles    []string
 	format     string
 }
 
@@ -34,14 +38,20 @@ type checkProblem struct {
 func newCheckCommand(s streams) *cobra.Command {
 	p := &checkParams{}
 	cmd := &cobra.Command{
-		Use:   "check [--config FILE] [--policy FILE]... [FILE...]",
+		Use:   "check [--config FILE] [--policy FILE]... [--bundle PATH]... [FILE...]",
 		Short: "Validate a configuration and its policies, reporting every problem at once",
-		Long: `check loads a configuration file and every policy it names (or the policy files given) exactly as
-start-up does, and reports every problem it finds, each located as file:line: rule-id: message.
-Warnings (for example a rule that names an unknown method) are printed but do not fail the check.
+		Long: `check loads a configuration file and every policy it names (or the policy files and bundles given)
+exactly as start-up does, and reports every problem it finds, each located: file:line: rule-id:
+message for rules, file:line: message for Rego. Warnings (for example a rule that names an unknown
+method, or a bundle that does not define the decision query) are printed but do not fail the check.
+
+A Rego bundle (a directory or a .tar.gz) is read, verified and compiled as gatehouse run would: with
+--config, the configuration's pinned SHA-256, public key and query apply. A bundle_url is not
+fetched.
 
 Exit status: 0 valid, 1 problems found, 2 bad usage.`,
 		Example: `  gatehouse check --policy examples/policies/refunds.yaml
+  gatehouse check --bundle policies/
   gatehouse check --config gatehouse.yaml --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p.policies = append(p.policies, args...)
@@ -50,6 +60,7 @@ Exit status: 0 valid, 1 problems found, 2 bad usage.`,
 	}
 	cmd.Flags().StringVar(&p.configFile, "config", "", "configuration file to validate (its policies are checked too)")
 	cmd.Flags().StringArrayVar(&p.policies, "policy", nil, "rules policy file to validate (repeatable)")
+	cmd.Flags().StringArrayVar(&p.bundles, "bundle", nil, "Rego bundle, a directory or .tar.gz, to validate (repeatable)")
 	cmd.Flags().StringVar(&p.format, "format", "text", "text or json")
 	return cmd
 }
@@ -58,12 +69,16 @@ func runCheck(p *checkParams, s streams) error {
 	if p.format != "text" && p.format != "json" {
 		return fail(ExitUsage, "--format must be text or json")
 	}
-	if p.configFile == "" && len(p.policies) == 0 {
-		return fail(ExitUsage, "nothing to check: give --config FILE or --policy FILE")
+	if p.configFile == "" && len(p.policies) == 0 && len(p.bundles) == 0 {
+		return fail(ExitUsage, "nothing to check: give --config FILE, --policy FILE or --bundle PATH")
 	}
 	var problems []checkProblem
 	errorsFound := false
 	policies := append([]string(nil), p.policies...)
+	bundles := make([]bundleCheck, 0, len(p.bundles))
+	for _, b := range p.bundles {
+		bundles = append(bundles, bundleCheck{path: b})
+	}
 	if p.configFile != "" && config.IsServeFile(p.configFile) {
 		cfg, src, err := config.LoadServe(p.configFile, s.env)
 		if err == nil {
@@ -80,6 +95,9 @@ func runCheck(p *checkParams, s streams) error {
 		if cfg != nil && cfg.Policy.Rules != "" {
 			policies = append(policies, cfg.Policy.Rules)
 		}
+		if cfg != nil {
+			bundles = append(bundles, configBundles(p.configFile, &cfg.Policy, &problems)...)
+		}
 	} else if p.configFile != "" {
 		cfg, src, err := config.Load(p.configFile, nil)
 		if err == nil {
@@ -92,6 +110,18 @@ func runCheck(p *checkParams, s streams) error {
 		if cfg != nil && cfg.Policy.Rules != "" {
 			policies = append(policies, cfg.Policy.Rules)
 		}
+		if cfg != nil {
+			bundles = append(bundles, configBundles(p.configFile, &cfg.Policy, &problems)...)
+		}
+	}
+	for _, b := range bundles {
+		ps := checkBundle(b)
+		for _, pr := range ps {
+			if pr.Severity == "error" {
+				errorsFound = true
+			}
+		}
+		problems = append(problems, ps...)
 	}
 	for _, path := range policies {
 		data, err := os.ReadFile(path)
@@ -119,7 +149,7 @@ func runCheck(p *checkParams, s streams) error {
 			}
 		}
 	}
-	printProblems(s.out, p.format, problems, len(policies))
+	printProblems(s.out, p.format, problems, len(policies), len(bundles))
 	if errorsFound {
 		return fail(ExitProblem, "")
 	}
@@ -146,7 +176,7 @@ func configProblems(file string, err error) []checkProblem {
 	return out
 }
 
-func printProblems(w io.Writer, format string, problems []checkProblem, policies int) {
+func printProblems(w io.Writer, format string, problems []checkProblem, policies, bundles int) {
 	if format == "json" {
 		if problems == nil {
 			problems = []checkProblem{}
@@ -167,8 +197,66 @@ func printProblems(w io.Writer, format string, problems []checkProblem, policies
 		fmt.Fprintln(w, prefix+pr.Text)
 	}
 	if nerr == 0 {
-		fmt.Fprintf(w, "ok: %d policy file(s) valid, %d warning(s)\n", policies, len(problems))
+		what := fmt.Sprintf("%d policy file(s)", policies)
+		if bundles > 0 {
+			what += fmt.Sprintf(" and %d bundle(s)", bundles)
+		}
+		fmt.Fprintf(w, "ok: %s valid, %d warning(s)\n", what, len(problems))
 	} else {
 		fmt.Fprintf(w, "%d error(s), %d warning(s)\n", nerr, len(problems)-nerr)
 	}
+}
+
+// configBundles is the bundle a configuration names, with its integrity settings. A bundle_url is not
+// fetched: check works offline, and says so.
+func configBundles(file string, pc *config.PolicyConfig, problems *[]checkProblem) []bundleCheck {
+	if pc.BundleURL != "" {
+		msg := "policy.bundle_url is not fetched by check"
+		*problems = append(*problems, checkProblem{File: file, Severity: "warning", Message: msg, Text: file + ": " + msg})
+	}
+	if pc.Bundle == "" {
+		return nil
+	}
+	return []bundleCheck{{path: pc.Bundle, sha256: pc.BundleSHA256, publicKey: pc.BundlePublicKey, query: pc.Query}}
+}
+
+// bundleCheck is one Rego bundle to check, with the configuration's integrity settings.
+type bundleCheck struct {
+	path, sha256, publicKey, query string
+}
+
+// checkBundle reads, verifies and compiles a bundle as gatehouse run does, and returns its problems
+// located in the files a person edits.
+func checkBundle(b bundleCheck) []checkProblem {
+	located := func(err error, severity string) []checkProblem {
+		var out []checkProblem
+		for _, pr := range rego.Located(err, policysource.FileNames(b.path)) {
+			if pr.File == "" {
+				pr.File = b.path
+			}
+			out = append(out, checkProblem{File: pr.File, Line: pr.Line, Severity: severity, Message: pr.Message, Text: pr.String()})
+		}
+		return out
+	}
+	o := policysource.ReadOptions{SHA256: b.sha256}
+	if b.publicKey != "" {
+		v, err := policysource.Verification(b.publicKey)
+		if err != nil {
+			return located(err, "error")
+		}
+		o.Verification = v
+	}
+	bun, err := policysource.ReadPath(b.path, o)
+	if err != nil {
+		return located(err, "error")
+	}
+	d, err := rego.New(context.Background(), bun, rego.Options{Query: b.query})
+	if err != nil {
+		return located(err, "error")
+	}
+	var out []checkProblem
+	for _, w := range d.Warnings() {
+		out = append(out, located(errors.New(w.Message), "warning")...)
+	}
+	return out
 }

@@ -83,6 +83,11 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 		newVerifyCommand(s),
 		newKeygenCommand(s),
 		newVersionCommand(s),
+		newTokenCommand(s),
+		newReportCommand(s),
+		newControlsCommand(s),
+		newTestCommand(s),
+		newBundleCommand(s),
 	)
 	return root
 }

@@ -18,10 +18,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/gateway"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
-	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
-	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
-	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
@@ -30,6 +27,8 @@ import (
 type runParams struct {
 	configFile     string
 	policy         string
+	policyBundle   string
+	regoMode       string
 	audit          string
 	auditKey       string
 	durability     string
@@ -37,6 +36,9 @@ type runParams struct {
 	mode           string
 	agent          string
 	roles          []string
+	agentToken     string
+	pubkey         string
+	secretFile     string
 	name           string
 	logLevel       string
 	logFormat      string
@@ -57,9 +59,14 @@ sides: your MCP client launches gatehouse instead of the server. Every request i
 policy, every decision is written to the audit log (fsync'd before the answer reaches the client),
 and the server is restarted with backoff if it crashes or hangs.
 
-Stdout carries MCP only; gatehouse logs JSON lines to stderr. The effective mode, fail posture,
-policy revision and request path are logged at start-up. SIGHUP reloads the rules file (a broken
-file is refused and the old policy stays); SIGINT and SIGTERM shut down gracefully.
+Stdout carries MCP only; gatehouse logs JSON lines to stderr. The effective mode of every engine, the
+fail posture, the policy and bundle revisions and the request path are logged at start-up. SIGHUP
+reloads the rules file and the Rego bundle (a broken one is refused and the old policy stays);
+SIGINT and SIGTERM shut down gracefully.
+
+A Rego bundle (--policy-bundle, docs/policy-rego.md) runs next to the rules, or alone. Unless told
+otherwise (--rego-mode, an explicit --mode, or EXPERIMENTAL_POLICY_ENGINE=true) the Rego engine runs
+in monitor mode: would-be refusals are logged as would_deny and audited, and calls go through.
 
 Settings come from defaults, then --config, then GATEHOUSE_* environment variables, then flags.`,
 		Example: `  # Wrap the reference server with a rules policy and an audit log
@@ -68,6 +75,13 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 
   # Observe only: compute and audit decisions, log would_deny, block nothing
   gatehouse run --mode monitor --policy policy.yaml -- ./my-server --flag
+
+  # The starter Rego policies, enforced, hot-reloaded on SIGHUP
+  gatehouse run --policy-bundle policies/ --rego-mode enforce --roles dev -- ./my-server
+
+  # A signed bundle from a URL, polled every 30 s (ETag)
+  POLICY_POLL_SEC=30 EXPERIMENTAL_POLICY_ENGINE=true \
+    gatehouse run --config gatehouse.yaml --policy-bundle https://bundles.example.com/mcp.tar.gz -- ./my-server
 
   # In an MCP client configuration
   {"command": "gatehouse", "args": ["run", "--policy", "/etc/gatehouse/policy.yaml", "--", "my-server"]}`,
@@ -88,6 +102,8 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.SetInterspersed(false)
 	f.StringVar(&p.configFile, "config", "", "YAML configuration file (see docs/configuration.md)")
 	f.StringVar(&p.policy, "policy", "", "native rules policy file, YAML or JSON (see docs/policy-rules.md)")
+	f.StringVar(&p.policyBundle, "policy-bundle", "", "Rego bundle: a directory, a .tar.gz, or an http(s) URL (see docs/policy-rego.md)")
+	f.StringVar(&p.regoMode, "rego-mode", "", "the Rego engine's mode: enforce, monitor (the default unless --mode or EXPERIMENTAL_POLICY_ENGINE says otherwise) or off")
 	f.StringVar(&p.audit, "audit", "", "audit log file (default gatehouse-audit.jsonl)")
 	f.StringVar(&p.auditKey, "audit-key", "", "Ed25519 private key (from gatehouse keygen) that signs audit checkpoints")
 	f.StringVar(&p.durability, "audit-durability", "", "when an answer is released: fsync (default: its record is fsync'd) or write (its record is written; fsync follows)")
@@ -95,6 +111,9 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.StringVar(&p.mode, "mode", "", "enforce (default), monitor (log would_deny, allow) or off (no policy, audit only)")
 	f.StringVar(&p.agent, "agent", "", "trusted local agent id that rules match with agents and agent.id")
 	f.StringSliceVar(&p.roles, "roles", nil, "comma-separated roles of the local agent, matched by require_roles")
+	f.StringVar(&p.agentToken, "agent-token", "", "signed agent token (gatehouse token) naming the agent, roles and tenant; prefer $"+EnvAgentToken+": arguments are visible in ps")
+	f.StringVar(&p.pubkey, "pubkey", "", "Ed25519 public key (PEM, from gatehouse keygen) that verifies an ed25519 agent token")
+	f.StringVar(&p.secretFile, "secret-file", "", "file holding the shared secret that verifies an hmac agent token (default: $"+EnvAgentSecret+")")
 	f.StringVar(&p.name, "name", "", "name of the upstream in audit records and servers globs (default upstream)")
 	f.StringVar(&p.logLevel, "log-level", "", "debug, info (default), warn or error")
 	f.StringVar(&p.logFormat, "log-format", "", "json (default) or text")
@@ -111,6 +130,8 @@ func (p *runParams) applyFlags(cfg *config.Config) {
 		}
 	}
 	set("policy", func() { cfg.Policy.Rules = p.policy })
+	set("policy-bundle", func() { cfg.Policy.SetBundle(p.policyBundle) })
+	set("rego-mode", func() { cfg.Policy.RegoMode = p.regoMode })
 	set("audit", func() { cfg.Audit.Path = p.audit })
 	set("audit-key", func() { cfg.Audit.Key = p.auditKey })
 	set("audit-durability", func() { cfg.Audit.Durability = p.durability })
@@ -125,31 +146,54 @@ func (p *runParams) applyFlags(cfg *config.Config) {
 	set("request-timeout", func() { cfg.Upstream.RequestTimeout = config.Duration(p.requestTimeout) })
 }
 
-// loadRunConfig resolves the effective configuration of `gatehouse run`.
-func loadRunConfig(p *runParams, env []string) (*config.Config, error) {
+// flagKeys names the setting each flag that matters to an explicit-or-default question sets.
+var flagKeys = map[string]string{"fail": "fail", "mode": "mode", "rego-mode": "policy.rego_mode", "policy-bundle": "policy.bundle"}
+
+// loadRunConfig resolves the effective configuration of `gatehouse run`, and how the Rego engine runs.
+func loadRunConfig(p *runParams, env []string) (*config.Config, config.Rego, error) {
 	cfg, src, err := config.Load(p.configFile, env)
 	if err != nil {
-		return nil, fail(ExitUsage, "configuration:\n%v", err)
+		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
 	p.applyFlags(cfg)
 	if err := cfg.Validate(src); err != nil {
-		return nil, fail(ExitUsage, "configuration:\n%v", err)
+		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
-	return cfg, nil
+	explicit := func(key string) bool {
+		for flag, k := range flagKeys {
+			if k == key && p.changed(flag) {
+				return true
+			}
+		}
+		return src.Explicit(key)
+	}
+	return cfg, cfg.ResolveRego(explicit), nil
 }
 
 func runGateway(ctx context.Context, p *runParams, s streams) error {
-	cfg, err := loadRunConfig(p, s.env)
+	cfg, plan, err := loadRunConfig(p, s.env)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(s.err, cfg.Log.Level, cfg.Log.Format)
+	if ctx == nil {
+		ctx = context.Background()
+	}
 
-	var pol *rules.Policy
-	if cfg.Policy.Rules != "" {
-		if pol, err = loadRules(cfg.Policy.Rules, logger); err != nil {
-			return fail(ExitUsage, "%v", err)
-		}
+	posture := pipeline.Fail(cfg.Fail)
+	// The admin listener that serves these arrives with gatehouse serve; they are registered now.
+	reg := prometheus.NewRegistry()
+	eng, err := startEngines(ctx, cfg, plan, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	threatStage, pins, err := buildThreat(cfg.Threat, cfg.Pins, posture, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	who, err := runIdentity(p, cfg, s.env)
+	if err != nil {
+		return err
 	}
 	w, err := openAudit(cfg, logger)
 	if err != nil {
@@ -161,21 +205,17 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		}
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
-	mode, posture := pipeline.Mode(cfg.Mode), pipeline.Fail(cfg.Fail)
-	var engines []*engine.Stage
-	if pol != nil && mode != pipeline.ModeOff {
-		metrics := engine.NewMetrics(prometheus.NewRegistry())
-		engines = append(engines, engine.New(engine.Config{Name: "rules", Mode: mode, Fail: posture, Metrics: metrics, Logger: logger}, engine.NewRules(pol)))
-	}
 	store := state.NewMemory(nil)
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth}
 	gw := gateway.New(gateway.Options{
 		Limits:         limits,
-		Identity:       identity.NewLocal(cfg.Identity.Agent, cfg.Identity.Roles),
-		Engines:        engines,
+		Identity:       who.stage,
+		Engines:        eng.stages(),
+		Threat:         threatStage,
+		Pins:           pins,
 		Fail:           posture,
 		Store:          store,
-		Recorder:       audit.NewRecorder(w, cfg.Mode, logger),
+		Recorder:       audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger),
 		Logger:         logger,
 		RequestTimeout: cfg.Upstream.RequestTimeout.D(),
 		HangAfter:      cfg.Upstream.HangAfter.D(),
@@ -191,27 +231,21 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}
 
-	revision := "none"
-	if pol != nil {
-		revision = pol.Revision()
-	}
 	logger.Info("gatehouse run starting",
-		"mode", cfg.Mode, "fail", cfg.Fail, "policy", cfg.Policy.Rules, "policy_revision", revision,
-		"audit", cfg.Audit.Path, "audit_signed", cfg.Audit.Key != "", "audit_durability", cfg.Audit.Durability, "agent", cfg.Identity.Agent, "roles", cfg.Identity.Roles,
+		"mode", cfg.Mode, "engines", eng.modes(), "fail", cfg.Fail, "rego_fail", eng.rego.posture(cfg.Fail),
+		"policy", cfg.Policy.Rules, "policy_revision", eng.rulesRevision(), "bundle", eng.rego.where(), "bundle_revision", eng.rego.revision(),
+		"threat", cfg.Threat.String(), "pins", pins != nil,
+		"audit", cfg.Audit.Path, "audit_signed", cfg.Audit.Key != "", "audit_durability", cfg.Audit.Durability,
+		"identity", who.describe, "agent", who.agent, "roles", who.roles,
 		"session", sess.ID, "request_path", gw.RequestPath(), "upstream", cfg.Upstream.Name, "command", p.command)
 
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// When the client goes away, stdout and stderr become broken pipes. Go exits a program that writes
 	// to a broken stdout or stderr unless SIGPIPE is being notified; gatehouse must instead finish its
 	// shutdown (drain, close the audit log with its checkpoint), so it asks for SIGPIPE and ignores it.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	if len(engines) > 0 {
-		go reloadOnHUP(ctx, cfg.Policy.Rules, engines[0], logger)
-	}
+	eng.watch(ctx, logger)
 
 	relay := gw.NewRelay(sess, up, s.in, s.out)
 	seal := func() {
@@ -226,22 +260,6 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}
 	logger.Info("gatehouse run stopped", "session", sess.ID)
 	return nil
-}
-
-// loadRules reads and compiles a rules file, logging its warnings.
-func loadRules(path string, logger *slog.Logger) (*rules.Policy, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	pol, err := rules.Load(path, data)
-	if err != nil {
-		return nil, fmt.Errorf("policy %s does not load:\n%v", path, err)
-	}
-	for _, w := range pol.Warnings() {
-		logger.Warn("policy warning", "problem", w.String())
-	}
-	return pol, nil
 }
 
 // openAudit opens the audit log the configuration names.
@@ -266,26 +284,4 @@ func openAudit(cfg *config.Config, logger *slog.Logger) (*auditlog.Writer, error
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	return w, nil
-}
-
-// reloadOnHUP reloads the rules file on SIGHUP. A file that does not load is refused and the policy in
-// force stays (SPEC §5.5).
-func reloadOnHUP(ctx context.Context, path string, st *engine.Stage, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			pol, err := loadRules(path, logger)
-			if err != nil {
-				logger.Error("policy reload refused; keeping the policy in force", "error", err, "revision", st.Current().Revision())
-				continue
-			}
-			st.Swap(engine.NewRules(pol))
-			logger.Info("policy reloaded", "revision", pol.Revision())
-		}
-	}
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
@@ -119,8 +120,22 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	for _, r := range cfg.RateLimits {
 		rl = append(rl, ratelimit.Limit{Scope: ratelimit.Scope(r.Scope), Limit: r.Limit, Per: r.Per.D(), Tools: r.Tools})
 	}
+	var lists *tenancy.Allowlists
+	if cfg.Tenancy.Enabled {
+		if lists, err = tenancy.Open(cfg.Tenancy.AllowlistFile, cfg.Tenancy.DefaultAllowlist, cfg.Tenancy.Allowlists()); err != nil {
+			return fail(ExitUsage, "tenancy: %v", err)
+		}
+	}
+	threatStage, pins, err := buildThreat(cfg.Threat, cfg.Pins, posture, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	recorder := audit.NewRecorder(w, cfg.Mode, logger)
 	gwMetrics := gateway.NewMetrics(reg)
 	gw := gateway.New(gateway.Options{
+		Threat:     threatStage,
+		Pins:       pins,
+		Allowlists: lists,
 		Metrics:    gwMetrics,
 		Limits:     limits,
 		RateLimits: rl,
@@ -128,7 +143,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		Engines:    engines,
 		Fail:       posture,
 		Store:      state.NewMemory(nil),
-		Recorder:   audit.NewRecorder(w, cfg.Mode, logger),
+		Recorder:   recorder,
 		Logger:     logger,
 	})
 
@@ -151,16 +166,27 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "auth: %v", err)
 	}
-	handler := streamable.New(streamable.Config{
+	hcfg := streamable.Config{
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
 		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
 		Auth: authn, Logger: logger,
-	}, backend)
+	}
+	if rv := cfg.Tenancy.Resolver(); rv != nil {
+		hcfg.Tenancy = rv
+	}
+	handler := streamable.New(hcfg, backend)
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Path, handler)
+	var endpoint http.Handler = handler
+	if !cfg.MCPEnabled() {
+		endpoint = disabledEndpoint{}
+	}
+	mux.Handle(cfg.Path, endpoint)
+	if rv := cfg.Tenancy.Resolver(); rv != nil && rv.Uses(tenancy.SourcePath) {
+		mux.Handle(engagementPath(cfg.Path), endpoint)
+	}
 	if !authn.Anonymous() {
 		// RFC 9728 metadata tells clients where to get a token: it must be reachable without one.
 		mux.Handle(auth.WellKnownPath, authn.MetadataHandler())
@@ -185,11 +211,18 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		if pol != nil {
 			revision = pol.Revision()
 		}
+		var api []func(*http.ServeMux)
+		if lists != nil {
+			api = append(api, allowlistAPI(lists, recorder, logger).Register)
+		}
+		if pins != nil {
+			api = append(api, pinAPI(pins, recorder, logger).Register)
+		}
 		admin = &http.Server{Handler: adminHandler(cfg, reg, func() any {
-			return map[string]any{"ready": true, "sessions": handler.Sessions().Len(), "request_path": gw.RequestPath(),
+			return map[string]any{"ready": cfg.MCPEnabled(), "mcp_enabled": cfg.MCPEnabled(), "sessions": handler.Sessions().Len(), "request_path": gw.RequestPath(),
 				"policy":    map[string]any{"mode": cfg.Mode, "fail": cfg.Fail, "rules": cfg.Policy.Rules, "rules_revision": revision},
 				"upstreams": backend.UpstreamStates()}
-		}), ReadHeaderTimeout: 10 * time.Second}
+		}, api...), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(aln)
 	}
 
@@ -256,6 +289,15 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 	var out []gateway.Upstream
 	client := upstreamhttp.DefaultHTTPClient()
 	for _, u := range cfg.Upstreams {
+		if u.Builtin == "fs" {
+			tools, err := newFSToolset(u.FS)
+			if err != nil {
+				return nil, fmt.Errorf("upstream %s (builtin fs): %w", u.Name, err)
+			}
+			context.AfterFunc(ctx, func() { tools.Close() })
+			out = append(out, &gateway.LocalUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Tools: tools, Version: Version()})
+			continue
+		}
 		if u.URL != "" {
 			headers := u.Headers
 			var creds *auth.UpstreamCredentials
@@ -288,10 +330,26 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 	return out, nil
 }
 
-// adminHandler serves /metrics, /healthz and /readyz, with security headers, behind the admin
-// token (except /healthz, which load balancers probe).
-func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any) http.Handler {
+// engagementPath is the endpoint of one engagement, /e/{engagement}/mcp for the path /mcp.
+func engagementPath(path string) string { return "/e/{engagement}" + path }
+
+// disabledEndpoint answers every MCP request while MCP_ENABLED is false.
+type disabledEndpoint struct{}
+
+func (disabledEndpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "60")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError, "the MCP endpoint is disabled (MCP_ENABLED=false)", nil))
+}
+
+// adminHandler serves /metrics, /healthz, /readyz and the admin API, with security headers, behind
+// the admin token (except /healthz, which load balancers probe).
+func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any, api ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
+	for _, register := range api {
+		register(mux)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -311,9 +369,9 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
-		if cfg.TLS.Cert != "" {
-			hd.Set("Strict-Transport-Security", "max-age=63072000")
-		}
+		// Browsers honour HSTS only over HTTPS; sent always, it protects the admin listener the day it
+		// is put behind TLS, and costs nothing before.
+		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		if want != nil && r.URL.Path != "/healthz" {
 			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(token))

@@ -29,13 +29,43 @@ type Config struct {
 	Upstream UpstreamConfig `yaml:"upstream"`
 	// Log configures gatehouse's own log (always on stderr: stdout carries MCP).
 	Log LogConfig `yaml:"log"`
+	// Threat configures the threat scanner (SPEC §9); Pins, the pinning of tool definitions (§9.3).
+	Threat ThreatConfig `yaml:"threat"`
+	Pins   PinsConfig   `yaml:"pins"`
 }
 
-// PolicyConfig names the policies to enforce.
+// PolicyConfig names the policies to enforce: native rules, a Rego bundle, or both (rules first).
 type PolicyConfig struct {
 	// Rules is a native rules file (YAML or JSON, SPEC §4). Relative paths are relative to the
 	// configuration file.
 	Rules string `yaml:"rules"`
+	// Enabled turns the Rego engine on or off. Unset: on when bundle or bundle_url is set. On with no
+	// bundle (or one that will not load), gatehouse still starts and the Rego engine fails open with an
+	// ERROR per call, unless fail is set to closed (SPEC §5.7). Seed variable POLICY_ENABLED.
+	Enabled *bool `yaml:"enabled"`
+	// Bundle is a Rego bundle: a directory or a bundle file (.tar.gz, as `opa build` or `gatehouse
+	// bundle build` writes it). Relative to the configuration file. Seed variable POLICY_BUNDLE_PATH.
+	Bundle string `yaml:"bundle"`
+	// BundleURL is an http(s) URL of a bundle file, fetched with If-None-Match and polled every
+	// poll_seconds. At most one of bundle and bundle_url. Seed variable POLICY_BUNDLE_URL.
+	BundleURL string `yaml:"bundle_url"`
+	// BundleSHA256 pins the SHA-256 (hex) of the bundle file: any other bundle is refused.
+	BundleSHA256 string `yaml:"bundle_sha256"`
+	// BundlePublicKey is a PEM public key (RSA or ECDSA); when set, a bundle loads only if its
+	// .signatures.json is signed by the matching private key. Relative to the configuration file.
+	BundlePublicKey string `yaml:"bundle_public_key"`
+	// PollSeconds is how often the bundle is checked for a change (the file's content, or the URL's
+	// ETag). Unset: 60 for a URL, never for a path (SIGHUP reloads). 0 never polls. Seed variable
+	// POLICY_POLL_SEC.
+	PollSeconds *int `yaml:"poll_seconds"`
+	// Query is the decision the bundle is asked for. Default data.gatehouse.decision.
+	Query string `yaml:"query"`
+	// RegoMode is the Rego engine's mode: enforce, monitor or off. Unset: monitor, unless mode is
+	// set explicitly or EXPERIMENTAL_POLICY_ENGINE is true (SPEC §5.7); mode off turns it off.
+	RegoMode string `yaml:"rego_mode"`
+	// RegoTimeout bounds one Rego evaluation; a slower one is an engine error, decided by fail.
+	// Default 1s.
+	RegoTimeout Duration `yaml:"rego_timeout"`
 }
 
 // AuditConfig configures the audit log.
@@ -126,6 +156,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// DefaultQuery is the Rego decision asked for unless policy.query says otherwise (SPEC §5.3).
+const DefaultQuery = "data.gatehouse.decision"
+
 // Default returns the built-in defaults.
 func Default() *Config {
 	every := 1000
@@ -135,6 +168,7 @@ func Default() *Config {
 		Fail: "closed",
 		Audit: AuditConfig{Path: "gatehouse-audit.jsonl", MaxSizeMB: 100,
 			CheckpointEvery: &every, CheckpointInterval: &interval, Durability: "fsync"},
+		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
@@ -145,5 +179,8 @@ func Default() *Config {
 			DrainTimeout:      Duration(5 * time.Second),
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
+		// gatehouse run has no admin API to approve a quarantined tool, so its pins live as long as
+		// the process; serve keeps them in a file.
+		Pins: PinsConfig{File: MemoryPins},
 	}
 }

@@ -50,11 +50,30 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Source says where each setting of a configuration file is, for located messages.
+// Source says where each setting came from: its line in the configuration file, for located
+// messages, or the environment variable that set it.
 type Source struct {
 	file  string
 	lines map[string]int // dotted key → line in file
+	// env are the keys a GATEHOUSE_* (or MCP_*) variable set; seeded those a seed-compatible variable
+	// (SPEC §5.7) set because the file did not.
+	env    map[string]bool
+	seeded map[string]bool
 }
+
+// Explicit reports whether key (dotted, e.g. "fail" or "policy.rego_mode") was set by the
+// configuration file or by a GATEHOUSE_* variable, rather than left at its default or filled in by a
+// seed-compatible variable. Flags are the caller's to know.
+func (s *Source) Explicit(key string) bool {
+	if s == nil {
+		return false
+	}
+	_, inFile := s.lines[key]
+	return inFile || s.env[key]
+}
+
+// Seeded reports whether key was filled in by a seed-compatible variable (SPEC §5.7).
+func (s *Source) Seeded(key string) bool { return s != nil && s.seeded[key] }
 
 func (s *Source) at(key string) (string, int) {
 	if s == nil {
@@ -70,7 +89,7 @@ func (s *Source) at(key string) (string, int) {
 // (os.Environ() form; nil for none). Flags are applied by the caller with Set methods before Validate.
 func Load(path string, env []string) (*Config, *Source, error) {
 	cfg := Default()
-	var src *Source
+	src := &Source{lines: map[string]int{}}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -81,7 +100,10 @@ func Load(path string, env []string) (*Config, *Source, error) {
 		}
 		cfg.resolvePaths(filepath.Dir(path))
 	}
-	if err := cfg.applyEnv(env); err != nil {
+	if err := cfg.applySeeds(env, src); err != nil {
+		return nil, src, err
+	}
+	if err := cfg.applyEnvFrom(env, src); err != nil {
 		return nil, src, err
 	}
 	return cfg, src, nil
@@ -124,6 +146,14 @@ func decodeFile(path string, data []byte, cfg *Config) (*Source, error) {
 
 // index records the line of every mapping key under its dotted path.
 func index(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind == yaml.SequenceNode {
+		for i, item := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[key] = item.Line
+			index(item, key, lines)
+		}
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}
@@ -151,11 +181,32 @@ func cleanYAMLError(err error) string {
 }
 
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Policy.Rules, &c.Audit.Path, &c.Audit.Key} {
+	paths := []*string{&c.Policy.Rules, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key}
+	if !IsBuiltinBundle(c.Policy.Bundle) {
+		paths = append(paths, &c.Policy.Bundle)
+	}
+	if c.Pins.File != MemoryPins {
+		paths = append(paths, &c.Pins.File)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+}
+
+// BuiltinStarter names the starter Rego policies compiled into gatehouse (SPEC §5.6) as a bundle:
+// policy.bundle: builtin:starter.
+const BuiltinStarter = "builtin:starter"
+
+// IsBuiltinBundle reports whether a policy.bundle value names a bundle compiled into gatehouse.
+func IsBuiltinBundle(b string) bool { return b == BuiltinStarter }
+
+// envKeys names the setting each environment variable of envVars overrides, so that Source can say a
+// setting was given explicitly.
+var envKeys = map[string]string{
+	"GATEHOUSE_MODE": "mode", "GATEHOUSE_FAIL": "fail", "GATEHOUSE_POLICY": "policy.rules",
+	"GATEHOUSE_POLICY_BUNDLE": "policy.bundle", "GATEHOUSE_REGO_MODE": "policy.rego_mode",
 }
 
 // envVars maps environment variables to the settings they override. Documented in
@@ -164,6 +215,8 @@ var envVars = map[string]func(c *Config, v string) error{
 	"GATEHOUSE_MODE":             func(c *Config, v string) error { c.Mode = v; return nil },
 	"GATEHOUSE_FAIL":             func(c *Config, v string) error { c.Fail = v; return nil },
 	"GATEHOUSE_POLICY":           func(c *Config, v string) error { c.Policy.Rules = v; return nil },
+	"GATEHOUSE_POLICY_BUNDLE":    func(c *Config, v string) error { c.Policy.SetBundle(v); return nil },
+	"GATEHOUSE_REGO_MODE":        func(c *Config, v string) error { c.Policy.RegoMode = v; return nil },
 	"GATEHOUSE_AUDIT":            func(c *Config, v string) error { c.Audit.Path = v; return nil },
 	"GATEHOUSE_AUDIT_KEY":        func(c *Config, v string) error { c.Audit.Key = v; return nil },
 	"GATEHOUSE_AUDIT_DURABILITY": func(c *Config, v string) error { c.Audit.Durability = v; return nil },
@@ -181,23 +234,37 @@ var envVars = map[string]func(c *Config, v string) error{
 	},
 }
 
-// EnvVars lists the environment variables gatehouse reads.
+// EnvVars lists the environment variables gatehouse reads: its own and the seed-compatible ones.
 func EnvVars() []string {
-	out := make([]string, 0, len(envVars))
+	out := make([]string, 0, len(envVars)+len(seedVars))
 	for k := range envVars {
+		out = append(out, k)
+	}
+	for k := range seedVars {
 		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func (c *Config) applyEnv(env []string) error {
+func (c *Config) applyEnv(env []string) error { return c.applyEnvFrom(env, nil) }
+
+// applyEnvFrom applies the GATEHOUSE_* variables over everything else, noting in src which settings
+// they set.
+func (c *Config) applyEnvFrom(env []string, src *Source) error {
 	var ps []Problem
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
 		if set, known := envVars[k]; ok && known && v != "" {
 			if err := set(c, v); err != nil {
 				ps = append(ps, Problem{Key: "$" + k, Message: err.Error()})
+				continue
+			}
+			if key := envKeys[k]; key != "" && src != nil {
+				if src.env == nil {
+					src.env = map[string]bool{}
+				}
+				src.env[key] = true
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -20,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
+	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 )
 
 // ServeConfig is the configuration of `gatehouse serve` (SPEC §1.2, §13.1). The sections it shares
@@ -54,9 +56,61 @@ type ServeConfig struct {
 	Upstreams []UpstreamSpec `yaml:"upstreams"`
 	// Federation tunes how several upstreams appear as one.
 	Federation FederationConfig `yaml:"federation"`
+	// Tenancy scopes every request to an engagement, with per-engagement tool allowlists.
+	Tenancy TenancyConfig `yaml:"tenancy"`
+	// Threat configures the threat scanner; Pins, the pinning of tool definitions.
+	Threat ThreatConfig `yaml:"threat"`
+	Pins   PinsConfig   `yaml:"pins"`
+	// Enabled serves the MCP endpoint. false answers every MCP request with 503 while the admin
+	// listener stays up (maintenance). Default true; the environment variable MCP_ENABLED overrides it.
+	Enabled *bool `yaml:"enabled"`
 	// RateLimits are the gateway's own limits, counted on every attempt (a rule's rate counts only
 	// forwarded calls). A refused request gets reason rate_limited, HTTP 429 and Retry-After.
 	RateLimits []RateLimitSpec `yaml:"rate_limits"`
+}
+
+// TenancyConfig scopes requests to engagements, gatehouse's tenants (SPEC §8.1, §8.2).
+type TenancyConfig struct {
+	// Enabled turns tenancy on: every request must resolve to an engagement, and tools outside the
+	// engagement's allowlist are refused (cross_tenant) and hidden. Default off.
+	Enabled bool `yaml:"enabled"`
+	// Sources are where an engagement may come from, any of token (the tenant claim of the caller's
+	// JWT, or its API key's tenant), path (the URL /e/{engagement}/mcp) and header (set by a trusted
+	// front proxy). When several are present they must agree. Default [token, path].
+	Sources []string `yaml:"sources"`
+	// Header is the trusted proxies' header. Default X-Gatehouse-Engagement.
+	Header string `yaml:"header"`
+	// TrustedProxies are the CIDRs whose header is believed; from any other peer the header is refused.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Default is the engagement of a request that names none. Empty: such requests are refused.
+	Default string `yaml:"default"`
+	// DefaultAllowlist is the allowlist of an engagement not listed under engagements. Unset: fs.read,
+	// fs.write, fs.list, search.vector, search.semantic. Entries are tool names or globs (github.*).
+	DefaultAllowlist []string `yaml:"default_allowlist"`
+	// Engagements configures allowlists per engagement id. A list set through the admin API wins.
+	Engagements map[string]EngagementSpec `yaml:"engagements"`
+	// AllowlistFile is where allowlists changed through the admin API persist. Default
+	// gatehouse-engagements.json, relative to the configuration file.
+	AllowlistFile string `yaml:"allowlist_file"`
+}
+
+// EngagementSpec configures one engagement.
+type EngagementSpec struct {
+	// Allowlist is the tools the engagement may call: names or globs.
+	Allowlist []string `yaml:"allowlist"`
+}
+
+// BuiltinFSConfig configures the built-in file tools fs.read, fs.write and fs.list (SPEC §8.3).
+type BuiltinFSConfig struct {
+	// DataRoot holds one directory per engagement, the jail of its file tools. Default
+	// ./gatehouse-data; the environment variable MCP_DATA_ROOT overrides it.
+	DataRoot string `yaml:"data_root"`
+	// MaxFileMB is the largest file read or written, in MiB. Default 10; MCP_MAX_FILE_SIZE_MB
+	// overrides it.
+	MaxFileMB int `yaml:"max_file_mb"`
+	// AllowMIME adds media types to the allowed list (e.g. application/zip); BlockMIME removes some.
+	AllowMIME []string `yaml:"allow_mime"`
+	BlockMIME []string `yaml:"block_mime"`
 }
 
 // RateLimitSpec is one gateway rate limit.
@@ -118,8 +172,12 @@ type UpstreamSpec struct {
 	// Prefix namespaces its tools and prompts ("<prefix><separator><name>"). Default: the name.
 	// An explicit "" mounts it unprefixed: names pass through unchanged (at most one upstream).
 	Prefix *string `yaml:"prefix"`
-	// URL is a Streamable HTTP server (either era). Exactly one of url and command is set.
+	// URL is a Streamable HTTP server (either era). Exactly one of url, command and builtin is set.
 	URL string `yaml:"url"`
+	// Builtin serves tools from gatehouse itself: fs (the sandboxed file tools).
+	Builtin string `yaml:"builtin"`
+	// FS configures a builtin: fs upstream.
+	FS BuiltinFSConfig `yaml:"fs"`
 	// Headers are sent to an HTTP upstream on every request. The client's credentials are never
 	// forwarded (SPEC §7.3). Values may reference ${ENV_VARS}.
 	Headers map[string]string `yaml:"headers"`
@@ -150,6 +208,66 @@ func DefaultServe() *ServeConfig {
 			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second)},
 		Admin:      AdminConfig{Listen: "127.0.0.1:9090"},
 		Federation: FederationConfig{Separator: "."},
+		Tenancy: TenancyConfig{Sources: []string{string(tenancy.SourceToken), string(tenancy.SourcePath)},
+			Header: tenancy.DefaultHeader, AllowlistFile: "gatehouse-engagements.json"},
+		Pins: PinsConfig{File: "gatehouse-pins.json"},
+	}
+}
+
+// Defaults of the built-in file tools.
+const (
+	DefaultDataRoot  = "gatehouse-data"
+	DefaultMaxFileMB = 10
+)
+
+// MCPEnabled reports whether the MCP endpoint is served.
+func (c *ServeConfig) MCPEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// applyServeEnv applies the environment variables that only serve reads: GATEHOUSE_LISTEN and the
+// seed's MCP_ENABLED, MCP_DATA_ROOT and MCP_MAX_FILE_SIZE_MB (over the file).
+func (c *ServeConfig) applyServeEnv(env map[string]string) error {
+	if v := env["GATEHOUSE_LISTEN"]; v != "" {
+		c.Listen = v
+	}
+	if v := env["MCP_ENABLED"]; v != "" {
+		on, err := parseBool(v)
+		if err != nil {
+			return &Error{[]Problem{{Key: "$MCP_ENABLED", Message: err.Error()}}}
+		}
+		c.Enabled = &on
+	}
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if u.Builtin == "" {
+			continue
+		}
+		if v := env["MCP_DATA_ROOT"]; v != "" {
+			u.FS.DataRoot = v
+		}
+		if v := env["MCP_MAX_FILE_SIZE_MB"]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return &Error{[]Problem{{Key: "$MCP_MAX_FILE_SIZE_MB", Message: fmt.Sprintf("must be a whole number of MiB, at least 1 (got %q)", v)}}}
+			}
+			u.FS.MaxFileMB = n
+		}
+	}
+	return nil
+}
+
+// fillBuiltinDefaults gives builtin upstreams their defaults, before relative paths are resolved.
+func (c *ServeConfig) fillBuiltinDefaults() {
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if u.Builtin == "" {
+			continue
+		}
+		if u.FS.DataRoot == "" {
+			u.FS.DataRoot = DefaultDataRoot
+		}
+		if u.FS.MaxFileMB == 0 {
+			u.FS.MaxFileMB = DefaultMaxFileMB
+		}
 	}
 }
 
@@ -169,8 +287,16 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 	if ps := expandEnv(reflect.ValueOf(cfg).Elem(), "", envMap(env), src); ps != nil {
 		return nil, src, &Error{ps}
 	}
+	cfg.fillBuiltinDefaults()
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Policy.Rules, &cfg.Audit.Path, &cfg.Audit.Key, &cfg.TLS.Cert, &cfg.TLS.Key} {
+	shared := cfg.Shared()
+	shared.resolvePaths(dir)
+	cfg.setShared(shared)
+	paths := []*string{&cfg.TLS.Cert, &cfg.TLS.Key, &cfg.Tenancy.AllowlistFile}
+	for i := range cfg.Upstreams {
+		paths = append(paths, &cfg.Upstreams[i].FS.DataRoot)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -183,13 +309,16 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 			c.ResolvePaths(dir)
 		}
 	}
-	shared := &Config{Mode: cfg.Mode, Fail: cfg.Fail, Policy: cfg.Policy, Audit: cfg.Audit, Limits: cfg.Limits, Log: cfg.Log}
-	if err := shared.applyEnv(env); err != nil {
+	shared = cfg.Shared()
+	if err := shared.applySeeds(env, src); err != nil {
 		return nil, src, err
 	}
-	cfg.Mode, cfg.Fail, cfg.Policy, cfg.Audit, cfg.Limits, cfg.Log = shared.Mode, shared.Fail, shared.Policy, shared.Audit, shared.Limits, shared.Log
-	if v := envMap(env)["GATEHOUSE_LISTEN"]; v != "" {
-		cfg.Listen = v
+	if err := shared.applyEnvFrom(env, src); err != nil {
+		return nil, src, err
+	}
+	cfg.setShared(shared)
+	if err := cfg.applyServeEnv(envMap(env)); err != nil {
+		return nil, src, err
 	}
 	return cfg, src, nil
 }
@@ -258,16 +387,17 @@ func expandEnv(v reflect.Value, path string, env map[string]string, src *Source)
 		}
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
-			ps = append(ps, expandEnv(v.Index(i), path, env, src)...)
+			ps = append(ps, expandEnv(v.Index(i), fmt.Sprintf("%s[%d]", path, i), env, src)...)
 		}
 	case reflect.Map:
 		for _, k := range v.MapKeys() {
 			val := v.MapIndex(k)
 			if val.Kind() == reflect.String {
 				s, missing := expandString(val.String(), env)
+				key := path + "." + fmt.Sprint(k.Interface())
 				for _, m := range missing {
-					file, line := src.at(path)
-					ps = append(ps, Problem{File: file, Line: line, Key: path, Message: "environment variable " + m + " is not set"})
+					file, line := src.at(key)
+					ps = append(ps, Problem{File: file, Line: line, Key: key, Message: "environment variable " + m + " is not set"})
 				}
 				v.SetMapIndex(k, reflect.ValueOf(s))
 			}
@@ -308,10 +438,21 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
+// Shared returns the sections serve shares with run (mode, fail, policy, audit, limits, log, threat,
+// pins) as a run Config, so that both are resolved, validated and started by the same code.
+func (c *ServeConfig) Shared() *Config {
+	d := Default()
+	return &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
+		Threat: c.Threat, Pins: c.Pins, Upstream: d.Upstream}
+}
+
+func (c *ServeConfig) setShared(s *Config) {
+	c.Mode, c.Fail, c.Policy, c.Audit, c.Limits, c.Log, c.Threat, c.Pins = s.Mode, s.Fail, s.Policy, s.Audit, s.Limits, s.Log, s.Threat, s.Pins
+}
+
 // Validate checks serve's configuration and reports every problem at once, located.
 func (c *ServeConfig) Validate(src *Source) error {
-	shared := &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
-		Upstream: Default().Upstream}
+	shared := c.Shared()
 	var ps []Problem
 	var ce *Error
 	if err := shared.Validate(src); errors.As(err, &ce) {
@@ -375,65 +516,86 @@ func (c *ServeConfig) Validate(src *Source) error {
 	for i, u := range c.Upstreams {
 		key := fmt.Sprintf("upstreams[%d]", i)
 		if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(u.Name) {
-			add("upstreams", "%s: name %q must be letters, digits, - or _", key, u.Name)
+			add(key, "name %q must be letters, digits, - or _", u.Name)
 		}
 		if names[u.Name] {
-			add("upstreams", "%s: name %q is used twice", key, u.Name)
+			add(key, "name %q is used twice", u.Name)
 		}
 		names[u.Name] = true
-		if (u.URL == "") == (len(u.Command) == 0) {
-			add("upstreams", "%s (%s): set exactly one of url and command", key, u.Name)
+		kinds := 0
+		for _, set := range []bool{u.URL != "", len(u.Command) > 0, u.Builtin != ""} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			add(key, "(%s): set exactly one of url, command and builtin", u.Name)
+		}
+		switch {
+		case u.Builtin != "" && u.Builtin != "fs":
+			add(key, "(%s): builtin must be fs (got %q)", u.Name, u.Builtin)
+		case u.Builtin == "fs" && !c.Tenancy.Enabled:
+			add(key, "(%s): the built-in file tools jail files per engagement: set tenancy.enabled: true", u.Name)
+		case u.Builtin == "fs" && (u.FS.MaxFileMB < 1 || u.FS.MaxFileMB > 1024):
+			add(key, "(%s): fs.max_file_mb must be 1-1024 (got %d)", u.Name, u.FS.MaxFileMB)
+		case u.Builtin == "" && !reflect.ValueOf(u.FS).IsZero():
+			add(key, "(%s): fs applies to builtin: fs upstreams only", u.Name)
 		}
 		if u.URL != "" {
 			if pu, err := url.Parse(u.URL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				add("upstreams", "%s (%s): url %q is not an http(s) URL", key, u.Name, u.URL)
+				add(key, "(%s): url %q is not an http(s) URL", u.Name, u.URL)
 			}
 		}
 		if u.Prefix != nil && *u.Prefix == "" {
 			if unprefixed != "" {
-				add("upstreams", "%s (%s): only one upstream may be unprefixed (%s already is)", key, u.Name, unprefixed)
+				add(key, "(%s): only one upstream may be unprefixed (%s already is)", u.Name, unprefixed)
 			}
 			unprefixed = u.Name
 		}
 		if u.Credentials != nil {
 			if u.URL == "" {
-				add("upstreams", "%s (%s): credentials apply to HTTP upstreams only", key, u.Name)
+				add(key, "(%s): credentials apply to HTTP upstreams only", u.Name)
 			}
 			for _, err := range u.Credentials.Validate() {
-				add("upstreams", "%s (%s): credentials: %v", key, u.Name, err)
+				add(key, "(%s): credentials: %v", u.Name, err)
 			}
 		}
 		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
-			add("upstreams", "%s (%s): prefix %q must not contain the separator %q", key, u.Name, *u.Prefix, c.Federation.Separator)
+			add(key, "(%s): prefix %q must not contain the separator %q", u.Name, *u.Prefix, c.Federation.Separator)
 		}
 	}
 	for i, r := range c.RateLimits {
 		key := fmt.Sprintf("rate_limits[%d]", i)
 		if !slices.Contains([]string{"identity", "tenant", "tool", "identity_tool"}, r.Scope) {
-			add("rate_limits", "%s: scope must be identity, tenant, tool or identity_tool (got %q)", key, r.Scope)
+			add(key, "scope must be identity, tenant, tool or identity_tool (got %q)", r.Scope)
 		}
 		if r.Limit < 1 || r.Per <= 0 {
-			add("rate_limits", "%s: limit must be at least 1 and per a positive duration", key)
+			add(key, "limit must be at least 1 and per a positive duration")
 		}
 		for _, g := range r.Tools {
 			if _, err := path.Match(g, ""); err != nil {
-				add("rate_limits", "%s: bad glob %q: %v", key, g, err)
+				add(key, "bad glob %q: %v", g, err)
 			}
 		}
 	}
 	if c.Federation.Separator == "" {
 		add("federation.separator", "must not be empty")
 	}
+	c.validateTenancy(add)
 	if ps == nil {
 		return nil
 	}
 	return &Error{ps}
 }
 
-// PrefixOf returns an upstream's namespace prefix.
+// PrefixOf returns an upstream's namespace prefix: the configured one, else "fs" for the built-in
+// file tools (so they are fs.read, fs.write, fs.list whatever the upstream is named), else the name.
 func (u *UpstreamSpec) PrefixOf() string {
-	if u.Prefix != nil {
+	switch {
+	case u.Prefix != nil:
 		return *u.Prefix
+	case u.Builtin == "fs":
+		return "fs"
 	}
 	return u.Name
 }
@@ -465,4 +627,91 @@ func IsServeFile(path string) bool {
 	_, upstreams := top["upstreams"]
 	_, listen := top["listen"]
 	return upstreams || listen
+}
+
+// validateTenancy checks the tenancy section.
+func (c *ServeConfig) validateTenancy(add func(key, format string, args ...any)) {
+	t := &c.Tenancy
+	if !t.Enabled {
+		return
+	}
+	if len(t.Sources) == 0 && t.Default == "" {
+		add("tenancy.sources", "no source and no default: every request would be refused")
+	}
+	for _, s := range t.Sources {
+		if !slices.Contains([]string{"token", "path", "header"}, s) {
+			add("tenancy.sources", "%q is not a source: token, path or header", s)
+		}
+	}
+	if slices.Contains(t.Sources, "header") && len(t.TrustedProxies) == 0 {
+		add("tenancy.trusted_proxies", "the header source needs the addresses of the trusted proxies that set it")
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(t.Header) {
+		add("tenancy.header", "%q is not a header name", t.Header)
+	}
+	for _, p := range t.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			add("tenancy.trusted_proxies", "%q: %v", p, err)
+		}
+	}
+	if t.Default != "" {
+		if err := tenancy.ValidID(t.Default); err != nil {
+			add("tenancy.default", "%v", err)
+		}
+	}
+	if t.DefaultAllowlist != nil {
+		if err := tenancy.ValidTools(t.DefaultAllowlist); err != nil {
+			add("tenancy.default_allowlist", "%v", err)
+		}
+	}
+	for id, e := range t.Engagements {
+		key := "tenancy.engagements." + id
+		if err := tenancy.ValidID(id); err != nil {
+			add(key, "%v", err)
+		}
+		if err := tenancy.ValidTools(e.Allowlist); err != nil {
+			add(key+".allowlist", "%v", err)
+		}
+	}
+	if t.AllowlistFile == "" {
+		add("tenancy.allowlist_file", "must name a file: admin changes to allowlists must persist")
+	}
+}
+
+// parsePrefix reads a CIDR, or a single address as a /32 or /128.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Resolver returns the tenancy resolver the section describes, nil when tenancy is off.
+func (t *TenancyConfig) Resolver() *tenancy.Resolver {
+	if !t.Enabled {
+		return nil
+	}
+	rv := &tenancy.Resolver{Header: t.Header, Default: t.Default}
+	for _, s := range t.Sources {
+		rv.Sources = append(rv.Sources, tenancy.Source(s))
+	}
+	for _, p := range t.TrustedProxies {
+		if pr, err := parsePrefix(p); err == nil {
+			rv.TrustedProxies = append(rv.TrustedProxies, pr.Masked())
+		}
+	}
+	return rv
+}
+
+// Allowlists returns the configured allowlists per engagement.
+func (t *TenancyConfig) Allowlists() map[string][]string {
+	out := make(map[string][]string, len(t.Engagements))
+	for id, e := range t.Engagements {
+		out[id] = e.Allowlist
+	}
+	return out
 }

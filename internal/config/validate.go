@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks every setting and reports every problem at once, located in the file when the
@@ -59,8 +62,10 @@ func (c *Config) Validate(src *Source) error {
 			add("identity.roles", "role %q must be a non-empty name without commas or spaces", r)
 		}
 	}
-	if c.Mode != "off" && c.Policy.Rules == "" {
-		add("policy.rules", "no policy to enforce: give a rules file (--policy), or run with mode off to relay and audit only")
+	c.validatePolicy(add)
+	validateThreat(&c.Threat, &c.Pins, add)
+	if c.Mode != "off" && c.Policy.Rules == "" && !c.regoConfigured() {
+		add("policy.rules", "no policy to enforce: give a rules file (--policy) or a Rego bundle (--policy-bundle), or run with mode off to relay and audit only")
 	}
 	if ps == nil {
 		return nil
@@ -73,4 +78,46 @@ func (c *Config) Validate(src *Source) error {
 		return a.Line - b.Line
 	})
 	return &Error{ps}
+}
+
+// queryRE is a reference into data in dotted form, as policy.query must be.
+var queryRE = regexp.MustCompile(`^data(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// sha256RE is a pinned digest: 64 hex digits, optionally prefixed sha256:.
+var sha256RE = regexp.MustCompile(`^(sha256:)?[0-9a-fA-F]{64}$`)
+
+// regoConfigured reports whether the Rego engine is on: a bundle is named, or policy.enabled is true.
+func (c *Config) regoConfigured() bool {
+	if c.Policy.Enabled != nil {
+		return *c.Policy.Enabled
+	}
+	return c.Policy.Bundle != "" || c.Policy.BundleURL != ""
+}
+
+// validatePolicy checks the Rego settings of the policy section.
+func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
+	p := &c.Policy
+	if !slices.Contains([]string{"", "enforce", "monitor", "off"}, p.RegoMode) {
+		add("policy.rego_mode", "must be one of enforce, monitor, off (got %q)", p.RegoMode)
+	}
+	if p.Bundle != "" && p.BundleURL != "" {
+		add("policy.bundle_url", "give one of policy.bundle (a path) and policy.bundle_url, not both")
+	}
+	if p.BundleURL != "" {
+		if u, err := url.Parse(p.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("policy.bundle_url", "must be an http:// or https:// URL")
+		}
+	}
+	if p.BundleSHA256 != "" && !sha256RE.MatchString(p.BundleSHA256) {
+		add("policy.bundle_sha256", "must be 64 hex digits (the output of sha256sum)")
+	}
+	if p.PollSeconds != nil && (*p.PollSeconds < 0 || *p.PollSeconds > 86400) {
+		add("policy.poll_seconds", "must be between 0 (never) and 86400 (got %d)", *p.PollSeconds)
+	}
+	if p.Query != "" && !queryRE.MatchString(p.Query) {
+		add("policy.query", "must be a reference into data such as %s (got %q)", DefaultQuery, p.Query)
+	}
+	if d := p.RegoTimeout.D(); d != 0 && (d < time.Millisecond || d > time.Minute) {
+		add("policy.rego_timeout", "must be between 1ms and 1m (got %v)", d)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
@@ -14,10 +15,14 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
+	stagethreat "github.com/gatehouse-mcp/gatehouse/internal/stage/threat"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 )
 
 // Options are what a Gateway is built from.
@@ -28,6 +33,14 @@ type Options struct {
 	Identity pipeline.Stage
 	// Engines are the policy engines in the order they are consulted (and their rewrites applied).
 	Engines []*engine.Stage
+	// Allowlists, when set, scope every call to an engagement (SPEC §8.1, §8.2): a call without one
+	// is refused, and tools outside the engagement's allowlist are refused and hidden.
+	Allowlists *tenancy.Allowlists
+	// Threat, when set, scans arguments and results (SPEC §9) and fills input.threat for the engines.
+	Threat *stagethreat.Stage
+	// Pins, when set, pins tool definitions as they are listed and quarantines tools whose definition
+	// changes or reads as poisoned (SPEC §9.3).
+	Pins *pin.Pinner
 	// RateLimits are the gateway's own limits per identity, tenant or tool (SPEC §8.7).
 	RateLimits []ratelimit.Limit
 	// Fail is the posture when state or an engine fails.
@@ -76,8 +89,10 @@ func New(o Options) *Gateway {
 		response: pipeline.NewChain(responseStages(&o)...),
 		logger:   o.Logger,
 	}
-	for _, e := range o.Engines {
-		g.vis = append(g.vis, e)
+	for _, s := range g.request.Stages() {
+		if v, ok := s.(pipeline.Visibility); ok {
+			g.vis = append(g.vis, v)
+		}
 	}
 	return g
 }
@@ -99,12 +114,14 @@ type Session struct {
 	Principal *policy.Principal
 	// Tenant is the engagement the transport resolved, if any.
 	Tenant string
+	// TenantProblem says why the transport could not resolve one, when it could not.
+	TenantProblem string
 }
 
 // decide runs a request through the request path and returns the call with its decision. It never
 // fails: an internal fault becomes an internal_error refusal whose id is logged.
 func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
-	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal}
+	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal, TenantProblem: sess.TenantProblem}
 	req, err := mcp.DecodeRequest(msg.Method, msg.Params)
 	if err != nil {
 		c.Request = &mcp.Request{}
@@ -196,7 +213,7 @@ func refusal(c *pipeline.Call) []byte {
 	d := &c.Decision
 	return jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{
 		Reason:       d.Code,
-		Detail:       d.Reason,
+		Detail:       redact.Text(d.Reason), // a policy's reason may quote the arguments it refused
 		RuleID:       d.RuleID,
 		DecisionID:   c.DecisionID,
 		ApprovalID:   d.ApprovalID,
@@ -213,14 +230,20 @@ func unavailable(c *pipeline.Call, why string) []byte {
 
 // respond runs a response through the response path and list filtering. It returns the frame to send
 // the client and how the exchange ended.
-func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message) ([]byte, audit.Outcome) {
+// owner, when set, names the upstream each item of a merged list result comes from.
+func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, owner func(item string) string) ([]byte, audit.Outcome) {
 	out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
 	if resp.IsError() {
 		out.Status, out.Result = audit.StatusUpstreamError, resp.Error
 		return resp.Raw, out
 	}
 	if l, ok := mcp.ListingFor(c.Input.Kind); ok {
-		return g.filterList(ctx, c, resp, l, out)
+		if c.Upstream != "" && c.Input.Kind == mcp.MethodToolsList {
+			if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
+				return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
+			}
+		}
+		return g.filterList(ctx, c, resp, l, out, owner)
 	}
 	if !mcp.HasResponseHook(c.Input.Kind) || !g.needsResults() {
 		return resp.Raw, out
@@ -258,14 +281,17 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 // refuseResult withholds a result the response path refused; the client gets an error instead.
 func (g *Gateway) refuseResult(c *pipeline.Call, out *audit.Outcome, d *pipeline.Decision) ([]byte, audit.Outcome) {
 	out.Status, out.Response = audit.StatusResultRefused, d
-	frame := jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{Reason: d.Code, Detail: d.Reason, RuleID: d.RuleID, DecisionID: c.DecisionID})
+	frame := jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{Reason: d.Code, Detail: redact.Text(d.Reason), RuleID: d.RuleID, DecisionID: c.DecisionID})
 	out.Result = frame
 	return frame, *out
 }
 
-// needsResults reports whether any engine decides results; when none does, results are returned
-// without being decoded.
+// needsResults reports whether any engine decides results, or the threat stage scans them; when none
+// does, results are returned without being decoded.
 func (g *Gateway) needsResults() bool {
+	if g.opts.Threat != nil && g.opts.Threat.ScansResults() {
+		return true
+	}
 	for _, e := range g.opts.Engines {
 		if e.HasResponsePhase() {
 			return true
@@ -274,8 +300,9 @@ func (g *Gateway) needsResults() bool {
 	return false
 }
 
-// filterList removes from a list result every item the caller may not use (SPEC §3.4).
-func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, l mcp.Listing, out audit.Outcome) ([]byte, audit.Outcome) {
+// filterList removes from a list result every item the caller may not use (SPEC §3.4). owner, when
+// set, names the upstream an item comes from (a merged federation list); otherwise it is the call's.
+func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, l mcp.Listing, out audit.Outcome, owner func(item string) string) ([]byte, audit.Outcome) {
 	if len(g.vis) == 0 {
 		return resp.Raw, out
 	}
@@ -283,6 +310,10 @@ func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrp
 	probe.Input.Kind = l.Use
 	filtered, removed, err := mcp.FilterList(resp.Result, l, func(name string) bool {
 		probe.Input.Tool.Name, probe.Input.Prompt.Name, probe.Input.Resource.URI = name, name, name
+		if owner != nil {
+			probe.Upstream = owner(name)
+			probe.Input.Tool.Server = probe.Upstream
+		}
 		for _, v := range g.vis {
 			if !v.Visible(ctx, probe) {
 				return false
@@ -332,7 +363,9 @@ func (g *Gateway) recordFrameError(sess *Session, fe *jsonrpc.FrameError, raw []
 		Msg: &jsonrpc.Message{ID: fe.ID}, Request: &mcp.Request{}}
 	c.Input = baseInput(sess, "", c.Request)
 	c.Refuse("codec", fe.Reason, fe.Detail)
-	frame := jsonrpc.FrameRefusal(fe, c.DecisionID)
+	safe := *fe
+	safe.Detail = redact.Text(fe.Detail)
+	frame := jsonrpc.FrameRefusal(&safe, c.DecisionID)
 	preview := raw
 	if len(preview) > 256 {
 		preview = preview[:256]
@@ -350,4 +383,60 @@ func encode(v any) ([]byte, error) {
 		return nil, fmt.Errorf("encode rewritten value: %w", err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// observeTools checks every tool definition of an upstream's tools/list result against its pin
+// (SPEC §9.3) and audits what changed: a new tool, a changed or poisoned definition (now
+// quarantined), a definition restored. Names are as the client sees them. An error means the result
+// could not be read or the pins could not be consulted; the caller withholds the list.
+func (g *Gateway) observeTools(decisionID, upstream string, result []byte) error {
+	if g.opts.Pins == nil {
+		return nil
+	}
+	v, err := mcp.DecodeValue(result)
+	if err != nil {
+		return err
+	}
+	obs, err := g.opts.Pins.ObserveList(context.Background(), upstream, v)
+	for _, o := range obs {
+		if !o.Status.Report() && o.Threat.Score < threatThreshold {
+			continue
+		}
+		e := audit.Event{Method: "tools/pin." + string(o.Status), Engine: "pin", Effect: string(policy.EffectAllow), Status: "observed",
+			Upstream: o.Upstream, Tool: o.Tool,
+			Detail: fmt.Sprintf("digest %s, approved %s, threat score %.2f %s", o.Digest, orNone(o.Approved), o.Threat.Score, findings(o.Threat.Findings))}
+		if o.Quarantined() {
+			e.Effect, e.Code = string(policy.EffectRequireApproval), string(policy.CodeApprovalRequired)
+			g.logger.Warn("tool quarantined: its definition is not the approved one", "upstream", o.Upstream, "tool", o.Tool, "status", o.Status, "decision_id", decisionID)
+		}
+		// Not waited for: the list is not released on the strength of this record, and a record
+		// that cannot be written stops every later answer anyway.
+		g.opts.Recorder.Event(newID("pin"), e)
+	}
+	if err != nil {
+		g.logger.Error("tool pins could not be checked", "upstream", upstream, "decision_id", decisionID, "error", err)
+	}
+	return err
+}
+
+// threatThreshold is the score from which a tool definition's reading is audited.
+const threatThreshold = 0.5
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// findings lists rule@where of threat findings, never the matched text.
+func findings(fs []policy.Finding) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, f.Rule+"@"+f.Where)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }

@@ -276,6 +276,11 @@ func (h *harness) received(s string) bool {
 // auditRecords closes the harness and returns the decision records of the audit log, after proving
 // the log verifies.
 func (h *harness) auditRecords() []auditlog.Record {
+	return h.auditOf(auditlog.TypeDecision)
+}
+
+// auditOf returns the records of one type, after closing the harness and verifying the log.
+func (h *harness) auditOf(typ string) []auditlog.Record {
 	h.t.Helper()
 	h.close()
 	if _, err := auditlog.Verify([]string{h.auditPath}, auditlog.VerifyOptions{}); err != nil {
@@ -291,7 +296,7 @@ func (h *harness) auditRecords() []auditlog.Record {
 		if err != nil {
 			h.t.Fatalf("audit line %q: %v", line, err)
 		}
-		if rec.Type == auditlog.TypeDecision {
+		if rec.Type == typ {
 			out = append(out, *rec)
 		}
 	}

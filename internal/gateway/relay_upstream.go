@@ -137,7 +137,7 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte) {
 			r.out.send(msg.Raw, nil, nil)
 			return
 		}
-		frame, o := r.g.respond(ctx, ex.call, msg)
+		frame, o := r.g.respond(ctx, ex.call, msg, nil)
 		o.Args, o.Upstream = ex.args, time.Since(ex.sent)
 		r.out.send(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
 	case jsonrpc.KindRequest:

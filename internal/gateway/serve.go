@@ -41,6 +41,7 @@ type Server struct {
 	opts ServeOptions
 
 	unprefixed Upstream
+	stateMu    sync.Mutex // guards the creation of sessions' serveState
 	// owners maps resource URIs and URI templates to the upstream that listed them.
 	owners sync.Map
 }
@@ -89,6 +90,9 @@ func (s *Server) state(sess *streamable.Session) *serveState {
 	if sess == nil {
 		return nil
 	}
+	// A session's first request may fan out to several upstreams at once, all making its state.
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
 	if st, ok := sess.State.(*serveState); ok {
 		return st
 	}
@@ -116,7 +120,7 @@ func (s *Server) link(ex *streamable.Exchange, u Upstream) *Link {
 
 // sessionInfo is what the decision pipeline knows of the caller.
 func (s *Server) sessionInfo(ex *streamable.Exchange, upstream string) *Session {
-	si := &Session{ClientIP: ex.ClientIP, Upstream: upstream, Principal: ex.Principal, Tenant: ex.Tenant, Headers: maskHeaders(ex.Header)}
+	si := &Session{ClientIP: ex.ClientIP, Upstream: upstream, Principal: ex.Principal, Tenant: ex.Tenant, TenantProblem: ex.TenantProblem, Headers: maskHeaders(ex.Header)}
 	if ex.Session != nil {
 		si.ID = ex.Session.ID
 	} else {
@@ -210,7 +214,7 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
 	defer cancel()
 	l := s.link(ex, t.up)
-	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params})
+	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params, Tenant: ex.Tenant})
 	if err != nil {
 		s.unavailable(ctx, c, ans, err) // forwarded or not, the budget stays counted if the frame went out
 		return
@@ -242,7 +246,7 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 				continue
 			}
 			if ex.Session != nil && ex.Msg.Method == mcp.MethodInitialize {
-				s.initialized(ex, l, m)
+				s.initialized(ex, l, m, true)
 			}
 			s.answer(ctx, ex, c, t.up, m, st.Status(), args, time.Since(start), ans)
 			return
@@ -265,7 +269,11 @@ func (s *Server) answer(ctx context.Context, ex *streamable.Exchange, c *pipelin
 	if _, ok := mcp.ListingFor(c.Input.Kind); ok && up != nil && !m.IsError() {
 		s.learnOwners(c.Input.Kind, up, m)
 	}
-	frame, o := s.g.respond(ctx, c, m)
+	var owner func(string) string
+	if up == nil { // a merged answer of several upstreams
+		owner = s.ownerName
+	}
+	frame, o := s.g.respond(ctx, c, m, owner)
 	o.Args, o.Upstream = args, took
 	if string(frame) != string(m.Raw) {
 		status = http.StatusOK

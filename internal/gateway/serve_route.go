@@ -84,6 +84,18 @@ func (s *Server) byName(name string) (Upstream, string, bool) {
 	return nil, "", false
 }
 
+// ownerName names the upstream a listed item comes from: a tool or prompt by its prefix, a resource
+// by the upstream that listed it. "" when none is known.
+func (s *Server) ownerName(item string) string {
+	if u, _, ok := s.byName(item); ok {
+		return u.Name()
+	}
+	if u := s.owner(item); u != nil {
+		return u.Name()
+	}
+	return ""
+}
+
 // owner finds the upstream of a resource URI: the one that listed it or a template matching it,
 // else the unprefixed upstream.
 func (s *Server) owner(uri string) Upstream {
@@ -224,8 +236,10 @@ func retagRequest(m *jsonrpc.Message, id jsonrpc.ID) []byte {
 	return jsonrpc.Request(id, m.Method, m.Params)
 }
 
-// initialized records what the upstream agreed to in a legacy handshake.
-func (s *Server) initialized(ex *streamable.Exchange, l *Link, m *jsonrpc.Message) {
+// initialized records what the upstream agreed to in a legacy handshake. With one upstream that is
+// also the session's version; a fanned-out initialize sets the session's version from the merged
+// answer (mergeServerInfo), so concurrent upstreams never race to set it.
+func (s *Server) initialized(ex *streamable.Exchange, l *Link, m *jsonrpc.Message, only bool) {
 	var r struct {
 		ProtocolVersion string `json:"protocolVersion"`
 	}
@@ -233,7 +247,9 @@ func (s *Server) initialized(ex *streamable.Exchange, l *Link, m *jsonrpc.Messag
 		l.mu.Lock()
 		l.ProtocolVersion = r.ProtocolVersion
 		l.mu.Unlock()
-		ex.Session.ProtocolVersion = r.ProtocolVersion
+		if only {
+			ex.Session.ProtocolVersion = r.ProtocolVersion
+		}
 	}
 }
 
@@ -280,7 +296,7 @@ func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target)
 	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
 	defer cancel()
 	l := s.link(ex, t.up)
-	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params})
+	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params, Tenant: ex.Tenant})
 	if err != nil {
 		s.g.logger.Warn("upstream unavailable", "upstream", t.up.Name(), "error", err)
 		return nil
@@ -294,11 +310,16 @@ func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target)
 		}
 		if m.Kind() == jsonrpc.KindResponse && m.ID.Key() == ex.Msg.ID.Key() {
 			if ex.Session != nil && ex.Msg.Method == mcp.MethodInitialize && !m.IsError() {
-				s.initialized(ex, l, m)
+				s.initialized(ex, l, m, false)
 			}
 			if !m.IsError() {
 				if renamed, err := s.prefixList(ex.Msg.Method, t.up, m); err == nil {
 					m = renamed
+				}
+				if ex.Msg.Method == mcp.MethodToolsList {
+					if err := s.g.observeTools(ex.Msg.ID.String(), t.up.Name(), m.Result); err != nil {
+						return nil // left out of the merged list: its tools could not be checked
+					}
 				}
 				if _, ok := mcp.ListingFor(ex.Msg.Method); ok {
 					s.learnOwners(ex.Msg.Method, t.up, m)
@@ -328,12 +349,20 @@ func (s *Server) merge(ex *streamable.Exchange, targets []target, results []*jso
 		if all == nil {
 			all = []json.RawMessage{}
 		}
-		body, _ := json.Marshal(map[string]any{l.Member: all})
+		merged := map[string]any{l.Member: all}
+		if ex.Modern {
+			merged["resultType"] = "complete" // every 2026-07-28 result says what it is
+		}
+		body, _ := json.Marshal(merged)
 		return jsonrpc.Parse(jsonrpc.Result(id, body), s.g.opts.Limits)
 	case mcp.MethodInitialize, mcp.MethodDiscover:
 		return s.mergeServerInfo(ex, targets, results, ok)
 	default: // logging/setLevel and the like: all that answered agreed
-		return jsonrpc.Parse(jsonrpc.Result(id, []byte("{}")), s.g.opts.Limits)
+		body := []byte("{}")
+		if ex.Modern {
+			body = []byte(`{"resultType":"complete"}`)
+		}
+		return jsonrpc.Parse(jsonrpc.Result(id, body), s.g.opts.Limits)
 	}
 }
 
@@ -371,6 +400,9 @@ func (s *Server) mergeServerInfo(ex *streamable.Exchange, targets []target, resu
 	if ex.Msg.Method == mcp.MethodInitialize {
 		out["protocolVersion"] = version
 		out["serverInfo"] = info
+		if ex.Session != nil && version != "" {
+			ex.Session.ProtocolVersion = version
+		}
 	} else {
 		out["resultType"] = "complete"
 		out["supportedVersions"] = versions

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
@@ -29,6 +30,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
 
@@ -63,7 +65,20 @@ rules:
 type recorder struct {
 	mu      sync.Mutex
 	headers []http.Header
+	methods []string // of every JSON-RPC message received
 	srv     *httptest.Server
+}
+
+func (r *recorder) calls(method string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.methods {
+		if m == method {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *recorder) seen() []http.Header {
@@ -88,8 +103,13 @@ func newRecorder(t *testing.T, name string, setup func(*mcp.Server)) *recorder {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 	rec := &recorder{}
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var m struct{ Method string }
+		json.Unmarshal(body, &m)
 		rec.mu.Lock()
 		rec.headers = append(rec.headers, r.Header.Clone())
+		rec.methods = append(rec.methods, m.Method)
 		rec.mu.Unlock()
 		h.ServeHTTP(w, r)
 	}))
@@ -106,7 +126,9 @@ type serveHarness struct {
 	handler *streamable.Handler
 }
 
-func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
+// newServeHarness starts gatehouse serve in front of two SDK upstreams; tweak adjusts the gateway's
+// options before it is built.
+func newServeHarness(t *testing.T, opts ServeOptions, tweak ...func(*Options, *streamable.Config)) *serveHarness {
 	t.Helper()
 	files := newRecorder(t, "files", func(s *mcp.Server) {
 		mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "echo"}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
@@ -137,12 +159,17 @@ func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := New(Options{
+	gopts := Options{
 		Identity: identity.Transport{},
 		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
 			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
 		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
-	})
+	}
+	hcfg := streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}
+	for _, f := range tweak {
+		f(&gopts, &hcfg)
+	}
+	gw := New(gopts)
 	creds := func(_ context.Context, r *http.Request) error {
 		r.Header.Set("X-Upstream-Key", "upstream-secret")
 		return nil
@@ -155,16 +182,19 @@ func newServeHarness(t *testing.T, opts ServeOptions) *serveHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend)
-	srv := httptest.NewServer(h)
+	h := streamable.New(hcfg, backend)
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("/e/{engagement}/mcp", h)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); h.Close(); w.Close() })
 	return &serveHarness{url: srv.URL, files: files, calc: calc, audit: auditPath, writer: w, handler: h}
 }
 
 type anonymousAuth struct{}
 
-func (anonymousAuth) Authenticate(context.Context, *http.Request) (*policy.Principal, error) {
-	return &policy.Principal{ID: "anonymous"}, nil
+func (anonymousAuth) Authenticate(context.Context, *http.Request) (*policy.Principal, string, error) {
+	return &policy.Principal{ID: "anonymous"}, "", nil
 }
 func (anonymousAuth) Challenge(w http.ResponseWriter, _ error) {
 	w.WriteHeader(http.StatusUnauthorized)
@@ -462,8 +492,7 @@ func TestServeHungHTTPUpstreamTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
 	defer srv.Close()
 	start := time.Now()
 	status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "anything"})
@@ -474,5 +503,116 @@ func TestServeHungHTTPUpstreamTimesOut(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("answered after %v, want about the 300ms timeout", took)
+	}
+}
+
+// With tenancy on, every call is scoped to its engagement: tools outside its allowlist are hidden
+// and refused as cross_tenant, a request naming no engagement is refused, and both are audited as
+// attempted violations.
+func TestServeEngagementAllowlists(t *testing.T) {
+	lists, err := tenancy.Open("", nil, map[string][]string{"acme": {"files.*"}, "globex": {"calc.add"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newServeHarness(t, ServeOptions{}, func(o *Options, c *streamable.Config) {
+		o.Allowlists = lists
+		c.Tenancy = &tenancy.Resolver{Sources: []tenancy.Source{tenancy.SourcePath}}
+	})
+	acme := h.url + "/e/acme/mcp"
+	_, body := post(t, acme, "tools/list", map[string]any{})
+	var names []string
+	for _, tool := range body["result"].(map[string]any)["tools"].([]any) {
+		names = append(names, tool.(map[string]any)["name"].(string))
+	}
+	if got := strings.Join(names, ","); got != "files.echo" {
+		t.Errorf("acme's tools/list = %s, want files.echo (files.secret denied by policy, calc.add not on the allowlist)", got)
+	}
+	if status, body := post(t, acme, "tools/call", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "x"}}); status != 200 || body["error"] != nil {
+		t.Errorf("acme files.echo: %d %v", status, body)
+	}
+	status, body := post(t, acme, "tools/call", map[string]any{"name": "calc.add", "arguments": map[string]any{"a": 1, "b": 2}})
+	if d := errData(body); status != http.StatusForbidden || d["reason"] != "cross_tenant" || !strings.Contains(d["detail"].(string), "allowlist") {
+		t.Errorf("acme calc.add: %d %v, want 403 cross_tenant", status, body)
+	}
+	if status, body := post(t, h.url+"/e/globex/mcp", "tools/call", map[string]any{"name": "calc.add", "arguments": map[string]any{"a": 1, "b": 2}}); status != 200 || body["error"] != nil {
+		t.Errorf("globex calc.add: %d %v", status, body)
+	}
+	status, body = post(t, h.url+"/mcp", "tools/call", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "x"}})
+	if d := errData(body); status != http.StatusForbidden || d["reason"] != "cross_tenant" {
+		t.Errorf("no engagement: %d %v, want 403 cross_tenant", status, body)
+	}
+	if n := h.calc.calls("tools/call"); n != 1 {
+		t.Errorf("calc upstream saw %d tools/call requests, want 1 (globex's)", n)
+	}
+	if n := h.files.calls("tools/call"); n != 1 {
+		t.Errorf("files upstream saw %d tools/call requests, want 1 (acme's)", n)
+	}
+	h.writer.Close()
+	data, _ := os.ReadFile(h.audit)
+	var violations []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r map[string]any
+		json.Unmarshal([]byte(line), &r)
+		if r["code"] == "cross_tenant" {
+			violations = append(violations, fmt.Sprintf("%v %v", r["tenant"], r["tool"]))
+		}
+	}
+	if got := strings.Join(violations, ";"); got != "acme calc.add;<nil> files.echo" {
+		t.Errorf("audited violations %q, want acme's calc.add and the engagement-less files.echo", got)
+	}
+}
+
+func errData(body map[string]any) map[string]any {
+	e, _ := body["error"].(map[string]any)
+	d, _ := e["data"].(map[string]any)
+	if d == nil {
+		return map[string]any{}
+	}
+	return d
+}
+
+// An upstream answer over the message limit — a JSON body or one SSE event — is never relayed, in
+// whole or in part: the client gets an error and the gateway keeps serving.
+func TestServeRefusesOversizeUpstreamAnswers(t *testing.T) {
+	const limit = 64 << 10
+	big := strings.Repeat("A", 2*limit)
+	answer := func(sse bool) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var m struct{ ID json.RawMessage }
+			json.NewDecoder(r.Body).Decode(&m)
+			body := `{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"resultType":"complete","content":[{"type":"text","text":"` + big + `"}]}}`
+			if sse {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "data: "+body+"\n\n")
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body)
+		}))
+	}
+	for _, sse := range []bool{false, true} {
+		up := answer(sse)
+		defer up.Close()
+		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+		defer w.Close()
+		limits := jsonrpc.Limits{MaxBytes: limit}
+		gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Limits: limits,
+			Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+		backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&HTTPUpstream{UpstreamName: "big", UpstreamPrefix: "",
+			Client: &upstreamhttp.Client{URL: up.URL, Limits: limits}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger, Limits: limits}, backend))
+		defer srv.Close()
+		status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "anything"})
+		raw, _ := json.Marshal(body)
+		if body["error"] == nil || strings.Contains(string(raw), "AAAA") {
+			t.Errorf("sse=%v: oversize answer relayed: %d %.200s", sse, status, raw)
+		}
+		if d := errData(body); d["reason"] != "upstream_unavailable" && d["reason"] != "payload_too_large" {
+			t.Errorf("sse=%v: reason %v, want upstream_unavailable or payload_too_large", sse, d["reason"])
+		}
 	}
 }

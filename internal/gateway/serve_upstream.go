@@ -54,6 +54,9 @@ type Outbound struct {
 	Name string
 	// Params are the client's Mcp-Param-* headers.
 	Params http.Header
+	// Tenant is the engagement the message was resolved to (SPEC §8.1), for upstreams that serve
+	// engagements separately (the built-in file tools).
+	Tenant string
 }
 
 // Stream is an upstream's answer to one message.

@@ -56,6 +56,9 @@ type Call struct {
 	// Principal is the caller as the transport authenticated it, for the identity stage; nil when
 	// the identity stage has its own source (the stdio wrapper's local identity).
 	Principal *policy.Principal
+	// TenantProblem says why the transport could not establish the call's engagement (none named,
+	// sources that disagree, an untrusted header); the tenancy stage refuses such a call.
+	TenantProblem string
 }
 
 // Refuse ends the call with a refusal that no engine made (limits, identity, kill state, budgets).

@@ -36,6 +36,9 @@ func NewChain(stages ...Stage) *Chain {
 // Run sends c through the chain.
 func (ch *Chain) Run(ctx context.Context, c *Call) error { return ch.first(ctx, c) }
 
+// Stages returns the stages in order.
+func (ch *Chain) Stages() []Stage { return append([]Stage(nil), ch.stages...) }
+
 // Names lists the stages in order, for start-up logs and /readyz.
 func (ch *Chain) Names() []string {
 	out := make([]string, len(ch.stages))

@@ -75,6 +75,7 @@ func refusal(t *testing.T, s *mcp.ClientSession, name string, args map[string]an
 	return we.Code, data.Reason
 }
 
+// readAudit returns the decision records of an audit log (not its events, checkpoints or recoveries).
 func readAudit(t *testing.T, path string) []auditlog.Record {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -87,7 +88,9 @@ func readAudit(t *testing.T, path string) []auditlog.Record {
 		if err != nil {
 			t.Fatalf("audit line: %v", err)
 		}
-		out = append(out, *r)
+		if r.Type == auditlog.TypeDecision {
+			out = append(out, *r)
+		}
 	}
 	return out
 }

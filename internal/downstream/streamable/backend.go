@@ -16,8 +16,11 @@ type Exchange struct {
 	// Principal is the authenticated caller (never nil; anonymous when authentication is off).
 	Principal *policy.Principal
 	// Tenant is the engagement the request belongs to, when the transport resolved one.
-	Tenant   string
-	ClientIP string
+	Tenant string
+	// TenantProblem says why the request has no valid engagement, when tenancy is on: the backend
+	// must refuse the request as cross_tenant (and audit it).
+	TenantProblem string
+	ClientIP      string
 	// Header is the request's headers, for policy input; credentials must be masked by the reader.
 	Header http.Header
 	// Modern reports a 2026-07-28-era request.

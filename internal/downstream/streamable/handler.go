@@ -35,11 +35,25 @@ var (
 	LegacyVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26"}
 )
 
-// Authenticator establishes who is calling. Challenge answers a failed authentication (401 with
-// WWW-Authenticate, or 403).
+// Authenticator establishes who is calling and, when their credential names one, their tenant.
+// Challenge answers a failed authentication (401 with WWW-Authenticate, or 403).
 type Authenticator interface {
-	Authenticate(ctx context.Context, r *http.Request) (*policy.Principal, error)
+	Authenticate(ctx context.Context, r *http.Request) (p *policy.Principal, tenant string, err error)
 	Challenge(w http.ResponseWriter, err error)
+}
+
+// TenantResolver finds the engagement of a request (SPEC §8.1) from the tenant of its credential and
+// the {engagement} of its path. A non-empty problem refuses the request as cross_tenant.
+type TenantResolver interface {
+	Resolve(r *http.Request, token, path string) (engagement, problem string)
+}
+
+// caller is who sent a request and for which engagement.
+type caller struct {
+	principal *policy.Principal
+	tenant    string
+	// problem says why the request has no engagement, when tenancy is on and it has none.
+	problem string
 }
 
 // Config configures the handler.
@@ -62,7 +76,10 @@ type Config struct {
 	// KeepAlive is the interval of SSE comment lines on GET streams. Default 25s.
 	KeepAlive time.Duration
 	Auth      Authenticator
-	Logger    *slog.Logger
+	// Tenancy, when set, resolves every request's engagement; a request mounted at a path with an
+	// {engagement} wildcard names one there. Nil: the credential's tenant, if any, is the engagement.
+	Tenancy TenantResolver
+	Logger  *slog.Logger
 }
 
 // Handler is the MCP endpoint.
@@ -123,18 +140,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Forbidden: Origin or Host not allowed", nil))
 		return
 	}
-	principal, err := h.cfg.Auth.Authenticate(r.Context(), r)
+	principal, tenant, err := h.cfg.Auth.Authenticate(r.Context(), r)
 	if err != nil {
 		h.cfg.Auth.Challenge(w, err)
 		return
 	}
+	c := &caller{principal: principal, tenant: tenant}
+	if h.cfg.Tenancy != nil {
+		c.tenant, c.problem = h.cfg.Tenancy.Resolve(r, tenant, r.PathValue("engagement"))
+	}
 	switch r.Method {
 	case http.MethodPost:
-		h.post(w, r, principal)
+		h.post(w, r, c)
 	case http.MethodGet:
-		h.get(w, r, principal)
+		h.get(w, r, c)
 	case http.MethodDelete:
-		h.delete(w, r, principal)
+		h.delete(w, r, c)
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Method not allowed", nil))
@@ -179,9 +200,9 @@ func isLoopbackName(name string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request, principal *policy.Principal) {
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
-	ex := &Exchange{Principal: principal, ClientIP: clientIP(r), Header: r.Header}
+	ex := &Exchange{Principal: c.principal, Tenant: c.tenant, TenantProblem: c.problem, ClientIP: clientIP(r), Header: r.Header}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
 			"Content-Type must be application/json", &jsonrpc.ErrorData{Reason: policy.CodeMalformed}))
@@ -306,7 +327,7 @@ func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	ctx := r.Context()
 	if ex.Msg.Method == mcp.MethodInitialize && ex.Msg.Kind() == jsonrpc.KindRequest {
-		sess := &Session{ID: newID(), Principal: ex.Principal}
+		sess := &Session{ID: newID(), Principal: ex.Principal, Tenant: ex.Tenant}
 		sess.touch(time.Now())
 		ex.Session = sess
 		ans := newAnswer(w, sess.ID)
@@ -332,6 +353,17 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	ex.Session = sess
 	if ex.ProtocolVersion == "" {
 		ex.ProtocolVersion = sess.ProtocolVersion
+	}
+	if ex.TenantProblem == "" && ex.Tenant != sess.Tenant {
+		// The engagement is never revealed to a caller outside it; the audit record has both.
+		ex.TenantProblem = "the session was opened for another engagement"
+	}
+	if ex.TenantProblem != "" && ex.Msg.Kind() != jsonrpc.KindRequest {
+		// Requests are refused, and audited, by the backend's tenancy stage; notifications and
+		// replies are not decided, so they are dropped here.
+		h.cfg.Logger.Warn("cross-tenant message dropped", "session", sess.ID, "tenant", ex.Tenant, "problem", ex.TenantProblem)
+		writeError(w, http.StatusForbidden, crossTenant(ex.TenantProblem))
+		return
 	}
 	switch ex.Msg.Kind() {
 	case jsonrpc.KindRequest:
@@ -368,13 +400,33 @@ func (h *Handler) session(r *http.Request, p *policy.Principal) (*Session, int, 
 	return sess, 0, nil
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *policy.Principal) {
+// sessionOf is session for a GET or DELETE, which are refused outright when they cross engagements.
+func (h *Handler) sessionOf(r *http.Request, c *caller) (*Session, int, []byte) {
+	sess, status, frame := h.session(r, c.principal)
+	if sess == nil {
+		return nil, status, frame
+	}
+	if c.problem == "" && c.tenant != sess.Tenant {
+		c.problem = "the session was opened for another engagement"
+	}
+	if c.problem != "" {
+		h.cfg.Logger.Warn("cross-tenant request refused", "method", r.Method, "session", sess.ID, "tenant", c.tenant, "problem", c.problem)
+		return nil, http.StatusForbidden, crossTenant(c.problem)
+	}
+	return sess, 0, nil
+}
+
+func crossTenant(problem string) []byte {
+	return jsonrpc.Refusal(jsonrpc.ID{}, jsonrpc.ErrorData{Reason: policy.CodeCrossTenant, Detail: problem})
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *caller) {
 	if slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "GET is not part of protocol version 2026-07-28; use subscriptions/listen", nil))
 		return
 	}
-	sess, status, frame := h.session(r, p)
+	sess, status, frame := h.sessionOf(r, c)
 	if sess == nil {
 		writeError(w, status, frame)
 		return
@@ -408,13 +460,13 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *policy.Principa
 	h.backend.Listen(ctx, sess, ans)
 }
 
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request, p *policy.Principal) {
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 	if slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "DELETE is not part of protocol version 2026-07-28", nil))
 		return
 	}
-	sess, status, frame := h.session(r, p)
+	sess, status, frame := h.sessionOf(r, c)
 	if sess == nil {
 		writeError(w, status, frame)
 		return

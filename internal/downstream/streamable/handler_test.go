@@ -53,11 +53,12 @@ func (b *fakeBackend) Refused(ctx context.Context, ex *Exchange, fe *jsonrpc.Fra
 
 type whoAuth struct{}
 
-func (whoAuth) Authenticate(_ context.Context, r *http.Request) (*policy.Principal, error) {
+// whoAuth trusts X-Who as the caller and X-Tenant as their credential's tenant.
+func (whoAuth) Authenticate(_ context.Context, r *http.Request) (*policy.Principal, string, error) {
 	if who := r.Header.Get("X-Who"); who != "" {
-		return &policy.Principal{ID: who}, nil
+		return &policy.Principal{ID: who}, r.Header.Get("X-Tenant"), nil
 	}
-	return &policy.Principal{ID: "anonymous"}, nil
+	return &policy.Principal{ID: "anonymous"}, r.Header.Get("X-Tenant"), nil
 }
 func (whoAuth) Challenge(w http.ResponseWriter, _ error) { w.WriteHeader(http.StatusUnauthorized) }
 

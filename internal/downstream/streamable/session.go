@@ -16,6 +16,8 @@ type Session struct {
 	ProtocolVersion string
 	// Principal is who opened the session; every later request must come from the same caller.
 	Principal *policy.Principal
+	// Tenant is the engagement the session was opened for; every later request must be for it.
+	Tenant string
 	// State belongs to the backend.
 	State any
 

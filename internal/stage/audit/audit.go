@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 )
 
 // Status says how an exchange ended. The values are part of the audit schema.
@@ -68,7 +69,8 @@ func NewRecorder(w *auditlog.Writer, mode string, logger *slog.Logger) *Recorder
 // Record submits the record of c's exchange and returns at once; Wait on the result before releasing
 // anything to the client.
 func (r *Recorder) Record(c *pipeline.Call, o Outcome) *auditlog.Pending {
-	return r.w.Submit(r.record(c, o))
+	rec := redact.Record(*r.record(c, o))
+	return r.w.Submit(&rec)
 }
 
 func (r *Recorder) record(c *pipeline.Call, o Outcome) *auditlog.Record {
@@ -128,4 +130,52 @@ func (r *Recorder) record(c *pipeline.Call, o Outcome) *auditlog.Record {
 		rec.ResultPreview = string(o.Result)
 	}
 	return rec
+}
+
+// Event is something the gateway records that is not the decision of a client's message: an
+// operator's change through the admin API (an engagement's allowlist, a tool approval), or a tool
+// definition that appeared, changed or reads as poisoned (SPEC §9). Events are in the same chain as
+// decisions, so the log shows who could call what, and since when.
+type Event struct {
+	// Method names the event, e.g. admin/allowlist.put or tools/pin.changed.
+	Method string
+	// Engine is what made it: admin, pin.
+	Engine string
+	// Effect and Code say what it did (allow for an applied change; deny with a code for a
+	// quarantine).
+	Effect, Code string
+	// Tenant is the engagement concerned, when there is one.
+	Tenant   string
+	User     string
+	ClientIP string
+	Upstream string
+	Tool     string
+	// Args is the request or definition as JSON (redacted before it is written); Detail says what
+	// changed.
+	Args   []byte
+	Detail string
+	// Status is how it ended: applied, observed.
+	Status string
+}
+
+// Event submits the record of an event; Wait on the result before acknowledging it.
+func (r *Recorder) Event(id string, e Event) *auditlog.Pending {
+	rec := redact.Record(auditlog.Record{
+		Type:        auditlog.TypeEvent,
+		DecisionID:  id,
+		Tenant:      e.Tenant,
+		User:        e.User,
+		ClientIP:    e.ClientIP,
+		Method:      e.Method,
+		Upstream:    e.Upstream,
+		Tool:        e.Tool,
+		Effect:      e.Effect,
+		Code:        e.Code,
+		Engine:      e.Engine,
+		Mode:        r.mode,
+		Status:      e.Status,
+		ArgsPreview: string(e.Args),
+		Detail:      e.Detail,
+	})
+	return r.w.Submit(&rec)
 }

@@ -1,0 +1,224 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeServe(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(p), "rules.yaml"), []byte("name: x\nversion: \"1\"\ndefault_effect: allow\nrules: []\n"), 0o600)
+	return p
+}
+
+// serveProblems loads and validates a serve file and returns every problem as "line: key: message".
+func serveProblems(t *testing.T, body string, env ...string) []string {
+	t.Helper()
+	cfg, src, err := LoadServe(writeServe(t, body), env)
+	if err == nil {
+		err = cfg.Validate(src)
+	}
+	var ce *Error
+	if err != nil && !errors.As(err, &ce) {
+		t.Fatalf("not a located error: %v", err)
+	}
+	if ce == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range ce.Problems {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func TestServeExamplesCheck(t *testing.T) {
+	for _, f := range []string{"serve.yaml", "serve-conformance.yaml"} {
+		cfg, src, err := LoadServe("../../examples/"+f, []string{"UPSTREAM_URL=http://127.0.0.1:1/", "GATEHOUSE_LISTEN=127.0.0.1:2"})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if err := cfg.Validate(src); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestServeEnvReferences(t *testing.T) {
+	const body = "listen: ${LISTEN}\nupstreams:\n  - name: a\n    url: ${URL}\npolicy: {rules: rules.yaml}\n"
+	if ps := serveProblems(t, body, "LISTEN=127.0.0.1:9", "URL=http://127.0.0.1:1/mcp"); ps != nil {
+		t.Errorf("with the variables set: %v", ps)
+	}
+	ps := serveProblems(t, body, "LISTEN=127.0.0.1:9")
+	if len(ps) != 1 || !strings.Contains(ps[0], "URL") || !strings.Contains(ps[0], ":4:") {
+		t.Errorf("an unset variable should be one located problem on line 4, got %v", ps)
+	}
+}
+
+func TestServeValidationIsLocated(t *testing.T) {
+	ps := serveProblems(t, `listen: 0.0.0.0:8080
+admin:
+  listen: 127.0.0.1:8080
+  token_sha256: nothex
+http:
+  deny_as: shrug
+upstreams:
+  - name: a
+    url: ftp://x
+  - name: a
+    command: [x]
+    url: http://x
+  - name: fs
+    builtin: fs
+rate_limits:
+  - scope: planet
+    limit: 0
+    per: 1m
+`)
+	want := []string{
+		"0.0.0.0:8080 is not a loopback address", // anonymous on a public address
+		"admin.token_sha256",
+		"http.deny_as",
+		"is not an http(s) URL",
+		`name "a" is used twice`,
+		"set exactly one of url, command and builtin",
+		"set tenancy.enabled: true",
+		"scope must be",
+	}
+	joined := strings.Join(ps, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("no problem mentions %q in:\n%s", w, joined)
+		}
+	}
+	for _, p := range ps {
+		if strings.Contains(p, "deny_as") && !strings.Contains(p, ":6:") {
+			t.Errorf("deny_as problem not located on line 6: %s", p)
+		}
+		if strings.Contains(p, "used twice") && !strings.Contains(p, ":10: upstreams[1]") {
+			t.Errorf("the duplicate upstream is not located at its item, line 10: %s", p)
+		}
+	}
+	if ps := serveProblems(t, "listen: 127.0.0.1:1\nupstreams:\n  - name: a\n    url: http://x\n    colour: blue\n"); len(ps) != 1 || !strings.Contains(ps[0], "colour") {
+		t.Errorf("unknown key: %v", ps)
+	}
+}
+
+func TestServeTenancyValidation(t *testing.T) {
+	base := "listen: 127.0.0.1:1\npolicy: {rules: rules.yaml}\nupstreams:\n  - name: fs\n    builtin: fs\n"
+	if ps := serveProblems(t, base+"tenancy:\n  enabled: true\n  default: default\n"); ps != nil {
+		t.Errorf("a valid tenancy section: %v", ps)
+	}
+	ps := serveProblems(t, base+`tenancy:
+  enabled: true
+  sources: [token, cookie, header]
+  header: "bad header"
+  trusted_proxies: [10.0.0.0/8, not-an-ip]
+  default: ../escape
+  default_allowlist: ["[bad"]
+  engagements:
+    "a/b":
+      allowlist: [fs.read]
+    acme:
+      allowlist: ["has space"]
+`)
+	joined := strings.Join(ps, "\n")
+	for _, w := range []string{`"cookie" is not a source`, "tenancy.header", "not-an-ip", "tenancy.default:", "tenancy.default_allowlist", "tenancy.engagements.a/b", "tenancy.engagements.acme.allowlist"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("no problem mentions %q in:\n%s", w, joined)
+		}
+	}
+	if ps := serveProblems(t, base+"tenancy:\n  enabled: true\n  sources: [header]\n"); len(ps) != 1 || !strings.Contains(ps[0], "trusted proxies") {
+		t.Errorf("header source without trusted proxies: %v", ps)
+	}
+}
+
+func TestServeBuiltinDefaultsAndSeedEnv(t *testing.T) {
+	path := writeServe(t, "listen: 127.0.0.1:1\ntenancy: {enabled: true}\nupstreams:\n  - name: fs\n    builtin: fs\n")
+	cfg, _, err := LoadServe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	fs := cfg.Upstreams[0].FS
+	if fs.DataRoot != filepath.Join(dir, DefaultDataRoot) || fs.MaxFileMB != DefaultMaxFileMB || !cfg.MCPEnabled() {
+		t.Errorf("defaults: %+v enabled=%v", fs, cfg.MCPEnabled())
+	}
+	if cfg.Tenancy.AllowlistFile != filepath.Join(dir, "gatehouse-engagements.json") {
+		t.Errorf("allowlist file %q is not relative to the configuration file", cfg.Tenancy.AllowlistFile)
+	}
+	cfg, _, err = LoadServe(path, []string{"MCP_DATA_ROOT=/srv/data", "MCP_MAX_FILE_SIZE_MB=3", "MCP_ENABLED=false", "MCP_MAX_REQUEST_SIZE_MB=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs = cfg.Upstreams[0].FS
+	if fs.DataRoot != "/srv/data" || fs.MaxFileMB != 3 || cfg.MCPEnabled() || cfg.Limits.MaxMessageMB != 7 {
+		t.Errorf("seed variables not applied: %+v enabled=%v max_message_mb=%d", fs, cfg.MCPEnabled(), cfg.Limits.MaxMessageMB)
+	}
+	for _, bad := range []string{"MCP_MAX_FILE_SIZE_MB=lots", "MCP_MAX_FILE_SIZE_MB=0", "MCP_ENABLED=perhaps"} {
+		if _, _, err := LoadServe(path, []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestServeConfigDocCoversEveryKey keeps the serve section of docs/configuration.md in step with
+// ServeConfig. The sections serve shares with run (mode, fail, policy, audit, limits, log, threat, pins) are
+// checked by TestConfigDocCoversEveryKey; auth and upstream credentials by docs/authentication.md.
+func TestServeConfigDocCoversEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := map[string]bool{"mode": true, "fail": true, "policy": true, "audit": true, "limits": true, "log": true, "threat": true, "pins": true}
+	var keys []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if prefix == "" && shared[name] {
+				continue
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			key := prefix + name
+			switch {
+			case ft.PkgPath() != "" && !strings.HasSuffix(ft.PkgPath(), "/config"):
+				keys = append(keys, key) // another package's section (auth): documented there, named here
+			case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration(0)):
+				walk(key+".", ft)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(key+"[].", ft.Elem())
+			case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+				walk(key+".<id>.", ft.Elem())
+			default:
+				keys = append(keys, key)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(ServeConfig{}))
+	if len(keys) < 40 {
+		t.Fatalf("walked only %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.Contains(string(doc), "| `"+k+"` |") {
+			t.Errorf("docs/configuration.md does not document serve key %s", k)
+		}
+	}
+	for _, v := range []string{"GATEHOUSE_LISTEN", "MCP_ENABLED", "MCP_DATA_ROOT", "MCP_MAX_FILE_SIZE_MB", "MCP_MAX_REQUEST_SIZE_MB"} {
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/configuration.md does not document $%s", v)
+		}
+	}
+}

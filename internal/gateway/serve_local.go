@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+)
+
+// LocalTool is a tool served in-process: its name as this upstream knows it (before federation
+// prefixes it) and its whole MCP Tool definition, with that name.
+type LocalTool struct {
+	Name       string
+	Definition json.RawMessage
+}
+
+// Toolset is a set of tools gatehouse serves itself (the built-in file tools, SPEC §8.3). Call gets
+// the engagement the call was resolved to and returns a CallToolResult; a Go error is an internal
+// failure, never a refusal (refusals are tool results with isError set).
+type Toolset interface {
+	Tools() []LocalTool
+	Call(ctx context.Context, engagement, tool string, arguments json.RawMessage) (json.RawMessage, error)
+}
+
+// LocalUpstream is an upstream served in-process: gatehouse answers the protocol (both eras) around
+// a Toolset. It sits behind the same pipeline as any other upstream, so policy, allowlists, audit
+// and rate limits apply to it unchanged.
+type LocalUpstream struct {
+	UpstreamName   string
+	UpstreamPrefix string
+	Tools          Toolset
+	// Version is reported as the server's version.
+	Version string
+}
+
+var _ Upstream = (*LocalUpstream)(nil)
+
+// Name implements Upstream.
+func (u *LocalUpstream) Name() string { return u.UpstreamName }
+
+// Prefix implements Upstream.
+func (u *LocalUpstream) Prefix() string { return u.UpstreamPrefix }
+
+// Listen implements Upstream: a local upstream sends nothing unprompted.
+func (u *LocalUpstream) Listen(ctx context.Context, _ *Link, _ func([]byte)) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Close implements Upstream.
+func (u *LocalUpstream) Close(*Link) {}
+
+// Send implements Upstream.
+func (u *LocalUpstream) Send(ctx context.Context, _ *Link, out *Outbound) (Stream, error) {
+	msg := out.Msg
+	if msg.Kind() != jsonrpc.KindRequest {
+		return &memStream{}, nil
+	}
+	result, rpcErr := u.answer(ctx, out)
+	if rpcErr != nil {
+		m, err := jsonrpc.Parse(rpcErr, jsonrpc.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		return &memStream{msgs: []*jsonrpc.Message{m}}, nil
+	}
+	if out.Modern {
+		if result, _ = mcp.ReplaceMember(result, "resultType", []byte(`"complete"`)); result == nil {
+			return nil, errors.New("local upstream: result is not an object")
+		}
+	}
+	return synthesize(msg.ID, result)
+}
+
+// answer returns the result of one request, or an error frame.
+func (u *LocalUpstream) answer(ctx context.Context, out *Outbound) (json.RawMessage, []byte) {
+	msg := out.Msg
+	info := map[string]any{"name": "gatehouse-" + u.UpstreamName, "version": u.Version}
+	caps := map[string]any{"tools": map[string]any{}}
+	switch msg.Method {
+	case mcp.MethodInitialize:
+		var p struct {
+			ProtocolVersion string `json:"protocolVersion"`
+		}
+		json.Unmarshal(msg.Params, &p)
+		version := streamable.LegacyVersions[0]
+		if slices.Contains(streamable.LegacyVersions, p.ProtocolVersion) {
+			version = p.ProtocolVersion
+		}
+		return marshal(map[string]any{"protocolVersion": version, "capabilities": caps, "serverInfo": info}), nil
+	case mcp.MethodDiscover:
+		return marshal(map[string]any{"supportedVersions": append(slices.Clone(streamable.ModernVersions), streamable.LegacyVersions...),
+			"capabilities": caps, "_meta": map[string]any{"io.modelcontextprotocol/serverInfo": info}}), nil
+	case mcp.MethodPing, "logging/setLevel":
+		return json.RawMessage(`{}`), nil
+	case mcp.MethodToolsList:
+		defs := []json.RawMessage{}
+		for _, t := range u.Tools.Tools() {
+			defs = append(defs, t.Definition)
+		}
+		return marshal(map[string]any{"tools": defs}), nil
+	case mcp.MethodToolsCall:
+		// The frame, not the client's message: it carries the name as this upstream knows it and the
+		// arguments as policy rewrote them.
+		sent, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{})
+		if err != nil {
+			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidRequest, err.Error(), nil)
+		}
+		req, err := mcp.DecodeRequest(sent.Method, sent.Params)
+		if err != nil {
+			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, err.Error(), nil)
+		}
+		name := req.Name
+		if !slices.ContainsFunc(u.Tools.Tools(), func(t LocalTool) bool { return t.Name == name }) {
+			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, "unknown tool "+quote(name), nil)
+		}
+		if out.Tenant == "" {
+			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidRequest, "the built-in tools need an engagement", nil)
+		}
+		args := req.RawArguments
+		if args == nil {
+			args = json.RawMessage(`{}`)
+		}
+		res, err := u.Tools.Call(ctx, out.Tenant, name, args)
+		if err != nil {
+			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInternalError, "internal error in "+u.UpstreamName+"."+name, nil)
+		}
+		return res, nil
+	}
+	return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeMethodNotFound, "method not found: "+msg.Method, nil)
+}
+
+func marshal(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

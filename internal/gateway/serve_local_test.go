@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
+)
+
+// echoTools is a Toolset that echoes the engagement and arguments it was called with.
+type echoTools struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (e *echoTools) Tools() []LocalTool {
+	return []LocalTool{{Name: "read", Definition: json.RawMessage(`{"name":"read","description":"read a file","inputSchema":{"type":"object","properties":{"path":{"type":"string"}}}}`)}}
+}
+
+func (e *echoTools) Call(_ context.Context, engagement, tool string, args json.RawMessage) (json.RawMessage, error) {
+	e.mu.Lock()
+	e.calls = append(e.calls, engagement+" "+tool+" "+string(args))
+	e.mu.Unlock()
+	text, _ := json.Marshal(engagement + ":" + string(args))
+	return json.RawMessage(`{"content":[{"type":"text","text":` + string(text) + `}]}`), nil
+}
+
+const localPolicy = `
+name: local
+version: "1"
+default_effect: deny
+rules:
+  - id: mask-secrets
+    tools: [fs.read]
+    when: {field: path, op: startswith, value: "secret"}
+    effect: patch
+    patch:
+      path: redacted.txt
+  - id: the-rest
+    methods: [initialize, ping, server/discover, tools/list, tools/call]
+    effect: allow
+`
+
+func TestLocalUpstreamServesBothErasThroughThePipeline(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pol, err := rules.Load("p.yaml", []byte(localPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl"), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	lists, _ := tenancy.Open("", nil, nil)
+	gw := New(Options{Identity: identity.Transport{}, Allowlists: lists,
+		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
+			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
+		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger})
+	tools := &echoTools{}
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&LocalUpstream{UpstreamName: "fs", UpstreamPrefix: "fs", Tools: tools, Version: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger,
+		Tenancy: &tenancy.Resolver{Sources: []tenancy.Source{tenancy.SourcePath}, Default: "default"}}, backend)
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	mux.Handle("/e/{engagement}/mcp", h)
+	srv := httptest.NewServer(mux)
+	defer func() { srv.Close(); h.Close() }()
+
+	// Legacy era, through the official SDK client.
+	s := connectSDK(t, srv.URL+"/e/acme/mcp")
+	list, err := s.ListTools(context.Background(), nil)
+	if err != nil || len(list.Tools) != 1 || list.Tools[0].Name != "fs.read" {
+		t.Fatalf("tools/list = %+v, %v", list, err)
+	}
+	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "fs.read", Arguments: map[string]any{"path": "notes.txt"}})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != `acme:{"path":"notes.txt"}` {
+		t.Fatalf("fs.read = %+v, %v", res, err)
+	}
+	// 2026-07-28 era, stateless, in the default engagement; the policy's patch reaches the tool.
+	status, body := post(t, srv.URL+"/mcp", "tools/call", map[string]any{"name": "fs.read", "arguments": map[string]any{"path": "secret.key"}})
+	result, _ := body["result"].(map[string]any)
+	if status != 200 || result["resultType"] != "complete" {
+		t.Fatalf("modern tools/call: %d %v", status, body)
+	}
+	if got := result["content"].([]any)[0].(map[string]any)["text"]; got != `default:{"path":"redacted.txt"}` {
+		t.Errorf("the tool saw %v, want the patched arguments in the default engagement", got)
+	}
+	status, body = post(t, srv.URL+"/mcp", "server/discover", map[string]any{})
+	if status != 200 || body["result"].(map[string]any)["resultType"] != "complete" {
+		t.Errorf("server/discover: %d %v", status, body)
+	}
+	status, body = post(t, srv.URL+"/mcp", "tools/list", map[string]any{})
+	if status != 200 || body["result"].(map[string]any)["resultType"] != "complete" {
+		t.Errorf("modern tools/list: %d %v", status, body)
+	}
+	status, body = post(t, srv.URL+"/mcp", "tools/call", map[string]any{"name": "fs.nothing", "arguments": map[string]any{}})
+	if d := errData(body); d["reason"] != "cross_tenant" {
+		t.Errorf("a tool off the allowlist: %d %v", status, body)
+	}
+	if got := strings.Join(tools.calls, "\n"); got != "acme read {\"path\":\"notes.txt\"}\ndefault read {\"path\":\"redacted.txt\"}" {
+		t.Errorf("tool calls:\n%s", got)
+	}
+}

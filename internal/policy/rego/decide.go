@@ -1,0 +1,232 @@
+package rego
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	opa "github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+)
+
+// The members of a decision object (SPEC §5.3). Only allow is required.
+const (
+	outAllow  = "allow"
+	outPatch  = "patch"
+	outReason = "reason"
+	outCode   = "code"
+	outEffect = "effect"
+	outRuleID = "rule_id"
+)
+
+// noMetrics spares every evaluation the allocation of OPA's per-query metrics, which nothing reads.
+var noMetrics = metrics.NoOp()
+
+// denyCodes are the reason codes a policy may give a denial. They are the codes a client can act on
+// for a refusal that policy made; the others (policy_error, upstream_unavailable, ...) describe what
+// gatehouse itself did and are not a policy's to claim.
+var denyCodes = map[policy.Code]bool{
+	policy.CodePolicyDeny:       true,
+	policy.CodeValidationFailed: true,
+	policy.CodeThreatDetected:   true,
+	policy.CodeCrossTenant:      true,
+	policy.CodeUnauthenticated:  true,
+	policy.CodeRateLimited:      true,
+	policy.CodeBudgetExceeded:   true,
+	policy.CodePayloadTooLarge:  true,
+}
+
+// Decide evaluates the decision for in (the request phase, or the response phase with in.Response set)
+// and turns it into a verdict. Errors are engine errors: the input could not be converted, the
+// evaluation failed or timed out, or the decision broke the output contract. The engine stage's fail
+// posture decides those (SPEC §3.6).
+func (d *Decider) Decide(ctx context.Context, in *policy.Input) (policy.Verdict, error) {
+	val, err := d.evaluate(ctx, in, nil)
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	return d.verdict(in, val)
+}
+
+// evaluate runs the prepared decision query. A nil value means the decision is undefined.
+//
+// The evaluation is bounded by d.timeout through a cancel OPA checks as it evaluates, armed by a timer:
+// left to itself, OPA would start a goroutine per evaluation to watch the context, which costs more
+// than many decisions. The caller's context is checked before evaluation starts.
+func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.EvalOption) (ast.Value, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("evaluating %s: %w", d.query, err)
+	}
+	input, err := d.input(in)
+	if err != nil {
+		return nil, err
+	}
+	cancel := topdown.NewCancel()
+	timer := time.AfterFunc(d.timeout, cancel.Cancel)
+	cache := getCache()
+	rs, err := d.eval.Eval(ctx, append(extra, opa.EvalParsedInput(input), opa.EvalMetrics(noMetrics),
+		opa.EvalTransaction(d.txn), opa.EvalExternalCancel(cancel), opa.EvalVirtualCache(cache))...)
+	cache.release()
+	timedOut := !timer.Stop()
+	if err != nil {
+		if timedOut {
+			return nil, fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
+		}
+		return nil, fmt.Errorf("evaluating %s: %w", d.query, err)
+	}
+	switch len(rs) {
+	case 0:
+		return nil, nil
+	case 1:
+		t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+		if !ok {
+			return nil, fmt.Errorf("evaluating %s: unexpected result %T", d.query, rs[0].Expressions[0].Value)
+		}
+		return t.Value, nil
+	}
+	return nil, fmt.Errorf("evaluating %s: %d results, want one", d.query, len(rs))
+}
+
+// verdict reads a decision value (nil: undefined) against the output contract.
+func (d *Decider) verdict(in *policy.Input, val ast.Value) (policy.Verdict, error) {
+	if val == nil {
+		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny,
+			Reason: d.query + " is undefined for this input (no rule decided): denied", Revision: d.revision}, nil
+	}
+	obj, ok := val.(ast.Object)
+	if !ok {
+		return policy.Verdict{}, fmt.Errorf("%s must be an object such as {\"allow\": true}, got %s", d.query, ast.ValueName(val))
+	}
+	out, err := readOutput(obj)
+	if err != nil {
+		return policy.Verdict{}, fmt.Errorf("%s: %w", d.query, err)
+	}
+	v := policy.Verdict{Reason: out.reason, RuleID: out.ruleID, Revision: d.revision}
+	if v.RuleID == "" {
+		v.RuleID = d.query
+	}
+	switch {
+	case out.effect != "":
+		v.Effect = out.effect
+		if v.Effect == policy.EffectDeny {
+			v.Code = denyCode(out.code)
+		}
+	case !out.allow:
+		v.Effect, v.Code = policy.EffectDeny, denyCode(out.code)
+	default:
+		v.Effect = policy.EffectAllow
+		if out.patch != nil {
+			if v.Ops, err = d.patchOps(in, out.patch); err != nil {
+				return policy.Verdict{}, fmt.Errorf("%s: %w", d.query, err)
+			}
+			if len(v.Ops) > 0 {
+				v.Effect = policy.EffectPatch
+			}
+		}
+	}
+	return v, nil
+}
+
+// patchOps converts a decision's patch to rewrites of the arguments (request) or the result (response).
+func (d *Decider) patchOps(in *policy.Input, patch ast.Value) ([]policy.Op, error) {
+	if in.Phase == policy.PhaseResponse {
+		return MergeOps(in.Response, patch)
+	}
+	switch in.Kind {
+	case "tools/call", "prompts/get":
+		return MergeOps(in.Args(), patch)
+	}
+	return nil, fmt.Errorf("patch rewrites arguments or results, and a %s request has no arguments", in.Kind)
+}
+
+func denyCode(c policy.Code) policy.Code {
+	if denyCodes[c] {
+		return c
+	}
+	// A deny stands even when its code is misspelled: refusing is what the policy asked for.
+	return policy.CodePolicyDeny
+}
+
+// output is a decision object, read.
+type output struct {
+	allow  bool
+	patch  ast.Value
+	reason string
+	code   policy.Code
+	effect policy.Effect
+	ruleID string
+}
+
+func readOutput(obj ast.Object) (output, error) {
+	var out output
+	hasAllow := false
+	var err error
+	obj.Foreach(func(k, v *ast.Term) {
+		if err != nil {
+			return
+		}
+		name, ok := k.Value.(ast.String)
+		if !ok {
+			err = fmt.Errorf("member %v: decision members are named by strings", k)
+			return
+		}
+		switch string(name) {
+		case outAllow:
+			b, ok := v.Value.(ast.Boolean)
+			if !ok {
+				err = fmt.Errorf("allow must be true or false, got %s", ast.ValueName(v.Value))
+				return
+			}
+			out.allow, hasAllow = bool(b), true
+		case outPatch:
+			out.patch = v.Value
+		case outReason:
+			out.reason, err = stringMember(outReason, v)
+		case outCode:
+			var s string
+			s, err = stringMember(outCode, v)
+			out.code = policy.Code(s)
+		case outRuleID:
+			out.ruleID, err = stringMember(outRuleID, v)
+		case outEffect:
+			var s string
+			if s, err = stringMember(outEffect, v); err != nil {
+				return
+			}
+			out.effect, err = parseEffect(s)
+		default:
+			err = fmt.Errorf("unknown member %q: a decision has allow, patch, reason, code, effect and rule_id", string(name))
+		}
+	})
+	if err == nil && !hasAllow {
+		err = errors.New("allow is required (true or false)")
+	}
+	return out, err
+}
+
+func stringMember(name string, v *ast.Term) (string, error) {
+	s, ok := v.Value.(ast.String)
+	if !ok {
+		return "", fmt.Errorf("%s must be a string, got %s", name, ast.ValueName(v.Value))
+	}
+	return string(s), nil
+}
+
+// parseEffect accepts the effects a decision names explicitly. allow and patch are said with allow
+// and patch; redaction is a patch.
+func parseEffect(s string) (policy.Effect, error) {
+	switch s {
+	case "require_approval", "hold_for_approval":
+		return policy.EffectRequireApproval, nil
+	case "kill_session":
+		return policy.EffectKillSession, nil
+	case "deny":
+		return policy.EffectDeny, nil
+	}
+	return "", fmt.Errorf("effect %q is not one of require_approval, hold_for_approval, kill_session, deny (allow and patch are said with allow and patch)", s)
+}

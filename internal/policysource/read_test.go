@@ -1,0 +1,200 @@
+package policysource
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego"
+)
+
+// decideWith compiles b-at-path and decides a call of tool.
+func decideWith(t *testing.T, path string, o ReadOptions, tool string) policy.Verdict {
+	t.Helper()
+	b, err := ReadPath(path, o)
+	if err != nil {
+		t.Fatalf("ReadPath(%s): %v", path, err)
+	}
+	d, err := rego.New(context.Background(), b, rego.Options{})
+	if err != nil {
+		t.Fatalf("compiling %s: %v", path, err)
+	}
+	v, err := d.Decide(context.Background(), &policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: tool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestBundleForms loads the same policy from every form a bundle comes in.
+func TestBundleForms(t *testing.T) {
+	src := writeTree(t, t.TempDir(), map[string]string{
+		"gatehouse/policy.rego":      "package gatehouse\n\ndecision := {\"allow\": input.tool.name in data.gatehouse.tools}\n",
+		"gatehouse/data.json":        `{"tools": ["echo"]}`,
+		"gatehouse/policy_test.rego": "package gatehouse_test\n\ntest_x if true\n",
+		"README.md":                  "not part of the policy",
+		".git/config":                "not part of the bundle",
+	})
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	opaB := opaBuild(t, src, true, "rev-b")
+	forms := []struct {
+		name, path, revision string
+	}{
+		{"a plain directory", src, ""},
+		{"opa build -b, as a file", write("b.tar.gz", opaB), "rev-b"},
+		{"opa build, as a file", write("plain.tar.gz", opaBuild(t, src, false, "rev-plain")), "rev-plain"},
+		{"opa build -b, unpacked into a directory", untar(t, opaB), "rev-b"},
+		{"a bundle file with another name", write("policy.bundle", opaB), "rev-b"},
+	}
+	for _, f := range forms {
+		t.Run(f.name, func(t *testing.T) {
+			b, err := ReadPath(f.path, ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Manifest.Revision != f.revision {
+				t.Errorf("revision = %q, want %q", b.Manifest.Revision, f.revision)
+			}
+			if v := decideWith(t, f.path, ReadOptions{}, "echo"); v.Effect != policy.EffectAllow {
+				t.Errorf("echo: got %s (%s), want allow", v.Effect, v.Reason)
+			}
+			if v := decideWith(t, f.path, ReadOptions{}, "rm"); v.Effect != policy.EffectDeny {
+				t.Errorf("rm: got %s, want deny", v.Effect)
+			}
+		})
+	}
+}
+
+func TestPinnedDigest(t *testing.T) {
+	data := opaBuild(t, writeTree(t, t.TempDir(), map[string]string{"p.rego": policyAllowing("echo")}), true, "")
+	path := filepath.Join(t.TempDir(), "b.tar.gz")
+	os.WriteFile(path, data, 0o644)
+	sum := sha256.Sum256(data)
+	good := hex.EncodeToString(sum[:])
+	if _, err := ReadPath(path, ReadOptions{SHA256: good}); err != nil {
+		t.Errorf("the pinned digest: %v", err)
+	}
+	if _, err := ReadPath(path, ReadOptions{SHA256: "sha256:" + strings.ToUpper(good)}); err != nil {
+		t.Errorf("the pinned digest, prefixed and upper case: %v", err)
+	}
+	other := strings.Repeat("ab", 32)
+	if _, err := ReadPath(path, ReadOptions{SHA256: other}); err == nil || !strings.Contains(err.Error(), "but "+other+" is pinned") {
+		t.Errorf("another digest: got %v, want a refusal naming both", err)
+	}
+	if _, err := ReadPath(path, ReadOptions{SHA256: "abc"}); err == nil || !strings.Contains(err.Error(), "64 hex digits") {
+		t.Errorf("a malformed pin: got %v", err)
+	}
+	if _, err := ReadPath(filepath.Dir(path), ReadOptions{SHA256: good}); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a pin on a directory: got %v", err)
+	}
+}
+
+func TestSignatures(t *testing.T) {
+	src := writeTree(t, t.TempDir(), map[string]string{"gatehouse/p.rego": policyAllowing("echo"), "gatehouse/data.json": `{"x": 1}`})
+	private, public := ecKeys(t)
+	_, otherPublic := ecKeys(t)
+	v, err := Verification(public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := Verification(otherPublic)
+	signed := signedBuild(t, src, private)
+	dir := t.TempDir()
+	signedPath := filepath.Join(dir, "signed.tar.gz")
+	os.WriteFile(signedPath, signed, 0o644)
+	unsignedPath := filepath.Join(dir, "unsigned.tar.gz")
+	os.WriteFile(unsignedPath, opaBuild(t, src, true, ""), 0o644)
+
+	// A signed bundle unpacked, with one file edited after signing.
+	tampered := untar(t, signed)
+	if err := os.WriteFile(filepath.Join(tampered, "gatehouse", "p.rego"), []byte(policyAllowing("rm")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// ... and one with a module added after signing.
+	added := writeTree(t, untar(t, signed), map[string]string{"gatehouse/extra.rego": "package gatehouse.extra\n"})
+
+	tests := []struct {
+		name, path string
+		o          ReadOptions
+		want       string // "" loads
+	}{
+		{"signed, verified", signedPath, ReadOptions{Verification: v}, ""},
+		{"signed, unpacked, verified", untar(t, signed), ReadOptions{Verification: v}, ""},
+		{"signed, no key configured: loads unverified", signedPath, ReadOptions{}, ""},
+		{"unsigned with a key configured", unsignedPath, ReadOptions{Verification: v}, "bundle missing .signatures.json"},
+		{"signed by another key", signedPath, ReadOptions{Verification: wrong}, "failed to verify"},
+		{"edited after signing", tampered, ReadOptions{Verification: v}, "digest mismatch"},
+		{"a module added after signing", added, ReadOptions{Verification: v}, "not included in bundle signature"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadPath(tt.path, tt.o)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want it to load", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Verification(private); err == nil || !strings.Contains(err.Error(), "is not a public key") {
+		t.Errorf("a private key given as the public key: got %v", err)
+	}
+	if _, err := Signing(public); err == nil || !strings.Contains(err.Error(), "is not a private key") {
+		t.Errorf("a public key given as the signing key: got %v", err)
+	}
+}
+
+func TestRefusedForms(t *testing.T) {
+	dir := t.TempDir()
+	notBundle := filepath.Join(dir, "x.tar.gz")
+	os.WriteFile(notBundle, []byte("hello"), 0o644)
+	if _, err := ReadPath(notBundle, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "not a bundle file") {
+		t.Errorf("a text file: got %v", err)
+	}
+	if _, err := ReadPath(filepath.Join(dir, "absent"), ReadOptions{}); !os.IsNotExist(err) {
+		t.Errorf("a missing path: got %v", err)
+	}
+	big := filepath.Join(dir, "big.tar.gz")
+	os.WriteFile(big, make([]byte, 2048), 0o644)
+	if _, err := ReadPath(big, ReadOptions{MaxBytes: 1024}); err == nil || !strings.Contains(err.Error(), "larger than 1024 bytes") {
+		t.Errorf("an oversize file: got %v", err)
+	}
+	broken := writeTree(t, t.TempDir(), map[string]string{"gatehouse/p.rego": "package gatehouse\n\nx := [\n"})
+	_, err := ReadPath(broken, ReadOptions{})
+	got := rego.Located(err, FileNames(broken))
+	if len(got) == 0 || got[0].File != filepath.Join(broken, "gatehouse", "p.rego") || got[0].Line != 4 {
+		t.Errorf("a syntax error: got %v, want it located in the file on disk", got)
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	dir := writeTree(t, t.TempDir(), map[string]string{"a/p.rego": "package a\n", ".git/HEAD": "x"})
+	a, err := Fingerprint(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, dir, map[string]string{".git/HEAD": "y"})
+	if b, _ := Fingerprint(dir, 0); b != a {
+		t.Error("a change in a hidden directory changed the fingerprint")
+	}
+	writeTree(t, dir, map[string]string{"a/p.rego": "package a\n\nx := 1\n"})
+	if b, _ := Fingerprint(dir, 0); b == a {
+		t.Error("a changed module left the fingerprint unchanged")
+	}
+	if FileNames("b.tar.gz")("/gatehouse/p.rego") != "b.tar.gz/gatehouse/p.rego" {
+		t.Errorf("FileNames of a file = %q", FileNames("b.tar.gz")("/gatehouse/p.rego"))
+	}
+}

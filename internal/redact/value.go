@@ -1,0 +1,297 @@
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+)
+
+// maxDepth bounds the walk of nested values; gatehouse refuses deeper messages before they reach
+// a stage, and a deeper value is replaced whole rather than walked.
+const maxDepth = 128
+
+// Value returns a redacted deep copy of a decoded JSON value (map[string]any, []any, string,
+// json.Number, float64, bool, nil, as encoding/json produces; map[string]string and []string too).
+// v is never modified. A member whose name is sensitive (SensitiveKey) becomes "[REDACTED]" unless
+// its value is true, false or null, which carry nothing; strings go through Text; a number that is
+// a card number becomes "[REDACTED_CARD]"; member names that contain a secret are redacted too.
+// Other types are returned as they are.
+func Value(v any) any {
+	out, _ := redactValue(v, 0, true)
+	return out
+}
+
+// redactValue redacts v. With copyAll it returns a deep copy; otherwise it copies only what it
+// changes and reports whether anything changed.
+func redactValue(v any, depth int, copyAll bool) (any, bool) {
+	if depth > maxDepth {
+		return Redacted, true
+	}
+	switch x := v.(type) {
+	case string:
+		r := Text(x)
+		return r, r != x
+	case json.Number:
+		if isCard(string(x)) {
+			return RedactedCard, true
+		}
+		return x, false
+	case float64:
+		if isCard(strconv.FormatFloat(x, 'f', -1, 64)) {
+			return RedactedCard, true
+		}
+		return x, false
+	case map[string]any:
+		return redactMap(x, depth, copyAll)
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, s := range x {
+			m[k] = s
+		}
+		return redactMap(m, depth, true)
+	case []any:
+		var out []any
+		changed := false
+		if copyAll {
+			out = make([]any, len(x))
+		}
+		for i, e := range x {
+			r, c := redactValue(e, depth+1, copyAll)
+			if c && out == nil {
+				out = make([]any, len(x))
+				copy(out, x[:i])
+			}
+			if out != nil {
+				out[i] = r
+			}
+			changed = changed || c
+		}
+		if out == nil {
+			return x, false
+		}
+		return out, changed
+	case []string:
+		out := make([]any, len(x))
+		changed := false
+		for i, e := range x {
+			r := Text(e)
+			out[i], changed = r, changed || r != e
+		}
+		return out, changed
+	}
+	return v, false
+}
+
+func redactMap(x map[string]any, depth int, copyAll bool) (any, bool) {
+	var out map[string]any
+	changed := false
+	if copyAll {
+		out = make(map[string]any, len(x))
+	}
+	// Sorted, so that member names that redact to the same text are resolved the same way every
+	// time.
+	keys := make([]string, 0, len(x))
+	for k := range x {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e := x[k]
+		var r any
+		c := false
+		if SensitiveKey(k) && !literal(e) {
+			r, c = Redacted, e != Redacted
+		} else {
+			r, c = redactValue(e, depth+1, copyAll)
+		}
+		nk := Text(k)
+		if nk != k {
+			c = true
+			for n := 2; out != nil && out[nk] != nil || x[nk] != nil && nk != k; n++ {
+				nk = Text(k) + "#" + strconv.Itoa(n)
+			}
+		}
+		if c && out == nil {
+			out = make(map[string]any, len(x))
+			for _, k2 := range keys {
+				if k2 == k {
+					break
+				}
+				out[k2] = x[k2]
+			}
+		}
+		if out != nil {
+			out[nk] = r
+		}
+		changed = changed || c
+	}
+	if out == nil {
+		return x, false
+	}
+	return out, changed
+}
+
+// literal reports whether v is true, false or null: nothing to hide.
+func literal(v any) bool {
+	switch v.(type) {
+	case bool, nil:
+		return true
+	}
+	return false
+}
+
+// isCard reports whether a number's text is a card number.
+func isCard(s string) bool {
+	if len(s) < 13 || len(s) > 19 {
+		return false
+	}
+	return cardEnd(s, 0) == len(s)
+}
+
+// JSON redacts a JSON document (or a stream of them) and returns the redacted document. Member order
+// is kept and every member is checked, duplicates included. When nothing needed redacting, raw is
+// returned as it is (same bytes, same formatting); otherwise the result is compact. raw that is not
+// JSON is redacted as text. raw is never modified.
+func JSON(raw []byte) []byte {
+	out, changed, err := redactJSON(raw)
+	if err != nil {
+		t := Text(string(raw))
+		if t == string(raw) {
+			return raw
+		}
+		return []byte(t)
+	}
+	if !changed {
+		return raw
+	}
+	return out
+}
+
+// jsonOptions accept what the redactor may be shown: it does not validate, it hides.
+var jsonOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+// jsonState is a pooled decoder and encoder: setting them up costs more than redacting a small
+// document.
+type jsonState struct {
+	rd  bytes.Reader
+	dec *jsontext.Decoder
+	buf bytes.Buffer
+	enc *jsontext.Encoder
+}
+
+var jsonPool = sync.Pool{New: func() any {
+	st := &jsonState{}
+	st.dec = jsontext.NewDecoder(&st.rd, jsonOptions...)
+	st.enc = jsontext.NewEncoder(&st.buf, jsonOptions...)
+	return st
+}}
+
+// redactJSON redacts raw token by token. A first pass only looks: most documents have nothing to
+// redact, and for them the encoder never runs. The second pass writes the redacted copy.
+func redactJSON(raw []byte) ([]byte, bool, error) {
+	st := jsonPool.Get().(*jsonState)
+	defer func() {
+		if st.buf.Cap() <= 1<<20 {
+			jsonPool.Put(st)
+		}
+	}()
+	for _, write := range []bool{false, true} {
+		st.rd.Reset(raw)
+		st.dec.Reset(&st.rd, jsonOptions...)
+		st.buf.Reset()
+		st.enc.Reset(&st.buf, jsonOptions...)
+		changed, err := st.pass(write)
+		if err != nil {
+			return nil, false, err
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		if write {
+			return bytes.Clone(bytes.TrimSuffix(st.buf.Bytes(), []byte("\n"))), true, nil
+		}
+	}
+	panic("unreachable")
+}
+
+// pass reads the whole document, reporting whether anything needs redacting; with write it also
+// writes the redacted copy to the encoder.
+func (st *jsonState) pass(write bool) (bool, error) {
+	dec, enc := st.dec, st.enc
+	changed, redactNext := false, false
+	for {
+		if redactNext {
+			// The value of a sensitive member: replaced whole, unless it is a literal.
+			redactNext = false
+			if k := dec.PeekKind(); k != 'n' && k != 't' && k != 'f' && k != 0 {
+				if err := dec.SkipValue(); err != nil {
+					return false, err
+				}
+				changed = true
+				if !write {
+					continue
+				}
+				if err := enc.WriteToken(jsontext.String(Redacted)); err != nil {
+					return false, err
+				}
+				continue
+			}
+		}
+		// Inside an object, names come at even positions.
+		k, n := dec.StackIndex(dec.StackDepth())
+		isName := k == '{' && n%2 == 0
+		tok, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return changed, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		switch tok.Kind() {
+		case '"':
+			s := tok.String()
+			if r := Text(s); r != s {
+				tok, changed = jsontext.String(r), true
+			}
+			redactNext = isName && SensitiveKey(s)
+		case '0':
+			if isCard(tok.String()) {
+				tok, changed = jsontext.String(RedactedCard), true
+			}
+		}
+		if write {
+			if err := enc.WriteToken(tok); err != nil {
+				return false, err
+			}
+		}
+	}
+}
+
+// Preview returns what an audit record may keep of a JSON payload: JSON(raw), cut to
+// auditlog.MaxFieldChars characters with "...[TRUNCATED from N chars]". Redaction comes first, so a
+// cut never leaves a fragment of a secret that no longer matches its pattern.
+func Preview(raw []byte) string {
+	return auditlog.Truncate(string(JSON(raw)), auditlog.MaxFieldChars)
+}
+
+// Record returns a copy of r whose free-text members are redacted and cut to
+// auditlog.MaxFieldChars: the argument and result previews as JSON (Preview), the reason, detail
+// and engine error as text. Identifiers (ids, names of tools, agents and rules) are kept: an audit
+// record must say who did what. The 10 KB limit per record is applied by the auditlog writer,
+// which shortens previews first; redacting here, before it, keeps that cut from exposing a secret.
+func Record(r auditlog.Record) auditlog.Record {
+	r.ArgsPreview = Preview([]byte(r.ArgsPreview))
+	r.ResultPreview = Preview([]byte(r.ResultPreview))
+	r.Reason = auditlog.Truncate(Text(r.Reason), auditlog.MaxFieldChars)
+	r.Detail = auditlog.Truncate(Text(r.Detail), auditlog.MaxFieldChars)
+	r.EngineError = auditlog.Truncate(Text(r.EngineError), auditlog.MaxFieldChars)
+	return r
+}
