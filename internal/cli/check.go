@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/policysource"
+	"github.com/gatehouse-mcp/gatehouse/policies"
 )
 
 // checkParams are the inputs of `gatehouse check`.
@@ -246,7 +248,13 @@ func checkBundle(b bundleCheck) []checkProblem {
 		}
 		o.Verification = v
 	}
-	bun, err := policysource.ReadPath(b.path, o)
+	var bun *bundle.Bundle
+	var err error
+	if config.IsBuiltinBundle(b.path) {
+		bun, err = policysource.ReadFS(policies.Starter(), o)
+	} else {
+		bun, err = policysource.ReadPath(b.path, o)
+	}
 	if err != nil {
 		return located(err, "error")
 	}

@@ -29,9 +29,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/gateway"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
-	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
-	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
@@ -42,72 +40,83 @@ import (
 
 // serveParams are the inputs of `gatehouse serve`.
 type serveParams struct {
-	configFile string
-	listen     string
+	configFile  string
+	listen      string
+	printConfig bool
 }
 
 func newServeCommand(s streams) *cobra.Command {
 	p := &serveParams{}
 	cmd := &cobra.Command{
-		Use:   "serve --config gatehouse.yaml",
+		Use:   "serve [--config gatehouse.yaml]",
 		Short: "Run the Streamable HTTP gateway in front of one or more MCP servers",
 		Long: `serve is the network gateway: a Streamable HTTP MCP endpoint, in both protocol eras (2026-07-28 and
 the legacy session-based 2025-11-25, 2025-06-18, 2025-03-26), in front of one or more upstream MCP
-servers — stdio processes it supervises, or Streamable HTTP servers of either era — federated into
-one server. Every request is decided by policy and audited, as in gatehouse run.
+servers — stdio processes it supervises, Streamable HTTP servers of either era, or the built-in
+sandboxed file tools — federated into one server. Every request is decided by policy and audited,
+as in gatehouse run.
 
-The MCP endpoint is http://LISTEN/mcp; an admin listener on a separate address serves /metrics,
-/healthz and /readyz. SIGINT or SIGTERM shut down gracefully: in-flight requests finish (up to
-http.shutdown_grace), sessions end, the audit log is sealed.
+With no --config it runs the embedded default (SPEC §1.3): http://127.0.0.1:8080/mcp in front of the
+built-in file tools fs.read, fs.write and fs.list (jailed in ./gatehouse-data/<engagement>/), the
+starter Rego policies enforcing, the admin listener on 127.0.0.1:9090 and the audit log
+./gatehouse-audit.jsonl. It prints a command that calls a tool through it.
+
+The admin listener serves /metrics, /healthz, /readyz and the admin API (engagement allowlists, tool
+pin approvals). SIGHUP reloads the rules file and the Rego bundle. SIGINT or SIGTERM shut down
+gracefully: in-flight requests finish (up to http.shutdown_grace), sessions end, the audit log is
+sealed.
 
 Exit status: 0 clean shutdown, 2 bad configuration, 3 a listener or upstream could not start.`,
-		Example: `  gatehouse serve --config examples/serve.yaml
+		Example: `  gatehouse serve                                   # the embedded default, on loopback
+  gatehouse serve --print-config > gatehouse.yaml    # start your own configuration from it
+  gatehouse serve --config examples/serve.yaml
   UPSTREAM_URL=http://127.0.0.1:38112/ GATEHOUSE_LISTEN=127.0.0.1:8080 gatehouse serve --config examples/serve-conformance.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if p.printConfig {
+				fmt.Fprint(s.out, config.EmbeddedServe)
+				return nil
+			}
 			if cmd.Flags().Changed("listen") {
 				s.env = append(s.env, "GATEHOUSE_LISTEN="+p.listen)
 			}
 			return runServe(cmd.Context(), p, s)
 		},
 	}
-	cmd.Flags().StringVar(&p.configFile, "config", "", "serve configuration file (required; see docs/configuration.md)")
+	cmd.Flags().StringVar(&p.configFile, "config", "", "serve configuration file (see docs/configuration.md); none: the embedded default")
 	cmd.Flags().StringVar(&p.listen, "listen", "", "host:port of the MCP endpoint (overrides listen and $GATEHOUSE_LISTEN)")
+	cmd.Flags().BoolVar(&p.printConfig, "print-config", false, "print the embedded default configuration and exit")
 	return cmd
 }
 
-func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, error) {
-	if p.configFile == "" {
-		return nil, fail(ExitUsage, "serve needs --config FILE (see examples/serve.yaml and docs/configuration.md)")
-	}
+// loadServeConfig loads and validates the configuration (the embedded default without --config) and
+// works out how the Rego engine runs.
+func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.Rego, error) {
 	cfg, src, err := config.LoadServe(p.configFile, env)
 	if err == nil {
 		err = cfg.Validate(src)
 	}
 	if err != nil {
-		return nil, fail(ExitUsage, "configuration:\n%v", err)
+		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
-	return cfg, nil
+	return cfg, cfg.Shared().ResolveRego(src.Explicit), nil
 }
 
 func runServe(ctx context.Context, p *serveParams, s streams) error {
-	cfg, err := loadServeConfig(p, s.env)
+	cfg, plan, err := loadServeConfig(p, s.env)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(s.err, cfg.Log.Level, cfg.Log.Format)
-	shared := &config.Config{Mode: cfg.Mode, Fail: cfg.Fail, Policy: cfg.Policy, Audit: cfg.Audit, Limits: cfg.Limits, Log: cfg.Log}
+	ctx = orBackground(ctx)
+	shared := cfg.Shared()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mode, posture := pipeline.Mode(cfg.Mode), pipeline.Fail(cfg.Fail)
-	var engines []*engine.Stage
-	var pol *rules.Policy
-	if cfg.Policy.Rules != "" && mode != pipeline.ModeOff {
-		if pol, err = loadRules(cfg.Policy.Rules, logger); err != nil {
-			return fail(ExitUsage, "%v", err)
-		}
-		engines = append(engines, engine.New(engine.Config{Name: "rules", Mode: mode, Fail: posture, Metrics: engine.NewMetrics(reg), Logger: logger}, engine.NewRules(pol)))
+	posture := pipeline.Fail(cfg.Fail)
+	eng, err := startEngines(ctx, shared, plan, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
 	}
 	w, err := openAudit(shared, logger)
 	if err != nil {
@@ -130,7 +139,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	recorder := audit.NewRecorder(w, cfg.Mode, logger)
+	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	gwMetrics := gateway.NewMetrics(reg)
 	gw := gateway.New(gateway.Options{
 		Threat:     threatStage,
@@ -140,7 +149,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		Limits:     limits,
 		RateLimits: rl,
 		Identity:   identity.Transport{},
-		Engines:    engines,
+		Engines:    eng.stages(),
 		Fail:       posture,
 		Store:      state.NewMemory(nil),
 		Recorder:   recorder,
@@ -179,13 +188,13 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	mux := http.NewServeMux()
-	var endpoint http.Handler = handler
+	var mcpHandler http.Handler = handler
 	if !cfg.MCPEnabled() {
-		endpoint = disabledEndpoint{}
+		mcpHandler = disabledEndpoint{}
 	}
-	mux.Handle(cfg.Path, endpoint)
+	mux.Handle(cfg.Path, mcpHandler)
 	if rv := cfg.Tenancy.Resolver(); rv != nil && rv.Uses(tenancy.SourcePath) {
-		mux.Handle(engagementPath(cfg.Path), endpoint)
+		mux.Handle(engagementPath(cfg.Path), mcpHandler)
 	}
 	if !authn.Anonymous() {
 		// RFC 9728 metadata tells clients where to get a token: it must be reachable without one.
@@ -207,10 +216,6 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			ln.Close()
 			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
 		}
-		revision := ""
-		if pol != nil {
-			revision = pol.Revision()
-		}
 		var api []func(*http.ServeMux)
 		if lists != nil {
 			api = append(api, allowlistAPI(lists, recorder, logger).Register)
@@ -220,7 +225,8 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		}
 		admin = &http.Server{Handler: adminHandler(cfg, reg, func() any {
 			return map[string]any{"ready": cfg.MCPEnabled(), "mcp_enabled": cfg.MCPEnabled(), "sessions": handler.Sessions().Len(), "request_path": gw.RequestPath(),
-				"policy":    map[string]any{"mode": cfg.Mode, "fail": cfg.Fail, "rules": cfg.Policy.Rules, "rules_revision": revision},
+				"policy": map[string]any{"mode": cfg.Mode, "fail": cfg.Fail, "engines": eng.modes(), "rules": cfg.Policy.Rules,
+					"rules_revision": eng.rulesRevision(), "bundle": eng.rego.where(), "bundle_revision": eng.rego.revision()},
 				"upstreams": backend.UpstreamStates()}
 		}, api...), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(aln)
@@ -234,13 +240,18 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	for i, u := range ups {
 		names[i] = u.Name()
 	}
-	logger.Info("gatehouse serve starting", "endpoint", scheme+"://"+ln.Addr().String()+cfg.Path, "admin", cfg.Admin.Listen,
-		"mode", cfg.Mode, "fail", cfg.Fail, "policy", cfg.Policy.Rules, "audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
+	endpoint := scheme + "://" + ln.Addr().String() + cfg.Path
+	logger.Info("gatehouse serve starting", "config", orEmbedded(p.configFile), "endpoint", endpoint, "admin", cfg.Admin.Listen,
+		"mode", cfg.Mode, "engines", eng.modes(), "fail", cfg.Fail, "rego_fail", eng.rego.posture(cfg.Fail),
+		"policy", cfg.Policy.Rules, "policy_revision", eng.rulesRevision(), "bundle", eng.rego.where(), "bundle_revision", eng.rego.revision(),
+		"threat", cfg.Threat.String(), "pins", pins != nil, "tenancy", cfg.Tenancy.Enabled, "mcp_enabled", cfg.MCPEnabled(),
+		"audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
 		"upstreams", names, "request_path", gw.RequestPath(), "auth_anonymous", authn.Anonymous())
-	fmt.Fprintf(s.err, "gatehouse serve: MCP endpoint %s://%s%s\n", scheme, ln.Addr().String(), cfg.Path)
+	printBanner(s.out, p.configFile, cfg, endpoint, eng)
 
-	ctx, stop := signal.NotifyContext(orBackground(ctx), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	eng.watch(ctx, logger)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)
 	go func() {

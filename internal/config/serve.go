@@ -214,6 +214,35 @@ func DefaultServe() *ServeConfig {
 	}
 }
 
+// EmbeddedName is how the embedded default is named in messages, in place of a file name.
+const EmbeddedName = "(embedded default)"
+
+// EmbeddedServe is the configuration of `gatehouse serve` with no --config (SPEC §1.3): a working,
+// safe gateway on loopback. `gatehouse serve --print-config` prints it.
+const EmbeddedServe = `# The embedded default of gatehouse serve (SPEC §1.3): what it runs with no --config.
+# Print it with:  gatehouse serve --print-config > gatehouse.yaml
+listen: 127.0.0.1:8080          # the MCP endpoint; GATEHOUSE_LISTEN overrides it
+path: /mcp
+mode: enforce
+fail: closed
+policy:
+  bundle: builtin:starter       # the starter Rego policies (policies/), compiled in
+  rego_mode: enforce
+audit:
+  path: gatehouse-audit.jsonl   # relative to the working directory
+admin:
+  listen: 127.0.0.1:9090        # /metrics /healthz /readyz and the admin API; GATEHOUSE_ADMIN_LISTEN
+tenancy:
+  enabled: true
+  sources: [token, path]        # /e/<engagement>/mcp picks an engagement
+  default: default              # requests that name none work in the engagement "default"
+upstreams:
+  - name: fs
+    builtin: fs                 # fs.read, fs.write, fs.list, jailed per engagement
+    fs:
+      data_root: gatehouse-data # MCP_DATA_ROOT overrides it
+`
+
 // Defaults of the built-in file tools.
 const (
 	DefaultDataRoot  = "gatehouse-data"
@@ -223,11 +252,15 @@ const (
 // MCPEnabled reports whether the MCP endpoint is served.
 func (c *ServeConfig) MCPEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
-// applyServeEnv applies the environment variables that only serve reads: GATEHOUSE_LISTEN and the
-// seed's MCP_ENABLED, MCP_DATA_ROOT and MCP_MAX_FILE_SIZE_MB (over the file).
+// applyServeEnv applies the environment variables that only serve reads: GATEHOUSE_LISTEN,
+// GATEHOUSE_ADMIN_LISTEN and the seed's MCP_ENABLED, MCP_DATA_ROOT and MCP_MAX_FILE_SIZE_MB (over the
+// file).
 func (c *ServeConfig) applyServeEnv(env map[string]string) error {
 	if v := env["GATEHOUSE_LISTEN"]; v != "" {
 		c.Listen = v
+	}
+	if v, ok := env["GATEHOUSE_ADMIN_LISTEN"]; ok {
+		c.Admin.Listen = v // "" turns the admin listener off
 	}
 	if v := env["MCP_ENABLED"]; v != "" {
 		on, err := parseBool(v)
@@ -274,13 +307,22 @@ func (c *ServeConfig) fillBuiltinDefaults() {
 // LoadServe reads serve's configuration file, strictly, with ${NAME} references in string values
 // replaced from env (os.Environ() form). Environment overrides GATEHOUSE_LISTEN and the shared
 // GATEHOUSE_* variables apply on top.
+//
+// An empty path loads the embedded default (EmbeddedServe), with relative paths relative to the
+// working directory.
 func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 	cfg := DefaultServe()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
+	name, data, dir := path, []byte(EmbeddedServe), "."
+	if path == "" {
+		name = EmbeddedName
+	} else {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, nil, err
+		}
+		dir = filepath.Dir(path)
 	}
-	src, err := decodeServe(path, data, cfg)
+	src, err := decodeServe(name, data, cfg)
 	if err != nil {
 		return nil, src, err
 	}
@@ -288,7 +330,6 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 		return nil, src, &Error{ps}
 	}
 	cfg.fillBuiltinDefaults()
-	dir := filepath.Dir(path)
 	shared := cfg.Shared()
 	shared.resolvePaths(dir)
 	cfg.setShared(shared)

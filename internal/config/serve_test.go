@@ -222,3 +222,31 @@ func TestServeConfigDocCoversEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// The embedded default loads, validates, and is what SPEC §1.3 describes.
+func TestEmbeddedServe(t *testing.T) {
+	cfg, src, err := LoadServe("", []string{"GATEHOUSE_ADMIN_LISTEN=127.0.0.1:19090"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	u := cfg.Upstreams[0]
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Path != "/mcp" || cfg.Admin.Listen != "127.0.0.1:19090" ||
+		u.Builtin != "fs" || u.PrefixOf() != "fs" || u.FS.DataRoot != "gatehouse-data" || u.FS.MaxFileMB != 10 ||
+		!cfg.Tenancy.Enabled || cfg.Tenancy.Default != "default" || cfg.Policy.Bundle != BuiltinStarter ||
+		cfg.Audit.Path != "gatehouse-audit.jsonl" || cfg.Mode != "enforce" {
+		t.Errorf("embedded default: %+v", cfg)
+	}
+	// serve --print-config writes it as a file to start from: that file checks too.
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	os.WriteFile(path, []byte(EmbeddedServe), 0o600)
+	cfg, src, err = LoadServe(path, nil)
+	if err == nil {
+		err = cfg.Validate(src)
+	}
+	if err != nil || !IsServeFile(path) {
+		t.Errorf("the printed default does not load as a file: %v", err)
+	}
+}

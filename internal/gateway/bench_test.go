@@ -18,13 +18,16 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
+	stagethreat "github.com/gatehouse-mcp/gatehouse/internal/stage/threat"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
 // BenchmarkRequestPipeline measures the whole request path of one tools/call inside the gateway
-// (SPEC §14: p99 ≤ 150 µs): strict parse, params decode, the request chain with the rules engine and
-// a budget, the outbound frame, and the audit record's encoding and enqueue (not its fsync, which is
-// group-committed off this path).
+// (SPEC §14: p99 ≤ 150 µs) as configured by default: strict parse, params decode, the request chain
+// with the threat scanner, the rules engine, the tool pinner and a budget, the outbound frame, and
+// the audit record's redaction, encoding and enqueue (not its fsync, which is group-committed off
+// this path).
 func BenchmarkRequestPipeline(b *testing.B) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pol, err := rules.Load("policy.yaml", []byte(testPolicy))
@@ -41,6 +44,7 @@ func BenchmarkRequestPipeline(b *testing.B) {
 		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
 			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
 		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
+		Threat: withThreatStage(b), Pins: mustPins(b),
 	})
 	sess := &Session{ID: "sess_bench", Upstream: "peer"}
 	frames := map[string][]byte{
@@ -85,4 +89,18 @@ func BenchmarkRequestPipeline(b *testing.B) {
 			b.ReportMetric(float64(d[n*99/100].Nanoseconds()), "p99-ns")
 		})
 	}
+}
+
+func withThreatStage(tb testing.TB) *stagethreat.Stage {
+	var o Options
+	withThreat(tb)(&o)
+	return o.Threat
+}
+
+func mustPins(tb testing.TB) *pin.Pinner {
+	p, err := pin.New(pin.Config{Fail: pipeline.FailClosed})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

@@ -122,7 +122,7 @@ type Session struct {
 // fails: an internal fault becomes an internal_error refusal whose id is logged.
 func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
 	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal, TenantProblem: sess.TenantProblem}
-	req, err := mcp.DecodeRequest(msg.Method, msg.Params)
+	req, err := mcp.Decode(msg)
 	if err != nil {
 		c.Request = &mcp.Request{}
 		c.Input = baseInput(sess, msg.Method, c.Request)

@@ -26,7 +26,7 @@ var fanOutMethods = map[string]bool{
 func (s *Server) route(msg *jsonrpc.Message) ([]target, error) {
 	ups := s.opts.Upstreams
 	if len(ups) == 1 && ups[0].Prefix() == "" {
-		req, _ := mcp.DecodeRequest(msg.Method, msg.Params)
+		req, _ := mcp.Decode(msg)
 		name := ""
 		if req != nil {
 			name = req.Name
@@ -43,7 +43,7 @@ func (s *Server) route(msg *jsonrpc.Message) ([]target, error) {
 		}
 		return out, nil
 	}
-	req, err := mcp.DecodeRequest(msg.Method, msg.Params)
+	req, err := mcp.Decode(msg)
 	if err != nil {
 		return nil, &errNoRoute{err.Error()}
 	}

@@ -41,7 +41,7 @@ rules:
     effect: allow
 `
 
-func withThreat(t *testing.T) func(*Options) {
+func withThreat(t testing.TB) func(*Options) {
 	sc, err := threat.New(threat.Config{})
 	if err != nil {
 		t.Fatal(err)

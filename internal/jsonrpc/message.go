@@ -81,6 +81,9 @@ type Message struct {
 	Params []byte
 	Result []byte
 	Error  []byte
+	// Decoded caches another package's reading of Params (mcp.Decode), so that the transport, the
+	// router and the pipeline read a message once. Params never change, so it never goes stale.
+	Decoded any
 
 	params, result span
 }

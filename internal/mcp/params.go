@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
 // Meta keys gatehouse reads from params._meta.
@@ -36,6 +38,22 @@ type Request struct {
 	Modern     bool
 	RunID      string
 	WorkflowID string
+}
+
+// Decode is DecodeRequest for a parsed message, read once: the reading is kept on the message, so
+// the transport, the router and the pipeline share it. Callers must not modify the Request.
+func Decode(msg *jsonrpc.Message) (*Request, error) {
+	if d, ok := msg.Decoded.(decoded); ok {
+		return d.req, d.err
+	}
+	req, err := DecodeRequest(msg.Method, msg.Params)
+	msg.Decoded = decoded{req, err}
+	return req, err
+}
+
+type decoded struct {
+	req *Request
+	err error
 }
 
 // DecodeRequest reads the fields a decision needs from params, which must already have passed

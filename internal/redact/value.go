@@ -231,7 +231,25 @@ func (st *jsonState) pass(write bool) (bool, error) {
 		if redactNext {
 			// The value of a sensitive member: replaced whole, unless it is a literal.
 			redactNext = false
-			if k := dec.PeekKind(); k != 'n' && k != 't' && k != 'f' && k != 0 {
+			k := dec.PeekKind()
+			if k == '"' {
+				// A string is replaced by the marker; one that already is the marker stays as it
+				// is, so that redacting twice changes nothing.
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return false, err
+				}
+				if s := tok.String(); s != Redacted {
+					tok, changed = jsontext.String(Redacted), true
+				}
+				if write {
+					if err := enc.WriteToken(tok); err != nil {
+						return false, err
+					}
+				}
+				continue
+			}
+			if k != 'n' && k != 't' && k != 'f' && k != 0 {
 				if err := dec.SkipValue(); err != nil {
 					return false, err
 				}

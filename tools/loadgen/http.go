@@ -127,12 +127,16 @@ func sessionsLoad(args []string) error {
 	fs := flag.NewFlagSet("sessions", flag.ExitOnError)
 	url := fs.String("url", "", "the MCP endpoint (required)")
 	pid := fs.Int("pid", 0, "the gateway's process id, whose memory is measured (required)")
-	n := fs.Int("n", 10000, "sessions to open")
+	n := fs.Int("n", 10000, "sessions to open in all, warm-up included")
+	warmup := fs.Int("warmup", 200, "sessions opened before the first memory reading")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" || *pid == 0 {
 		return fmt.Errorf("need --url and --pid")
+	}
+	if *warmup < 0 || *warmup >= *n {
+		return fmt.Errorf("--warmup must be at least 0 and less than --n")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	open := func() error {
@@ -161,7 +165,7 @@ func sessionsLoad(args []string) error {
 		resp.Body.Close()
 		return nil
 	}
-	for i := 0; i < 200; i++ { // warm up: connections, pools, first allocations
+	for i := 0; i < *warmup; i++ { // warm up: connections, pools, first allocations
 		if err := open(); err != nil {
 			return err
 		}
@@ -175,7 +179,8 @@ func sessionsLoad(args []string) error {
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	sem := make(chan struct{}, 32)
-	for i := 0; i < *n; i++ {
+	measured := *n - *warmup
+	for i := 0; i < measured; i++ {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -193,9 +198,12 @@ func sessionsLoad(args []string) error {
 	if err != nil {
 		return err
 	}
-	held := *n - int(failed.Load())
-	fmt.Printf("%d idle legacy sessions opened in %s (%d failed); gateway RSS %d KiB -> %d KiB: %.1f KiB per session\n",
-		held, took.Round(time.Millisecond), failed.Load(), before, after, float64(after-before)/float64(held))
+	opened := measured - int(failed.Load())
+	fmt.Printf("%d idle legacy sessions held (%d warm-up, %d measured, %d failed); measured ones opened in %s; gateway RSS %d KiB -> %d KiB: %.1f KiB per session\n",
+		*warmup+opened, *warmup, opened, failed.Load(), took.Round(time.Millisecond), before, after, float64(after-before)/float64(max(opened, 1)))
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d sessions could not be opened", failed.Load())
+	}
 	return nil
 }
 

@@ -248,7 +248,7 @@ func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
 	header := strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))
 	var bodyVersion string
 	if msg.Kind() != jsonrpc.KindResponse {
-		if req, err := mcp.DecodeRequest(msg.Method, msg.Params); err == nil && req.Modern {
+		if req, err := mcp.Decode(msg); err == nil && req.Modern {
 			bodyVersion = req.ProtocolVersion
 		}
 	}
@@ -279,7 +279,7 @@ func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
 		return http.StatusBadRequest, mismatch(msg.ID, "Mcp-Method header value '"+got+"' does not match body method '"+msg.Method+"'")
 	}
 	if msg.Method == mcp.MethodToolsCall || msg.Method == mcp.MethodPromptsGet || msg.Method == mcp.MethodResourcesRead {
-		req, err := mcp.DecodeRequest(msg.Method, msg.Params)
+		req, err := mcp.Decode(msg)
 		if err != nil {
 			return 0, nil // the backend refuses malformed params
 		}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -63,10 +64,14 @@ type Response struct {
 	Streaming bool
 
 	body   io.ReadCloser
-	events *EventReader
-	single []byte
-	done   bool
-	limits jsonrpc.Limits
+	cancel context.CancelFunc // ends the request
+	stop   func() bool        // stops the caller's ctx from ending it
+	// closing is set by Close: from then on only Close ends the request.
+	closing atomic.Bool
+	events  *EventReader
+	single  []byte
+	done    bool
+	limits  jsonrpc.Limits
 	// LastEventID is the id of the last event read, for resumption.
 	LastEventID string
 }
@@ -153,15 +158,26 @@ func (c *Client) do(ctx context.Context, hr *http.Request) (*Response, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	hresp, err := client.Do(hr)
+	// ctx cancels the request until the response is closed, and no longer: Close then reads the end of
+	// a stream in the background, after the caller's ctx has usually ended.
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Response{cancel: cancel}
+	r.stop = context.AfterFunc(ctx, func() {
+		if !r.closing.Load() {
+			cancel()
+		}
+	})
+	hresp, err := client.Do(hr.WithContext(reqCtx))
 	if err != nil {
+		r.stop()
+		cancel()
 		return nil, err
 	}
 	limits := c.Limits
 	if limits.MaxBytes <= 0 {
 		limits.MaxBytes = jsonrpc.DefaultMaxBytes
 	}
-	r := &Response{Status: hresp.StatusCode, Header: hresp.Header, SessionID: hresp.Header.Get(HeaderSessionID), body: hresp.Body, limits: limits}
+	r.Status, r.Header, r.SessionID, r.body, r.limits = hresp.StatusCode, hresp.Header, hresp.Header.Get(HeaderSessionID), hresp.Body, limits
 	ct, _, _ := mime.ParseMediaType(hresp.Header.Get("Content-Type"))
 	switch {
 	case ct == "text/event-stream":
@@ -172,11 +188,12 @@ func (c *Client) do(ctx context.Context, hr *http.Request) (*Response, error) {
 		r.done = true
 	default:
 		body, err := io.ReadAll(io.LimitReader(hresp.Body, int64(limits.MaxBytes)+1))
-		hresp.Body.Close()
 		if err != nil {
+			r.Close()
 			return nil, err
 		}
 		if len(body) > limits.MaxBytes {
+			r.Close()
 			return nil, fmt.Errorf("upstream response exceeds %d bytes", limits.MaxBytes)
 		}
 		r.single = bytes.TrimSpace(body)
@@ -225,11 +242,34 @@ func (r *Response) Next() (*jsonrpc.Message, []byte, error) {
 	}
 }
 
-// Close releases the response body.
+// drainLimit and drainTime bound what Close reads from the rest of an SSE stream.
+const (
+	drainLimit = 64 << 10
+	drainTime  = time.Second
+)
+
+// Close releases the response body. A server ends an SSE stream once it has sent the response; the
+// rest of the stream (usually nothing but its end) is read in the background, at most drainLimit
+// bytes for at most drainTime, so that the connection goes back to the pool: a connection whose body
+// was not read to its end is torn down, and dialing a new one for every request costs more than the
+// request.
 func (r *Response) Close() {
-	if r.body != nil {
-		r.body.Close()
+	if r.closing.Swap(true) {
+		return
 	}
+	r.stop()
+	if !r.Streaming {
+		r.body.Close()
+		r.cancel()
+		return
+	}
+	go func() {
+		t := time.AfterFunc(drainTime, r.cancel)
+		io.Copy(io.Discard, io.LimitReader(r.body, drainLimit))
+		t.Stop()
+		r.body.Close()
+		r.cancel()
+	}()
 }
 
 // EncodeHeaderValue encodes a value for Mcp-Name or Mcp-Param-* per the 2026-07-28 transport: as is

@@ -29,7 +29,7 @@ type EventReader struct {
 
 // NewEventReader reads events of at most limit bytes of data from r.
 func NewEventReader(r io.Reader, limit int) *EventReader {
-	return &EventReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
+	return &EventReader{r: bufio.NewReaderSize(r, 4<<10), limit: limit} // longer lines are read in chunks
 }
 
 // Next returns the next event with data (events without data, such as a priming event carrying only
