@@ -3,10 +3,17 @@ package streamable
 import (
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	upstream "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
+
+// streamHeaderDelay is how long an answer that will be a stream may keep its headers back. Most
+// streamed answers are a single event that follows within milliseconds: sent together with the
+// headers, it costs one write instead of three. A slow one gets its headers after this delay, so
+// that no client gives up waiting for them.
+const streamHeaderDelay = 500 * time.Millisecond
 
 // answer writes one request's answer: plain JSON until something must be sent before the final
 // response, an SSE stream from then on. It is safe for concurrent use.
@@ -15,7 +22,9 @@ type answer struct {
 	w         http.ResponseWriter
 	flusher   http.Flusher
 	sessionID string // set on the response (a new legacy session)
-	streaming bool
+	streaming bool   // the response is an SSE stream whose headers are written
+	wantSSE   bool   // the response will be an SSE stream (Stream was called)
+	headers   *time.Timer
 	finished  bool
 	result    bool // the final response was a result (not an error)
 	broken    bool
@@ -38,15 +47,32 @@ func (a *answer) SetHeader(key, value string) {
 	}
 }
 
-// Stream implements Answer.
-func (a *answer) Stream() { a.startStream() }
+// Stream implements Answer. The headers wait for the first event, or streamHeaderDelay at most.
+func (a *answer) Stream() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wantSSE || a.streaming || a.finished {
+		return
+	}
+	a.wantSSE = true
+	a.headers = time.AfterFunc(streamHeaderDelay, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !a.finished && !a.broken && !a.streaming {
+			a.startStreamLocked()
+			a.flush()
+		}
+	})
+}
 
 func (a *answer) startStream() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.startStreamLocked()
+	a.flush()
 }
 
+// startStreamLocked sets the stream's headers; they go out with the first flush.
 func (a *answer) startStreamLocked() {
 	if a.streaming {
 		return
@@ -60,7 +86,6 @@ func (a *answer) startStreamLocked() {
 	}
 	a.w.WriteHeader(http.StatusOK)
 	a.streaming = true
-	a.flush()
 }
 
 // Send implements Answer and Stream.
@@ -87,6 +112,9 @@ func (a *answer) Finish(frame []byte, status int) error {
 		return nil
 	}
 	a.finished = true
+	if a.headers != nil {
+		a.headers.Stop()
+	}
 	if a.sessionID != "" { // an initialize: the session exists only if it succeeded
 		m, err := jsonrpc.Parse(frame, jsonrpc.Limits{})
 		a.result = err == nil && m.Result != nil
@@ -100,6 +128,15 @@ func (a *answer) Finish(frame []byte, status int) error {
 		err := upstream.WriteEvent(a.w, "", frame)
 		a.flush()
 		return err
+	}
+	if a.wantSSE && status == http.StatusOK {
+		// Headers and the only event in one write, when the handler returns. (A refusal with
+		// another status is answered as JSON below: its headers were not sent yet.)
+		if !a.result {
+			a.sessionID = "" // a failed initialize opens no session
+		}
+		a.startStreamLocked()
+		return upstream.WriteEvent(a.w, "", frame)
 	}
 	h := a.w.Header()
 	h.Set("Content-Type", "application/json")
@@ -131,10 +168,17 @@ func (a *answer) comment() error {
 func (a *answer) ensureFinished() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.finished || a.streaming {
+	if a.headers != nil {
+		a.headers.Stop() // nothing may write once the handler has returned
+	}
+	if a.finished {
 		return
 	}
 	a.finished = true
+	if a.streaming || a.wantSSE {
+		a.startStreamLocked() // a stream that ends, possibly with no event
+		return
+	}
 	a.w.Header().Set("Content-Type", "application/json")
 	a.w.WriteHeader(http.StatusInternalServerError)
 	a.w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error: no answer"}}`))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
@@ -268,4 +269,77 @@ func TestStreamingAnswer(t *testing.T) {
 		strings.Index(body, "progress") > strings.Index(body, `"ok"`) {
 		t.Errorf("streamed answer: %q %s", resp.Header.Get("Content-Type"), body)
 	}
+}
+
+// funcBackend answers requests with its function; everything else is fakeBackend's.
+type funcBackend struct {
+	fakeBackend
+	request func(ctx context.Context, ex *Exchange, ans Answer)
+}
+
+func (b *funcBackend) Request(ctx context.Context, ex *Exchange, ans Answer) { b.request(ctx, ex, ans) }
+
+func TestMirroredStreamHeaders(t *testing.T) {
+	result := func(ex *Exchange) []byte { return jsonrpc.Result(ex.Msg.ID, []byte(`{"ok":true}`)) }
+	t.Run("a single event goes out with the headers", func(t *testing.T) {
+		srv := newTestHandler(t, Config{}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+			ans.Stream()
+			ans.Finish(result(ex), http.StatusOK)
+		}})
+		resp, body := do(t, srv.URL, modern("tools/list", "", nil))
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") ||
+			!strings.Contains(body, "\ndata: {") || !strings.Contains(body, `"ok":true`) {
+			t.Errorf("HTTP %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	})
+	t.Run("a refusal before any event keeps its status", func(t *testing.T) {
+		srv := newTestHandler(t, Config{}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+			ans.Stream()
+			ans.Finish(jsonrpc.ErrorResponse(ex.Msg.ID, -32001, "denied", nil), http.StatusForbidden)
+		}})
+		resp, body := do(t, srv.URL, modern("tools/call", "x", nil))
+		if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(body, "denied") {
+			t.Errorf("HTTP %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	})
+	t.Run("a slow answer gets its headers early", func(t *testing.T) {
+		release := make(chan struct{})
+		srv := newTestHandler(t, Config{}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+			ans.Stream()
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			ans.Finish(result(ex), http.StatusOK)
+		}})
+		r := modern("tools/call", "slow", nil)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		for k, v := range r.headers {
+			req.Header.Set(k, v)
+		}
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req) // returns with the headers, before the event
+		close(release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if took := time.Since(start); took > 5*time.Second || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("headers after %s, %q", took, resp.Header.Get("Content-Type"))
+		}
+		if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), `"ok":true`) {
+			t.Errorf("body %q", body)
+		}
+	})
+	t.Run("a stream that ends without an answer is an empty stream", func(t *testing.T) {
+		srv := newTestHandler(t, Config{}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+			ans.Stream()
+		}})
+		resp, body := do(t, srv.URL, modern("subscriptions/listen", "", nil))
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || body != "" {
+			t.Errorf("HTTP %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	})
 }
