@@ -19,7 +19,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/testpeer"
 )
 
-// regoLog is gatehouse's stderr, safe to read while the process writes it.
+// regoLog is a process's output (gatehouse's stderr, mostly), safe to read while the
+// process writes it.
 type regoLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
