@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -13,7 +14,8 @@ import (
 //   - v, seq, time, type and prev_hash always; every other member only when
 //     its value is not empty or zero (checkpoint of_seq, of_hash and reason
 //     always, when there is a checkpoint);
-//   - integers in decimal, times in TimeLayout in UTC;
+//   - integers in decimal, times in TimeLayout in UTC, the threat score as
+//     the shortest decimal of RoundScore (0.996, 1, 0.5);
 //   - strings escaped as described at appendString.
 //
 // This encoding must never change: every hash in every log depends on it.
@@ -34,16 +36,7 @@ func AppendBody(dst []byte, r *Record) []byte {
 	dst = appendOptString(dst, `,"tenant":`, r.Tenant)
 	dst = appendOptString(dst, `,"agent":`, r.Agent)
 	dst = appendOptString(dst, `,"user":`, r.User)
-	if len(r.Roles) > 0 {
-		dst = append(dst, `,"roles":[`...)
-		for i, role := range r.Roles {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, role)
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendOptStrings(dst, `,"roles":[`, r.Roles)
 	dst = appendOptString(dst, `,"client_ip":`, r.ClientIP)
 	dst = appendOptString(dst, `,"method":`, r.Method)
 	dst = appendOptString(dst, `,"upstream":`, r.Upstream)
@@ -76,6 +69,11 @@ func AppendBody(dst []byte, r *Record) []byte {
 	dst = appendOptString(dst, `,"args_preview":`, r.ArgsPreview)
 	dst = appendOptString(dst, `,"result_preview":`, r.ResultPreview)
 	dst = appendOptString(dst, `,"detail":`, r.Detail)
+	if score := RoundScore(r.ThreatScore); score != 0 {
+		dst = append(dst, `,"threat_score":`...)
+		dst = strconv.AppendFloat(dst, score, 'f', -1, 64)
+	}
+	dst = appendOptStrings(dst, `,"threats":[`, r.Threats)
 	if c := r.Checkpoint; c != nil {
 		dst = append(dst, `,"checkpoint":{"of_seq":`...)
 		dst = strconv.AppendUint(dst, c.OfSeq, 10)
@@ -168,4 +166,32 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendOptStrings appends member (which ends in "[") and the strings of ss
+// as a JSON array, or nothing when ss is empty.
+func appendOptStrings(dst []byte, member string, ss []string) []byte {
+	if len(ss) == 0 {
+		return dst
+	}
+	dst = append(dst, member...)
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// RoundScore rounds a threat score to the 3 decimals a record keeps, and
+// clamps it to [0, 1] (NaN is 0): the encoding has one spelling per score.
+func RoundScore(x float64) float64 {
+	switch {
+	case !(x > 0): // NaN too
+		return 0
+	case x > 1:
+		return 1
+	}
+	return math.Round(x*1000) / 1000
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,12 @@ func goldenRecords() []struct {
 			PrevHash: GenesisHash,
 		}},
 		{"truncated_preview", truncationRecord()},
+		{"threats_v2", &Record{
+			V: 2, Seq: 8, Time: goldenTime, Type: TypeDecision,
+			Agent: "a1", Method: "tools/call", Tool: "fs.read", Effect: "require_approval", RuleID: "threat-hold",
+			ThreatScore: 0.996, Threats: []string{"pi.ignore-previous", "exfil.ssh-key"},
+			PrevHash: GenesisHash,
+		}},
 	}
 }
 
@@ -236,5 +243,21 @@ func TestChainHashFormula(t *testing.T) {
 	r := &Record{V: 1, Seq: 1, Time: goldenTime, Type: TypeDecision, PrevHash: GenesisHash}
 	if got, want := string(Seal(r)), string(body[:len(body)-1])+`,"hash":"`+hex.EncodeToString(sum[:])+`"}`; got != want {
 		t.Errorf("Seal: got %s, want %s", got, want)
+	}
+}
+
+func TestRoundScore(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{
+		{0.99634, 0.996}, {0.9995, 1}, {0.5, 0.5}, {1.7, 1}, {-0.2, 0}, {math.NaN(), 0}, {math.Inf(1), 1}, {0.0004, 0},
+	} {
+		if got := RoundScore(tc.in); got != tc.want {
+			t.Errorf("RoundScore(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	// What the writer is given unrounded is encoded rounded, and reads back as the rounded value.
+	r := &Record{V: 2, Seq: 1, Time: goldenTime, Type: TypeDecision, ThreatScore: 0.99634, PrevHash: GenesisHash}
+	got, err := ParseLine(Seal(r))
+	if err != nil || got.ThreatScore != 0.996 {
+		t.Fatalf("ParseLine: %v, %v", got, err)
 	}
 }

@@ -23,10 +23,10 @@ func ParseLine(line []byte) (*Record, error) {
 	d := decoder{data: line}
 	r := new(Record)
 	if err := d.record(r); err != nil {
-		if v, ok := leadingVersion(line); ok && v != Version {
+		if v, ok := leadingVersion(line); ok && (v < MinVersion || v > Version) {
 			// A later schema may have members this one does not know;
 			// say why the line is unreadable rather than which member.
-			return nil, fmt.Errorf("%w %d (this verifier knows %d)", errUnsupportedVersion, v, Version)
+			return nil, fmt.Errorf("%w %d (this verifier knows %d to %d)", errUnsupportedVersion, v, MinVersion, Version)
 		}
 		return nil, err
 	}
@@ -104,6 +104,8 @@ var recordMembers = []member[Record]{
 	{"args_preview", false, strMember(func(r *Record) *string { return &r.ArgsPreview })},
 	{"result_preview", false, strMember(func(r *Record) *string { return &r.ResultPreview })},
 	{"detail", false, strMember(func(r *Record) *string { return &r.Detail })},
+	{"threat_score", false, func(d *decoder, r *Record) (err error) { r.ThreatScore, err = d.score(); return }},
+	{"threats", false, func(d *decoder, r *Record) (err error) { r.Threats, err = d.strings(); return }},
 	{"checkpoint", false, func(d *decoder, r *Record) error {
 		r.Checkpoint = new(Checkpoint)
 		return decodeObject(d, r.Checkpoint, checkpointMembers)
@@ -247,6 +249,22 @@ func (d *decoder) int(bits int) (int64, error) {
 		return 0, d.errorf("want an integer of %d bits", bits)
 	}
 	return n, nil
+}
+
+// score reads a threat score: a plain decimal number (digits, at most one
+// point; no sign or exponent). Whether it is spelled canonically is checked
+// by re-encoding the record.
+func (d *decoder) score() (float64, error) {
+	start := d.pos
+	for d.pos < len(d.data) && (d.data[d.pos] >= '0' && d.data[d.pos] <= '9' || d.data[d.pos] == '.') {
+		d.pos++
+	}
+	x, err := strconv.ParseFloat(string(d.data[start:d.pos]), 64)
+	if err != nil || start == d.pos {
+		d.pos = start
+		return 0, d.errorf("want a decimal number")
+	}
+	return x, nil
 }
 
 func (d *decoder) time() (time.Time, error) {

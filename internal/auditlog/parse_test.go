@@ -8,6 +8,7 @@ import (
 func TestParseLineRejects(t *testing.T) {
 	valid := string(Seal(&Record{V: 1, Seq: 1, Time: goldenTime, Type: TypeDecision, Tool: "fs.read", PrevHash: GenesisHash}))
 	head := `{"v":1,"seq":1,"time":"2026-11-20T10:15:00.123456Z","type":"decision"`
+	head2 := strings.Replace(head, `"v":1`, `"v":2`, 1)
 	tail := `,"prev_hash":"` + GenesisHash + `","hash":"` + GenesisHash + `"}`
 	tests := []struct {
 		name, line, want string
@@ -20,8 +21,17 @@ func TestParseLineRejects(t *testing.T) {
 		{"duplicate required member", `{"v":1,"v":1}`, `duplicate member "v"`},
 		{"missing hash", head + `,"prev_hash":"` + GenesisHash + `"}`, `missing member "hash"`},
 		{"missing time", `{"v":1,"seq":1,"type":"decision"` + tail, `missing member "time"`},
-		{"unknown version", strings.Replace(valid, `"v":1`, `"v":2`, 1), "unsupported schema version 2"},
+		{"unknown version", strings.Replace(valid, `"v":1`, `"v":3`, 1), "unsupported schema version 3"},
 		{"unknown version with new members", `{"v":3,"seq":1,"novel":1}`, "unsupported schema version 3"},
+		{"threat members in a version 1 record", head + `,"threat_score":0.5` + tail, "members of schema version 2, not 1"},
+		{"threat score above 1", head2 + `,"threat_score":1.5` + tail, "not between 0 and 1"},
+		{"threat score with a sign", head2 + `,"threat_score":-0.5` + tail, "want a decimal number"},
+		{"threat score with an exponent", head2 + `,"threat_score":5e-1` + tail, "want ',' or '}'"},
+		{"threat score with a trailing zero", head2 + `,"threat_score":0.50` + tail, "not in canonical encoding"},
+		{"threat score with four decimals", head2 + `,"threat_score":0.1234` + tail, "not in canonical encoding"},
+		{"threat score zero", head2 + `,"threat_score":0` + tail, "not in canonical encoding"},
+		{"threat score as a string", head2 + `,"threat_score":"0.5"` + tail, "want a decimal number"},
+		{"threats not strings", head2 + `,"threats":[1]` + tail, "want a string"},
 		{"unknown type", strings.Replace(valid, `"decision"`, `"note"`, 1), `unknown record type "note"`},
 		{"seq zero", strings.Replace(valid, `"seq":1`, `"seq":0`, 1), "seq 0 is not valid"},
 		{"negative seq", strings.Replace(valid, `"seq":1`, `"seq":-1`, 1), "want an unsigned integer"},

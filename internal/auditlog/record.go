@@ -6,10 +6,21 @@ import (
 	"time"
 )
 
-// Version is the schema version this package writes and the only one it
-// reads. A record with any other "v" is rejected: a later schema may give
-// members different meanings, and guessing would make verification lie.
-const Version = 1
+// Version is the schema version this package writes. It reads this version
+// and the ones before it (MinVersion); a record with any other "v" is
+// rejected: a later schema may give members different meanings, and guessing
+// would make verification lie.
+//
+// Version 2 added threat_score and threats. A version 1 record encodes
+// exactly as it always did (those members are never present in it), so every
+// log written before keeps verifying.
+const Version = 2
+
+// MinVersion is the oldest schema version this package reads.
+const MinVersion = 1
+
+// MaxThreats is how many threat rules a record names at most.
+const MaxThreats = 16
 
 // GenesisHash is the prev_hash of the first record of a chain.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -46,7 +57,7 @@ const (
 	CheckpointRotate = "rotate"
 )
 
-// Record is one line of the audit log, schema version 1.
+// Record is one line of the audit log, schema version 2.
 //
 // The field order here is the member order of the encoding. Members whose
 // value is empty or zero are omitted, except v, seq, time, type, prev_hash
@@ -97,7 +108,10 @@ type Record struct {
 
 	ArgsPreview   string // redacted, truncated arguments
 	ResultPreview string // redacted, truncated result
-	Detail        string // free text, used by recovery records
+	Detail        string // free text, used by recovery and event records
+
+	ThreatScore float64  // highest threat score of the call's messages, rounded to 3 decimals (v2)
+	Threats     []string // rules of the threat scanner that matched, at most MaxThreats (v2)
 
 	Checkpoint *Checkpoint // present exactly on checkpoint records
 
@@ -130,8 +144,17 @@ var errUnsupportedVersion = errors.New("unsupported schema version")
 // well-formed JSON: known version and type, the members each type needs,
 // and hashes that are hashes.
 func (r *Record) validate() error {
-	if r.V != Version {
-		return fmt.Errorf("%w %d (this verifier knows %d)", errUnsupportedVersion, r.V, Version)
+	if r.V < MinVersion || r.V > Version {
+		return fmt.Errorf("%w %d (this verifier knows %d to %d)", errUnsupportedVersion, r.V, MinVersion, Version)
+	}
+	if r.V < 2 && (r.ThreatScore != 0 || len(r.Threats) > 0) {
+		return fmt.Errorf("threat_score and threats are members of schema version 2, not %d", r.V)
+	}
+	if !(r.ThreatScore >= 0 && r.ThreatScore <= 1) { // NaN fails too
+		return errors.New("threat_score is not between 0 and 1")
+	}
+	if len(r.Threats) > MaxThreats {
+		return fmt.Errorf("more than %d threats", MaxThreats)
 	}
 	if r.Seq == 0 {
 		return errors.New("seq 0 is not valid: a chain starts at seq 1")

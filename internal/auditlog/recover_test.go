@@ -296,13 +296,13 @@ func TestOpenRefusesNewerVersion(t *testing.T) {
 	writeLog(t, opts, 2)
 	lines := readLines(t, opts.Path)
 	last := mustParse(t, lines[len(lines)-1])
-	future := `{"v":2,"seq":` + itoa(last.Seq+1) + `,"novel":true,"prev_hash":"` + last.Hash + `","hash":"` + GenesisHash + `"}`
+	future := `{"v":3,"seq":` + itoa(last.Seq+1) + `,"novel":true,"prev_hash":"` + last.Hash + `","hash":"` + GenesisHash + `"}`
 	writeLines(t, opts.Path, append(lines, []byte(future)))
 	before, _ := os.ReadFile(opts.Path)
 
 	_, err := Open(opts)
-	if err == nil || !strings.Contains(err.Error(), "unsupported schema version 2") {
-		t.Errorf("Open: got %v, want a refusal naming schema version 2", err)
+	if err == nil || !strings.Contains(err.Error(), "unsupported schema version 3") {
+		t.Errorf("Open: got %v, want a refusal naming schema version 3", err)
 	}
 	if after, _ := os.ReadFile(opts.Path); !bytes.Equal(after, before) {
 		t.Errorf("Open changed a log it refused")

@@ -26,8 +26,8 @@ func TestVerifyProblems(t *testing.T) {
 		{"first record without the genesis prev_hash", genesisBroken,
 			1, 1, ProblemHashLink, "the first record of a chain must have prev_hash 0000"},
 		{"unknown schema version", func(t *testing.T, path string) {
-			writeLines(t, path, [][]byte{Seal(&Record{V: 2, Seq: 1, Time: goldenTime, Type: TypeDecision, PrevHash: GenesisHash})})
-		}, 1, 0, ProblemMalformed, "unsupported schema version 2"},
+			writeLines(t, path, [][]byte{Seal(&Record{V: 3, Seq: 1, Time: goldenTime, Type: TypeDecision, PrevHash: GenesisHash})})
+		}, 1, 0, ProblemMalformed, "unsupported schema version 3"},
 		{"line longer than the limit", func(t *testing.T, path string) {
 			os.WriteFile(path, []byte(strings.Repeat("x", maxLine+1)+"\n"), 0o600)
 		}, 1, 0, ProblemMalformed, "longer than 1048576 bytes"},

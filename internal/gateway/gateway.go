@@ -258,6 +258,7 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 		g.logger.Error("response path failed", "decision_id", c.DecisionID, "error", err)
 		rc.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
 	}
+	c.Threats.Merge(rc.Threats) // the call's record names what was found in its result too
 	d := rc.Decision
 	out.Response = &d
 	if !d.Forwards() {

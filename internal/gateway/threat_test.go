@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,10 +76,17 @@ func TestThreatScoreReachesPolicyInBothPhases(t *testing.T) {
 	}
 	var sawRequestRefusal bool
 	for _, r := range h.auditRecords() {
+		if r.CallID == "1" && (r.ThreatScore != 0 || len(r.Threats) != 0) {
+			t.Errorf("the clean call's record names threats: %v %v", r.ThreatScore, r.Threats)
+		}
 		if r.CallID == "2" {
 			sawRequestRefusal = r.RuleID == "hold-injections" && strings.Contains(r.Reason, "attack")
+			// The record says what the scanner found, not only what the policy did with it.
+			if r.ThreatScore < 0.5 || !slices.ContainsFunc(r.Threats, func(id string) bool { return strings.HasPrefix(id, "pi.") }) {
+				t.Errorf("record of the injected call: threat score %v, threats %v; want a prompt-injection rule", r.ThreatScore, r.Threats)
+			}
 		}
-		if r.CallID == "3" && (r.Status != "result_refused" || r.ResponseRuleID != "no-injected-results") {
+		if r.CallID == "3" && (r.Status != "result_refused" || r.ResponseRuleID != "no-injected-results" || r.ThreatScore < 0.5 || len(r.Threats) == 0) {
 			t.Errorf("record of the injected result: %+v", r)
 		}
 	}

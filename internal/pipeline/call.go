@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -59,6 +60,42 @@ type Call struct {
 	// TenantProblem says why the transport could not establish the call's engagement (none named,
 	// sources that disagree, an untrusted header); the tenancy stage refuses such a call.
 	TenantProblem string
+	// Threats is what the threat scanner found in the call's messages, both phases together, for
+	// the audit record.
+	Threats ThreatSummary
+}
+
+// ThreatSummary is the highest threat score of a call's messages and the scanner rules that
+// matched them, in the order found, each named once. The threat stage adds only scans that reach
+// the scanner's threshold (a hit), so a clean call has none.
+type ThreatSummary struct {
+	Score float64
+	Rules []string
+}
+
+// maxThreatRules bounds ThreatSummary.Rules (the audit record keeps at most 16).
+const maxThreatRules = 16
+
+// Add merges a scan of one of the call's messages.
+func (t *ThreatSummary) Add(th policy.Threat) {
+	t.Score = max(t.Score, th.Score)
+	for _, f := range th.Findings {
+		t.addRule(f.Rule)
+	}
+}
+
+// Merge merges another summary of the same call (its other phase).
+func (t *ThreatSummary) Merge(o ThreatSummary) {
+	t.Score = max(t.Score, o.Score)
+	for _, r := range o.Rules {
+		t.addRule(r)
+	}
+}
+
+func (t *ThreatSummary) addRule(rule string) {
+	if len(t.Rules) < maxThreatRules && !slices.Contains(t.Rules, rule) {
+		t.Rules = append(t.Rules, rule)
+	}
 }
 
 // Refuse ends the call with a refusal that no engine made (limits, identity, kill state, budgets).

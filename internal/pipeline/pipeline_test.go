@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,5 +106,21 @@ func TestAbandonRunsOnceInReverse(t *testing.T) {
 	d.Abandon()
 	if diff := cmp.Diff([]int{2, 1}, got); diff != "" {
 		t.Errorf("abandon order (-want +got):\n%s", diff)
+	}
+}
+
+func TestThreatSummary(t *testing.T) {
+	var s ThreatSummary
+	s.Add(policy.Threat{Score: 0.6, Findings: []policy.Finding{{Rule: "pi.a"}, {Rule: "pi.b"}, {Rule: "pi.a"}}})
+	s.Merge(ThreatSummary{Score: 0.9, Rules: []string{"pi.b", "se.c"}})
+	s.Add(policy.Threat{Score: 0.7})
+	if s.Score != 0.9 || !slices.Equal(s.Rules, []string{"pi.a", "pi.b", "se.c"}) {
+		t.Errorf("summary = %+v", s)
+	}
+	for i := range 40 {
+		s.Add(policy.Threat{Score: 0.5, Findings: []policy.Finding{{Rule: fmt.Sprint("r", i)}}})
+	}
+	if len(s.Rules) != maxThreatRules || maxThreatRules > 16 { // 16: auditlog.MaxThreats
+		t.Errorf("%d rules kept, want %d (and at most what the audit record keeps)", len(s.Rules), maxThreatRules)
 	}
 }

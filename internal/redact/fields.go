@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -98,6 +99,11 @@ func lookupKey(s []byte) bool {
 // password_length, expires_in, auth_method) does not match, and neither does "key" after a word
 // that makes it a lookup key (primary_key, sort_key, cache_key).
 func SensitiveKey(key string) bool {
+	if strings.Contains(key, markerPrefix) {
+		// A name that held a secret shows a marker now; the marker's own words (API_KEY, JWT,
+		// PRIVATE_KEY) are not the name's, or redacting twice would redact more.
+		key = stripMarkers(key)
+	}
 	if len(key) < 3 {
 		return false // every name is at least three letters long
 	}
@@ -207,4 +213,30 @@ func runeClass(r rune) uint8 {
 		return 3
 	}
 	return 0
+}
+
+// markerPrefix starts every replacement Text and JSON write.
+const markerPrefix = "[REDACTED"
+
+// stripMarkers removes the replacement markers ([REDACTED], [REDACTED_<TYPE>]) from s.
+func stripMarkers(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, markerPrefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		j := i + len(markerPrefix)
+		for j < len(s) && (s[j] == '_' || s[j] >= 'A' && s[j] <= 'Z') {
+			j++
+		}
+		if j < len(s) && s[j] == ']' {
+			s = s[j+1:]
+			continue
+		}
+		b.WriteString(s[i:j]) // not a marker after all
+		s = s[j:]
+	}
 }

@@ -289,8 +289,11 @@ func quotedMember(s string, i int) (int, int, bool) {
 		}
 		return j + 1, end, true
 	case c == '-' || c >= '0' && c <= '9':
+		// A bare value runs to the next delimiter: in JSON that is the number, and in text that only
+		// looks like JSON it leaves no fragment that the inserted quotes could turn into a new
+		// member on a second pass.
 		end := j + 1
-		for end < len(s) && strings.IndexByte("0123456789.eE+-", s[end]) >= 0 {
+		for end < len(s) && strings.IndexByte(",}] \t\r\n", s[end]) < 0 {
 			end++
 		}
 		return j, end, false

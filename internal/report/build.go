@@ -129,8 +129,10 @@ type aggregate struct {
 	effects, would, engines, methods, tools  map[string]int
 	statuses, codes, failPostures            map[string]int
 	threatEngines, threatAgents, threatTools map[string]int
+	threatEffects, threatRules               map[string]int
 	rules                                    map[RuleCount]int
 	redacted, threats, threatsMonitor        int
+	flagged                                  int
 	approvals                                []Approval
 	eventKinds                               map[string]int
 	changes                                  []Event
@@ -148,7 +150,7 @@ func newAggregate() *aggregate {
 		agents: map[string]*activity{}, tenants: map[string]*activity{},
 		effects: m(), would: m(), engines: m(), methods: m(), tools: m(),
 		statuses: m(), codes: m(), failPostures: m(),
-		threatEngines: m(), threatAgents: m(), threatTools: m(),
+		threatEngines: m(), threatAgents: m(), threatTools: m(), threatEffects: m(), threatRules: m(),
 		rules: map[RuleCount]int{}, eventKinds: m(),
 	}
 }
@@ -206,6 +208,15 @@ func (a *aggregate) add(rec *auditlog.Record) {
 			a.threatsMonitor++
 		}
 		a.threatEngines[rec.Engine]++
+	}
+	if rec.ThreatScore > 0 {
+		a.flagged++
+		a.threatEffects[rec.Effect]++
+		for _, rule := range rec.Threats {
+			a.threatRules[rule]++
+		}
+	}
+	if threatened(rec) {
 		a.threatAgents[rec.Agent]++
 		a.threatTools[rec.Tool]++
 	}
@@ -236,7 +247,7 @@ func (a *aggregate) activity(m map[string]*activity, name string, rec *auditlog.
 	case "kill_session":
 		act.Killed++
 	}
-	if rec.Code == codeThreat {
+	if threatened(rec) {
 		act.Threats++
 	}
 	if rec.Tool != "" {
@@ -256,6 +267,9 @@ func (a *aggregate) activity(m map[string]*activity, name string, rec *auditlog.
 	}
 }
 
+// threatened reports whether a decision was flagged by the threat scanner or refused for a threat.
+func threatened(rec *auditlog.Record) bool { return rec.ThreatScore > 0 || rec.Code == codeThreat }
+
 // finish moves the accumulated statistics into r, sorted.
 func (a *aggregate) finish(r *Report) {
 	r.Records = RecordCounts{
@@ -269,7 +283,8 @@ func (a *aggregate) finish(r *Report) {
 	r.Methods, r.Tools, r.Statuses = counts(a.methods), counts(a.tools), counts(a.statuses)
 	r.Codes, r.FailPostures = counts(a.codes), counts(a.failPostures)
 	r.Redacted = a.redacted
-	r.Threats = Threats{Detected: a.threats, Monitor: a.threatsMonitor,
+	r.Threats = Threats{Flagged: a.flagged, Detected: a.threats, Monitor: a.threatsMonitor,
+		ByEffect: counts(a.threatEffects), ByRule: counts(a.threatRules),
 		ByEngine: counts(a.threatEngines), ByAgent: counts(a.threatAgents), ByTool: counts(a.threatTools)}
 	for rc, n := range a.rules {
 		rc.N = n

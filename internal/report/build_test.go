@@ -15,7 +15,7 @@ func TestBuildCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (RecordCounts{Records: 20, Decisions: 13, Events: 3, Checkpoints: 4}); r.Records != want {
+	if want := (RecordCounts{Records: 21, Decisions: 14, Events: 3, Checkpoints: 4}); r.Records != want {
 		t.Errorf("records = %+v, want %+v", r.Records, want)
 	}
 	if !r.Integrity.Intact || r.Integrity.Chain.SignedCheckpoints != 4 || r.Integrity.Chain.Events != 3 || r.Integrity.KeyID == "" {
@@ -30,20 +30,29 @@ func TestBuildCounts(t *testing.T) {
 		}
 	}
 	bot := r.Agents[0]
-	if bot.Name != "refund-bot" || bot.Decisions != 10 || bot.Forwarded != 5 || bot.Denied != 3 || bot.Held != 1 ||
-		bot.Killed != 1 || bot.Threats != 2 || bot.Tools != 5 || !cmp.Equal(bot.Roles, []string{"refunds", "support"}) {
+	if bot.Name != "refund-bot" || bot.Decisions != 11 || bot.Forwarded != 5 || bot.Denied != 3 || bot.Held != 2 ||
+		bot.Killed != 1 || bot.Threats != 3 || bot.Tools != 5 || !cmp.Equal(bot.Roles, []string{"refunds", "support"}) {
 		t.Errorf("refund-bot = %+v", bot)
 	}
 	if got := r.Tenants[len(r.Tenants)-1]; got.Name != "globex" || got.Agents != 1 || got.Decisions != 1 {
 		t.Errorf("globex = %+v", got)
 	}
-	wantCodes := []Count{{"threat_detected", 2}, {"approval_required", 1}, {"malformed_message", 1}, {"policy_deny", 1},
+	wantCodes := []Count{{"approval_required", 2}, {"threat_detected", 2}, {"malformed_message", 1}, {"policy_deny", 1},
 		{"rate_limited", 1}, {"session_killed", 1}, {"unauthenticated", 1}}
 	if diff := cmp.Diff(wantCodes, r.Codes); diff != "" {
 		t.Errorf("codes (-want +got):\n%s", diff)
 	}
-	if r.Threats.Detected != 2 || r.Threats.Monitor != 1 || r.Redacted != 1 || len(r.Approvals) != 1 || r.Approvals[0].ApprovalID != "apr_7Q2" {
+	if r.Threats.Detected != 2 || r.Threats.Monitor != 1 || r.Redacted != 1 || len(r.Approvals) != 2 || r.Approvals[0].ApprovalID != "apr_7Q2" {
 		t.Errorf("threats %+v, redacted %d, approvals %+v", r.Threats, r.Redacted, r.Approvals)
+	}
+	// Flagged calls, whatever the policy did with them: refused, allowed in monitor mode, held.
+	wantThreats := Threats{Flagged: 3, Detected: 2, Monitor: 1,
+		ByEffect: []Count{{"allow", 1}, {"deny", 1}, {"require_approval", 1}},
+		ByRule:   []Count{{"pi.ignore-instructions", 2}, {"pt.dotdot-escape", 1}, {"se.exfil-instruction", 1}},
+		ByEngine: []Count{{"threat", 2}}, ByAgent: []Count{{"refund-bot", 3}},
+		ByTool: []Count{{"fetch_url", 2}, {"read_file", 1}}}
+	if diff := cmp.Diff(wantThreats, r.Threats); diff != "" {
+		t.Errorf("threat rollup (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]Count{{"open", 1}}, r.FailPostures); diff != "" {
 		t.Errorf("fail postures (-want +got):\n%s", diff)
@@ -63,8 +72,8 @@ func TestBuildCountsUnreadableLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Records.Unreadable != 3 || r.Records.Decisions != 13 {
-		t.Errorf("unreadable %d, decisions %d; want 3 and 13", r.Records.Unreadable, r.Records.Decisions)
+	if r.Records.Unreadable != 3 || r.Records.Decisions != 14 {
+		t.Errorf("unreadable %d, decisions %d; want 3 and 14", r.Records.Unreadable, r.Records.Decisions)
 	}
 	if r.Integrity.Intact {
 		t.Error("a log with garbage appended is reported intact")
@@ -90,7 +99,7 @@ func TestBuildReadsAFileGivenTwiceOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Records.Decisions != 13 {
-		t.Errorf("decisions = %d, want 13", r.Records.Decisions)
+	if r.Records.Decisions != 14 {
+		t.Errorf("decisions = %d, want 14", r.Records.Decisions)
 	}
 }

@@ -32,7 +32,7 @@ func (r *Report) Evidence(controlID string) string {
 		return fmt.Sprintf("kill_session decisions: %d; decisions with code session_killed: %d",
 			find(r.Effects, "kill_session"), code("session_killed"))
 	case "threat-scanner":
-		return fmt.Sprintf("threat_detected: %d (in monitor mode only: %d)", r.Threats.Detected, r.Threats.Monitor)
+		return fmt.Sprintf("flagged by the scanner: %d; threat_detected: %d (in monitor mode only: %d)", r.Threats.Flagged, r.Threats.Detected, r.Threats.Monitor)
 	case "secret-redaction":
 		return fmt.Sprintf("redact decisions: %d; decisions with redacted previews: %d", find(r.Effects, "redact"), r.Redacted)
 	case "strict-input":

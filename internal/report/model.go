@@ -105,7 +105,8 @@ type Activity struct {
 	// Decisions counts every decision; the rest split them by applied effect: Forwarded (allow,
 	// redact, patch), Denied, Held (require_approval) and Killed (kill_session).
 	Decisions, Forwarded, Denied, Held, Killed int
-	// Threats counts decisions with code threat_detected.
+	// Threats counts decisions the threat scanner flagged or that were refused with code
+	// threat_detected.
 	Threats int
 	// Tools is the number of distinct tools, prompts and resources used.
 	Tools int
@@ -117,15 +118,22 @@ type Activity struct {
 	First, Last time.Time
 }
 
-// Threats is the threat rollup. Audit schema v1 records carry the outcome of a threat decision
-// (code threat_detected, the engine and rule that decided) but not the scanner's findings, so the
-// rollup counts decisions, not findings.
+// Threats is the threat rollup. Records of audit schema v2 name the threat score and the scanner
+// rules of every call the scanner flagged; older records carry only the outcome of a refusal (code
+// threat_detected).
 type Threats struct {
-	// Detected counts decisions with code threat_detected; Monitor counts those only computed in
-	// monitor mode (not applied).
-	Detected, Monitor int
-	// ByEngine, ByAgent and ByTool split Detected.
-	ByEngine, ByAgent, ByTool []Count
+	// Flagged counts decisions whose messages the scanner flagged (a threat score in the record);
+	// Detected counts decisions with code threat_detected (refused because of a threat), and
+	// Monitor those of them only computed in monitor mode (not applied).
+	Flagged, Detected, Monitor int
+	// ByEffect splits Flagged by the effect applied: what the policy did with the flagged calls.
+	ByEffect []Count
+	// ByRule counts the scanner rules named by flagged decisions (a decision counts once per rule).
+	ByRule []Count
+	// ByEngine splits Detected by the engine that refused.
+	ByEngine []Count
+	// ByAgent and ByTool count the decisions that were flagged or refused for a threat.
+	ByAgent, ByTool []Count
 }
 
 // Approval is one decision held for a human.

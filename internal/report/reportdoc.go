@@ -269,15 +269,16 @@ func (r *Report) codesSection() section {
 func (r *Report) threatSection() section {
 	th := &r.Threats
 	s := section{ID: "threats", Title: "Threat rollup", Level: 2,
-		Paras: []para{text(fmt.Sprintf("Decisions with code threat_detected: %d, of which computed in monitor mode only: %d.", th.Detected, th.Monitor))},
-		Notes: []para{text("Audit schema v1 records carry the outcome of a threat decision (code threat_detected, the engine and rule that decided), not the scanner's findings: per-finding detail (rule, category, weight, location) arrives with the threat scanner. Counts here are decisions, not findings.")},
+		Paras: []para{text(fmt.Sprintf("Decisions whose messages the threat scanner flagged: %d. Decisions refused with code threat_detected: %d, of which computed in monitor mode only: %d.",
+			th.Flagged, th.Detected, th.Monitor))},
+		Notes: []para{text("A decision is flagged when the scanner's score for its arguments or result reached the scanner's threshold; the record names the score and the scanner rules that matched (audit schema v2). What the policy then did is the effect: the shipped example policy holds flagged calls for approval rather than refusing them. Logs written before schema v2 carry only refusals.")},
 	}
-	if th.Detected > 0 {
+	if th.Flagged > 0 || th.Detected > 0 {
 		t := &table{Head: []string{"by", "name", "decisions"}, Numeric: numeric(3, 2)}
 		for _, g := range []struct {
 			by string
 			cs []Count
-		}{{"engine", th.ByEngine}, {"agent", th.ByAgent}, {"tool", th.ByTool}} {
+		}{{"effect applied", th.ByEffect}, {"scanner rule", th.ByRule}, {"refusing engine", th.ByEngine}, {"agent", th.ByAgent}, {"tool", th.ByTool}} {
 			for _, c := range g.cs {
 				t.Rows = append(t.Rows, row(g.by, name(c.Key), itoa(c.N)))
 			}

@@ -83,6 +83,11 @@ func compileGlob(src string) (*glob, error) {
 	if len(src) > maxGlobLen {
 		return nil, fmt.Errorf("glob longer than %d bytes", maxGlobLen)
 	}
+	if !utf8.ValidString(src) {
+		// Names are valid UTF-8 (the gateway refuses messages that are not), and the fast paths
+		// compare bytes where the general matcher compares runes: the two would disagree.
+		return nil, errors.New("glob is not valid UTF-8")
+	}
 	var toks []gtok
 	var lit strings.Builder
 	flush := func() {

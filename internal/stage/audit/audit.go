@@ -106,6 +106,8 @@ func (r *Recorder) record(c *pipeline.Call, o Outcome) *auditlog.Record {
 		LatencyUS:   o.Done.Sub(c.Received).Microseconds(),
 		UpstreamUS:  o.Upstream.Microseconds(),
 		ArgsPreview: string(o.Args),
+		ThreatScore: auditlog.RoundScore(c.Threats.Score),
+		Threats:     c.Threats.Rules,
 	}
 	if c.Msg != nil {
 		rec.CallID = c.Msg.ID.String()

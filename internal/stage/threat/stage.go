@@ -151,6 +151,9 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	s.cfg.Metrics.findings(t.Findings)
 	c.Input.Threat = t
 	if t.Score >= scanner.DefaultThreshold {
+		c.Threats.Add(t)
+	}
+	if t.Score >= scanner.DefaultThreshold {
 		s.cfg.Logger.Info("threat findings", "decision_id", c.DecisionID, "phase", phase, "score", t.Score, "rules", rules(t.Findings, 8))
 	}
 	if s.cfg.RefuseAt > 0 && t.Score >= s.cfg.RefuseAt {
