@@ -184,7 +184,7 @@ func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
 	if len(c.Decision.Ops) == 0 {
 		return c.Msg.Raw, args, nil
 	}
-	rewritten, err := policy.Apply(c.Input.Args(), c.Decision.Ops)
+	rewritten, err := policy.ApplyFinding(c.Input.Args(), c.Decision.Ops, findSecrets)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -198,6 +198,9 @@ func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
 	}
 	return c.Msg.WithParams(params), args, nil
 }
+
+// findSecrets expands a policy's redact_secrets: the rewrites that redact every secret in doc.
+func findSecrets(doc any) []policy.Op { return redact.Ops(doc, nil) }
 
 // previewArgs is what the audit record shows of a request: its arguments when it has them, otherwise
 // its params.
@@ -267,7 +270,7 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 	if len(d.Ops) == 0 {
 		return resp.Raw, out
 	}
-	rewritten, err := policy.Apply(result, d.Ops)
+	rewritten, err := policy.ApplyFinding(result, d.Ops, findSecrets)
 	if err == nil {
 		var b []byte
 		if b, err = encode(rewritten); err == nil {

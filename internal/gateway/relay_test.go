@@ -544,3 +544,57 @@ rules:
 		t.Errorf("reading a hidden resource: %v, want policy_deny", d)
 	}
 }
+
+const secretsPolicy = `
+name: secrets
+version: "1"
+default_effect: deny
+rules:
+  - id: protocol
+    methods: [initialize, tools/list]
+    effect: allow
+  - id: scrub-echo
+    tools: [echo]
+    effect: redact
+    redact_secrets: true
+  - id: scrub-results
+    phase: response
+    tools: [secret_result]
+    effect: redact
+    redact_secrets: true
+  - id: results
+    tools: [secret_result]
+    effect: allow
+`
+
+// A rule with redact_secrets hides every secret the redactor finds (SPEC §8.6 names and patterns)
+// in what is forwarded and in what is returned, without naming the fields.
+func TestRedactSecretsByPolicy(t *testing.T) {
+	h := newHarness(t, setup{policy: secretsPolicy})
+	h.initialize()
+	msg := "connect to https://admin:hunter2@db.internal/prod with AKIAIOSFODNN7EXAMPLE, then report"
+	got := resultText(t, h.call(1, "echo", map[string]any{"message": msg}))
+	for _, secret := range []string{"hunter2", "AKIAIOSFODNN7EXAMPLE"} {
+		if h.received(secret) {
+			t.Errorf("%s reached the upstream", secret)
+		}
+		if strings.Contains(got, secret) {
+			t.Errorf("%s came back in the result %q", secret, got)
+		}
+	}
+	if !strings.Contains(got, "connect to https://") || !strings.Contains(got, "[REDACTED_") || !strings.Contains(got, "then report") {
+		t.Errorf("result = %q, want the message with only its secrets masked", got)
+	}
+	b, _ := json.Marshal(h.call(2, "secret_result", nil))
+	if strings.Contains(string(b), "123-45-6789") || !strings.Contains(string(b), `"ssn":"[REDACTED]"`) || !strings.Contains(string(b), `"name":"ann"`) {
+		t.Errorf("result: %s, want ssn redacted by name and the rest kept", b)
+	}
+	for _, r := range h.auditRecords() {
+		if r.Tool == "echo" && (r.Effect != "redact" || r.RuleID != "scrub-echo") {
+			t.Errorf("echo record: effect %q rule %q", r.Effect, r.RuleID)
+		}
+		if r.Tool == "secret_result" && (r.ResponseEffect != "redact" || r.ResponseRuleID != "scrub-results") {
+			t.Errorf("secret_result record: response effect %q rule %q", r.ResponseEffect, r.ResponseRuleID)
+		}
+	}
+}

@@ -10,9 +10,23 @@ import (
 // does not exist is skipped (there is nothing to mask); a set creates missing objects on its path. An
 // op that would index into a scalar, or past the end of an array, is an error: a rewrite that cannot
 // be applied as written must not be forwarded as if it had been.
-func Apply(doc any, ops []Op) (any, error) {
+func Apply(doc any, ops []Op) (any, error) { return ApplyFinding(doc, ops, nil) }
+
+// ApplyFinding is Apply for operations that may include OpRedactSecrets: each is replaced by the
+// operations find returns for the document as it stands at that point (the gateway passes the
+// secret redactor, which this package cannot import). Without find, an OpRedactSecrets is an error.
+func ApplyFinding(doc any, ops []Op, find func(doc any) []Op) (any, error) {
 	for _, op := range ops {
 		var err error
+		if op.Kind == OpRedactSecrets {
+			if find == nil {
+				return nil, fmt.Errorf("%s: no secret finder to expand it", op)
+			}
+			if doc, err = Apply(doc, find(doc)); err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			continue
+		}
 		if doc, err = apply(doc, op, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}

@@ -63,3 +63,29 @@ func merge(doc any, k string, v any) any {
 	m[k] = v
 	return m
 }
+
+func TestApplyFindingExpandsRedactSecrets(t *testing.T) {
+	doc := map[string]any{"a": "x", "b": "y"}
+	// The finder sees the document as the ops before it left it.
+	var seen any
+	find := func(d any) []Op {
+		seen = d
+		return []Op{{Kind: OpRedact, Path: []string{"b"}}}
+	}
+	got, err := ApplyFinding(doc, []Op{{Kind: OpSet, Path: []string{"a"}, Value: "z"}, {Kind: OpRedactSecrets}}, find)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]any{"a": "z", "b": RedactedValue}; !cmp.Equal(got, any(want)) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if !cmp.Equal(seen, any(map[string]any{"a": "z", "b": "y"})) {
+		t.Errorf("finder saw %v, want the document after the set", seen)
+	}
+	if !cmp.Equal(doc, map[string]any{"a": "x", "b": "y"}) {
+		t.Errorf("the input was modified: %v", doc)
+	}
+	if _, err := Apply(doc, []Op{{Kind: OpRedactSecrets}}); err == nil {
+		t.Error("Apply without a finder accepted redact_secrets")
+	}
+}

@@ -206,11 +206,14 @@ func (in *Input) Args() map[string]any {
 type OpKind string
 
 // The rewrite operations. Redact replaces a value that exists and never creates one; Set creates or
-// replaces; Remove deletes.
+// replaces; Remove deletes. RedactSecrets (no path: the whole document) redacts every secret the
+// gateway's redactor finds (SPEC §8.6 field names and patterns); it is expanded when applied
+// (ApplyFinding).
 const (
-	OpSet    OpKind = "set"
-	OpRedact OpKind = "redact"
-	OpRemove OpKind = "remove"
+	OpSet           OpKind = "set"
+	OpRedact        OpKind = "redact"
+	OpRemove        OpKind = "remove"
+	OpRedactSecrets OpKind = "redact_secrets"
 )
 
 // RedactedValue is what a redact operation writes in place of a value.

@@ -69,6 +69,9 @@ func (p *Policy) verdict(r *rule, in *policy.Input) policy.Verdict {
 	if len(r.ops) > 0 {
 		v.Ops = cloneOps(r.ops)
 	}
+	if r.secrets {
+		v.Ops = append(v.Ops, policy.Op{Kind: policy.OpRedactSecrets}) // expanded where applied
+	}
 	return v
 }
 

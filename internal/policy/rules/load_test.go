@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
 // TestInvalidGolden loads every file in testdata/invalid and compares the problems, one per line, with
@@ -153,5 +155,41 @@ func TestLimits(t *testing.T) {
 				t.Errorf("got %q, want %q", truncate(got), tt.want)
 			}
 		})
+	}
+}
+
+func TestRedactSecrets(t *testing.T) {
+	p := mustLoad(t, `
+name: t
+version: "1"
+default_effect: deny
+rules:
+  - id: scrub
+    tools: [echo]
+    effect: redact
+    redact_secrets: true
+  - id: scrub-and-name
+    tools: [notes]
+    effect: redact
+    redact_fields: [body]
+    redact_secrets: true
+`)
+	v := p.Decide(&policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: "echo"}})
+	if v.Effect != policy.EffectRedact || len(v.Ops) != 1 || v.Ops[0].Kind != policy.OpRedactSecrets {
+		t.Errorf("echo: %+v, want redact with one redact_secrets op", v)
+	}
+	v = p.Decide(&policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: "notes"}})
+	if len(v.Ops) != 2 || v.Ops[0].Kind != policy.OpRedact || v.Ops[1].Kind != policy.OpRedactSecrets {
+		t.Errorf("notes: %+v, want the named field, then the secrets", v.Ops)
+	}
+	for _, tc := range []struct{ rule, want string }{
+		{"effect: deny\n    redact_secrets: true", "redact_secrets needs effect: redact (effect is deny)"},
+		{"effect: redact\n    redact_secrets: yes please", "redact_secrets must be true or false"},
+		{"effect: redact\n    redact_secrets: false", "effect redact needs redact_fields, redact_secrets: true, or both"},
+	} {
+		_, err := Load("t.yaml", []byte("name: t\nversion: \"1\"\ndefault_effect: deny\nrules:\n  - id: r\n    tools: [echo]\n    "+tc.rule+"\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.rule, err, tc.want)
+		}
 	}
 }

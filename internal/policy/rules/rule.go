@@ -42,8 +42,11 @@ type rule struct {
 	minThreat                       float64
 	hasMinThreat                    bool
 
-	ops    []policy.Op
-	budget *budgetSpec
+	ops []policy.Op
+	// secrets adds, at decision time, the operations that redact every secret the redactor finds
+	// in the arguments (request phase) or the result (response phase): redact_secrets.
+	secrets bool
+	budget  *budgetSpec
 	rate   *policy.Rate
 }
 

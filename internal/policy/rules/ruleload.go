@@ -12,7 +12,7 @@ import (
 var ruleFields = []string{
 	"id", "effect", "reason", "code",
 	"methods", "tools", "servers", "agents", "tenants", "require_roles", "when", "min_threat_score", "phase",
-	"redact_fields", "patch", "budget", "rate",
+	"redact_fields", "redact_secrets", "patch", "budget", "rate",
 }
 
 var effectNames = "allow, deny, redact, patch, require_approval, hold_for_approval, kill_session"
@@ -241,6 +241,19 @@ func (ps *problems) globs(n *yaml.Node, what string) (*globList, bool) {
 // extras compiles the effect extras and checks that each fits the effect and the phase.
 func (ps *problems) extras(r *rule, f fields, effectOK bool, effectNode *yaml.Node) bool {
 	good := true
+	secrets, hasSecrets := f.get("redact_secrets")
+	if hasSecrets {
+		if !ps.noAlias(secrets.val) || secrets.val.Kind != yaml.ScalarNode || secrets.val.ShortTag() != "!!bool" {
+			ps.errorf(secrets.val, "redact_secrets must be true or false, got %s", describe(secrets.val))
+			good = false
+		} else {
+			r.secrets = secrets.val.Value == "true"
+		}
+		if effectOK && r.effect != policy.EffectRedact {
+			ps.errorf(secrets.key, "redact_secrets needs effect: redact (effect is %s)", r.effect)
+			good = false
+		}
+	}
 	for _, x := range []struct {
 		name   string
 		effect policy.Effect
@@ -253,8 +266,12 @@ func (ps *problems) extras(r *rule, f fields, effectOK bool, effectNode *yaml.No
 		case present && r.effect != x.effect:
 			ps.errorf(m.key, "%s needs effect: %s (effect is %s)", x.name, x.effect, r.effect)
 			good = false
-		case !present && r.effect == x.effect:
-			ps.errorf(effectNode, "effect %s needs %s", x.effect, x.name)
+		case !present && r.effect == x.effect && !(x.name == "redact_fields" && r.secrets):
+			if x.name == "redact_fields" {
+				ps.errorf(effectNode, "effect redact needs redact_fields, redact_secrets: true, or both")
+			} else {
+				ps.errorf(effectNode, "effect %s needs %s", x.effect, x.name)
+			}
 			good = false
 		case present:
 			var ok bool
