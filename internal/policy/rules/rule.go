@@ -47,7 +47,7 @@ type rule struct {
 	// in the arguments (request phase) or the result (response phase): redact_secrets.
 	secrets bool
 	budget  *budgetSpec
-	rate   *policy.Rate
+	rate    *policy.Rate
 }
 
 // matchesMethod reports whether the rule applies to messages of this kind.
