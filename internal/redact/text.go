@@ -124,10 +124,15 @@ func (r *rewriter) match(i int) (a, b int, repl string) {
 			return a, b, Redacted
 		}
 	case '"':
-		if a, b, quote := quotedMember(s, i); b > a {
-			if quote {
-				return a, b, Redacted
-			}
+		a, b, quote, done := quotedMember(s, i)
+		switch {
+		case done:
+			// Already redacted: the member is replaced by itself, so that nothing inside it (a
+			// name=value in the name) is taken for something else on this pass either.
+			return i, b, s[i:b]
+		case b > a && quote:
+			return a, b, Redacted
+		case b > a:
 			return a, b, `"` + Redacted + `"`
 		}
 	}
@@ -258,25 +263,26 @@ func assignedValue(s string, i int) (int, int) {
 
 // quotedMember handles "name": value inside text when name is sensitive. It returns the span to
 // replace and whether it is the inside of a quoted string (else a bare number, which is replaced
-// with a quoted marker so that JSON stays JSON).
-func quotedMember(s string, i int) (int, int, bool) {
+// with a quoted marker so that JSON stays JSON). done reports a member whose value is already a
+// marker; b is then the end of the member.
+func quotedMember(s string, i int) (a, b int, quote, done bool) {
 	nameEnd := stringEnd(s, i, 128)
 	if nameEnd < 0 {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	j := nameEnd + 1
 	for j < len(s) && s[j] == ' ' {
 		j++
 	}
 	if j >= len(s) || s[j] != ':' {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	j++
 	for j < len(s) && s[j] == ' ' {
 		j++
 	}
 	if j >= len(s) || !SensitiveKey(s[i+1:nameEnd]) {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	switch c := s[j]; {
 	case c == '"':
@@ -284,10 +290,13 @@ func quotedMember(s string, i int) (int, int, bool) {
 		if end < 0 {
 			end = len(s) // an unterminated value: redact what there is
 		}
-		if end == j+1 || strings.HasPrefix(s[j+1:end], "[REDACTED") {
-			return 0, 0, false
+		if end == j+1 {
+			return 0, 0, false, false
 		}
-		return j + 1, end, true
+		if strings.HasPrefix(s[j+1:end], "[REDACTED") {
+			return 0, min(end+1, len(s)), false, true
+		}
+		return j + 1, end, true, false
 	case c == '-' || c >= '0' && c <= '9':
 		// A bare value runs to the next delimiter: in JSON that is the number, and in text that only
 		// looks like JSON it leaves no fragment that the inserted quotes could turn into a new
@@ -296,9 +305,9 @@ func quotedMember(s string, i int) (int, int, bool) {
 		for end < len(s) && strings.IndexByte(",}] \t\r\n", s[end]) < 0 {
 			end++
 		}
-		return j, end, false
+		return j, end, false, false
 	}
-	return 0, 0, false // objects, arrays, true, false, null
+	return 0, 0, false, false // objects, arrays, true, false, null
 }
 
 // stringEnd returns the index of the quote closing the JSON string that opens at i, honouring
