@@ -39,6 +39,7 @@ type runParams struct {
 	agentToken     string
 	pubkey         string
 	secretFile     string
+	secret         string
 	name           string
 	logLevel       string
 	logFormat      string
@@ -114,6 +115,7 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.StringVar(&p.agentToken, "agent-token", "", "signed agent token (gatehouse token) naming the agent, roles and tenant; prefer $"+EnvAgentToken+": arguments are visible in ps")
 	f.StringVar(&p.pubkey, "pubkey", "", "Ed25519 public key (PEM, from gatehouse keygen) that verifies an ed25519 agent token")
 	f.StringVar(&p.secretFile, "secret-file", "", "file holding the shared secret that verifies an hmac agent token (default: $"+EnvAgentSecret+")")
+	f.StringVar(&p.secret, "secret", "", "the shared secret itself that verifies an hmac agent token; visible in ps: prefer --secret-file or $"+EnvAgentSecret)
 	f.StringVar(&p.name, "name", "", "name of the upstream in audit records and servers globs (default upstream)")
 	f.StringVar(&p.logLevel, "log-level", "", "debug, info (default), warn or error")
 	f.StringVar(&p.logFormat, "log-format", "", "json (default) or text")
@@ -191,7 +193,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	who, err := runIdentity(p, cfg, s.env)
+	who, err := runIdentity(p, cfg, s.env, logger)
 	if err != nil {
 		return err
 	}

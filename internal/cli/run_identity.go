@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
@@ -25,17 +27,32 @@ type runWho struct {
 
 // runIdentity chooses the identity of gatehouse run's only caller: a signed agent token when one is
 // given (verified now, so that a bad token stops gatehouse at start-up rather than refusing every
-// call), else the trusted local identity of --agent and --roles.
-func runIdentity(p *runParams, cfg *config.Config, env []string) (*runWho, error) {
+// call), else the trusted local identity of --agent and --roles. logger receives the start-up
+// warning about a secret given on the command line; no message here ever contains a secret.
+func runIdentity(p *runParams, cfg *config.Config, env []string, logger *slog.Logger) (*runWho, error) {
 	token := p.agentToken
 	if token == "" {
 		token, _ = envLookup(env, EnvAgentToken)
 	}
-	secret, secretFromEnv := envLookup(env, EnvAgentSecret)
-	haveSecret := p.secretFile != "" || secretFromEnv && secret != ""
+	envSecret, _ := envLookup(env, EnvAgentSecret)
+	// The HMAC secret comes from exactly one place: a file, the environment or (discouraged) a flag.
+	var secretFrom []string
+	if p.secretFile != "" {
+		secretFrom = append(secretFrom, "--secret-file")
+	}
+	if p.secret != "" {
+		secretFrom = append(secretFrom, "--secret")
+	}
+	if envSecret != "" {
+		secretFrom = append(secretFrom, "$"+EnvAgentSecret)
+	}
+	if p.secret != "" {
+		// Warned before anything can fail, so that even a refused start-up says it. Never the value.
+		logger.Warn("the HMAC secret was given with --secret: a command line is visible to other local users in the process list (ps) and may be kept in shell history; use --secret-file FILE (mode 0600) or $" + EnvAgentSecret + " instead")
+	}
 	if token == "" {
-		if p.pubkey != "" || p.secretFile != "" {
-			return nil, fail(ExitUsage, "--pubkey and --secret-file verify an agent token: give one with $%s or --agent-token", EnvAgentToken)
+		if p.pubkey != "" || p.secretFile != "" || p.secret != "" {
+			return nil, fail(ExitUsage, "--pubkey, --secret-file and --secret verify an agent token: give one with $%s or --agent-token", EnvAgentToken)
 		}
 		return &runWho{stage: identity.NewLocal(cfg.Identity.Agent, cfg.Identity.Roles), describe: "local",
 			agent: cfg.Identity.Agent, roles: cfg.Identity.Roles}, nil
@@ -43,11 +60,14 @@ func runIdentity(p *runParams, cfg *config.Config, env []string) (*runWho, error
 	if cfg.Identity.Agent != "" || len(cfg.Identity.Roles) > 0 {
 		return nil, fail(ExitUsage, "an agent token names the agent and its roles: do not also give --agent or --roles (or identity.agent, identity.roles)")
 	}
+	if len(secretFrom) > 1 {
+		return nil, fail(ExitUsage, "the HMAC secret is given by %s: give it one way only", strings.Join(secretFrom, " and "))
+	}
 	var v *agenttoken.Verifier
 	var err error
 	switch {
-	case p.pubkey != "" && haveSecret:
-		return nil, fail(ExitUsage, "give one verification key: --pubkey (ed25519) or --secret-file / $%s (hmac), not both", EnvAgentSecret)
+	case p.pubkey != "" && len(secretFrom) > 0:
+		return nil, fail(ExitUsage, "give one verification key: --pubkey (ed25519) or %s (hmac), not both", secretFrom[0])
 	case p.pubkey != "":
 		pub, perr := auditlog.ReadPublicKeyFile(p.pubkey)
 		if perr != nil {
@@ -60,8 +80,14 @@ func runIdentity(p *runParams, cfg *config.Config, env []string) (*runWho, error
 			return nil, fail(ExitUsage, "--secret-file: %v", serr)
 		}
 		v, err = agenttoken.NewHMACVerifier(s)
-	case haveSecret:
-		s, serr := agenttoken.ParseSecret([]byte(secret))
+	case p.secret != "":
+		s, serr := agenttoken.ParseSecret([]byte(p.secret))
+		if serr != nil {
+			return nil, fail(ExitUsage, "--secret: %v", serr)
+		}
+		v, err = agenttoken.NewHMACVerifier(s)
+	case envSecret != "":
+		s, serr := agenttoken.ParseSecret([]byte(envSecret))
 		if serr != nil {
 			return nil, fail(ExitUsage, "$%s: %v", EnvAgentSecret, serr)
 		}

@@ -206,6 +206,9 @@ func TestReasonCodesInImplementationRange(t *testing.T) {
 		if c > -32000 || c < -32019 {
 			t.Errorf("%s has code %d outside -32019..-32000", r, c)
 		}
+		if c <= -32003 && c >= -32005 {
+			t.Errorf("%s has code %d, which the Go SDK reads as a closed connection", r, c)
+		}
 		if other, dup := seen[c]; dup {
 			t.Errorf("%s and %s share code %d", r, other, c)
 		}

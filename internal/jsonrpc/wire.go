@@ -19,6 +19,9 @@ const (
 // reasons gives every gatehouse reason its JSON-RPC code and default message. Codes come from the
 // implementation range -32000..-32019 (SPEC §3.3; -32020..-32099 belong to MCP) and never change once
 // published: clients match on them. docs/errors.md lists this table; a test keeps the two in step.
+// -32003, -32004 and -32005 are left unused: the official Go SDK gives them transport meanings
+// (client closing, server closing, rejected by transport), so a Go client would read a refusal
+// with one of them as a dead connection and never see its reason.
 var reasons = map[policy.Code]struct {
 	code    int
 	message string
@@ -26,9 +29,9 @@ var reasons = map[policy.Code]struct {
 	policy.CodeInternal:            {-32000, "Internal gateway error"},
 	policy.CodePolicyDeny:          {-32001, "Denied by policy"},
 	policy.CodeValidationFailed:    {-32002, "Arguments failed policy validation"},
-	policy.CodeApprovalRequired:    {-32003, "Held for human approval"},
-	policy.CodeApprovalDenied:      {-32004, "Approval denied"},
-	policy.CodeApprovalTimeout:     {-32005, "Approval timed out"},
+	policy.CodeApprovalRequired:    {-32017, "Held for human approval"},
+	policy.CodeApprovalDenied:      {-32018, "Approval denied"},
+	policy.CodeApprovalTimeout:     {-32019, "Approval timed out"},
 	policy.CodeSessionKilled:       {-32006, "Session killed"},
 	policy.CodeCrossTenant:         {-32007, "Outside this tenant's allowlist"},
 	policy.CodeRateLimited:         {-32008, "Rate limit exceeded"},

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,8 +24,11 @@ type StdioConfig struct {
 	Name string
 	// Command is the program and its arguments.
 	Command []string
-	// Env is appended to gatehouse's own environment for the child.
+	// Env is appended to the environment the child inherits (ChildEnv).
 	Env []string
+	// Withhold names further variables of gatehouse's environment the child must not see: those
+	// the configuration reads secrets from (credentials of other upstreams, token keys).
+	Withhold []string
 	// Dir is the child's working directory; empty means gatehouse's.
 	Dir string
 	// MaxFrame is the largest message accepted from the child, in bytes.
@@ -200,13 +205,30 @@ func (s *Stdio) emit(ctx context.Context, e Event) {
 	}
 }
 
+// ChildEnv is what a server gatehouse starts inherits of gatehouse's environment env: everything
+// but gatehouse's own settings, which hold its secrets (every GATEHOUSE_* variable: the agent token
+// and secret, the admin token, …), and the variables named in withhold. The server is what policy
+// guards against; it must not be able to mint an agent's token or read another upstream's
+// credentials.
+func ChildEnv(env, withhold []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GATEHOUSE_") || slices.Contains(withhold, name) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 func (s *Stdio) start(ctx context.Context) (*process, error) {
 	s.count++
 	if len(s.cfg.Command) == 0 {
 		return nil, errors.New("no upstream command")
 	}
 	cmd := exec.Command(s.cfg.Command[0], s.cfg.Command[1:]...)
-	cmd.Env = append(os.Environ(), s.cfg.Env...)
+	cmd.Env = append(ChildEnv(os.Environ(), s.cfg.Withhold), s.cfg.Env...)
 	cmd.Dir = s.cfg.Dir
 	// Its own process group, so stopping it reaches anything it spawned, and a Ctrl-C meant for the
 	// client's terminal does not kill the server behind gatehouse's back. Pdeathsig: if gatehouse itself
