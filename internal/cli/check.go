@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/spf13/cobra"
@@ -84,36 +85,30 @@ func runCheck(p *checkParams, s streams) error {
 	if p.configFile != "" && config.IsServeFile(p.configFile) {
 		cfg, src, err := config.LoadServe(p.configFile, s.env)
 		if err == nil {
-			err = cfg.Validate(src)
-		}
-		if err == nil && cfg.Auth != nil {
-			// Start-up reads key files and secrets from the environment: check does too.
-			_, err = auth.New(*cfg.Auth, auth.Options{})
+			// Every problem of the file at once, in line order: unknown keys and bad values
+			// (Validate), files that are not there (Files), and what start-up meets reading the key
+			// files and secrets auth names.
+			err = joinConfigErrors(cfg.Validate(src), cfg.Files(src), authProblems(cfg.Auth, src))
 		}
 		if err != nil {
 			errorsFound = true
 			problems = append(problems, configProblems(p.configFile, err)...)
 		}
-		if cfg != nil && cfg.Policy.Rules != "" {
-			policies = append(policies, cfg.Policy.Rules)
-		}
 		if cfg != nil {
-			bundles = append(bundles, configBundles(p.configFile, &cfg.Policy, &problems)...)
+			problems = append(problems, configWarnings(p.configFile, cfg.Warnings(src))...)
+			policies, bundles = configPolicies(p.configFile, &cfg.Policy, err, policies, bundles, &problems)
 		}
 	} else if p.configFile != "" {
 		cfg, src, err := config.Load(p.configFile, nil)
 		if err == nil {
-			err = cfg.Validate(src)
+			err = joinConfigErrors(cfg.Validate(src), cfg.Files(src), nil)
 		}
 		if err != nil {
 			errorsFound = true
 			problems = append(problems, configProblems(p.configFile, err)...)
 		}
-		if cfg != nil && cfg.Policy.Rules != "" {
-			policies = append(policies, cfg.Policy.Rules)
-		}
 		if cfg != nil {
-			bundles = append(bundles, configBundles(p.configFile, &cfg.Policy, &problems)...)
+			policies, bundles = configPolicies(p.configFile, &cfg.Policy, err, policies, bundles, &problems)
 		}
 	}
 	for _, b := range bundles {
@@ -174,6 +169,89 @@ func configProblems(file string, err error) []checkProblem {
 			f = file
 		}
 		out = append(out, checkProblem{File: f, Line: pr.Line, Severity: "error", Message: pr.Message, Text: pr.String()})
+	}
+	return out
+}
+
+// joinConfigErrors merges Validate's error with the problems of missing files and of auth into one
+// *config.Error, in line order (problems from no line last); nil when there are none.
+func joinConfigErrors(err error, more ...[]config.Problem) error {
+	var ps []config.Problem
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		ps = append(ps, ce.Problems...)
+	} else if err != nil {
+		ps = append(ps, config.Problem{Message: err.Error()})
+	}
+	for _, m := range more {
+		ps = append(ps, m...)
+	}
+	if ps == nil {
+		return nil
+	}
+	slices.SortStableFunc(ps, func(a, b config.Problem) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line - a.Line
+		}
+		return a.Line - b.Line
+	})
+	return &config.Error{Problems: ps}
+}
+
+// authProblems builds the authenticator as start-up does, reading the key files and secrets the
+// section names, and locates what fails at its key. A section that does not validate is left to
+// Validate, which reports the same problems.
+func authProblems(a *auth.Config, src *config.Source) []config.Problem {
+	if a == nil || len(a.Validate()) > 0 {
+		return nil
+	}
+	_, err := auth.New(*a, auth.Options{})
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var ps []config.Problem
+	for _, e := range errs {
+		var fe *auth.FieldError
+		if errors.As(e, &fe) {
+			ps = append(ps, src.Locate("auth."+fe.Key, fe.Message))
+		} else {
+			ps = append(ps, src.Locate("auth", e.Error()))
+		}
+	}
+	return ps
+}
+
+// configPolicies adds the rules file and the bundle a configuration names to those to check,
+// unless its error already says they are missing: a missing file is reported once, at its key.
+func configPolicies(file string, pc *config.PolicyConfig, err error, policies []string, bundles []bundleCheck, problems *[]checkProblem) ([]string, []bundleCheck) {
+	missing := map[string]bool{}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, pr := range ce.Problems {
+			missing[pr.Key] = true
+		}
+	}
+	if pc.Rules != "" && !missing["policy.rules"] {
+		policies = append(policies, pc.Rules)
+	}
+	if !missing["policy.bundle"] && !missing["policy.bundle_public_key"] {
+		bundles = append(bundles, configBundles(file, pc, problems)...)
+	}
+	return policies, bundles
+}
+
+// configWarnings are a configuration's warnings as check reports them: printed, not failing.
+func configWarnings(file string, ws []config.Problem) []checkProblem {
+	out := make([]checkProblem, 0, len(ws))
+	for _, pr := range ws {
+		if pr.File == "" {
+			pr.File = file
+		}
+		out = append(out, checkProblem{File: pr.File, Line: pr.Line, Severity: "warning", Message: pr.Message, Text: pr.String()})
 	}
 	return out
 }

@@ -223,6 +223,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		HangAfter:      cfg.Upstream.HangAfter.D(),
 		PingTimeout:    cfg.Upstream.PingTimeout.D(),
 		DrainTimeout:   cfg.Upstream.DrainTimeout.D(),
+		Metrics:        gateway.NewMetrics(reg),
 	})
 	up := upstream.NewStdio(upstream.StdioConfig{
 		Name:       cfg.Upstream.Name,

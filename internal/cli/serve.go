@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/adminapi"
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
@@ -63,8 +64,8 @@ starter Rego policies enforcing, the admin listener on 127.0.0.1:9090 and the au
 
 The admin listener serves /metrics, /healthz, /readyz and the admin API (engagement allowlists, tool
 pin approvals). SIGHUP reloads the rules file and the Rego bundle. SIGINT or SIGTERM shut down
-gracefully: in-flight requests finish (up to http.shutdown_grace), sessions end, the audit log is
-sealed.
+gracefully: listen streams (GET, subscriptions/listen) end, in-flight requests finish (up to
+http.shutdown_grace), sessions end, the audit log is sealed.
 
 Exit status: 0 clean shutdown, 2 bad configuration, 3 a listener or upstream could not start.`,
 		Example: `  gatehouse serve                                   # the embedded default, on loopback
@@ -89,25 +90,28 @@ Exit status: 0 clean shutdown, 2 bad configuration, 3 a listener or upstream cou
 	return cmd
 }
 
-// loadServeConfig loads and validates the configuration (the embedded default without --config) and
-// works out how the Rego engine runs.
-func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.Rego, error) {
+// loadServeConfig loads and validates the configuration (the embedded default without --config),
+// works out how the Rego engine runs, and returns the configuration's warnings (config.Warnings).
+func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.Rego, []config.Problem, error) {
 	cfg, src, err := config.LoadServe(p.configFile, env)
 	if err == nil {
 		err = cfg.Validate(src)
 	}
 	if err != nil {
-		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
+		return nil, config.Rego{}, nil, fail(ExitUsage, "configuration:\n%v", err)
 	}
-	return cfg, cfg.Shared().ResolveRego(src.Explicit), nil
+	return cfg, cfg.Shared().ResolveRego(src.Explicit), cfg.Warnings(src), nil
 }
 
 func runServe(ctx context.Context, p *serveParams, s streams) error {
-	cfg, plan, err := loadServeConfig(p, s.env)
+	cfg, plan, warnings, err := loadServeConfig(p, s.env)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(s.err, cfg.Log.Level, cfg.Log.Format)
+	for _, w := range warnings {
+		logger.Warn("configuration warning", "problem", w.String())
+	}
 	ctx = orBackground(ctx)
 	shared := cfg.Shared()
 
@@ -223,12 +227,8 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		if pins != nil {
 			api = append(api, pinAPI(pins, recorder, logger).Register)
 		}
-		admin = &http.Server{Handler: adminHandler(cfg, reg, func() any {
-			return map[string]any{"ready": cfg.MCPEnabled(), "mcp_enabled": cfg.MCPEnabled(), "sessions": handler.Sessions().Len(), "request_path": gw.RequestPath(),
-				"policy": map[string]any{"mode": cfg.Mode, "fail": cfg.Fail, "engines": eng.modes(), "rules": cfg.Policy.Rules,
-					"rules_revision": eng.rulesRevision(), "bundle": eng.rego.where(), "bundle_revision": eng.rego.revision()},
-				"upstreams": backend.UpstreamStates()}
-		}, api...), ReadHeaderTimeout: 10 * time.Second}
+		ready := &readiness{cfg: cfg, eng: eng, sessions: handler.Sessions().Len, requestPath: gw.RequestPath(), upstreams: backend.UpstreamStates}
+		admin = &http.Server{Handler: adminHandler(cfg, reg, ready.detail, api...), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(aln)
 	}
 
@@ -272,6 +272,9 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	logger.Info("shutting down: finishing in-flight requests", "grace", cfg.HTTP.ShutdownGrace.D().String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace.D())
 	defer cancel()
+	// Listen streams (GET, subscriptions/listen) never finish on their own: end them first, so that
+	// Shutdown waits only for the requests in flight.
+	handler.EndStreams()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown grace expired; closing remaining connections", "error", err)
 		srv.Close()
@@ -306,7 +309,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 				return nil, fmt.Errorf("upstream %s (builtin fs): %w", u.Name, err)
 			}
 			context.AfterFunc(ctx, func() { tools.Close() })
-			out = append(out, &gateway.LocalUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Tools: tools, Version: Version()})
+			out = append(out, &gateway.LocalUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Tools: tools, Version: Version(), Limits: limits})
 			continue
 		}
 		if u.URL != "" {
@@ -318,7 +321,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 					return nil, fmt.Errorf("upstream %s credentials: %w", u.Name, err)
 				}
 			}
-			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Timeout: u.RequestTimeout.D(), Client: &upstreamhttp.Client{
+			out = append(out, &gateway.HTTPUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Timeout: u.RequestTimeout.D(), Logger: logger, Client: &upstreamhttp.Client{
 				URL: u.URL, HTTP: client, Limits: limits,
 				Authorize: func(ctx context.Context, r *http.Request) error {
 					for k, v := range headers {
@@ -330,7 +333,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 			}})
 			continue
 		}
-		proc := upstream.NewStdio(upstream.StdioConfig{Name: u.Name, Command: u.Command, Env: u.Env, MaxFrame: limits.MaxBytes, Logger: logger})
+		proc := upstream.NewStdio(upstream.StdioConfig{Name: u.Name, Command: u.Command, Env: u.Env, Withhold: cfg.SecretEnv(), MaxFrame: limits.MaxBytes, Logger: logger})
 		su, err := gateway.NewStdioUpstream(ctx, u.Name, u.PrefixOf(), proc, limits, logger)
 		if err != nil {
 			return nil, err
@@ -355,7 +358,11 @@ func (disabledEndpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 // adminHandler serves /metrics, /healthz, /readyz and the admin API, with security headers, behind
-// the admin token (except /healthz, which load balancers probe).
+// the admin token (except /healthz, which load balancers probe). Every path is behind the MCP
+// endpoint's DNS-rebinding rule: on a loopback admin listener a Host that is not a loopback name is
+// refused, and so, on any admin listener, is a browser's Origin that is not a loopback origin —
+// otherwise a hostile page could change allowlists through the tokenless embedded default.
+// /readyz answers ready's detail, with 503 unless its ready member is true.
 func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any, api ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
 	for _, register := range api {
@@ -364,11 +371,16 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		detail := ready()
 		w.Header().Set("Content-Type", "application/json")
+		if d, ok := detail.(map[string]any); ok && d["ready"] != true {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(ready())
+		enc.Encode(detail)
 	})
+	loopback := isLoopbackAddr(cfg.Admin.Listen)
 	var want []byte
 	if cfg.Admin.TokenSHA256 != "" {
 		want, _ = hex.DecodeString(cfg.Admin.TokenSHA256)
@@ -383,6 +395,11 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		// Browsers honour HSTS only over HTTPS; sent always, it protects the admin listener the day it
 		// is put behind TLS, and costs nothing before.
 		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		if !streamable.OriginAllowed(r, nil, nil, loopback) {
+			adminapi.Error(w, http.StatusForbidden, "Origin or Host not allowed: the admin listener "+cfg.Admin.Listen+
+				" answers only loopback names, and no cross-origin browser requests (DNS rebinding)")
+			return
+		}
 		if want != nil && r.URL.Path != "/healthz" {
 			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(token))

@@ -68,11 +68,15 @@ upstream:
 	}
 }
 
+// Unknown keys are located problems, reported by Validate together with every other problem.
 func TestUnknownKeysAreLocatedErrors(t *testing.T) {
-	p := write(t, "mode: enforce\npolicy:\n  rules: r.yaml\naudti:\n  path: x\nlimits:\n  max_depht: 3\n")
-	_, _, err := Load(p, nil)
-	got := strings.Join(problems(t, err), "\n")
-	for _, want := range []string{p + ":4: field audti not found", p + ":7: field max_depht not found"} {
+	p := write(t, "mode: enforce\npolicy:\n  rules: r.yaml\naudti:\n  path: x\nlimits:\n  max_depht: 3\nfail: maybe\n")
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatalf("unknown keys stopped the load: %v", err)
+	}
+	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
+	for _, want := range []string{p + ":4: field audti not found", p + ":7: field max_depht not found", p + ":8: fail: must be one of"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems:\n%s\nmissing %q", got, want)
 		}

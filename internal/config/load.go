@@ -59,6 +59,9 @@ type Source struct {
 	// (SPEC §5.7) set because the file did not.
 	env    map[string]bool
 	seeded map[string]bool
+	// decode are the problems the decoder met and went on past — unknown keys, values of the wrong
+	// type — which Validate reports together with every other problem.
+	decode []Problem
 }
 
 // Explicit reports whether key (dotted, e.g. "fail" or "policy.rego_mode") was set by the
@@ -87,6 +90,7 @@ func (s *Source) at(key string) (string, int) {
 
 // Load reads the configuration: defaults, then path (when not empty), then the environment env
 // (os.Environ() form; nil for none). Flags are applied by the caller with Set methods before Validate.
+// Unknown keys and values of the wrong type are reported by Validate, with every other problem.
 func Load(path string, env []string) (*Config, *Source, error) {
 	cfg := Default()
 	src := &Source{lines: map[string]int{}}
@@ -98,6 +102,7 @@ func Load(path string, env []string) (*Config, *Source, error) {
 		if src, err = decodeFile(path, data, cfg); err != nil {
 			return nil, src, err
 		}
+		// Unknown keys and mistyped values are in src: Validate reports them with the rest.
 		cfg.resolvePaths(filepath.Dir(path))
 	}
 	if err := cfg.applySeeds(env, src); err != nil {
@@ -111,7 +116,8 @@ func Load(path string, env []string) (*Config, *Source, error) {
 
 var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// decodeFile decodes strictly into cfg and records where each key is.
+// decodeFile decodes strictly into cfg and records where each key is. Only YAML that does not parse
+// is an error; unknown keys and mistyped values are kept in the Source for Validate.
 func decodeFile(path string, data []byte, cfg *Config) (*Source, error) {
 	src := &Source{file: path, lines: map[string]int{}}
 	var root yaml.Node
@@ -121,15 +127,25 @@ func decodeFile(path string, data []byte, cfg *Config) (*Source, error) {
 	if len(root.Content) > 0 {
 		index(root.Content[0], "", src.lines)
 	}
+	var err error
+	src.decode, err = strictDecode(path, data, cfg)
+	return src, err
+}
+
+// strictDecode decodes data into v, refusing unknown keys. The decoder goes on past an unknown key
+// or a value of the wrong type, leaving that setting at its default: those are returned as located
+// problems, to be reported with every other problem of the configuration (`gatehouse check` lists
+// them all at once). Any other failure is the error.
+func strictDecode(path string, data []byte, v any) ([]Problem, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	err := dec.Decode(cfg)
+	err := dec.Decode(v)
 	if err == nil || errors.Is(err, io.EOF) {
-		return src, nil
+		return nil, nil
 	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return src, &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
+		return nil, &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
 	}
 	var ps []Problem
 	for _, e := range te.Errors {
@@ -141,7 +157,7 @@ func decodeFile(path string, data []byte, cfg *Config) (*Source, error) {
 		p.Message = strings.Replace(p.Message, " in type config.", " in section ", 1)
 		ps = append(ps, p)
 	}
-	return src, &Error{ps}
+	return ps, nil
 }
 
 // index records the line of every mapping key under its dotted path.

@@ -1,10 +1,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -108,8 +106,12 @@ type BuiltinFSConfig struct {
 	// MaxFileMB is the largest file read or written, in MiB. Default 10; MCP_MAX_FILE_SIZE_MB
 	// overrides it.
 	MaxFileMB int `yaml:"max_file_mb"`
-	// AllowMIME adds media types to the allowed list (e.g. application/zip); BlockMIME removes some.
+	// AllowMIME, when set, replaces the allowed media types (type/subtype, type/* or */*): to add
+	// one (application/zip), list the defaults with it. Unset: SPEC §8.4's list. An empty list allows
+	// nothing, so every read and write is refused.
 	AllowMIME []string `yaml:"allow_mime"`
+	// BlockMIME, when set, replaces the media types refused even when allowed. Unset: executables,
+	// scripts, archives, video and audio. An empty list blocks nothing beyond AllowMIME.
 	BlockMIME []string `yaml:"block_mime"`
 }
 
@@ -306,7 +308,9 @@ func (c *ServeConfig) fillBuiltinDefaults() {
 
 // LoadServe reads serve's configuration file, strictly, with ${NAME} references in string values
 // replaced from env (os.Environ() form). Environment overrides GATEHOUSE_LISTEN and the shared
-// GATEHOUSE_* variables apply on top.
+// GATEHOUSE_* variables apply on top. Unknown keys and values of the wrong type do not stop it: they
+// are reported by Validate, with every other problem, so a configuration is usable only once
+// Validate passes. YAML that does not parse is an error here.
 //
 // An empty path loads the embedded default (EmbeddedServe), with relative paths relative to the
 // working directory.
@@ -373,32 +377,9 @@ func decodeServe(path string, data []byte, cfg *ServeConfig) (*Source, error) {
 	if len(root.Content) > 0 {
 		index(root.Content[0], "", src.lines)
 	}
-	return src, strictDecode(path, data, cfg)
-}
-
-// strictDecode decodes data into v, refusing unknown keys, and reports every problem located.
-func strictDecode(path string, data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(v)
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil
-	}
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return &Error{[]Problem{{File: path, Line: yamlErrLine(err), Message: cleanYAMLError(err)}}}
-	}
-	var ps []Problem
-	for _, e := range te.Errors {
-		p := Problem{File: path, Message: e}
-		if m := lineRE.FindStringSubmatch(e); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Message = m[2]
-		}
-		p.Message = strings.Replace(p.Message, " in type config.", " in section ", 1)
-		ps = append(ps, p)
-	}
-	return &Error{ps}
+	var err error
+	src.decode, err = strictDecode(path, data, cfg) // unknown keys: reported by Validate
+	return src, err
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -626,6 +607,7 @@ func (c *ServeConfig) Validate(src *Source) error {
 	if ps == nil {
 		return nil
 	}
+	sortProblems(ps)
 	return &Error{ps}
 }
 
@@ -755,4 +737,29 @@ func (t *TenancyConfig) Allowlists() map[string][]string {
 		out[id] = e.Allowlist
 	}
 	return out
+}
+
+// SecretEnv returns the names of the environment variables the configuration reads secrets from
+// (HMAC token keys, upstream credentials). The servers gatehouse starts do not inherit them.
+func (c *ServeConfig) SecretEnv() []string {
+	var names []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if c.Auth != nil && c.Auth.JWT != nil {
+		for _, k := range c.Auth.JWT.HMACKeys {
+			add(k.SecretEnv)
+		}
+	}
+	for _, u := range c.Upstreams {
+		if cr := u.Credentials; cr != nil {
+			add(cr.Env)
+			if cr.ClientCredentials != nil {
+				add(cr.ClientCredentials.ClientSecretEnv)
+			}
+		}
+	}
+	return names
 }

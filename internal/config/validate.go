@@ -13,6 +13,9 @@ import (
 // setting came from one.
 func (c *Config) Validate(src *Source) error {
 	var ps []Problem
+	if src != nil {
+		ps = append(ps, src.decode...) // unknown keys, mistyped values
+	}
 	add := func(key, format string, args ...any) {
 		file, line := src.at(key)
 		ps = append(ps, Problem{File: file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
@@ -70,14 +73,19 @@ func (c *Config) Validate(src *Source) error {
 	if ps == nil {
 		return nil
 	}
-	// Located problems in file order, then those that come from no line (defaults, env, flags).
+	sortProblems(ps)
+	return &Error{ps}
+}
+
+// sortProblems puts located problems in file order, then those that come from no line (defaults,
+// env, flags).
+func sortProblems(ps []Problem) {
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if (a.Line == 0) != (b.Line == 0) {
 			return b.Line - a.Line
 		}
 		return a.Line - b.Line
 	})
-	return &Error{ps}
 }
 
 // queryRE is a reference into data in dotted form, as policy.query must be.

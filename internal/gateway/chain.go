@@ -21,7 +21,7 @@ func requestStages(o *Options) []pipeline.Stage {
 	if o.Allowlists != nil {
 		stages = append(stages, tenancystage.Resolve{}) // §8.1  which engagement
 	}
-	stages = append(stages, kill.New(o.Store, o.Logger)) // §10.4 killed sessions end here
+	stages = append(stages, kill.New(o.Store, o.Logger, o.Metrics.killMetrics())) // §10.4 killed sessions end here
 	if o.Allowlists != nil {
 		stages = append(stages, tenancystage.NewAllowlist(o.Allowlists)) // §8.2 the engagement's tools
 	}

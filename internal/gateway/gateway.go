@@ -89,6 +89,9 @@ func New(o Options) *Gateway {
 		response: pipeline.NewChain(responseStages(&o)...),
 		logger:   o.Logger,
 	}
+	for _, e := range o.Engines {
+		o.Metrics.killMetrics().Engines(e.Name())
+	}
 	for _, s := range g.request.Stages() {
 		if v, ok := s.(pipeline.Visibility); ok {
 			g.vis = append(g.vis, v)

@@ -42,8 +42,11 @@ type Server struct {
 
 	unprefixed Upstream
 	stateMu    sync.Mutex // guards the creation of sessions' serveState
-	// owners maps resource URIs and URI templates to the upstream that listed them.
-	owners sync.Map
+	// owners maps resource URIs and URI templates to the upstream that listed them (an ownerEntry);
+	// clashes holds those two upstreams listed, each warned about once.
+	owners, clashes sync.Map
+	// health is how the last exchanges with each upstream went, for /readyz.
+	health upstreamHealth
 }
 
 var _ streamable.Backend = (*Server)(nil)
@@ -178,7 +181,7 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 		s.refuse(ctx, c, ans, msg)
 		return
 	}
-	if len(targets) == 1 {
+	if len(targets) == 1 && !s.federated(msg.Method) {
 		t := targets[0]
 		if string(frame) != string(msg.Raw) || t.frame == nil {
 			// A policy rewrite: route the rewritten frame.
@@ -189,6 +192,10 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 			}
 		}
 		s.forward(ctx, ex, c, t, args, ans)
+		return
+	}
+	if msg.Method == mcp.MethodSubscriptionsListen {
+		s.listenAll(ctx, ex, c, targets, frame, args, ans)
 		return
 	}
 	s.fanOut(ctx, ex, c, targets, args, ans)
@@ -226,7 +233,9 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 	for {
 		m, err := st.Next()
 		if err != nil {
-			if err == io.EOF && ex.Msg.Method == mcp.MethodSubscriptionsListen {
+			// A listen stream ends when the upstream, the client or a shutdown (streamable's
+			// EndStreams) ends it: it was answered all along.
+			if ex.Msg.Method == mcp.MethodSubscriptionsListen && (err == io.EOF || clientCtx.Err() != nil) {
 				s.g.durable(s.g.record(c, audit.Outcome{Status: audit.StatusAnswered, Args: args, Upstream: time.Since(start)}))
 				return
 			}
@@ -261,6 +270,9 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 // answer runs a response through the response path and federation renaming, audits it and releases
 // it to the client.
 func (s *Server) answer(ctx context.Context, ex *streamable.Exchange, c *pipeline.Call, up Upstream, m *jsonrpc.Message, status int, args []byte, took time.Duration, ans streamable.Answer) {
+	if up != nil {
+		s.health.ok(up.Name())
+	}
 	if up != nil && up.Prefix() != "" && !m.IsError() {
 		if renamed, err := s.prefixList(c.Input.Kind, up, m); err == nil {
 			m = renamed
@@ -311,9 +323,20 @@ func (s *Server) refuse(ctx context.Context, c *pipeline.Call, ans streamable.An
 	s.finish(c, ans, frame, status, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c), Result: frame})
 }
 
-// unavailable answers a call whose upstream could not be reached or did not answer.
+// unavailable answers a call whose upstream could not be reached or did not answer. An answer
+// refused for its size (a *jsonrpc.FrameError with reason payload_too_large, from an in-process
+// upstream) is refused with that reason instead; either way none of the answer reaches the client.
 func (s *Server) unavailable(ctx context.Context, c *pipeline.Call, ans streamable.Answer, err error) {
+	var fe *jsonrpc.FrameError
+	if errors.As(err, &fe) && fe.Reason == policy.CodePayloadTooLarge {
+		s.g.logger.Warn("upstream answer over the message limit", "upstream", c.Upstream, "decision_id", c.DecisionID, "error", err)
+		c.Refuse("upstream", policy.CodePayloadTooLarge, "the answer of upstream "+c.Upstream+" exceeds the message limit: "+fe.Detail)
+		frame := refusal(c)
+		s.finish(c, ans, frame, s.status(policy.CodePayloadTooLarge), audit.Outcome{Status: audit.StatusUpstreamError, Args: previewArgs(c), Result: frame})
+		return
+	}
 	s.g.logger.Warn("upstream unavailable", "upstream", c.Upstream, "decision_id", c.DecisionID, "error", err)
+	s.health.failed(c.Upstream, err)
 	c.Refuse("upstream", policy.CodeUpstreamUnavailable, "upstream "+c.Upstream+" is unavailable")
 	frame := refusal(c)
 	s.finish(c, ans, frame, s.status(policy.CodeUpstreamUnavailable), audit.Outcome{Status: audit.StatusUnavailable, Args: previewArgs(c), Result: frame})
@@ -368,27 +391,6 @@ func maskHeaders(h http.Header) map[string]string {
 		default:
 			out[lk] = strings.Join(vs, ", ")
 		}
-	}
-	return out
-}
-
-// UpstreamStates describes every upstream for /readyz: its name, kind and what gatehouse knows of
-// its health.
-func (s *Server) UpstreamStates() []map[string]any {
-	out := make([]map[string]any, 0, len(s.opts.Upstreams))
-	for _, u := range s.opts.Upstreams {
-		st := map[string]any{"name": u.Name(), "prefix": u.Prefix()}
-		switch u := u.(type) {
-		case *HTTPUpstream:
-			st["kind"] = "http"
-			st["era"] = map[int]string{eraUnknown: "unknown", eraModern: "2026-07-28", eraLegacy: "legacy"}[u.getEra()]
-		case *StdioUpstream:
-			st["kind"] = "stdio"
-			u.mu.Lock()
-			st["ready"], st["generation"] = u.ready, u.gen
-			u.mu.Unlock()
-		}
-		out = append(out, st)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
@@ -34,27 +35,59 @@ const (
 const modernVersion = "2026-07-28"
 
 // bridgeLegacy sends a modern client's request to a legacy server inside gatehouse's own session.
+// That session is shared by every modern client, and stateless clients all number their requests
+// alike (usually 1), so each request travels under an id of gatehouse's own, and its answer comes
+// back under the client's. A session the server has forgotten (it restarted; TypeScript servers
+// answer 400 "No valid session ID", others 404) is opened again once.
 func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream, error) {
-	sess, init, err := u.ownSession(ctx)
-	if err != nil {
-		return nil, err
-	}
 	msg := out.Msg
-	if msg.Method == mcp.MethodDiscover {
-		return synthesize(msg.ID, discoverFrom(init))
+	if msg.Method == mcp.MethodSubscriptionsListen {
+		return u.listenLegacy(ctx, out)
 	}
-	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: stripModernMeta(out.Frame), Session: sess.Session, ProtocolVersion: sess.ProtocolVersion})
-	if err != nil {
-		return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+	frame, id := stripModernMeta(out.Frame), msg.ID
+	if msg.Kind() == jsonrpc.KindRequest {
+		id = jsonrpc.StringID(fmt.Sprintf("gatehouse-%d", u.bridgeSeq.Add(1)))
+		if m, err := jsonrpc.Parse(frame, jsonrpc.Limits{}); err == nil {
+			frame = jsonrpc.Request(id, m.Method, m.Params)
+		}
 	}
-	if resp.Status == http.StatusNotFound {
+	for attempt := 0; ; attempt++ {
+		sess, init, err := u.ownSession(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if msg.Method == mcp.MethodDiscover {
+			return synthesize(msg.ID, discoverFrom(init), u.Client.Limits)
+		}
+		resp, err := u.Client.Post(ctx, &streamable.Request{Frame: frame, Session: sess.Session, ProtocolVersion: sess.ProtocolVersion})
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+		}
+		if !sessionRefused(resp) {
+			return &bridgedStream{httpStream: httpStream{resp: resp}, u: u, session: sess, id: id, clientID: msg.ID}, nil
+		}
 		resp.Close()
 		u.mu.Lock()
-		u.own = nil // the server forgot gatehouse's session: open a new one next time
+		if u.own == sess {
+			u.own = nil // the server forgot gatehouse's session: open a new one
+		}
 		u.mu.Unlock()
-		return nil, fmt.Errorf("upstream %s: session lost: %w", u.UpstreamName, ErrUpstreamSessionLost)
+		if attempt > 0 {
+			return nil, fmt.Errorf("upstream %s: a fresh session was refused too: %w", u.UpstreamName, ErrUpstreamSessionLost)
+		}
 	}
-	return &bridgedStream{httpStream: httpStream{resp: resp}, u: u, session: sess}, nil
+}
+
+// sessionRefused reports an answer saying the session it was sent in is unknown: 404 (the
+// specification's answer), or a 400 that speaks of the session.
+func sessionRefused(resp *streamable.Response) bool {
+	switch resp.Status {
+	case http.StatusNotFound:
+		return true
+	case http.StatusBadRequest:
+		return mentionsSession(string(resp.Body()))
+	}
+	return false
 }
 
 // modernMetaKeys are the per-request protocol fields of 2026-07-28; inside a legacy session they
@@ -95,6 +128,17 @@ func (u *HTTPUpstream) ownSession(ctx context.Context) (*Link, json.RawMessage, 
 	if u.own != nil {
 		return u.own, u.ownInit, nil
 	}
+	l, init, err := u.handshake(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	u.own, u.ownInit = l, init
+	return u.own, u.ownInit, nil
+}
+
+// handshake opens a legacy session of gatehouse's own with the server and returns it with the
+// server's initialize result.
+func (u *HTTPUpstream) handshake(ctx context.Context) (*Link, json.RawMessage, error) {
 	l := &Link{}
 	frame := jsonrpc.Request(jsonrpc.StringID("gatehouse-bridge"), mcp.MethodInitialize,
 		[]byte(`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gatehouse","version":"1"}}`))
@@ -124,27 +168,59 @@ func (u *HTTPUpstream) ownSession(ctx context.Context) (*Link, json.RawMessage, 
 			Session: l.Session, ProtocolVersion: l.ProtocolVersion}); err == nil {
 			n.Close()
 		}
-		u.own, u.ownInit = l, append(json.RawMessage(nil), m.Result...)
-		return u.own, u.ownInit, nil
+		return l, append(json.RawMessage(nil), m.Result...), nil
 	}
 }
 
-// bridgedStream relays a legacy server's answer to a modern client, refusing the server's requests
-// to the client, which that era does not allow.
+// bridgedStream relays a legacy server's answer to a modern client: the response under the
+// client's own id, the server's requests to the client refused (that era has none). A client that
+// goes away before the response cancels the request, as closing a 2026-07-28 stream does.
 type bridgedStream struct {
 	httpStream
-	u       *HTTPUpstream
-	session *Link
+	u        *HTTPUpstream
+	session  *Link
+	id       jsonrpc.ID // the id the server knows the request by
+	clientID jsonrpc.ID
+	answered bool
 }
 
 func (s *bridgedStream) Next() (*jsonrpc.Message, error) {
 	for {
 		m, err := s.httpStream.Next()
-		if err != nil || m.Kind() != jsonrpc.KindRequest {
+		if err != nil {
 			return m, err
 		}
-		s.u.refuseServerRequest(s.session, m)
+		switch m.Kind() {
+		case jsonrpc.KindRequest:
+			s.u.refuseServerRequest(s.session, m)
+			continue
+		case jsonrpc.KindResponse:
+			if m.ID.Key() != s.id.Key() {
+				return m, nil
+			}
+			s.answered = true
+			if s.id.Key() != s.clientID.Key() {
+				return jsonrpc.Parse(retagResponse(m, s.clientID), s.u.Client.Limits)
+			}
+		}
+		return m, nil
 	}
+}
+
+func (s *bridgedStream) Close() {
+	if !s.answered && s.id.Key() != s.clientID.Key() {
+		params, _ := json.Marshal(map[string]any{"requestId": json.RawMessage(s.id.Raw()), "reason": "the client went away"})
+		frame := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":` + string(params) + `}`)
+		req := &streamable.Request{Frame: frame, Session: s.session.Session, ProtocolVersion: s.session.ProtocolVersion}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if r, err := s.u.Client.Post(ctx, req); err == nil {
+				r.Close()
+			}
+		}()
+	}
+	s.httpStream.Close()
 }
 
 func (u *HTTPUpstream) refuseServerRequest(l *Link, m *jsonrpc.Message) {
@@ -176,12 +252,16 @@ func (u *HTTPUpstream) bridgeModern(ctx context.Context, l *Link, out *Outbound)
 		if err != nil {
 			return nil, err
 		}
-		return synthesize(msg.ID, initializeFrom(disc, msg.Params))
+		return synthesize(msg.ID, initializeFrom(disc, msg.Params), u.Client.Limits)
 	}
 	l.mu.Lock()
 	caps, info := l.Capabilities, l.ClientInfo
 	l.mu.Unlock()
-	params := msg.Params
+	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{}) // the frame as routed: a federated name is stripped there
+	if err != nil {
+		return nil, err
+	}
+	params := m.Params
 	if params == nil {
 		params = []byte("{}")
 	}
@@ -198,11 +278,7 @@ func (u *HTTPUpstream) bridgeModern(ctx context.Context, l *Link, out *Outbound)
 	if info != nil {
 		meta, _ = mcp.ReplaceMember(meta, "io.modelcontextprotocol/clientInfo", info)
 	}
-	params, err := mcp.ReplaceMember(params, "_meta", meta)
-	if err != nil {
-		return nil, err
-	}
-	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{})
+	params, err = mcp.ReplaceMember(params, "_meta", meta)
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +353,10 @@ func initializeFrom(disc json.RawMessage, clientParams []byte) []byte {
 	return b
 }
 
-func synthesize(id jsonrpc.ID, result []byte) (Stream, error) {
-	m, err := jsonrpc.Parse(jsonrpc.Result(id, result), jsonrpc.Limits{})
+// synthesize is an upstream's answer that gatehouse makes itself, bounded by the limits of that
+// upstream's answers: a *jsonrpc.FrameError (payload_too_large) when it is over them.
+func synthesize(id jsonrpc.ID, result []byte, limits jsonrpc.Limits) (Stream, error) {
+	m, err := jsonrpc.Parse(jsonrpc.Result(id, result), limits)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,10 @@ type LocalUpstream struct {
 	Tools          Toolset
 	// Version is reported as the server's version.
 	Version string
+	// Limits bound every answer, as the answers of HTTP and stdio upstreams are bounded (SPEC §8.5):
+	// a result over Limits.MaxBytes is refused payload_too_large, and none of it is returned. Zero:
+	// the jsonrpc defaults.
+	Limits jsonrpc.Limits
 }
 
 var _ Upstream = (*LocalUpstream)(nil)
@@ -62,7 +66,7 @@ func (u *LocalUpstream) Send(ctx context.Context, _ *Link, out *Outbound) (Strea
 	}
 	result, rpcErr := u.answer(ctx, out)
 	if rpcErr != nil {
-		m, err := jsonrpc.Parse(rpcErr, jsonrpc.Limits{})
+		m, err := jsonrpc.Parse(rpcErr, u.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +77,7 @@ func (u *LocalUpstream) Send(ctx context.Context, _ *Link, out *Outbound) (Strea
 			return nil, errors.New("local upstream: result is not an object")
 		}
 	}
-	return synthesize(msg.ID, result)
+	return synthesize(msg.ID, result, u.Limits)
 }
 
 // answer returns the result of one request, or an error frame.

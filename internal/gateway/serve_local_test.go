@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
@@ -122,5 +125,85 @@ func TestLocalUpstreamServesBothErasThroughThePipeline(t *testing.T) {
 	}
 	if got := strings.Join(tools.calls, "\n"); got != "acme read {\"path\":\"notes.txt\"}\ndefault read {\"path\":\"redacted.txt\"}" {
 		t.Errorf("tool calls:\n%s", got)
+	}
+}
+
+// sizedTools answers read with a text of the size its arguments ask for.
+type sizedTools struct{}
+
+func (sizedTools) Tools() []LocalTool {
+	return []LocalTool{{Name: "read", Definition: json.RawMessage(`{"name":"read","inputSchema":{"type":"object"}}`)}}
+}
+
+func (sizedTools) Call(_ context.Context, _, _ string, args json.RawMessage) (json.RawMessage, error) {
+	var a struct{ Size int }
+	json.Unmarshal(args, &a)
+	return json.RawMessage(`{"content":[{"type":"text","text":"` + strings.Repeat("A", a.Size) + `"}]}`), nil
+}
+
+// A built-in tool's result is bounded by the configured message limit like any upstream's answer
+// (SPEC §8.5): over it, the call is refused payload_too_large and audited, and none of the result
+// reaches the client or the audit log.
+func TestLocalUpstreamRefusesResultsOverTheMessageLimit(t *testing.T) {
+	const limit = 64 << 10
+	logger := slog.New(slog.DiscardHandler)
+	auditPath := filepath.Join(t.TempDir(), "a.jsonl")
+	w, err := auditlog.Open(auditlog.Options{Path: auditPath, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	limits := jsonrpc.Limits{MaxBytes: limit}
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Limits: limits,
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&LocalUpstream{UpstreamName: "fs", UpstreamPrefix: "fs",
+		Tools: sizedTools{}, Version: "test", Limits: limits}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger, Limits: limits,
+		Tenancy: &tenancy.Resolver{Default: "acme"}}, backend)
+	srv := httptest.NewServer(h)
+	defer func() { srv.Close(); h.Close() }()
+
+	for _, c := range []struct {
+		name   string
+		size   int
+		status int
+		reason string
+	}{
+		{name: "under the limit", size: limit / 2, status: http.StatusOK},
+		{name: "over the limit", size: 2 * limit, status: http.StatusRequestEntityTooLarge, reason: "payload_too_large"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "fs.read", "arguments": map[string]any{"size": c.size}})
+			raw, _ := json.Marshal(body)
+			if status != c.status {
+				t.Errorf("status %d, want %d: %.300s", status, c.status, raw)
+			}
+			if got := errData(body)["reason"]; c.reason != "" && got != c.reason {
+				t.Errorf("reason %v, want %s", got, c.reason)
+			}
+			if c.reason != "" && strings.Contains(string(raw), "AAAA") {
+				t.Errorf("the oversize result reached the client: %.300s", raw)
+			}
+		})
+	}
+	h.Close()
+	w.Close()
+	data, _ := os.ReadFile(auditPath)
+	var refused []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r map[string]any
+		json.Unmarshal([]byte(line), &r)
+		if r["code"] == "payload_too_large" {
+			refused = append(refused, fmt.Sprintf("%v %v %v", r["tenant"], r["tool"], r["status"]))
+		}
+	}
+	if got := strings.Join(refused, ";"); got != "acme fs.read upstream_error" {
+		t.Errorf("audited payload_too_large records %q, want one for acme's fs.read", got)
+	}
+	if strings.Contains(string(data), strings.Repeat("A", limit)) {
+		t.Error("the oversize result is in the audit log")
 	}
 }

@@ -15,10 +15,18 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 )
 
-// fanOutMethods go to every upstream and have their answers merged.
+// fanOutMethods go to every upstream and have their answers merged (a listen request: their
+// streams, listenAll).
 var fanOutMethods = map[string]bool{
 	mcp.MethodInitialize: true, mcp.MethodDiscover: true, mcp.MethodToolsList: true, mcp.MethodPromptsList: true,
 	mcp.MethodResourcesList: true, mcp.MethodResourcesTemplateList: true, "logging/setLevel": true,
+	mcp.MethodSubscriptionsListen: true,
+}
+
+// federated reports a method whose answer several upstreams make together: even when only one of
+// them is asked (a later page of a merged list), its answer is merged.
+func (s *Server) federated(method string) bool {
+	return len(s.opts.Upstreams) > 1 && fanOutMethods[method]
 }
 
 // route finds the upstream(s) a message goes to. With one unprefixed upstream every message goes
@@ -35,6 +43,9 @@ func (s *Server) route(msg *jsonrpc.Message) ([]target, error) {
 			}
 		}
 		return []target{{up: ups[0], frame: msg.Raw, name: name}}, nil
+	}
+	if _, list := mcp.ListingFor(msg.Method); list && s.federated(msg.Method) {
+		return s.routePage(msg)
 	}
 	if fanOutMethods[msg.Method] {
 		out := make([]target, len(ups))
@@ -96,25 +107,70 @@ func (s *Server) ownerName(item string) string {
 	return ""
 }
 
-// owner finds the upstream of a resource URI: the one that listed it or a template matching it,
-// else the unprefixed upstream.
+// owner finds the upstream of a resource URI: the one that listed it, else the one with the
+// template matching it with the longest literal prefix (the first in configuration order among
+// equals), else the unprefixed upstream.
 func (s *Server) owner(uri string) Upstream {
-	if u, ok := s.owners.Load(uri); ok {
-		return u.(Upstream)
+	if e, ok := s.owners.Load(uri); ok {
+		return e.(ownerEntry).up
 	}
-	var best Upstream
+	var best ownerEntry
 	bestLen := -1
 	s.owners.Range(func(k, v any) bool {
-		key := k.(string)
-		if i := strings.IndexByte(key, '{'); i >= 0 && strings.HasPrefix(uri, key[:i]) && i > bestLen {
-			best, bestLen = v.(Upstream), i
+		key, e := k.(string), v.(ownerEntry)
+		if i := strings.IndexByte(key, '{'); i >= 0 && strings.HasPrefix(uri, key[:i]) && (i > bestLen || (i == bestLen && e.rank < best.rank)) {
+			best, bestLen = e, i
 		}
 		return true
 	})
-	if best != nil {
-		return best
+	if best.up != nil {
+		return best.up
 	}
 	return s.unprefixed
+}
+
+// ownerEntry is the upstream that owns a resource URI or URI template, and its place in the
+// configuration.
+type ownerEntry struct {
+	up   Upstream
+	rank int
+}
+
+// rank is an upstream's place in the configuration.
+func (s *Server) rank(up Upstream) int {
+	for i, u := range s.opts.Upstreams {
+		if u == up {
+			return i
+		}
+	}
+	return len(s.opts.Upstreams)
+}
+
+// claim records that e's upstream lists a resource URI or template. When two upstreams list the
+// same one, the first in configuration order owns it, whichever answered first — routing must
+// not depend on timing — and the clash is logged once.
+func (s *Server) claim(key string, e ownerEntry) {
+	for {
+		prev, loaded := s.owners.LoadOrStore(key, e)
+		if !loaded {
+			return
+		}
+		p := prev.(ownerEntry)
+		if p.up == e.up {
+			return
+		}
+		first, other := p, e
+		if e.rank < p.rank {
+			first, other = e, p
+		}
+		if _, warned := s.clashes.LoadOrStore(key, true); !warned {
+			s.g.logger.Warn("two upstreams list the same resource; it is read from the first in configuration order",
+				"resource", key, "upstream", first.up.Name(), "also_listed_by", other.up.Name())
+		}
+		if p.rank <= e.rank || s.owners.CompareAndSwap(key, prev, e) {
+			return
+		}
+	}
 }
 
 func (s *Server) routeCompletion(msg *jsonrpc.Message) ([]target, error) {
@@ -164,7 +220,9 @@ func (s *Server) rewriteName(frame []byte, method string, t target) ([]byte, err
 	return m.WithParams(params), nil
 }
 
-// prefixList renames the items of a list result from a prefixed upstream into its namespace.
+// prefixList renames the items of a list result from a prefixed upstream into its namespace: tools,
+// prompts and resource templates (SPEC §2.5). Nothing addresses a template by its name — reads and
+// completions name its URI — so no request needs the name mapped back.
 func (s *Server) prefixList(kind string, up Upstream, m *jsonrpc.Message) (*jsonrpc.Message, error) {
 	member := ""
 	switch kind {
@@ -172,8 +230,13 @@ func (s *Server) prefixList(kind string, up Upstream, m *jsonrpc.Message) (*json
 		member = "tools"
 	case mcp.MethodPromptsList:
 		member = "prompts"
+	case mcp.MethodResourcesTemplateList:
+		member = "resourceTemplates" // the name is namespaced; the uriTemplate, which reads match, is not
 	default:
 		return m, nil
+	}
+	if up.Prefix() == "" {
+		return m, nil // mounted unprefixed: its names pass through unchanged
 	}
 	var result map[string]json.RawMessage
 	if err := json.Unmarshal(m.Result, &result); err != nil {
@@ -202,8 +265,9 @@ func (s *Server) learnOwners(kind string, up Upstream, m *jsonrpc.Message) {
 	if l.Use != mcp.MethodResourcesRead {
 		return
 	}
+	e := ownerEntry{up: up, rank: s.rank(up)}
 	mcp.FilterList(m.Result, l, func(uri string) bool {
-		s.owners.Store(uri, up)
+		s.claim(uri, e)
 		return true
 	})
 }
@@ -337,6 +401,7 @@ func (s *Server) merge(ex *streamable.Exchange, targets []target, results []*jso
 	case mcp.MethodToolsList, mcp.MethodPromptsList, mcp.MethodResourcesList, mcp.MethodResourcesTemplateList:
 		l, _ := mcp.ListingFor(ex.Msg.Method)
 		var all []json.RawMessage
+		seen := map[string]bool{}
 		for _, i := range ok {
 			var r map[string]json.RawMessage
 			if err := json.Unmarshal(results[i].Result, &r); err != nil {
@@ -344,12 +409,28 @@ func (s *Server) merge(ex *streamable.Exchange, targets []target, results []*jso
 			}
 			var items []json.RawMessage
 			json.Unmarshal(r[l.Member], &items)
-			all = append(all, items...)
+			for _, it := range items {
+				if l.Use == mcp.MethodResourcesRead {
+					// A resource two upstreams list is listed once, as the one reads reach: the
+					// first upstream's (claim).
+					var key map[string]json.RawMessage
+					json.Unmarshal(it, &key)
+					k := string(key[l.Key])
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+				}
+				all = append(all, it)
+			}
 		}
 		if all == nil {
 			all = []json.RawMessage{}
 		}
 		merged := map[string]any{l.Member: all}
+		if next := nextCursor(ex.Msg.Method, targets, results, ok); next != "" {
+			merged["nextCursor"] = next
+		}
 		if ex.Modern {
 			merged["resultType"] = "complete" // every 2026-07-28 result says what it is
 		}

@@ -312,6 +312,8 @@ func (u *StdioUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Strea
 		return u.synthesized(m.ID, init)
 	case mcp.MethodDiscover:
 		return u.synthesized(m.ID, discoverFrom(init))
+	case mcp.MethodSubscriptionsListen:
+		return u.listen(ctx, m, init)
 	}
 	params, token := m.Params, progressToken(m.Params)
 	call, id := u.register(l, m.ID, token, gen)

@@ -124,6 +124,7 @@ type serveHarness struct {
 	audit   string
 	writer  *auditlog.Writer
 	handler *streamable.Handler
+	backend *Server
 }
 
 // newServeHarness starts gatehouse serve in front of two SDK upstreams; tweak adjusts the gateway's
@@ -188,7 +189,7 @@ func newServeHarness(t *testing.T, opts ServeOptions, tweak ...func(*Options, *s
 	mux.Handle("/e/{engagement}/mcp", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); h.Close(); w.Close() })
-	return &serveHarness{url: srv.URL, files: files, calc: calc, audit: auditPath, writer: w, handler: h}
+	return &serveHarness{url: srv.URL, files: files, calc: calc, audit: auditPath, writer: w, handler: h, backend: backend}
 }
 
 type anonymousAuth struct{}

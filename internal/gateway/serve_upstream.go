@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -78,6 +80,10 @@ type HTTPUpstream struct {
 	Client         *streamable.Client
 	// Timeout bounds one request's answer (not long-lived streams); zero means 5 minutes.
 	Timeout time.Duration
+	// Logger is told what gatehouse learns of the upstream (its era); nil logs nothing.
+	Logger *slog.Logger
+
+	bridgeSeq atomic.Uint64 // numbers the requests bridged into gatehouse's own legacy session
 
 	mu      sync.Mutex
 	era     int
@@ -96,6 +102,18 @@ func (u *HTTPUpstream) setEra(era int) {
 	u.mu.Lock()
 	u.era = era
 	u.mu.Unlock()
+}
+
+// learned records the era an upstream's refusal revealed, and says so once per change.
+func (u *HTTPUpstream) learned(era int, why string) {
+	u.mu.Lock()
+	changed := u.era != era
+	u.era = era
+	u.mu.Unlock()
+	if changed && u.Logger != nil {
+		name := map[int]string{eraModern: "2026-07-28", eraLegacy: "legacy (2025-11-25 and earlier)"}[era]
+		u.Logger.Info("upstream era learned from a refusal; bridging clients of the other era", "upstream", u.UpstreamName, "era", name, "refusal", why)
+	}
 }
 
 var _ Upstream = (*HTTPUpstream)(nil)
@@ -126,6 +144,9 @@ func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream
 	case !out.Modern && era == eraModern:
 		return u.bridgeModern(ctx, l, out)
 	}
+	if !out.Modern && out.Msg.Method == mcp.MethodInitialize {
+		rememberClient(l, out.Msg.Params)
+	}
 	req := &streamable.Request{Frame: out.Frame, ProtocolVersion: out.ProtocolVersion}
 	if out.Modern {
 		if out.Msg.Kind() == jsonrpc.KindRequest {
@@ -154,19 +175,32 @@ func (u *HTTPUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream
 		resp.Close()
 		return nil, fmt.Errorf("upstream %s: session %s is gone: %w", u.UpstreamName, req.Session, ErrUpstreamSessionLost)
 	}
-	if resp.Status == http.StatusAccepted || (era != eraUnknown && !out.Modern) {
+	if resp.Status == http.StatusAccepted || out.Msg.Kind() != jsonrpc.KindRequest {
 		return &httpStream{resp: resp}, nil
 	}
-	// A modern request is watched even when the era seems known: some servers answer
-	// server/discover yet refuse 2026-07-28 for everything else, and a -32022 means "bridge".
+	// A request is watched even when the era seems known: some servers answer server/discover
+	// yet refuse 2026-07-28 for everything else, and some 2026-07-28-only servers accept a legacy
+	// initialize and refuse what follows.
 	return &learningStream{httpStream: httpStream{resp: resp}, u: u, ctx: ctx, l: l, out: out}, nil
 }
 
-// learningStream reads an answer from an upstream whose era is not known yet, and learns it from
-// the final response: a result settles the era; the other era's refusal (-32022 to a 2026-07-28
-// request, method-not-found to a legacy initialize) switches the era and replays the message
-// through the bridge, so the client never sees the probe. Servers put that refusal in the body with
-// various HTTP statuses (400, 404, even 200), and JSON or SSE, so only the body decides.
+// rememberClient keeps what a legacy client declared at initialize, which a 2026-07-28 server
+// needs with every request should the upstream turn out to be one (bridgeModern).
+func rememberClient(l *Link, params []byte) {
+	var p struct {
+		Capabilities json.RawMessage `json:"capabilities"`
+		ClientInfo   json.RawMessage `json:"clientInfo"`
+	}
+	json.Unmarshal(params, &p)
+	l.mu.Lock()
+	l.Capabilities, l.ClientInfo = p.Capabilities, p.ClientInfo
+	l.mu.Unlock()
+}
+
+// learningStream reads an answer and learns the upstream's era from it: a result settles the era;
+// the other era's refusal (refusedEra) switches it and replays the message through the bridge, so
+// the client never sees the probe. The switch happens once per message: a bridged answer is relayed
+// as it comes, and a bridge that fails too is reported, never retried in the other era.
 type learningStream struct {
 	httpStream
 	u       *HTTPUpstream
@@ -180,36 +214,51 @@ func (s *learningStream) Next() (*jsonrpc.Message, error) {
 	if s.bridged != nil {
 		return s.bridged.Next()
 	}
-	m, err := s.httpStream.Next()
-	if err != nil || m.Kind() != jsonrpc.KindResponse || m.ID.Key() != s.out.Msg.ID.Key() {
+	m, body, err := s.resp.Next()
+	if err != nil && !(m == nil && (errors.Is(err, streamable.ErrNotJSONRPC) || (err == io.EOF && s.resp.Status >= 400))) {
 		return m, err
 	}
-	switch {
-	case s.out.Modern && unsupportedVersion(m):
-		s.u.setEra(eraLegacy)
-		s.bridged, err = s.u.bridgeLegacy(s.ctx, s.out)
-	case !s.out.Modern && s.out.Msg.Method == mcp.MethodInitialize && (s.resp.Status == http.StatusNotFound || methodNotFound(m)):
-		s.u.setEra(eraModern)
-		s.bridged, err = s.u.bridgeModern(s.ctx, s.l, s.out)
-	default:
-		if !m.IsError() && s.out.Msg.Method == mcp.MethodDiscover {
-			// A server may answer server/discover and still speak only legacy versions: what it
-			// says it supports decides.
-			s.u.setEra(discoveredEra(m.Result))
-		} else if !m.IsError() && s.u.getEra() == eraUnknown {
-			if s.out.Modern {
-				s.u.setEra(eraModern)
-			} else {
-				s.u.setEra(eraLegacy)
-			}
+	if m != nil && m.Kind() != jsonrpc.KindResponse {
+		return m, nil // notifications and requests come before the response
+	}
+	if m == nil {
+		body = s.resp.Body()
+	}
+	switch refusedEra(s.out, s.resp.Status, m, body) {
+	case eraLegacy:
+		why := describeRefusal(s.resp.Status, m, body)
+		s.u.learned(eraLegacy, why)
+		s.httpStream.Close()
+		if s.bridged, err = s.u.bridgeLegacy(s.ctx, s.out); err != nil {
+			s.u.setEra(eraUnknown) // learn again from the next request
+			return nil, fmt.Errorf("upstream %s refused a 2026-07-28 request as a legacy server does (%s), and bridging to a legacy session failed too: %w", s.u.UpstreamName, why, err)
 		}
-		return m, nil
+		return s.bridged.Next()
+	case eraModern:
+		why := describeRefusal(s.resp.Status, m, body)
+		s.u.learned(eraModern, why)
+		s.httpStream.Close()
+		if s.bridged, err = s.u.bridgeModern(s.ctx, s.l, s.out); err != nil {
+			s.u.setEra(eraUnknown)
+			return nil, fmt.Errorf("upstream %s refused a legacy request as a 2026-07-28-only server does (%s), and bridging to 2026-07-28 failed too: %w", s.u.UpstreamName, why, err)
+		}
+		return s.bridged.Next()
 	}
-	s.httpStream.Close()
-	if err != nil {
-		return nil, err
+	if err != nil || m.ID.Key() != s.out.Msg.ID.Key() {
+		return m, err
 	}
-	return s.bridged.Next()
+	if !m.IsError() && s.out.Msg.Method == mcp.MethodDiscover {
+		// A server may answer server/discover and still speak only legacy versions: what it
+		// says it supports decides.
+		s.u.setEra(discoveredEra(m.Result))
+	} else if !m.IsError() && s.u.getEra() == eraUnknown {
+		if s.out.Modern {
+			s.u.setEra(eraModern)
+		} else {
+			s.u.setEra(eraLegacy)
+		}
+	}
+	return m, nil
 }
 
 func (s *learningStream) Status() int {

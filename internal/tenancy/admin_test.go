@@ -152,3 +152,51 @@ func TestAdminUndoesAChangeThatCannotBeAudited(t *testing.T) {
 		t.Error("an unaudited change persisted")
 	}
 }
+
+// A change to one engagement's allowlist through the admin API leaves every other engagement's as it
+// was: the configured one, the default one, and one another admin change set.
+func TestAdminChangeStaysInItsEngagement(t *testing.T) {
+	h := newAdmin(t)
+	get := func(id string) (string, string) {
+		st, v := h.do(t, "GET", "/admin/v1/engagements/"+id+"/allowlist", "", "")
+		if st != 200 {
+			t.Fatalf("GET %s = %d %v", id, st, v)
+		}
+		return strings.Join(tools(v), ","), v["origin"].(string)
+	}
+	if st, v := h.do(t, "PUT", "/admin/v1/engagements/globex/allowlist", "application/json", `{"tools":["crm.lookup"]}`); st != 200 {
+		t.Fatalf("PUT globex = %d %v", st, v)
+	}
+	before := map[string][2]string{}
+	for _, id := range []string{"acme", "globex", "initech"} {
+		tl, o := get(id)
+		before[id] = [2]string{tl, o}
+	}
+	for _, c := range []struct{ id, method, body string }{
+		{"umbrella", "PATCH", `{"remove":["fs.read","fs.write"]}`}, // from the default list, which others share
+		{"hooli", "PUT", `{"tools":["github.*"]}`},
+		{"hooli", "PATCH", `{"add":["fs.write"],"remove":["fs.read"]}`},
+	} {
+		if st, v := h.do(t, c.method, "/admin/v1/engagements/"+c.id+"/allowlist", "application/json", c.body); st != 200 {
+			t.Fatalf("%s %s = %d %v", c.method, c.id, st, v)
+		}
+		for id, want := range before {
+			if tl, o := get(id); tl != want[0] || o != want[1] {
+				t.Errorf("after %s of %s, %s's allowlist is %q (%s), want %q (%s)", c.method, c.id, id, tl, o, want[0], want[1])
+			}
+		}
+	}
+	if tl, _ := get("hooli"); tl != "github.*,fs.write" {
+		t.Errorf("hooli's allowlist is %q, want github.*,fs.write", tl)
+	}
+	if tl, _ := get("umbrella"); tl != "fs.list,search.vector,search.semantic" {
+		t.Errorf("umbrella's allowlist is %q, want the default without fs.read and fs.write", tl)
+	}
+	if h.lists.Allowed("acme", "github.create_issue") || h.lists.Allowed("globex", "fs.write") || h.lists.Allowed("initech", "github.create_issue") {
+		t.Error("hooli's tools are allowed to another engagement")
+	}
+	reopened, err := Open(h.path, nil, map[string][]string{"acme": {"fs.read"}})
+	if err != nil || reopened.Allowed("acme", "github.x") || !reopened.Allowed("globex", "crm.lookup") || !reopened.Allowed("initech", "fs.read") {
+		t.Errorf("after reopening, a change leaked or another engagement's was lost: %v", err)
+	}
+}

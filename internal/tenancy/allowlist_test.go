@@ -129,3 +129,18 @@ func TestAllowlistsWriteFailureChangesNothing(t *testing.T) {
 		t.Error("a change that was not saved took effect")
 	}
 }
+
+// The default allowlist is exactly SPEC §8.2's, in its order.
+func TestDefaultAllowlistIsTheSpecs(t *testing.T) {
+	want := []string{"fs.read", "fs.write", "fs.list", "search.vector", "search.semantic"}
+	if !slices.Equal(DefaultAllowlist, want) {
+		t.Errorf("DefaultAllowlist = %q, want %q", DefaultAllowlist, want)
+	}
+	a, err := Open("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := a.Get("anyone"); !slices.Equal(v.Tools, want) || v.Origin != OriginDefault {
+		t.Errorf("an unconfigured engagement's allowlist = %q (%s), want %q (default)", v.Tools, v.Origin, want)
+	}
+}

@@ -21,7 +21,8 @@ import (
 )
 
 // TestServeAdminAndGracefulShutdown checks the admin listener (token, security headers, readiness
-// detail, metrics) and that SIGTERM lets an in-flight call finish and seals the audit log.
+// detail, metrics) and that SIGTERM lets an in-flight call finish and seals the audit log, without
+// waiting out the grace for an open GET stream.
 func TestServeAdminAndGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	gw, admin := freeAddr(t), freeAddr(t)
@@ -32,8 +33,12 @@ listen: %s
 admin:
   listen: %s
   token_sha256: %s
+http:
+  shutdown_grace: 20s
 policy:
   rules: %s
+  bundle: builtin:starter
+  rego_mode: monitor
 audit:
   path: %s
 upstreams:
@@ -75,14 +80,20 @@ upstreams:
 	if resp, _ := get("/metrics", "wrong"); resp.StatusCode != 401 {
 		t.Errorf("/metrics with a wrong token: %d, want 401", resp.StatusCode)
 	}
-	_, ready := get("/readyz", "admin-secret")
+	resp, ready := get("/readyz", "admin-secret")
 	var r struct {
 		Ready     bool
+		Problems  []string
 		Upstreams []map[string]any
-		Policy    map[string]any
+		Policy    struct {
+			RulesRevision string `json:"rules_revision"`
+			Rego          map[string]any
+		}
 	}
-	if err := json.Unmarshal([]byte(ready), &r); err != nil || !r.Ready || len(r.Upstreams) != 1 || r.Upstreams[0]["ready"] != true || r.Policy["rules_revision"] == "" {
-		t.Errorf("/readyz: %s", ready)
+	if err := json.Unmarshal([]byte(ready), &r); err != nil || resp.StatusCode != 200 || !r.Ready || len(r.Problems) != 0 || len(r.Upstreams) != 1 ||
+		r.Upstreams[0]["ready"] != true || r.Upstreams[0]["state"] != "running" || r.Upstreams[0]["usable"] != true ||
+		r.Policy.RulesRevision == "" || r.Policy.Rego["loaded"] != true || r.Policy.Rego["source"] != "builtin:starter" {
+		t.Errorf("/readyz: %d %s", resp.StatusCode, ready)
 	}
 
 	// One quick call, so the request counters have something to show.
@@ -115,12 +126,93 @@ upstreams:
 	}()
 	time.Sleep(300 * time.Millisecond)
 	_, metrics := get("/metrics", "admin-secret")
-	if !strings.Contains(metrics, "gatehouse_requests_total") || !strings.Contains(metrics, "gatehouse_policy_eval_seconds") {
-		t.Errorf("/metrics lacks the gateway metrics")
+	// Every metric of SPEC §13.2 (Rego and the threat scanner are on in this configuration).
+	for _, name := range []string{"gatehouse_requests_total", "gatehouse_policy_eval_seconds", "gatehouse_upstream_seconds",
+		"gatehouse_audit_write_seconds", "gatehouse_policy_bundle_reloads_total", "gatehouse_threat_findings_total",
+		"gatehouse_sessions_killed_total", "gatehouse_approvals_pending"} {
+		if !strings.Contains(metrics, "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
+	// Every gatehouse metric served is documented, with its type and labels.
+	ops, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE gatehouse_"); ok {
+			name = "gatehouse_" + strings.Fields(name)[0]
+			if !strings.Contains(string(ops), "| `"+name+"` |") {
+				t.Errorf("docs/operations.md does not list %s", name)
+			}
+		}
+	}
+
+	// A legacy client holds its GET stream open: shutdown must end it rather than wait for it.
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`
+	ireq, _ := http.NewRequest(http.MethodPost, "http://"+gw+"/mcp", strings.NewReader(init))
+	ireq.Header.Set("Content-Type", "application/json")
+	ireq.Header.Set("Accept", "application/json, text/event-stream")
+	iresp, err := http.DefaultClient.Do(ireq)
+	if err != nil || iresp.Header.Get("Mcp-Session-Id") == "" {
+		t.Fatalf("initialize: %v %v", iresp, err)
+	}
+	iresp.Body.Close()
+	greq, _ := http.NewRequest(http.MethodGet, "http://"+gw+"/mcp", nil)
+	greq.Header.Set("Accept", "text/event-stream")
+	greq.Header.Set("Mcp-Session-Id", iresp.Header.Get("Mcp-Session-Id"))
+	gresp, err := http.DefaultClient.Do(greq)
+	if err != nil || gresp.StatusCode != 200 {
+		t.Fatalf("GET stream: %v %v", gresp, err)
+	}
+	defer gresp.Body.Close()
+	streamEnded := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, gresp.Body)
+		streamEnded <- err
+	}()
+
+	// A 2026-07-28 client holds a subscriptions/listen stream open: it must end too.
+	listen := `{"jsonrpc":"2.0","id":9,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	lreq, _ := http.NewRequest(http.MethodPost, "http://"+gw+"/mcp", strings.NewReader(listen))
+	lreq.Header.Set("Content-Type", "application/json")
+	lreq.Header.Set("Accept", "application/json, text/event-stream")
+	lreq.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	lreq.Header.Set("Mcp-Method", "subscriptions/listen")
+	lresp, err := http.DefaultClient.Do(lreq)
+	if err != nil || lresp.StatusCode != 200 || !strings.HasPrefix(lresp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("subscriptions/listen: %v %v", lresp, err)
+	}
+	defer lresp.Body.Close()
+	listenEnded := make(chan error, 1)
+	go func() {
+		b, err := io.ReadAll(lresp.Body)
+		if err == nil && !strings.Contains(string(b), "notifications/subscriptions/acknowledged") {
+			err = fmt.Errorf("the stream ended without its acknowledgment: %q", b)
+		}
+		listenEnded <- err
+	}()
+
+	sigterm := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if got := <-done; !strings.Contains(got, "slept 1500ms") {
 		t.Errorf("in-flight call during shutdown: %s", got)
+	}
+	select {
+	case err := <-streamEnded:
+		if err != nil {
+			t.Errorf("the GET stream did not end cleanly: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the GET stream is still open 5s after SIGTERM")
+	}
+	select {
+	case err := <-listenEnded:
+		if err != nil {
+			t.Errorf("the subscriptions/listen stream did not end cleanly: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the subscriptions/listen stream is still open 5s after SIGTERM")
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -129,8 +221,11 @@ upstreams:
 		if err != nil {
 			t.Errorf("serve exited with %v\n%s", err, logs.String())
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not exit after SIGTERM\n%s", logs.String())
+	}
+	if took := time.Since(sigterm); took > 8*time.Second || strings.Contains(logs.String(), "shutdown grace expired") {
+		t.Errorf("shutdown took %v (grace 20s): an open GET stream held it up\n%s", took, logs.String())
 	}
 	if out, err := exec.Command(gatehouseBin, "verify", "--audit", auditPath).CombinedOutput(); err != nil {
 		t.Errorf("the audit log is not sealed after a graceful shutdown: %v\n%s", err, out)

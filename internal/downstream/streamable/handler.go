@@ -89,7 +89,13 @@ type Handler struct {
 	sessions *Sessions
 	stop     chan struct{}
 	once     sync.Once
+	// ending is closed when shutdown begins: every listen stream ends (EndStreams).
+	ending     chan struct{}
+	endingOnce sync.Once
 }
+
+// ErrStreamsEnded is the cause of the context of a listen stream that EndStreams ended.
+var ErrStreamsEnded = errors.New("the gateway is shutting down")
 
 // New returns a handler that hands accepted messages to b.
 func New(cfg Config, b Backend) *Handler {
@@ -102,7 +108,7 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.Limits.MaxBytes <= 0 {
 		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
 	}
-	h := &Handler{cfg: cfg, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{})}
+	h := &Handler{cfg: cfg, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
 	go h.janitor()
 	return h
 }
@@ -110,8 +116,34 @@ func New(cfg Config, b Backend) *Handler {
 // Sessions returns the live legacy sessions.
 func (h *Handler) Sessions() *Sessions { return h.sessions }
 
-// Close ends every session and stops the janitor.
+// EndStreams ends every listen stream — legacy GET streams and 2026-07-28 subscriptions/listen
+// requests — cleanly, and makes any that arrive later end at once. Sessions and other requests in
+// flight are untouched. A listen stream lasts as long as its client wants it, so a graceful shutdown
+// calls this first: it then waits only for requests that finish on their own. Clients reopen their
+// stream, on this replica or another.
+func (h *Handler) EndStreams() {
+	h.endingOnce.Do(func() { close(h.ending) })
+}
+
+// listenContext is the context of a listen stream: parent, ended with cause ErrStreamsEnded when
+// EndStreams is called.
+func (h *Handler) listenContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-h.ending:
+			cancel(ErrStreamsEnded)
+		case <-h.stop:
+			cancel(ErrStreamsEnded)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// Close ends every stream and session and stops the janitor.
 func (h *Handler) Close() {
+	h.EndStreams()
 	h.once.Do(func() { close(h.stop) })
 	for _, s := range h.sessions.all() {
 		h.backend.Closed(s)
@@ -136,7 +168,7 @@ func (h *Handler) janitor() {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.originAllowed(r) {
+	if !OriginAllowed(r, h.cfg.AllowedOrigins, h.cfg.AllowedHosts, h.cfg.Loopback) {
 		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Forbidden: Origin or Host not allowed", nil))
 		return
 	}
@@ -162,12 +194,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// originAllowed protects against DNS rebinding: a browser on a hostile page can reach a loopback
-// listener, but it cannot forge the Origin header, and a rebound name arrives as a foreign Host.
-func (h *Handler) originAllowed(r *http.Request) bool {
+// OriginAllowed protects a listener against DNS rebinding: a browser on a hostile page can reach a
+// loopback listener, but it cannot forge the Origin header, and a rebound name arrives as a foreign
+// Host. A request is refused when it carries an Origin not in allowedOrigins (empty: not a loopback
+// origin), or a Host not in allowedHosts (empty: not a loopback name, when the listener is loopback).
+// The MCP endpoint and the admin listener share it.
+func OriginAllowed(r *http.Request, allowedOrigins, allowedHosts []string, loopback bool) bool {
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if len(h.cfg.AllowedOrigins) > 0 {
-			if !slices.Contains(h.cfg.AllowedOrigins, origin) {
+		if len(allowedOrigins) > 0 {
+			if !slices.Contains(allowedOrigins, origin) {
 				return false
 			}
 		} else if u, err := url.Parse(origin); err != nil || !isLoopbackName(u.Hostname()) {
@@ -175,14 +210,14 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 		}
 	}
 	host := r.Host
-	if len(h.cfg.AllowedHosts) > 0 {
+	if len(allowedHosts) > 0 {
 		name, _, err := net.SplitHostPort(host)
 		if err != nil {
 			name = host
 		}
-		return slices.Contains(h.cfg.AllowedHosts, host) || slices.Contains(h.cfg.AllowedHosts, name)
+		return slices.Contains(allowedHosts, host) || slices.Contains(allowedHosts, name)
 	}
-	if h.cfg.Loopback {
+	if loopback {
 		name, _, err := net.SplitHostPort(host)
 		if err != nil {
 			name = host
@@ -309,8 +344,14 @@ func (h *Handler) era(ex *Exchange, r *http.Request) (int, []byte) {
 func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	switch ex.Msg.Kind() {
 	case jsonrpc.KindRequest:
+		ctx := r.Context()
+		if ex.Msg.Method == mcp.MethodSubscriptionsListen {
+			var cancel context.CancelFunc
+			ctx, cancel = h.listenContext(ctx)
+			defer cancel()
+		}
 		ans := newAnswer(w, "")
-		h.backend.Request(r.Context(), ex, ans)
+		h.backend.Request(ctx, ex, ans)
 		ans.ensureFinished()
 	case jsonrpc.KindNotification:
 		if err := h.backend.Notify(r.Context(), ex); err != nil {
@@ -437,17 +478,19 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	ans := newAnswer(w, "")
 	ans.startStream()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ctx, cancel := h.listenContext(r.Context())
+	kept := make(chan struct{})
+	defer func() {
+		cancel()
+		<-kept // nothing may write once the handler has returned
+	}()
 	go func() {
+		defer close(kept)
 		t := time.NewTicker(h.cfg.KeepAlive)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
-				return
-			case <-h.stop:
-				cancel()
 				return
 			case <-t.C:
 				if err := ans.comment(); err != nil {

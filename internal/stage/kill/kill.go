@@ -16,14 +16,17 @@ import (
 
 // Stage refuses calls in a killed scope and kills sessions when a decision says so.
 type Stage struct {
-	store  state.Store
-	logger *slog.Logger
+	store   state.Store
+	logger  *slog.Logger
+	metrics *Metrics
 }
 
 var _ pipeline.Stage = (*Stage)(nil)
 
-// New returns the kill stage over store.
-func New(store state.Store, logger *slog.Logger) *Stage { return &Stage{store: store, logger: logger} }
+// New returns the kill stage over store; m may be nil.
+func New(store state.Store, logger *slog.Logger, m *Metrics) *Stage {
+	return &Stage{store: store, logger: logger, metrics: m}
+}
 
 // Name implements pipeline.Stage.
 func (*Stage) Name() string { return "kill" }
@@ -73,6 +76,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	if err := s.store.Kill(ctx, target, why); err != nil {
 		return fmt.Errorf("kill %s: %w", target, err)
 	}
+	s.metrics.kill(c.Decision.Engine)
 	s.logger.Warn("session killed", "scope", target, "rule_id", c.Decision.RuleID, "decision_id", c.DecisionID)
 	return nil
 }

@@ -242,6 +242,15 @@ func (r *Response) Next() (*jsonrpc.Message, []byte, error) {
 	}
 }
 
+// Body is the whole body of a response that is not a stream (a JSON answer, or whatever a server
+// or proxy sent instead), trimmed; nil for a stream or an empty body. Reading it consumes nothing.
+func (r *Response) Body() []byte {
+	if r.Streaming {
+		return nil
+	}
+	return r.single
+}
+
 // drainLimit and drainTime bound what Close reads from the rest of an SSE stream.
 const (
 	drainLimit = 64 << 10
