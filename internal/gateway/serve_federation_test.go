@@ -13,7 +13,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-
 // resourceUpstream serves a Go SDK server with a resource, shared://x, and a template,
 // shared://t/{n}, both answering with the server's name; delay holds back its list answers.
 func resourceUpstream(t *testing.T, name string, delay time.Duration) string {
