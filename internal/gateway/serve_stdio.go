@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
 
@@ -52,6 +53,9 @@ type stdioCall struct {
 	token     string
 	ch        chan *jsonrpc.Message
 	gen       int
+	// err is why ch was closed without an answer, when the server answered something gatehouse
+	// could not take (an oversize or invalid message); nil when the process exited.
+	err error
 }
 
 var _ Upstream = (*StdioUpstream)(nil)
@@ -106,6 +110,10 @@ func (u *StdioUpstream) consume() {
 			u.frame(ev.Frame)
 		case upstream.TooLong:
 			u.logger.Error("upstream sent an oversize message", "upstream", u.name, "error", ev.Err)
+			if id := jsonrpc.SalvageID(ev.Frame); !id.IsZero() {
+				// The call it answers fails now, not when its timeout runs out.
+				u.fail(id, &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge, Detail: ev.Err.Error(), ID: id})
+			}
 		case upstream.Exited:
 			u.mu.Lock()
 			u.ready = false
@@ -170,9 +178,31 @@ func (u *StdioUpstream) register(l *Link, origID jsonrpc.ID, origToken json.RawM
 	return c, id
 }
 
+// fail ends the pending call the server's message with upstream id id was meant to answer, with
+// err. It reports whether there was such a call.
+func (u *StdioUpstream) fail(id jsonrpc.ID, err error) bool {
+	u.mu.Lock()
+	c := u.pending[id.Key()]
+	delete(u.pending, id.Key())
+	if c != nil && c.token != "" {
+		delete(u.tokens, c.token)
+	}
+	u.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.err = err
+	close(c.ch)
+	return true
+}
+
 func (u *StdioUpstream) frame(raw []byte) {
 	m, err := jsonrpc.Parse(raw, u.limits)
 	if err != nil {
+		var fe *jsonrpc.FrameError
+		if errors.As(err, &fe) && !fe.ID.IsZero() && u.fail(fe.ID, fmt.Errorf("upstream %s sent an invalid answer: %s", u.name, fe.Detail)) {
+			return
+		}
 		u.logger.Warn("skipping non-MCP output from upstream", "upstream", u.name, "line", clip(raw, 200))
 		return
 	}
@@ -440,6 +470,9 @@ func (s *stdioStream) Next() (*jsonrpc.Message, error) {
 	case m, ok := <-s.call.ch:
 		if !ok {
 			s.done = true
+			if s.call.err != nil {
+				return nil, s.call.err
+			}
 			return nil, fmt.Errorf("upstream %s exited", s.u.name)
 		}
 		if m.Kind() == jsonrpc.KindResponse {

@@ -31,6 +31,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
+	"github.com/gatehouse-mcp/gatehouse/internal/testpeer"
+	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
 
@@ -615,5 +617,42 @@ func TestServeRefusesOversizeUpstreamAnswers(t *testing.T) {
 		if d := errData(body); d["reason"] != "upstream_unavailable" && d["reason"] != "payload_too_large" {
 			t.Errorf("sse=%v: reason %v, want upstream_unavailable or payload_too_large", sse, d["reason"])
 		}
+	}
+}
+
+// A stdio server whose answer is over the message limit fails that call at once with
+// payload_too_large (413), instead of leaving the client to wait for the request timeout; the
+// server keeps serving.
+func TestServeStdioOversizeAnswerFailsTheCallAtOnce(t *testing.T) {
+	const limit = 64 << 10
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	limits := jsonrpc.Limits{MaxBytes: limit}
+	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, MaxFrame: limit, Logger: logger})
+	su, err := NewStdioUpstream(ctx, "peer", "", proc, limits, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Limits: limits,
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger, Limits: limits}, backend))
+	defer srv.Close()
+	start := time.Now()
+	status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "big", "arguments": map[string]any{"bytes": 2 * limit}})
+	if d := errData(body); status != http.StatusRequestEntityTooLarge || d["reason"] != "payload_too_large" || time.Since(start) > 10*time.Second {
+		t.Errorf("oversize answer: HTTP %d %v after %s, want 413 payload_too_large at once", status, body, time.Since(start))
+	}
+	if raw, _ := json.Marshal(body); strings.Contains(string(raw), "xxxx") {
+		t.Error("the oversize answer was relayed")
+	}
+	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"message": "still here"}}); status != 200 || body["result"] == nil {
+		t.Errorf("echo after the oversize answer: HTTP %d %v", status, body)
 	}
 }
