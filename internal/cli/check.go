@@ -175,6 +175,13 @@ func configProblems(file string, err error) []checkProblem {
 
 // joinConfigErrors merges Validate's error with the problems of missing files and of auth into one
 // *config.Error, in line order (problems from no line last); nil when there are none.
+// startupFiles are the missing-file problems that stop start-up, each at its key's line: all but a
+// missing Rego bundle, with which gatehouse starts and the Rego engine fails open or closed as
+// configured (SPEC §5.7); check still reports it.
+func startupFiles(ps []config.Problem) []config.Problem {
+	return slices.DeleteFunc(ps, func(p config.Problem) bool { return p.Key == "policy.bundle" })
+}
+
 func joinConfigErrors(err error, more ...[]config.Problem) error {
 	var ps []config.Problem
 	var ce *config.Error

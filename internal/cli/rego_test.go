@@ -205,7 +205,21 @@ func TestRunRegoUsageErrors(t *testing.T) {
 		t.Errorf("bad --rego-mode: exit %d %s", code, errOut)
 	}
 	cfg := writeFile(t, "g.yaml", "policy:\n  bundle: "+repo("policies")+"\n  bundle_public_key: /no/such/key.pem\n")
-	if code, _, errOut := gatehouse(t, "", "run", "--config", cfg, "--audit", audit, "--", "true"); code != ExitUsage || !strings.Contains(errOut, "bundle public key") {
-		t.Errorf("an unreadable public key: exit %d %s", code, errOut)
+	if code, _, errOut := gatehouse(t, "", "run", "--config", cfg, "--audit", audit, "--", "true"); code != ExitUsage || !strings.Contains(errOut, cfg+":3: policy.bundle_public_key: /no/such/key.pem does not exist") {
+		t.Errorf("an unreadable public key: exit %d %s, want it located at its line", code, errOut)
+	}
+}
+
+// A missing file the configuration names stops start-up with its line, except the Rego bundle:
+// gatehouse starts without it and the Rego engine fails as configured (SPEC §5.7).
+func TestStartUpLocatesMissingFiles(t *testing.T) {
+	audit := filepath.Join(t.TempDir(), "a.jsonl")
+	cfg := writeFile(t, "m.yaml", "policy:\n  rules: /no/such/rules.yaml\n")
+	if code, _, errOut := gatehouse(t, "", "run", "--config", cfg, "--audit", audit, "--", "true"); code != ExitUsage || !strings.Contains(errOut, cfg+":2: policy.rules: /no/such/rules.yaml does not exist") {
+		t.Errorf("run with a missing rules file: exit %d %s", code, errOut)
+	}
+	serveCfg := writeFile(t, "s.yaml", "listen: 127.0.0.1:0\npolicy:\n  rules: /no/such/rules.yaml\naudit: {path: "+audit+"}\nupstreams:\n  - {name: fs, builtin: fs}\n")
+	if code, _, errOut := gatehouse(t, "", "serve", "--config", serveCfg); code != ExitUsage || !strings.Contains(errOut, serveCfg+":3: policy.rules: /no/such/rules.yaml does not exist") {
+		t.Errorf("serve with a missing rules file: exit %d %s", code, errOut)
 	}
 }

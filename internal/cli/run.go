@@ -158,7 +158,7 @@ func loadRunConfig(p *runParams, env []string) (*config.Config, config.Rego, err
 		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
 	p.applyFlags(cfg)
-	if err := cfg.Validate(src); err != nil {
+	if err := joinConfigErrors(cfg.Validate(src), startupFiles(cfg.Files(src))); err != nil {
 		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
 	explicit := func(key string) bool {

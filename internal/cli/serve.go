@@ -95,7 +95,7 @@ Exit status: 0 clean shutdown, 2 bad configuration, 3 a listener or upstream cou
 func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.Rego, []config.Problem, error) {
 	cfg, src, err := config.LoadServe(p.configFile, env)
 	if err == nil {
-		err = cfg.Validate(src)
+		err = joinConfigErrors(cfg.Validate(src), startupFiles(cfg.Files(src)))
 	}
 	if err != nil {
 		return nil, config.Rego{}, nil, fail(ExitUsage, "configuration:\n%v", err)
