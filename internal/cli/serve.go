@@ -228,8 +228,20 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			api = append(api, pinAPI(pins, recorder, logger).Register)
 		}
 		ready := &readiness{cfg: cfg, eng: eng, sessions: handler.Sessions().Len, requestPath: gw.RequestPath(), upstreams: backend.UpstreamStates}
-		admin = &http.Server{Handler: adminHandler(cfg, reg, ready.detail, api...), ReadHeaderTimeout: 10 * time.Second}
-		go admin.Serve(aln)
+		admin = &http.Server{Handler: adminHandler(cfg, reg, ready.detail, api...), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		if cfg.TLS.Cert != "" {
+			// The admin listener shares the endpoint's certificate: its bearer token must not travel
+			// in clear whenever the endpoint's do not.
+			admin.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+			go admin.ServeTLS(aln, cfg.TLS.Cert, cfg.TLS.Key)
+		} else {
+			if !isLoopbackAddr(cfg.Admin.Listen) {
+				logger.Warn("the admin listener is not on loopback and has no TLS: its token and answers travel in clear; set tls (shared with the admin listener) or keep admin.listen on 127.0.0.1",
+					"admin", cfg.Admin.Listen)
+			}
+			go admin.Serve(aln)
+		}
 	}
 
 	scheme := "http"

@@ -34,18 +34,18 @@ func TestServeTLS13Minimum(t *testing.T) {
 	kder, _ := x509.MarshalPKCS8PrivateKey(key)
 	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	gw := freeAddr(t)
+	gw, adminAddr := freeAddr(t), freeAddr(t)
 	config := fmt.Sprintf(`
 listen: %s
 tls: {cert: cert.pem, key: key.pem}
-admin: {listen: ""}
+admin: {listen: %s}
 policy: {rules: %s}
 audit: {path: audit.jsonl}
 upstreams:
   - name: peer
     prefix: ""
     command: [%q]
-`, gw, example("policies", "allow-all.yaml"), testpeer.Binary(t))
+`, gw, adminAddr, example("policies", "allow-all.yaml"), testpeer.Binary(t))
 	os.WriteFile(filepath.Join(dir, "serve.yaml"), []byte(config), 0o644)
 	background(t, gw, nil, gatehouseBin, "serve", "--config", filepath.Join(dir, "serve.yaml"))
 
@@ -71,5 +71,22 @@ upstreams:
 	if resp, err := post(tls.VersionTLS12); err == nil {
 		resp.Body.Close()
 		t.Errorf("a TLS 1.2 client was served (status %d)", resp.StatusCode)
+	}
+
+	// The admin listener shares the certificate: TLS 1.3 only, and no plain HTTP.
+	admin := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err = admin.Get("https://" + adminAddr + "/healthz")
+	if err != nil {
+		t.Fatalf("admin over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 {
+		t.Errorf("admin /healthz over TLS: status %d, TLS %+v", resp.StatusCode, resp.TLS)
+	}
+	if resp, err := http.Get("http://" + adminAddr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("the admin listener answered plain HTTP while TLS is configured")
+		}
 	}
 }
