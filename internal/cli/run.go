@@ -181,6 +181,9 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := hideProcess(); err != nil {
+		logger.Warn("could not make the process non-dumpable; servers running as the same user may read its environment", "error", err)
+	}
 
 	posture := pipeline.Fail(cfg.Fail)
 	// The admin listener that serves these arrives with gatehouse serve; they are registered now.

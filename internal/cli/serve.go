@@ -112,6 +112,9 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	for _, w := range warnings {
 		logger.Warn("configuration warning", "problem", w.String())
 	}
+	if err := hideProcess(); err != nil {
+		logger.Warn("could not make the process non-dumpable; servers running as the same user may read its environment", "error", err)
+	}
 	ctx = orBackground(ctx)
 	shared := cfg.Shared()
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 )
 
 func orEmbedded(path string) string {
@@ -38,9 +39,10 @@ func printBanner(w io.Writer, configFile string, cfg *config.ServeConfig, endpoi
 			fsRoot = u.FS.DataRoot
 			fmt.Fprintf(w, "  upstream      %s: built-in file tools %s.read %s.write %s.list, jailed in %s/<engagement>/\n", u.Name, u.PrefixOf(), u.PrefixOf(), u.PrefixOf(), u.FS.DataRoot)
 		case u.URL != "":
-			fmt.Fprintf(w, "  upstream      %s: %s\n", u.Name, u.URL)
+			// Redacted like a log line: a URL or a command may carry a credential from ${NAME}.
+			fmt.Fprintf(w, "  upstream      %s: %s\n", u.Name, redact.Text(u.URL))
 		default:
-			fmt.Fprintf(w, "  upstream      %s: %s\n", u.Name, strings.Join(u.Command, " "))
+			fmt.Fprintf(w, "  upstream      %s: %s\n", u.Name, redact.Text(strings.Join(u.Command, " ")))
 		}
 	}
 	policy := eng.modes()

@@ -52,6 +52,10 @@ type ServeConfig struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Upstreams are the MCP servers behind the gateway, federated into one server.
 	Upstreams []UpstreamSpec `yaml:"upstreams"`
+
+	// envRefs are the variables the file references as ${NAME}: credentials among them, so the
+	// servers gatehouse starts do not inherit them (SecretEnv).
+	envRefs []string
 	// Federation tunes how several upstreams appear as one.
 	Federation FederationConfig `yaml:"federation"`
 	// Tenancy scopes every request to an engagement, with per-engagement tool allowlists.
@@ -332,6 +336,11 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 	}
 	if ps := expandEnv(reflect.ValueOf(cfg).Elem(), "", envMap(env), src); ps != nil {
 		return nil, src, &Error{ps}
+	}
+	for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
+		if !slices.Contains(cfg.envRefs, m[1]) {
+			cfg.envRefs = append(cfg.envRefs, m[1])
+		}
 	}
 	cfg.fillBuiltinDefaults()
 	shared := cfg.Shared()
@@ -740,9 +749,10 @@ func (t *TenancyConfig) Allowlists() map[string][]string {
 }
 
 // SecretEnv returns the names of the environment variables the configuration reads secrets from
-// (HMAC token keys, upstream credentials). The servers gatehouse starts do not inherit them.
+// (HMAC token keys, upstream credentials) or references as ${NAME} (a header value, a URL with a
+// key in it). The servers gatehouse starts do not inherit them.
 func (c *ServeConfig) SecretEnv() []string {
-	var names []string
+	names := slices.Clone(c.envRefs)
 	add := func(n string) {
 		if n != "" && !slices.Contains(names, n) {
 			names = append(names, n)

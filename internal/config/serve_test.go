@@ -275,3 +275,17 @@ func TestServeSecretEnv(t *testing.T) {
 		t.Errorf("SecretEnv = %q, want %q", got, want)
 	}
 }
+
+func TestServeSecretEnvIncludesReferences(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "serve.yaml")
+	os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("name: x\nversion: \"1\"\ndefault_effect: allow\nrules: []\n"), 0o600)
+	os.WriteFile(p, []byte("policy: {rules: rules.yaml}\nupstreams:\n  - name: w\n    url: https://w.example/mcp\n    headers: {Authorization: \"Bearer ${WEATHER_TOKEN}\"}\n"), 0o600)
+	cfg, _, err := LoadServe(p, []string{"WEATHER_TOKEN=t0k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(cfg.SecretEnv(), "WEATHER_TOKEN") {
+		t.Errorf("SecretEnv = %q, want WEATHER_TOKEN (referenced as ${WEATHER_TOKEN})", cfg.SecretEnv())
+	}
+}

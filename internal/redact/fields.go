@@ -240,3 +240,23 @@ func stripMarkers(s string) string {
 		s = s[j:]
 	}
 }
+
+// isMarker reports whether s is exactly one replacement marker: [REDACTED] or [REDACTED_<TYPE>].
+func isMarker(s string) bool {
+	if !strings.HasPrefix(s, markerPrefix) || !strings.HasSuffix(s, "]") {
+		return false
+	}
+	mid := s[len(markerPrefix) : len(s)-1]
+	if mid == "" {
+		return true
+	}
+	if mid[0] != '_' || len(mid) == 1 {
+		return false
+	}
+	for i := 1; i < len(mid); i++ {
+		if c := mid[i]; c != '_' && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}

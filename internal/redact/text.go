@@ -263,8 +263,8 @@ func assignedValue(s string, i int) (int, int) {
 
 // quotedMember handles "name": value inside text when name is sensitive. It returns the span to
 // replace and whether it is the inside of a quoted string (else a bare number, which is replaced
-// with a quoted marker so that JSON stays JSON). done reports a member whose value is already a
-// marker; b is then the end of the member.
+// with a quoted marker so that JSON stays JSON). done reports a member whose value is exactly a
+// marker (already redacted); b is then the end of the member.
 func quotedMember(s string, i int) (a, b int, quote, done bool) {
 	nameEnd := stringEnd(s, i, 128)
 	if nameEnd < 0 {
@@ -293,8 +293,12 @@ func quotedMember(s string, i int) (a, b int, quote, done bool) {
 		if end == j+1 {
 			return 0, 0, false, false
 		}
-		if strings.HasPrefix(s[j+1:end], "[REDACTED") {
+		if v := s[j+1 : end]; isMarker(v) {
 			return 0, min(end+1, len(s)), false, true
+		} else if strings.HasPrefix(v, markerPrefix) {
+			// Text after a marker is scanned like any text: a marker at its start must not shield a
+			// secret behind it.
+			return 0, 0, false, false
 		}
 		return j + 1, end, true, false
 	case c == '-' || c >= '0' && c <= '9':

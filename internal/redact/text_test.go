@@ -117,3 +117,35 @@ func TestLuhn(t *testing.T) {
 		}
 	}
 }
+
+// A marker at the start of a value does not shield what follows it; a value that is exactly a
+// marker is left alone, and nothing inside its member is taken for something else.
+func TestMarkersDoNotShield(t *testing.T) {
+	key := "AKIAIOSFODNN7EXAMPLE"
+	for _, in := range []string{
+		`"password": "[REDACTED] ` + key + `"`,
+		`{"text":"\"token\":\"[REDACTED] ` + key + `\""}`,
+		`"[REDACTED_TOKEN] ` + key + `"`,
+	} {
+		if got := Text(in); strings.Contains(got, key) {
+			t.Errorf("Text(%q) = %q: the key survived", in, got)
+		}
+		if got := string(JSON([]byte(in))); strings.Contains(got, key) {
+			t.Errorf("JSON(%q) = %q: the key survived", in, got)
+		}
+	}
+	for _, in := range []string{`"ssn=":"[REDACTED]"`, `"password":"[REDACTED_API_KEY]"`} {
+		if got := Text(in); got != in {
+			t.Errorf("Text(%q) = %q, want it unchanged", in, got)
+		}
+	}
+}
+
+func TestIsMarker(t *testing.T) {
+	for s, want := range map[string]bool{"[REDACTED]": true, "[REDACTED_API_KEY]": true, "[REDACTED_]": false,
+		"[REDACTED_x]": false, "[REDACTED] x": false, "[REDACTEDX]": false, "REDACTED": false} {
+		if isMarker(s) != want {
+			t.Errorf("isMarker(%q) = %v", s, !want)
+		}
+	}
+}
