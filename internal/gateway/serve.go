@@ -140,7 +140,8 @@ type target struct {
 	name string
 }
 
-// errNoRoute is a message that names no upstream.
+// errNoRoute is a message gatehouse cannot route as it stands: it names no upstream, or its params
+// say nothing routable (an invalid cursor, too many subscriptions). It is answered -32602.
 type errNoRoute struct{ msg string }
 
 func (e *errNoRoute) Error() string { return e.msg }
@@ -198,7 +199,37 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 		s.listenAll(ctx, ex, c, targets, frame, args, ans)
 		return
 	}
+	if string(frame) != string(msg.Raw) {
+		// A policy rewrite: route the rewritten request, so every upstream gets it as rewritten. One
+		// that cannot be routed is refused, never sent as it was before the rewrite.
+		if targets, err = s.reroute(frame); err != nil {
+			s.g.logger.Warn("the policy's rewrite of a fanned-out request cannot be routed", "method", msg.Method, "decision_id", c.DecisionID, "error", err)
+			c.Decision.Abandon()
+			c.Refuse("gateway", policy.CodePolicyError, "the policy's rewrite of the request could not be applied")
+			s.refuse(ctx, c, ans, msg)
+			return
+		}
+	}
 	s.fanOut(ctx, ex, c, targets, args, ans)
+}
+
+// reroute routes a policy's rewrite of a fanned-out request.
+func (s *Server) reroute(frame []byte) ([]target, error) {
+	m, err := jsonrpc.Parse(frame, s.g.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return s.route(m)
+}
+
+// clientKey identifies a downstream client where no session does (2026-07-28): its principal, its
+// engagement and its address.
+func clientKey(ex *streamable.Exchange) string {
+	id := ""
+	if ex.Principal != nil {
+		id = ex.Principal.ID
+	}
+	return strconv.Quote(id) + " " + strconv.Quote(ex.Tenant) + " " + strconv.Quote(ex.ClientIP)
 }
 
 // bounded limits how long a request may wait for an upstream; a subscriptions/listen stream lives
@@ -221,9 +252,9 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
 	defer cancel()
 	l := s.link(ex, t.up)
-	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params, Tenant: ex.Tenant})
+	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params, Tenant: ex.Tenant, Client: clientKey(ex)})
 	if err != nil {
-		s.unavailable(ctx, c, ans, err) // forwarded or not, the budget stays counted if the frame went out
+		s.unavailable(ctx, c, ans, fault(err, 0)) // forwarded or not, the budget stays counted if the frame went out
 		return
 	}
 	defer st.Close()
@@ -244,7 +275,9 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 				return
 			}
 			if ctx.Err() != nil {
-				err = fmt.Errorf("no answer within the upstream's request timeout")
+				err = fmt.Errorf("no answer within the upstream's request timeout") // this request's: no fault
+			} else {
+				err = fault(err, st.Status())
 			}
 			s.unavailable(ctx, c, ans, fmt.Errorf("upstream %s: %w", t.up.Name(), err))
 			return
@@ -326,6 +359,7 @@ func (s *Server) refuse(ctx context.Context, c *pipeline.Call, ans streamable.An
 // unavailable answers a call whose upstream could not be reached or did not answer. An answer
 // refused for its size (a *jsonrpc.FrameError with reason payload_too_large, from an in-process
 // upstream) is refused with that reason instead; either way none of the answer reaches the client.
+// Only an error marked as the upstream's fault (fault) counts against its health.
 func (s *Server) unavailable(ctx context.Context, c *pipeline.Call, ans streamable.Answer, err error) {
 	var fe *jsonrpc.FrameError
 	if errors.As(err, &fe) && fe.Reason == policy.CodePayloadTooLarge {

@@ -25,6 +25,10 @@ import (
 // (protocol version, the capabilities the client declared at initialize) and headers to every
 // request.
 
+// answerTimeout bounds a message gatehouse sends a server on its own account (an answer to the
+// server's request, a cancellation).
+const answerTimeout = 10 * time.Second
+
 const (
 	eraUnknown = iota
 	eraModern
@@ -44,8 +48,12 @@ func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream,
 	if msg.Method == mcp.MethodSubscriptionsListen {
 		return u.listenLegacy(ctx, out)
 	}
+	if msg.Kind() == jsonrpc.KindNotification {
+		return u.bridgeNotification(ctx, out)
+	}
 	frame, id := stripModernMeta(out.Frame), msg.ID
-	if msg.Kind() == jsonrpc.KindRequest {
+	request := msg.Kind() == jsonrpc.KindRequest
+	if request {
 		id = jsonrpc.StringID(fmt.Sprintf("gatehouse-%d", u.bridgeSeq.Add(1)))
 		if m, err := jsonrpc.Parse(frame, jsonrpc.Limits{}); err == nil {
 			frame = jsonrpc.Request(id, m.Method, m.Params)
@@ -59,14 +67,24 @@ func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream,
 		if msg.Method == mcp.MethodDiscover {
 			return synthesize(msg.ID, discoverFrom(init), u.Client.Limits)
 		}
+		if request {
+			// In flight from the moment it is sent: the client may cancel it before any answer.
+			u.track(id, bridgedCall{client: out.Client, clientID: msg.ID, id: id, session: sess})
+		}
 		resp, err := u.Client.Post(ctx, &streamable.Request{Frame: frame, Session: sess.Session, ProtocolVersion: sess.ProtocolVersion})
 		if err != nil {
+			if request {
+				u.untrack(id)
+			}
 			return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
 		}
 		if !sessionRefused(resp) {
-			return &bridgedStream{httpStream: httpStream{resp: resp}, u: u, session: sess, id: id, clientID: msg.ID}, nil
+			return &bridgedStream{httpStream: httpStream{resp: resp}, ctx: ctx, u: u, session: sess, id: id, clientID: msg.ID}, nil
 		}
 		resp.Close()
+		if request {
+			u.untrack(id)
+		}
 		u.mu.Lock()
 		if u.own == sess {
 			u.own = nil // the server forgot gatehouse's session: open a new one
@@ -75,6 +93,96 @@ func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream,
 		if attempt > 0 {
 			return nil, fmt.Errorf("upstream %s: a fresh session was refused too: %w", u.UpstreamName, ErrUpstreamSessionLost)
 		}
+	}
+}
+
+// bridgedCall is a 2026-07-28 client's request in flight in gatehouse's own legacy session.
+type bridgedCall struct {
+	client   string     // who sent it (Outbound.Client)
+	clientID jsonrpc.ID // the client's id for it
+	id       jsonrpc.ID // gatehouse's id for it in the session
+	session  *Link      // the session it was sent in
+}
+
+func (u *HTTPUpstream) track(id jsonrpc.ID, c bridgedCall) {
+	u.callsMu.Lock()
+	if u.calls == nil {
+		u.calls = map[string]bridgedCall{}
+	}
+	u.calls[id.Key()] = c
+	u.callsMu.Unlock()
+}
+
+func (u *HTTPUpstream) untrack(id jsonrpc.ID) {
+	u.callsMu.Lock()
+	delete(u.calls, id.Key())
+	u.callsMu.Unlock()
+}
+
+// ownCall finds the request client has in flight in gatehouse's session under its id requestID.
+func (u *HTTPUpstream) ownCall(client string, requestID json.RawMessage) (bridgedCall, bool) {
+	key := requestIDKey(requestID)
+	if key == "" {
+		return bridgedCall{}, false
+	}
+	u.callsMu.Lock()
+	defer u.callsMu.Unlock()
+	for _, c := range u.calls {
+		if c.client == client && c.clientID.Key() == key {
+			return c, true
+		}
+	}
+	return bridgedCall{}, false
+}
+
+// requestIDKey reads a cancellation's requestId as a request id (its Key); "" when it is not one.
+func requestIDKey(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":`+string(raw)+`,"result":{}}`), jsonrpc.Limits{})
+	if err != nil || m.ID.IsZero() || m.ID.IsNull() {
+		return ""
+	}
+	return m.ID.Key()
+}
+
+// bridgeNotification relays a 2026-07-28 client's notification to a legacy server. gatehouse's own
+// session is shared by every such client, so nothing one of them says may act for the others: the
+// notifications that only a session's own client may send (initialized, roots changes and the
+// like) are dropped, and a cancellation is relayed only for a request of the same client in flight
+// there, under gatehouse's id for it. gatehouse's ids are sequential; naming one must not cancel
+// another client's call.
+func (u *HTTPUpstream) bridgeNotification(ctx context.Context, out *Outbound) (Stream, error) {
+	msg := out.Msg
+	if msg.Method != mcp.NotificationCancelled {
+		u.debug("notification of a 2026-07-28 client not relayed into the shared legacy session", "method", msg.Method)
+		return emptyStream{}, nil
+	}
+	var p map[string]json.RawMessage
+	json.Unmarshal(msg.Params, &p)
+	call, ok := u.ownCall(out.Client, p["requestId"])
+	if !ok {
+		u.debug("cancellation of no request this client has in flight in the shared legacy session; not relayed",
+			"request_id", clip(p["requestId"], 100))
+		return emptyStream{}, nil
+	}
+	params, err := mcp.ReplaceMember(msg.Params, "requestId", call.id.Raw())
+	if err != nil {
+		return emptyStream{}, nil
+	}
+	frame := stripModernMeta(msg.WithParams(params))
+	resp, err := u.Client.Post(ctx, &streamable.Request{Frame: frame, Session: call.session.Session, ProtocolVersion: call.session.ProtocolVersion})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.UpstreamName, err)
+	}
+	return &httpStream{resp: resp}, nil
+}
+
+// debug logs at DEBUG what the bridge chose not to do.
+func (u *HTTPUpstream) debug(msg string, args ...any) {
+	if u.Logger != nil {
+		u.Logger.Debug(msg, append([]any{"upstream", u.UpstreamName}, args...)...)
 	}
 }
 
@@ -122,18 +230,63 @@ func stripModernMeta(frame []byte) []byte {
 }
 
 // ownSession returns gatehouse's own legacy session with the server, opening it on first use.
+//
+// The handshake (two requests) runs outside u.mu, which every request and /readyz take to read the
+// era: a server that accepts connections and never answers must not stall them. One handshake runs
+// at a time, bounded by handshakeTimeout; the requests that need the session wait for it, each as
+// long as its own ctx allows, and all of them get its outcome.
 func (u *HTTPUpstream) ownSession(ctx context.Context) (*Link, json.RawMessage, error) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.own != nil {
+		defer u.mu.Unlock()
 		return u.own, u.ownInit, nil
 	}
-	l, init, err := u.handshake(ctx)
-	if err != nil {
-		return nil, nil, err
+	o := u.opening
+	if o == nil {
+		o = &opening{done: make(chan struct{})}
+		u.opening = o
+		go u.open(context.WithoutCancel(ctx), o)
 	}
-	u.own, u.ownInit = l, init
-	return u.own, u.ownInit, nil
+	u.mu.Unlock()
+	select {
+	case <-o.done:
+		return o.l, o.init, o.err
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("upstream %s: waiting for the bridging handshake: %w", u.UpstreamName, ctx.Err())
+	}
+}
+
+// opening is a handshake of gatehouse's own session under way; done is closed when it is over.
+type opening struct {
+	done chan struct{}
+	l    *Link
+	init json.RawMessage
+	err  error
+}
+
+// maxHandshake bounds gatehouse's own handshake with a legacy server, whatever the request timeout.
+const maxHandshake = 30 * time.Second
+
+// handshakeTimeout is how long gatehouse's own handshake may take: the request timeout, at most
+// maxHandshake.
+func (u *HTTPUpstream) handshakeTimeout() time.Duration {
+	return min(u.RequestTimeout(), maxHandshake)
+}
+
+// open runs the handshake o waits for. ctx carries the values of the request that started it, not
+// its cancellation: the session is for every request waiting.
+func (u *HTTPUpstream) open(ctx context.Context, o *opening) {
+	ctx, cancel := context.WithTimeout(ctx, u.handshakeTimeout())
+	defer cancel()
+	l, init, err := u.handshake(ctx)
+	u.mu.Lock()
+	if err == nil {
+		u.own, u.ownInit = l, init
+	}
+	o.l, o.init, o.err = l, init, err
+	u.opening = nil
+	u.mu.Unlock()
+	close(o.done)
 }
 
 // handshake opens a legacy session of gatehouse's own with the server and returns it with the
@@ -177,6 +330,7 @@ func (u *HTTPUpstream) handshake(ctx context.Context) (*Link, json.RawMessage, e
 // goes away before the response cancels the request, as closing a 2026-07-28 stream does.
 type bridgedStream struct {
 	httpStream
+	ctx      context.Context // the request's
 	u        *HTTPUpstream
 	session  *Link
 	id       jsonrpc.ID // the id the server knows the request by
@@ -192,13 +346,14 @@ func (s *bridgedStream) Next() (*jsonrpc.Message, error) {
 		}
 		switch m.Kind() {
 		case jsonrpc.KindRequest:
-			s.u.refuseServerRequest(s.session, m)
+			s.u.refuseServerRequest(s.ctx, s.session, m)
 			continue
 		case jsonrpc.KindResponse:
 			if m.ID.Key() != s.id.Key() {
 				return m, nil
 			}
 			s.answered = true
+			s.u.untrack(s.id)
 			if s.id.Key() != s.clientID.Key() {
 				return jsonrpc.Parse(retagResponse(m, s.clientID), s.u.Client.Limits)
 			}
@@ -208,12 +363,13 @@ func (s *bridgedStream) Next() (*jsonrpc.Message, error) {
 }
 
 func (s *bridgedStream) Close() {
+	s.u.untrack(s.id)
 	if !s.answered && s.id.Key() != s.clientID.Key() {
 		params, _ := json.Marshal(map[string]any{"requestId": json.RawMessage(s.id.Raw()), "reason": "the client went away"})
 		frame := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":` + string(params) + `}`)
 		req := &streamable.Request{Frame: frame, Session: s.session.Session, ProtocolVersion: s.session.ProtocolVersion}
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
 			defer cancel()
 			if r, err := s.u.Client.Post(ctx, req); err == nil {
 				r.Close()
@@ -223,10 +379,14 @@ func (s *bridgedStream) Close() {
 	s.httpStream.Close()
 }
 
-func (u *HTTPUpstream) refuseServerRequest(l *Link, m *jsonrpc.Message) {
+// refuseServerRequest answers a legacy server's request to a 2026-07-28 client with an error, within
+// ctx (the stream's) and at most answerTimeout: the stream waits for it.
+func (u *HTTPUpstream) refuseServerRequest(ctx context.Context, l *Link, m *jsonrpc.Message) {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
 	frame := jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeMethodNotFound,
 		"gatehouse cannot relay "+m.Method+" to a 2026-07-28 client (that era carries no server-to-client requests)", nil)
-	if r, err := u.Client.Post(context.Background(), &streamable.Request{Frame: frame, Session: l.Session, ProtocolVersion: l.ProtocolVersion}); err == nil {
+	if r, err := u.Client.Post(ctx, &streamable.Request{Frame: frame, Session: l.Session, ProtocolVersion: l.ProtocolVersion}); err == nil {
 		r.Close()
 	}
 }

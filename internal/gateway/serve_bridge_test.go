@@ -131,6 +131,14 @@ func typescriptRefusals(next http.Handler) http.Handler {
 // the test's log) receives the gateway's log.
 func allowAllServer(t *testing.T, opts ServeOptions, logger *slog.Logger) string {
 	t.Helper()
+	url, _ := allowAllBackend(t, opts, logger, nil)
+	return url
+}
+
+// allowAllBackend is allowAllServer with the gateway's options and the transport's configuration
+// adjusted by tweak (when set); it returns the backend too.
+func allowAllBackend(t *testing.T, opts ServeOptions, logger *slog.Logger, tweak func(*Options, *streamable.Config)) (string, *Server) {
+	t.Helper()
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
@@ -138,16 +146,20 @@ func allowAllServer(t *testing.T, opts ServeOptions, logger *slog.Logger) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
-		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
-	backend, err := gw.NewServer(opts)
+	gopts := Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger}
+	hcfg := streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}
+	if tweak != nil {
+		tweak(&gopts, &hcfg)
+	}
+	backend, err := New(gopts).NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend)
+	h := streamable.New(hcfg, backend)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); h.Close(); w.Close() })
-	return srv.URL
+	return srv.URL, backend
 }
 
 func httpUpstream(t *testing.T, name, prefix, url string) *HTTPUpstream {

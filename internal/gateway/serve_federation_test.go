@@ -1,16 +1,25 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 )
 
 // resourceUpstream serves a Go SDK server with a resource, shared://x, and a template,
@@ -175,5 +184,123 @@ func TestServePagesMergedLists(t *testing.T) {
 		if e["code"] != float64(-32602) || !strings.Contains(e["message"].(string), "invalid cursor") {
 			t.Errorf("%s cursor: %v, want -32602 invalid cursor", name, body)
 		}
+	}
+}
+
+// A policy's rewrite of a merged list request reaches every upstream as rewritten, on the first
+// page and on a later one: the patch is never dropped for the request as the client sent it.
+func TestServeFanOutSendsThePolicyRewrite(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]map[string]any{} // the tools/list params each upstream received
+	record := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				var m struct {
+					Method string         `json:"method"`
+					Params map[string]any `json:"params"`
+				}
+				json.Unmarshal(body, &m)
+				if m.Method == "tools/list" {
+					mu.Lock()
+					seen[name] = append(seen[name], m.Params)
+					mu.Unlock()
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	paged := func(name string, tools ...string) string {
+		return sdkUpstreamWith(t, name, &mcp.ServerOptions{PageSize: 2}, func(s *mcp.Server) {
+			for _, tool := range tools {
+				mcp.AddTool(s, &mcp.Tool{Name: tool}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
+					return &mcp.CallToolResult{}, nil, nil
+				})
+			}
+		}, record(name))
+	}
+	pol, err := rules.Load("p.yaml", []byte(`
+name: tag-lists
+version: "1"
+default_effect: allow
+rules:
+  - id: tag-lists
+    methods: [tools/list]
+    effect: patch
+    patch:
+      tag: patched
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	url, _ := allowAllBackend(t, ServeOptions{Upstreams: []Upstream{
+		httpUpstream(t, "five", "five", paged("five", "a", "b", "c", "d", "e")),
+		httpUpstream(t, "one", "one", paged("one", "x")),
+	}}, logger, func(o *Options, _ *streamable.Config) {
+		o.Engines = []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
+			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))}
+	})
+	status, body := post(t, url, "tools/list", nil)
+	next, _ := body["result"].(map[string]any)["nextCursor"].(string)
+	if status != 200 || next == "" {
+		t.Fatalf("first page: %d %v, want a page with a nextCursor", status, body)
+	}
+	if status, body = post(t, url, "tools/list", map[string]any{"cursor": next}); status != 200 {
+		t.Fatalf("second page: %d %v", status, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for name, pages := range map[string]int{"five": 2, "one": 1} {
+		if len(seen[name]) != pages {
+			t.Errorf("%s received %d tools/list requests, want %d", name, len(seen[name]), pages)
+		}
+		for i, p := range seen[name] {
+			if args, _ := p["arguments"].(map[string]any); args["tag"] != "patched" {
+				t.Errorf("%s's tools/list %d: params %v, want the policy's patch (arguments.tag = patched)", name, i+1, p)
+			}
+		}
+	}
+}
+
+// A rewrite of a fanned-out request that cannot be routed (here: over the message limit) is refused
+// as policy_error; the request is never sent as it was before the rewrite.
+func TestServeFanOutRefusesAnUnroutableRewrite(t *testing.T) {
+	listed := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Mcp-Method") == "tools/list" {
+				t.Errorf("an upstream received tools/list, which the policy rewrote beyond what can be sent")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	empty := func(*mcp.Server) {}
+	pol, err := rules.Load("p.yaml", []byte(`
+name: tag-lists
+version: "1"
+default_effect: allow
+rules:
+  - id: tag-lists
+    methods: [tools/list]
+    effect: patch
+    patch:
+      tag: "`+strings.Repeat("x", 2000)+`"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	url, _ := allowAllBackend(t, ServeOptions{Upstreams: []Upstream{
+		httpUpstream(t, "a", "a", sdkUpstreamWith(t, "a", nil, empty, listed)),
+		httpUpstream(t, "b", "b", sdkUpstreamWith(t, "b", nil, empty, listed)),
+	}}, logger, func(o *Options, _ *streamable.Config) {
+		o.Limits.MaxBytes = 1024
+		o.Engines = []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
+			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))}
+	})
+	status, body := post(t, url, "tools/list", nil)
+	if d := errData(body); status != http.StatusInternalServerError || d["reason"] != "policy_error" {
+		t.Errorf("tools/list: %d %v, want 500 policy_error", status, body)
 	}
 }

@@ -33,8 +33,13 @@ const notificationAcknowledged = "notifications/subscriptions/acknowledged"
 // metaSubscriptionID tags a notification with the listen request it belongs to.
 const metaSubscriptionID = "io.modelcontextprotocol/subscriptionId"
 
-// listenAckTimeout bounds how long an upstream may take to acknowledge a listen request.
-const listenAckTimeout = 30 * time.Second
+// listenAckTimeout bounds how long an upstream may take to acknowledge a listen request, setting up
+// included (an emulated stream's handshake, subscriptions and GET). A variable for tests.
+var listenAckTimeout = 30 * time.Second
+
+// maxResourceSubscriptions bounds the resources one listen request may subscribe to: each is routed
+// to its owner and, with a legacy server, costs a resources/subscribe of its own.
+const maxResourceSubscriptions = 256
 
 // subscriptions is what a listen request opts in to, or what a server acknowledged.
 type subscriptions struct {
@@ -195,11 +200,16 @@ func (u *HTTPUpstream) listenLegacy(ctx context.Context, out *Outbound) (Stream,
 		return nil, err
 	}
 	want := readSubscriptions(m.Params)
+	ctx, cancel := context.WithCancel(ctx)
+	// Setting the stream up (the handshake, the subscriptions, the GET's answer) is bounded; the
+	// stream then lives as long as the client wants it.
+	setup := time.AfterFunc(listenAckTimeout, cancel)
 	sess, init, err := u.handshake(ctx)
 	if err != nil {
+		setup.Stop()
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	stop := func() {
 		cancel()
 		go func() {
@@ -219,6 +229,13 @@ func (u *HTTPUpstream) listenLegacy(ctx context.Context, out *Outbound) (Stream,
 	}
 	ch := make(chan *jsonrpc.Message, 16)
 	resp, err := u.Client.Get(ctx, sess.Session, sess.ProtocolVersion, "")
+	if !setup.Stop() {
+		if err == nil {
+			resp.Close()
+		}
+		stop()
+		return nil, fmt.Errorf("upstream %s: the listen stream was not set up within %s", u.UpstreamName, listenAckTimeout)
+	}
 	if err != nil || resp.Status != 200 {
 		if resp != nil {
 			resp.Close()
@@ -239,7 +256,7 @@ func (u *HTTPUpstream) listenLegacy(ctx context.Context, out *Outbound) (Stream,
 					if n.Method == mcp.MethodPing {
 						u.answerInSession(sess, jsonrpc.Result(n.ID, []byte("{}")))
 					} else {
-						u.refuseServerRequest(sess, n)
+						u.refuseServerRequest(ctx, sess, n)
 					}
 				case jsonrpc.KindNotification:
 					if !got.wants(n) {
@@ -338,6 +355,19 @@ func (s *Server) listenAll(ctx context.Context, ex *streamable.Exchange, c *pipe
 		return
 	}
 	want := readSubscriptions(base.Params)
+	owned := s.subscriptionsByOwner(want.ResourceSubscriptions)
+	frames := make([][]byte, len(targets))
+	for i, t := range targets {
+		mine := want
+		mine.ResourceSubscriptions = owned[t.up]
+		n, _ := json.Marshal(mine)
+		params, err := mcp.ReplaceMember(base.Params, "notifications", n)
+		if err != nil {
+			s.unavailable(ctx, c, ans, err)
+			return
+		}
+		frames[i] = base.WithParams(params)
+	}
 	type opened struct {
 		up     Upstream
 		st     Stream
@@ -347,24 +377,10 @@ func (s *Server) listenAll(ctx context.Context, ex *streamable.Exchange, c *pipe
 	streams := make([]*opened, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		mine := want
-		mine.ResourceSubscriptions = nil
-		for _, uri := range want.ResourceSubscriptions {
-			if s.owner(uri) == t.up {
-				mine.ResourceSubscriptions = append(mine.ResourceSubscriptions, uri)
-			}
-		}
-		n, _ := json.Marshal(mine)
-		params, err := mcp.ReplaceMember(base.Params, "notifications", n)
-		if err != nil {
-			s.unavailable(ctx, c, ans, err)
-			return
-		}
-		f := base.WithParams(params)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, ack, cancel, err := s.openListen(ctx, ex, t.up, f)
+			st, ack, cancel, err := s.openListen(ctx, ex, t.up, frames[i])
 			if err != nil {
 				s.g.logger.Warn("upstream left out of a subscriptions/listen stream", "upstream", t.up.Name(), "error", err)
 				return
@@ -387,6 +403,10 @@ func (s *Server) listenAll(ctx context.Context, ex *streamable.Exchange, c *pipe
 	}
 	ack, err := acknowledgment(ex.Msg.ID, acked, s.g.opts.Limits)
 	if err != nil {
+		for _, o := range live { // ends what each opened: a stdio listener, a legacy session
+			o.st.Close()
+			o.cancel()
+		}
 		s.unavailable(ctx, c, ans, err)
 		return
 	}
@@ -432,13 +452,15 @@ func (s *Server) listenAll(ctx context.Context, ex *streamable.Exchange, c *pipe
 // lives until cancel.
 func (s *Server) openListen(ctx context.Context, ex *streamable.Exchange, up Upstream, frame []byte) (Stream, subscriptions, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	st, err := up.Send(ctx, s.link(ex, up), &Outbound{Frame: frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params, Tenant: ex.Tenant})
+	// The request and its acknowledgment are bounded together: Send may set a stream up first (an
+	// emulated one's handshake and subscriptions). Ending the request unblocks both.
+	timer := time.AfterFunc(listenAckTimeout, cancel)
+	defer timer.Stop()
+	st, err := up.Send(ctx, s.link(ex, up), &Outbound{Frame: frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params, Tenant: ex.Tenant, Client: clientKey(ex)})
 	if err != nil {
 		cancel()
 		return nil, subscriptions{}, nil, err
 	}
-	timer := time.AfterFunc(listenAckTimeout, cancel) // ends the request, which unblocks Next
-	defer timer.Stop()
 	fail := func(err error) (Stream, subscriptions, context.CancelFunc, error) {
 		st.Close()
 		cancel()
@@ -456,4 +478,21 @@ func (s *Server) openListen(ctx context.Context, ex *streamable.Exchange, up Ups
 			return fail(fmt.Errorf("answered instead of acknowledging: %s", clip(m.Raw, 300)))
 		}
 	}
+}
+
+// subscriptionsByOwner sorts the resources a listen request subscribes to by the upstream that owns
+// each, resolving each URI once; a URI no upstream owns is left out.
+func (s *Server) subscriptionsByOwner(uris []string) map[Upstream][]string {
+	out := map[Upstream][]string{}
+	seen := make(map[string]bool, len(uris))
+	for _, uri := range uris {
+		if seen[uri] {
+			continue
+		}
+		seen[uri] = true
+		if up := s.owner(uri); up != nil {
+			out[up] = append(out[up], uri)
+		}
+	}
+	return out
 }

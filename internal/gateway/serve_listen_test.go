@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
 )
 
 // listenUpstream is a Go SDK server with a tool and a resource, whose tools can be changed while a
@@ -195,5 +198,106 @@ func TestServeBridgesSubscriptionsListenToLegacyUpstream(t *testing.T) {
 	meta, _ := m["params"].(map[string]any)["_meta"].(map[string]any)
 	if m["method"] != "notifications/tools/list_changed" || meta["io.modelcontextprotocol/subscriptionId"] != float64(1) {
 		t.Errorf("after adding a tool: %v, want notifications/tools/list_changed tagged with subscription 1", m)
+	}
+}
+
+// listenRequest is a 2026-07-28 subscriptions/listen request's message for sendModern.
+func listenRequest(notifications map[string]any) map[string]any {
+	return map[string]any{"id": 1, "method": "subscriptions/listen", "params": map[string]any{"notifications": notifications, "_meta": modernMeta()}}
+}
+
+// waitFor polls cond for up to 5 seconds.
+func waitFor(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// A federated listen request that fails after some upstreams opened their streams — here the
+// union of the acknowledgments is over the message limit, because one upstream acknowledged far
+// more than it was asked — closes what they opened: the legacy session gatehouse opened for the
+// stream is ended.
+func TestServeFailedListenClosesWhatItOpened(t *testing.T) {
+	var uris []string
+	for i := range 200 {
+		uris = append(uris, fmt.Sprintf("file:///a/rather/long/path/to/resource/%04d", i))
+	}
+	ack, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+		"params": map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/subscriptionId": 1},
+			"notifications": map[string]any{"toolsListChanged": true, "resourceSubscriptions": uris}}})
+	boastful := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "data: %s\n\n", ack)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(boastful.Close)
+	legacy := newListenUpstream(t, "beta", true)
+	url, _ := allowAllBackend(t, ServeOptions{Upstreams: []Upstream{
+		httpUpstream(t, "alpha", "alpha", boastful.URL), httpUpstream(t, "beta", "beta", legacy.url)}}, nil,
+		func(o *Options, _ *streamable.Config) { o.Limits.MaxBytes = 4096 })
+	status, body, err := sendModern(context.Background(), url, "a", listenRequest(map[string]any{"toolsListChanged": true}))
+	if err != nil || status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("subscriptions/listen: %d %s %v, want 413 (the acknowledgment is over the limit)", status, body, err)
+	}
+	if !waitFor(func() bool { return legacy.deletes.Load() == 1 }) {
+		t.Errorf("legacy sessions ended: %d, want 1: the one opened for the failed listen stream", legacy.deletes.Load())
+	}
+}
+
+// Setting an emulated listen stream up is bounded: a legacy server whose GET stream never answers
+// fails the listen request after listenAckTimeout, and the session opened for it is ended.
+func TestServeListenSetupIsBounded(t *testing.T) {
+	defer func(d time.Duration) { listenAckTimeout = d }(listenAckTimeout)
+	listenAckTimeout = 300 * time.Millisecond
+	var f *fakeLegacy
+	f = newFakeLegacy(t, func(w http.ResponseWriter, r *http.Request, m fakeMsg) bool {
+		if r.Method == http.MethodGet {
+			f.hang(r)
+			return true
+		}
+		return false
+	})
+	up := httpUpstream(t, "old", "", f.url)
+	up.setEra(eraLegacy)
+	url := allowAllServer(t, ServeOptions{Upstreams: []Upstream{up}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	status, body, err := sendModern(ctx, url, "a", listenRequest(map[string]any{"toolsListChanged": true}))
+	if err != nil || status != http.StatusBadGateway {
+		t.Fatalf("subscriptions/listen: %d %s %v, want 502 within the setup bound", status, body, err)
+	}
+	if !waitFor(func() bool { return f.deletes.Load() == 1 }) {
+		t.Errorf("legacy sessions ended: %d, want 1", f.deletes.Load())
+	}
+}
+
+// A listen request may subscribe to at most maxResourceSubscriptions resources; more is invalid
+// params, and nothing is opened.
+func TestServeListenCapsResourceSubscriptions(t *testing.T) {
+	modern := newListenUpstream(t, "alpha", false)
+	legacy := newListenUpstream(t, "beta", true)
+	url := allowAllServer(t, ServeOptions{Upstreams: []Upstream{
+		httpUpstream(t, "alpha", "alpha", modern.url), httpUpstream(t, "beta", "beta", legacy.url)}}, nil)
+	uris := make([]string, maxResourceSubscriptions+1)
+	for i := range uris {
+		uris[i] = fmt.Sprintf("file:///r/%d", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	status, raw, err := sendModern(ctx, url, "a", listenRequest(map[string]any{"resourceSubscriptions": uris}))
+	var body map[string]any
+	json.Unmarshal(raw, &body)
+	e, _ := body["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if err != nil || status != http.StatusOK || e["code"] != float64(-32602) || !strings.Contains(msg, fmt.Sprintf("at most %d", maxResourceSubscriptions)) {
+		t.Fatalf("listen with %d subscriptions: %d %s %v, want -32602 saying at most %d", len(uris), status, raw, err, maxResourceSubscriptions)
+	}
+	if n := legacy.deletes.Load(); n != 0 {
+		t.Errorf("a legacy session was opened (and ended) for a refused listen request")
 	}
 }

@@ -33,6 +33,11 @@ func (s *Server) federated(method string) bool {
 // to it unchanged: gatehouse is then invisible (SPEC §2.2).
 func (s *Server) route(msg *jsonrpc.Message) ([]target, error) {
 	ups := s.opts.Upstreams
+	if msg.Method == mcp.MethodSubscriptionsListen {
+		if n := len(readSubscriptions(msg.Params).ResourceSubscriptions); n > maxResourceSubscriptions {
+			return nil, &errNoRoute{fmt.Sprintf("subscriptions/listen asks for %d resource subscriptions; at most %d are allowed per request", n, maxResourceSubscriptions)}
+		}
+	}
 	if len(ups) == 1 && ups[0].Prefix() == "" {
 		req, _ := mcp.Decode(msg)
 		name := ""
@@ -360,7 +365,7 @@ func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target)
 	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
 	defer cancel()
 	l := s.link(ex, t.up)
-	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params, Tenant: ex.Tenant})
+	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Params: ex.Params, Tenant: ex.Tenant, Client: clientKey(ex)})
 	if err != nil {
 		s.g.logger.Warn("upstream unavailable", "upstream", t.up.Name(), "error", err)
 		return nil
@@ -497,10 +502,11 @@ func (s *Server) mergeServerInfo(ex *streamable.Exchange, targets []target, resu
 }
 
 // Notify implements streamable.Backend: a client notification goes to every upstream of the
-// session (notifications/initialized, roots changes, cancellations).
+// session (notifications/initialized, roots changes, cancellations). An upstream that shares one
+// session among many clients relays only what a client may say there (bridgeNotification).
 func (s *Server) Notify(ctx context.Context, ex *streamable.Exchange) error {
 	for _, u := range s.opts.Upstreams {
-		st, err := u.Send(ctx, s.link(ex, u), &Outbound{Frame: ex.Msg.Raw, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion})
+		st, err := u.Send(ctx, s.link(ex, u), &Outbound{Frame: ex.Msg.Raw, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Client: clientKey(ex)})
 		if err != nil {
 			s.g.logger.Warn("could not relay a notification", "upstream", u.Name(), "method", ex.Msg.Method, "error", err)
 			continue

@@ -59,6 +59,10 @@ type Outbound struct {
 	// Tenant is the engagement the message was resolved to (SPEC §8.1), for upstreams that serve
 	// engagements separately (the built-in file tools).
 	Tenant string
+	// Client identifies the downstream client (principal, engagement and address) where no session
+	// does: a 2026-07-28 client bridged into gatehouse's shared legacy session may cancel only its
+	// own requests there.
+	Client string
 }
 
 // Stream is an upstream's answer to one message.
@@ -89,7 +93,11 @@ type HTTPUpstream struct {
 	era     int
 	own     *Link           // gatehouse's own legacy session, for modern clients of a legacy server
 	ownInit json.RawMessage // that server's initialize result
+	opening *opening        // the handshake of that session under way, if any
 	disc    json.RawMessage // a modern server's DiscoverResult, for legacy clients
+
+	callsMu sync.Mutex
+	calls   map[string]bridgedCall // the requests in flight in gatehouse's own session, by its id (Key)
 }
 
 func (u *HTTPUpstream) getEra() int {
