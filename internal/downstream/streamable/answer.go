@@ -1,6 +1,9 @@
 package streamable
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -31,7 +34,18 @@ type answer struct {
 	// onResult runs before a successful initialize answer is written: the session must exist
 	// before the client can read its id and use it.
 	onResult func() bool
+
+	// Resumption (legacy sessions, replay.go). With log nil, events carry no id.
+	log    *eventLog
+	bounds replayBounds
+	prime  bool    // the stream starts with a priming event (2025-11-25)
+	st     *stream // the stream written, once there is one
+	gen    uint64  // this answer's generation on st
+	sent   bool    // an event with an id was written: the client can resume the stream
 }
+
+// errTakenOver is what a GET stream's Send returns once a resumption of the stream took it over.
+var errTakenOver = errors.New("the stream was resumed by another request")
 
 func newAnswer(w http.ResponseWriter, sessionID string) *answer {
 	f, _ := w.(http.Flusher)
@@ -86,22 +100,91 @@ func (a *answer) startStreamLocked() {
 	}
 	a.w.WriteHeader(http.StatusOK)
 	a.streaming = true
+	if a.log == nil {
+		return
+	}
+	if a.st == nil {
+		a.st, a.gen = a.log.open(false, nil)
+	}
+	if a.prime {
+		// An id before anything else: a client cut off before the first message can resume.
+		if _, err := io.WriteString(a.w, "id: "+a.log.primeID(a.st)+"\ndata: \n\n"); err != nil {
+			a.broken = true
+			return
+		}
+		a.sent = true
+	}
+}
+
+// eventLocked writes frame as the stream's next event. On a resumable stream it is recorded for
+// replay first, with its id; a POST answer whose delivery a resumption took over only records it.
+func (a *answer) eventLocked(frame []byte, final bool) error {
+	id := ""
+	if a.st != nil {
+		var recorded, deliver bool
+		id, recorded, deliver = a.log.record(a.st, a.gen, frame, final, a.bounds)
+		if !deliver {
+			if recorded {
+				return nil // the resumption delivers it
+			}
+			return errTakenOver
+		}
+	}
+	if a.broken {
+		if id != "" {
+			return nil // kept for the client to resume
+		}
+		return http.ErrHandlerTimeout
+	}
+	if err := upstream.WriteEvent(a.w, id, frame); err != nil {
+		a.broken = true
+		return err
+	}
+	if id != "" {
+		a.sent = true
+	}
+	return nil
+}
+
+// replay writes events a resumption retrieved, with the ids they were first written with.
+func (a *answer) replay(evs []event) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.broken {
+		return http.ErrHandlerTimeout
+	}
+	for _, e := range evs {
+		if err := upstream.WriteEvent(a.w, a.log.id(a.st, e.seq), e.frame); err != nil {
+			a.broken = true
+			return err
+		}
+	}
+	a.flush()
+	return nil
+}
+
+// orphaned is called when the client goes away. It reports whether the client holds an id to
+// resume the answer's stream with; if so, the session's end will call cancel, else the caller does.
+func (a *answer) orphaned(cancel context.CancelFunc) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		a.log.orphan(a.st, cancel)
+	}
+	return a.sent
 }
 
 // Send implements Answer and Stream.
 func (a *answer) Send(frame []byte) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.finished || a.broken {
+	if a.finished || a.broken && a.st == nil {
 		return http.ErrHandlerTimeout
 	}
 	a.startStreamLocked()
-	if err := upstream.WriteEvent(a.w, "", frame); err != nil {
-		a.broken = true
-		return err
-	}
+	err := a.eventLocked(frame, false)
 	a.flush()
-	return nil
+	return err
 }
 
 // Finish implements Answer.
@@ -125,7 +208,7 @@ func (a *answer) Finish(frame []byte, status int) error {
 		}
 	}
 	if a.streaming {
-		err := upstream.WriteEvent(a.w, "", frame)
+		err := a.eventLocked(frame, true)
 		a.flush()
 		return err
 	}
@@ -136,7 +219,7 @@ func (a *answer) Finish(frame []byte, status int) error {
 			a.sessionID = "" // a failed initialize opens no session
 		}
 		a.startStreamLocked()
-		return upstream.WriteEvent(a.w, "", frame)
+		return a.eventLocked(frame, true)
 	}
 	h := a.w.Header()
 	h.Set("Content-Type", "application/json")
@@ -168,6 +251,11 @@ func (a *answer) comment() error {
 func (a *answer) ensureFinished() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() {
+		if a.st != nil && !a.st.get {
+			a.log.finish(a.st, a.gen) // the request ended: a resumption waits for nothing more
+		}
+	}()
 	if a.headers != nil {
 		a.headers.Stop() // nothing may write once the handler has returned
 	}

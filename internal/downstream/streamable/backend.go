@@ -35,7 +35,9 @@ type Exchange struct {
 // (a notification or a server-to-client request) and turns the HTTP response into an SSE stream;
 // Finish writes the final response — as a single JSON body with status when nothing was sent
 // before, otherwise as the stream's last event. Exactly one Finish must be called, unless the
-// request is a stream that ends when the context does (subscriptions/listen).
+// request is a stream that ends when the context does (subscriptions/listen). On a legacy session's
+// stream the transport keeps what was sent for replay (Last-Event-ID): a frame must not be changed
+// once handed to Send or Finish.
 type Answer interface {
 	Send(frame []byte) error
 	Finish(frame []byte, status int) error
@@ -46,7 +48,8 @@ type Answer interface {
 	SetHeader(key, value string)
 }
 
-// Stream is a session's GET stream of server-initiated messages (legacy era).
+// Stream is a session's GET stream of server-initiated messages (legacy era). Like Answer, it
+// keeps what was sent for replay: a frame must not be changed once handed to Send.
 type Stream interface {
 	Send(frame []byte) error
 }

@@ -75,7 +75,13 @@ type Config struct {
 	MaxSessions int
 	// KeepAlive is the interval of SSE comment lines on GET streams. Default 25s.
 	KeepAlive time.Duration
-	Auth      Authenticator
+	// ReplayEvents, ReplayBytes and ReplayAge bound a legacy session's replay buffer: the events
+	// kept for clients that resume a stream with Last-Event-ID (replay.go). Defaults
+	// DefaultReplayEvents, DefaultReplayBytes and DefaultReplayAge.
+	ReplayEvents int
+	ReplayBytes  int
+	ReplayAge    time.Duration
+	Auth         Authenticator
 	// Tenancy, when set, resolves every request's engagement; a request mounted at a path with an
 	// {engagement} wildcard names one there. Nil: the credential's tenant, if any, is the engagement.
 	Tenancy TenantResolver
@@ -85,6 +91,7 @@ type Config struct {
 // Handler is the MCP endpoint.
 type Handler struct {
 	cfg      Config
+	bounds   replayBounds
 	backend  Backend
 	sessions *Sessions
 	stop     chan struct{}
@@ -108,7 +115,16 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.Limits.MaxBytes <= 0 {
 		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
 	}
-	h := &Handler{cfg: cfg, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
+	if cfg.ReplayEvents <= 0 {
+		cfg.ReplayEvents = DefaultReplayEvents
+	}
+	if cfg.ReplayBytes <= 0 {
+		cfg.ReplayBytes = DefaultReplayBytes
+	}
+	if cfg.ReplayAge <= 0 {
+		cfg.ReplayAge = DefaultReplayAge
+	}
+	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
 	go h.janitor()
 	return h
 }
@@ -146,8 +162,14 @@ func (h *Handler) Close() {
 	h.EndStreams()
 	h.once.Do(func() { close(h.stop) })
 	for _, s := range h.sessions.all() {
-		h.backend.Closed(s)
+		h.ended(s)
 	}
+}
+
+// ended tells the backend a session ended, and drops what the session kept for resumption.
+func (h *Handler) ended(s *Session) {
+	s.events.end()
+	h.backend.Closed(s)
 }
 
 func (h *Handler) janitor() {
@@ -160,8 +182,9 @@ func (h *Handler) janitor() {
 		case now := <-t.C:
 			for _, s := range h.sessions.expired(now.Add(-h.cfg.SessionIdle)) {
 				h.cfg.Logger.Info("session expired", "session", s.ID)
-				h.backend.Closed(s)
+				h.ended(s)
 			}
+			h.sessions.each(func(s *Session) { s.events.prune(now, h.bounds) })
 		}
 	}
 }
@@ -351,8 +374,8 @@ func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 			defer cancel()
 		}
 		ans := newAnswer(w, "")
+		defer ans.ensureFinished() // deferred: even a panicking backend must stop the header timer
 		h.backend.Request(ctx, ex, ans)
-		ans.ensureFinished()
 	case jsonrpc.KindNotification:
 		if err := h.backend.Notify(r.Context(), ex); err != nil {
 			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, err.Error(), nil))
@@ -379,11 +402,13 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 			}
 			return true
 		}
+		defer func() {
+			ans.ensureFinished()
+			if !ans.result {
+				h.backend.Closed(sess)
+			}
+		}()
 		h.backend.Request(ctx, ex, ans)
-		ans.ensureFinished()
-		if !ans.result {
-			h.backend.Closed(sess)
-		}
 		return
 	}
 	sess, status, frame := h.session(r, ex.Principal)
@@ -408,9 +433,7 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	}
 	switch ex.Msg.Kind() {
 	case jsonrpc.KindRequest:
-		ans := newAnswer(w, "")
-		h.backend.Request(ctx, ex, ans)
-		ans.ensureFinished()
+		h.request(w, r, ex)
 	case jsonrpc.KindNotification:
 		if err := h.backend.Notify(ctx, ex); err != nil {
 			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, err.Error(), nil))
@@ -476,31 +499,24 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeError(w, http.StatusNotAcceptable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Accept must include text/event-stream", nil))
 		return
 	}
-	ans := newAnswer(w, "")
-	ans.startStream()
-	ctx, cancel := h.listenContext(r.Context())
-	kept := make(chan struct{})
-	defer func() {
-		cancel()
-		<-kept // nothing may write once the handler has returned
-	}()
-	go func() {
-		defer close(kept)
-		t := time.NewTicker(h.cfg.KeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := ans.comment(); err != nil {
-					cancel()
-					return
-				}
-			}
+	var st *stream
+	var after uint32
+	if id := r.Header.Get(HeaderLastEventID); id != "" {
+		var err error
+		if st, after, err = sess.events.lookup(id); err != nil {
+			writeError(w, http.StatusBadRequest, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
+				"Bad Request: malformed Last-Event-ID (gatehouse writes <tag>-<stream>-<seq>)", nil))
+			return
 		}
-	}()
-	h.backend.Listen(ctx, sess, ans)
+		if st == nil {
+			h.cfg.Logger.Info("Last-Event-ID names no stream of this session; opening a new stream", "session", sess.ID, "last_event_id", id)
+		}
+	}
+	if st != nil && !st.get {
+		h.resumeAnswer(w, r, sess, st, after)
+		return
+	}
+	h.listen(w, r, sess, st, after)
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -515,7 +531,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	h.sessions.remove(sess.ID)
-	h.backend.Closed(sess)
+	h.ended(sess)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -343,3 +343,23 @@ func TestMirroredStreamHeaders(t *testing.T) {
 		}
 	})
 }
+
+// A backend that panics after asking for a stream must not leave the header timer to write to a
+// response whose handler has returned (net/http recovers the panic; the race detector would see
+// the late write).
+func TestPanickingBackendStopsTheHeaderTimer(t *testing.T) {
+	srv := newTestHandler(t, Config{}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+		ans.Stream()
+		panic("backend bug")
+	}})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(modern("tools/list", "", nil).body))
+	for k, v := range modern("tools/list", "", nil).headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	time.Sleep(streamHeaderDelay + 200*time.Millisecond) // a timer left running would fire now
+}

@@ -22,6 +22,8 @@ type Session struct {
 	State any
 
 	lastUsed atomic.Int64 // unix nanoseconds
+	// events are the session's resumable streams and their replay buffer (replay.go).
+	events eventLog
 }
 
 func (s *Session) touch(now time.Time) { s.lastUsed.Store(now.UnixNano()) }
@@ -81,6 +83,15 @@ func (s *Sessions) expired(cutoff time.Time) []*Session {
 		}
 	}
 	return out
+}
+
+// each calls f for every live session.
+func (s *Sessions) each(f func(*Session)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sess := range s.byID {
+		f(sess)
+	}
 }
 
 // all removes and returns every session (shutdown).

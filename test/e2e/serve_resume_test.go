@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+var errCut = errors.New("connection cut by the test")
+
+// cutBody passes an SSE body through until the end of the first event containing marker, then
+// fails as a dropped connection would.
+type cutBody struct {
+	body   io.ReadCloser
+	marker []byte
+	seen   []byte
+	cut    bool
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.cut {
+		return 0, errCut
+	}
+	n, err := c.body.Read(p)
+	start := len(c.seen)
+	c.seen = append(c.seen, p[:n]...)
+	if i := bytes.Index(c.seen, c.marker); i >= 0 {
+		if j := bytes.Index(c.seen[i:], []byte("\n\n")); j >= 0 {
+			c.cut = true
+			c.body.Close()
+			return i + j + 2 - start, nil
+		}
+	}
+	return n, err
+}
+
+func (c *cutBody) Close() error { return c.body.Close() }
+
+// cuttingTransport cuts the answer of the first POST whose body contains cutPost after its first
+// progress notification, and records the Last-Event-ID of every GET.
+type cuttingTransport struct {
+	cutPost string
+	mu      sync.Mutex
+	cutDone bool
+	resumes []string
+}
+
+func (tr *cuttingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cut := false
+	if req.Method == http.MethodPost && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		tr.mu.Lock()
+		if !tr.cutDone && strings.Contains(string(body), tr.cutPost) {
+			tr.cutDone, cut = true, true
+		}
+		tr.mu.Unlock()
+	}
+	if req.Method == http.MethodGet {
+		if id := req.Header.Get("Last-Event-ID"); id != "" {
+			tr.mu.Lock()
+			tr.resumes = append(tr.resumes, id)
+			tr.mu.Unlock()
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && cut && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body = &cutBody{body: resp.Body, marker: []byte("notifications/progress")}
+	}
+	return resp, err
+}
+
+// TestServeResumesACutAnswer checks Last-Event-ID resumption through gatehouse serve with the Go SDK
+// client in the 2025-11-25 era: a long tool call's streamed answer is cut after its first progress
+// notification; the client resumes it with a GET carrying the last id it saw, and gets the rest —
+// every progress notification exactly once, then the result — from gatehouse's replay buffer.
+func TestServeResumesACutAnswer(t *testing.T) {
+	dir := t.TempDir()
+	gw := freeAddr(t)
+	cfg := filepath.Join(dir, "serve.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+listen: %s
+admin: {listen: ""}
+pins: {file: memory}
+policy:
+  rules: %s
+audit:
+  path: %s
+upstreams:
+  - name: everything
+    prefix: ""
+    command: [%q, stdio]
+`, gw, example("policies", "allow-all.yaml"), filepath.Join(dir, "audit.jsonl"), peer(t, "mcp-server-everything"))), 0o600)
+	startServe(t, cfg, gw)
+
+	tr := &cuttingTransport{cutPost: "trigger-long-running-operation"}
+	var mu sync.Mutex
+	var progress []float64
+	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e", Version: "1.0.0"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, r.Params.Progress)
+			mu.Unlock()
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + gw + "/mcp", HTTPClient: &http.Client{Transport: tr}},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.InitializeResult().ProtocolVersion; v != "2025-11-25" {
+		t.Fatalf("negotiated %s, want the legacy era 2025-11-25", v)
+	}
+
+	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 2, "steps": 4}}
+	params.SetProgressToken("resume-me")
+	res, err := s.CallTool(ctx, params)
+	if err != nil {
+		t.Fatalf("the cut call: %v, want its result through the resumption", err)
+	}
+	var text strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			text.WriteString(tc.Text)
+		}
+	}
+	if !strings.Contains(text.String(), "Long running operation completed") {
+		t.Errorf("result %q, want the operation's completion", text.String())
+	}
+	tr.mu.Lock()
+	cutDone, resumes := tr.cutDone, slices.Clone(tr.resumes)
+	tr.mu.Unlock()
+	t.Logf("resumed with Last-Event-ID %q", resumes)
+	if !cutDone || len(resumes) == 0 {
+		t.Fatalf("cut %v, resumptions %q: the test did not exercise resumption", cutDone, resumes)
+	}
+	var got []float64
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock() // notifications are handled apart from the result: give the last one a moment
+		got = slices.Clone(progress)
+		mu.Unlock()
+		if len(got) >= 4 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // and catch a duplicate arriving late
+	mu.Lock()
+	defer mu.Unlock()
+	got = slices.Clone(progress)
+	slices.Sort(got)
+	if !slices.Equal(got, []float64{1, 2, 3, 4}) {
+		t.Errorf("progress notifications %v, want 1 to 4, each exactly once", progress)
+	}
+}
