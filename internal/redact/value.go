@@ -167,6 +167,12 @@ func JSON(raw []byte) []byte {
 		if t == string(raw) {
 			return raw
 		}
+		// Text can make a document JSON (a bare invalid value it replaced with a quoted marker);
+		// then what JSON would redact in it is redacted too, so that redacting again changes
+		// nothing.
+		if out, _, err := redactJSON([]byte(t)); err == nil {
+			return out
+		}
 		return []byte(t)
 	}
 	if !changed {
