@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -95,15 +94,12 @@ func (rv *Resolver) Resolve(r *http.Request, token, path string) (engagement, pr
 
 // trusted reports whether the peer at remote (host:port, as net/http gives it) is a trusted proxy.
 func (rv *Resolver) trusted(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
+	// net/http always gives ip:port; anything else ("10.0.0.1:", a name) is not a peer we know.
+	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return false
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
+	ip := ap.Addr().Unmap()
 	for _, p := range rv.TrustedProxies {
 		if p.Contains(ip) {
 			return true
