@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -81,7 +82,11 @@ type Config struct {
 	ReplayEvents int
 	ReplayBytes  int
 	ReplayAge    time.Duration
-	Auth         Authenticator
+	// ReplayTotalBytes bounds the replay buffers of all sessions together, so that many sessions
+	// cannot each hold ReplayBytes: beyond it, a session's oldest events go first. Default
+	// DefaultReplayTotalBytes.
+	ReplayTotalBytes int64
+	Auth             Authenticator
 	// Tenancy, when set, resolves every request's engagement; a request mounted at a path with an
 	// {engagement} wildcard names one there. Nil: the credential's tenant, if any, is the engagement.
 	Tenancy TenantResolver
@@ -124,7 +129,10 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.ReplayAge <= 0 {
 		cfg.ReplayAge = DefaultReplayAge
 	}
-	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
+	if cfg.ReplayTotalBytes <= 0 {
+		cfg.ReplayTotalBytes = DefaultReplayTotalBytes
+	}
+	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
 	go h.janitor()
 	return h
 }

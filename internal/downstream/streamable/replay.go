@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,8 @@ const (
 	DefaultReplayEvents = 256
 	DefaultReplayBytes  = 1 << 20
 	DefaultReplayAge    = 2 * time.Minute
+	// DefaultReplayTotalBytes bounds all sessions' buffers together.
+	DefaultReplayTotalBytes = 64 << 20
 )
 
 // errMalformedEventID refuses a Last-Event-ID that gatehouse could not have written.
@@ -47,6 +50,9 @@ type replayBounds struct {
 	events int
 	bytes  int
 	age    time.Duration
+	// total counts the bytes every session retains; totalBytes bounds it (nil total: no bound).
+	total      *atomic.Int64
+	totalBytes int64
 }
 
 // eventLog is a session's resumable streams and the events retained for replay. Its zero value is
@@ -59,7 +65,8 @@ type eventLog struct {
 	streams map[uint32]*stream
 	events  []event // every stream's retained events, oldest first
 	bytes   int
-	ended   bool // the session ended: nothing is recorded any more
+	total   *atomic.Int64 // the handler's count of every session's retained bytes
+	ended   bool          // the session ended: nothing is recorded any more
 }
 
 // event is one retained event.
@@ -182,6 +189,9 @@ func (l *eventLog) record(st *stream, gen uint64, frame []byte, final bool, b re
 	now := time.Now()
 	l.events = append(l.events, event{stream: st.n, seq: st.seq, at: now.UnixNano(), frame: frame})
 	l.bytes += len(frame)
+	if l.total = b.total; l.total != nil {
+		l.total.Add(int64(len(frame)))
+	}
 	st.kept++
 	if final {
 		st.done, st.live, st.cancel = true, false, nil
@@ -296,10 +306,14 @@ func (l *eventLog) evictLocked(now time.Time, b replayBounds) {
 	drop := 0
 	for drop < len(l.events) {
 		e := l.events[drop]
-		if len(l.events)-drop <= b.events && l.bytes <= b.bytes && e.at >= cutoff {
+		if len(l.events)-drop <= b.events && l.bytes <= b.bytes && e.at >= cutoff &&
+			(b.total == nil || b.total.Load() <= b.totalBytes) {
 			break
 		}
 		l.bytes -= len(e.frame)
+		if l.total != nil {
+			l.total.Add(-int64(len(e.frame)))
+		}
 		if st := l.streams[e.stream]; st != nil {
 			st.kept--
 			st.lost = max(st.lost, e.seq)
@@ -343,6 +357,9 @@ func (l *eventLog) end() {
 		st.wakeLocked()
 	}
 	clear(l.events)
+	if l.total != nil {
+		l.total.Add(-int64(l.bytes))
+	}
 	l.streams, l.events, l.bytes, l.ended = nil, nil, 0, true
 	l.mu.Unlock()
 	for _, cancel := range cancels {

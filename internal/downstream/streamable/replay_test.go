@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -658,5 +659,36 @@ func TestOrphanedRequestEndsWithTheSession(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the orphaned request outlived its session")
+	}
+}
+
+// TestReplayTotalBound checks that all sessions' buffers together stay within the handler's total,
+// each session losing its own oldest events, and that a session's end gives its bytes back.
+func TestReplayTotalBound(t *testing.T) {
+	total := new(atomic.Int64)
+	bounds := replayBounds{events: 100, bytes: 1000, age: time.Minute, total: total, totalBytes: 25}
+	logs := make([]*eventLog, 4)
+	for i := range logs {
+		logs[i] = new(eventLog)
+		st, gen := logs[i].open(false, nil)
+		for range 5 {
+			logs[i].record(st, gen, []byte("0123456789"), false, bounds) // 10 bytes each
+			if total.Load() > bounds.totalBytes {
+				t.Fatalf("session %d: %d bytes retained in all, beyond %d", i, total.Load(), bounds.totalBytes)
+			}
+		}
+	}
+	var sum int64
+	for _, l := range logs {
+		sum += int64(l.bytes)
+	}
+	if sum != total.Load() {
+		t.Errorf("sessions hold %d bytes, the total says %d", sum, total.Load())
+	}
+	for _, l := range logs {
+		l.end()
+	}
+	if total.Load() != 0 {
+		t.Errorf("after every session ended the total is %d, want 0", total.Load())
 	}
 }
