@@ -2,9 +2,9 @@
 // per tenant and per tool (SPEC §8.7), configured by the operator rather than by a policy. Unlike a
 // rule's rate (which counts only forwarded calls, like a budget), these count every attempt: they
 // protect the gateway and its upstreams from a caller that floods them, whatever the policy would
-// have said. The stage runs after the engines (SPEC §3.1 puts rate limits after the decision
-// engines, so that monitor mode still records every decision), before the verdicts are combined,
-// and counts refused and allowed attempts alike.
+// have said. The stage runs after the policy engines, as SPEC §3.1 orders the request path
+// (engines, then budgets and rate limits), so every call's record still says what policy decided;
+// it counts refused and allowed attempts alike.
 package ratelimit
 
 import (
