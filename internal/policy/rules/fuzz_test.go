@@ -152,7 +152,7 @@ func FuzzGlob(f *testing.F) {
 		if !strings.ContainsAny(pattern, `*?[]\`) && got != (pattern == name) {
 			t.Fatalf("literal %q matching %q: got %v", pattern, name, got)
 		}
-		if g.kind != globGeneral {
+		if g.kind != globGeneral && len(pattern) <= maxGlobLen-16 { // mustTokens adds to the pattern
 			if want := matchTokens(mustTokens(t, pattern), name); got != want {
 				t.Fatalf("fast path for %q on %q: got %v, general matcher says %v", pattern, name, got, want)
 			}
