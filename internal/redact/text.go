@@ -48,8 +48,10 @@ func Text(s string) string {
 			i++ // white space and punctuation that no pattern starts with
 			continue
 		}
-		if a, b, repl := r.match(i); repl != "" {
-			r.replace(a, b, repl)
+		if a, b, repl := r.match(i); b > i {
+			if repl != "" {
+				r.replace(a, b, repl)
+			}
 			i = b
 			continue
 		}
@@ -104,7 +106,7 @@ func (r *rewriter) result() string {
 
 // match tries every pattern that can start at (or, for URL credentials and name=value, be
 // triggered at) byte i. It returns the span to replace, which never starts before i, and its
-// replacement, or "" for no match.
+// replacement; b ≤ i for no match, and repl "" for a span to skip unchanged.
 func (r *rewriter) match(i int) (a, b int, repl string) {
 	s := r.s
 	c := s[i]
@@ -127,9 +129,9 @@ func (r *rewriter) match(i int) (a, b int, repl string) {
 		a, b, quote, done := quotedMember(s, i)
 		switch {
 		case done:
-			// Already redacted: the member is replaced by itself, so that nothing inside it (a
+			// Already redacted: the member is skipped whole, so that nothing inside it (a
 			// name=value in the name) is taken for something else on this pass either.
-			return i, b, s[i:b]
+			return i, b, ""
 		case b > a && quote:
 			return a, b, Redacted
 		case b > a:
