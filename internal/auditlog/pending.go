@@ -7,11 +7,16 @@ type Pending struct {
 	err  error
 	seq  uint64
 	hash string
+	w    *Writer // nil for a Pending that failed at once
 }
 
 // Wait blocks until the record is on disk (fsync returned) or failed, and
-// returns the failure.
+// returns the failure. If no commit is under way, the waiting goroutine
+// writes the queue itself (see Writer.commitNow).
 func (p *Pending) Wait() error {
+	if p.w != nil && !p.isDone() {
+		p.w.commitNow()
+	}
 	<-p.done
 	return p.err
 }

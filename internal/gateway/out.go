@@ -9,21 +9,32 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 )
 
+// maxQueuedFrames bounds the frames waiting for a client that reads slowly; senders block beyond it.
+const maxQueuedFrames = 1024
+
 // writer sends frames to the client in the order they were queued. A frame queued with an audit
 // Pending is held until that record is durable (SPEC §12.2); if the record could not be written, the
 // frame is replaced by its fallback, so a result never reaches the client without its audit record.
 // Holding one frame holds the ones behind it, which keeps the client's view in the order the gateway
 // decided.
+//
+// Frames are written by the writer's goroutine, or by the sender itself (sendNow) when nothing is
+// queued or being written: an answer then reaches the client without a hand-off between goroutines,
+// each of which costs a thread wake-up on an idle gateway.
 type writer struct {
 	// durable waits for an audit record (Gateway.durable, which also times it).
 	durable func(*auditlog.Pending) error
 	w       *bufio.Writer
-	ch      chan outItem
-	done    chan struct{}
 	logger  *slog.Logger
+	wake    chan struct{} // capacity 1: "look at the queue"
+	done    chan struct{}
 
-	mu     sync.RWMutex
-	closed bool
+	mu      sync.Mutex
+	notFull *sync.Cond
+	queue   []outItem
+	busy    bool // a frame is being written, by the goroutine or by a sender
+	closed  bool
+	broken  bool // the client's output failed; frames are dropped
 }
 
 type outItem struct {
@@ -33,55 +44,114 @@ type outItem struct {
 }
 
 func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.Logger) *writer {
-	return &writer{durable: durable, w: bufio.NewWriterSize(w, 64<<10), ch: make(chan outItem, 1024), done: make(chan struct{}), logger: logger}
+	wr := &writer{durable: durable, w: bufio.NewWriterSize(w, 64<<10), wake: make(chan struct{}, 1), done: make(chan struct{}), logger: logger}
+	wr.notFull = sync.NewCond(&wr.mu)
+	return wr
 }
 
-// send queues a frame. durable and fallback may be nil. After close, frames are dropped: the client
-// has gone, or the session is over.
+// send queues a frame for the writer's goroutine. durable and fallback may be nil. After close,
+// frames are dropped: the client has gone, or the session is over.
 func (w *writer) send(frame []byte, durable *auditlog.Pending, fallback []byte) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
+	w.mu.Lock()
+	for len(w.queue) >= maxQueuedFrames && !w.closed {
+		w.notFull.Wait()
+	}
 	if w.closed {
+		w.mu.Unlock()
 		return
 	}
-	w.ch <- outItem{frame: frame, durable: durable, fallback: fallback}
+	w.queue = append(w.queue, outItem{frame: frame, durable: durable, fallback: fallback})
+	w.mu.Unlock()
+	w.signal()
+}
+
+// sendNow writes a frame in the calling goroutine when nothing is queued or being written, waiting
+// for its record there; otherwise it queues the frame like send.
+func (w *writer) sendNow(frame []byte, durable *auditlog.Pending, fallback []byte) {
+	w.mu.Lock()
+	if w.closed || w.busy || len(w.queue) > 0 {
+		w.mu.Unlock()
+		w.send(frame, durable, fallback)
+		return
+	}
+	w.busy = true
+	w.mu.Unlock()
+	w.write(outItem{frame: frame, durable: durable, fallback: fallback}, true)
+	w.mu.Lock()
+	w.busy = false
+	more := len(w.queue) > 0 || w.closed
+	w.mu.Unlock()
+	if more {
+		w.signal() // the goroutine may have found us busy
+	}
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write writes one frame (or its fallback), flushing when flush is set. Only the holder of busy calls it.
+func (w *writer) write(it outItem, flush bool) {
+	frame := it.frame
+	if it.durable != nil {
+		if err := w.durable(it.durable); err != nil {
+			w.logger.Error("audit record not written; withholding the answer", "error", err)
+			frame = it.fallback
+		}
+	}
+	if w.broken || frame == nil {
+		return
+	}
+	w.w.Write(frame)
+	w.w.WriteByte('\n')
+	if flush {
+		if err := w.w.Flush(); err != nil {
+			// The client is gone. Keep draining so no producer blocks; there is no one to tell.
+			w.logger.Warn("client output closed", "error", err)
+			w.broken = true
+		}
+	}
 }
 
 // close stops accepting frames and returns once every queued frame is written. It may be called more
 // than once.
 func (w *writer) close() {
 	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.ch)
-	}
+	w.closed = true
+	w.notFull.Broadcast()
 	w.mu.Unlock()
+	w.signal()
 	<-w.done
 }
 
+// run writes queued frames until close, then the ones still queued.
 func (w *writer) run() {
 	defer close(w.done)
-	broken := false
-	for it := range w.ch {
-		frame := it.frame
-		if it.durable != nil {
-			if err := w.durable(it.durable); err != nil {
-				w.logger.Error("audit record not written; withholding the answer", "error", err)
-				frame = it.fallback
+	for {
+		w.mu.Lock()
+		if w.busy || len(w.queue) == 0 {
+			closed := w.closed && !w.busy
+			w.mu.Unlock()
+			if closed {
+				w.w.Flush()
+				return
 			}
-		}
-		if broken || frame == nil {
+			<-w.wake
 			continue
 		}
-		w.w.Write(frame)
-		w.w.WriteByte('\n')
-		if len(w.ch) == 0 {
-			if err := w.w.Flush(); err != nil {
-				// The client is gone. Keep draining so no producer blocks; there is no one to tell.
-				w.logger.Warn("client output closed", "error", err)
-				broken = true
-			}
-		}
+		it := w.queue[0]
+		w.queue[0] = outItem{}
+		w.queue = w.queue[1:]
+		last := len(w.queue) == 0
+		w.busy = true
+		w.notFull.Signal()
+		w.mu.Unlock()
+		w.write(it, last)
+		w.mu.Lock()
+		w.busy = false
+		w.mu.Unlock()
 	}
-	w.w.Flush()
 }

@@ -139,6 +139,13 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte) {
 		}
 		frame, o := r.g.respond(ctx, ex.call, msg, nil)
 		o.Args, o.Upstream = ex.args, time.Since(ex.sent)
+		if len(r.up.Events()) == 0 {
+			// Nothing else from the upstream to handle: answer from here, committing the audit
+			// record in this goroutine too. With more queued, hand the answer to the writer, so
+			// that the records of the next answers join this one's commit.
+			r.out.sendNow(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
+			return
+		}
 		r.out.send(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
 	case jsonrpc.KindRequest:
 		// A server-to-client request (sampling, elicitation, roots, ping): relay it and remember its

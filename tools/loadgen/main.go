@@ -51,6 +51,27 @@ type target struct {
 	out    *bufio.Reader
 	lat    []time.Duration
 	nextID int
+	// cpu is the CPU time (user and system, all threads) the target's process spent during the
+	// measured calls: the server's for direct, gatehouse's own (not its server's) otherwise.
+	cpu time.Duration
+}
+
+// cpuTime is the CPU time process pid has used so far, from /proc (clock ticks of 10 ms, so it is
+// read over thousands of calls).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; the fields after its closing parenthesis do not.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime) // field 14 of stat(5), counting the pid and name
+	fmt.Sscan(fields[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 func stdio(args []string) error {
@@ -114,6 +135,12 @@ func stdio(args []string) error {
 			}
 		}
 	}
+	cpu0 := make([]time.Duration, len(targets))
+	for i, t := range targets {
+		if cpu0[i], err = cpuTime(t.cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
 	for done := 0; done < *calls; done += *block {
 		n := min(*block, *calls-done)
 		for _, t := range targets {
@@ -125,6 +152,13 @@ func stdio(args []string) error {
 				t.lat = append(t.lat, d)
 			}
 		}
+	}
+	for i, t := range targets {
+		cpu, err := cpuTime(t.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		t.cpu = cpu - cpu0[i]
 	}
 	report(targets, *calls, server)
 	return nil
@@ -220,8 +254,8 @@ func report(targets []*target, calls int, server []string) {
 	host, _ := os.Hostname()
 	fmt.Printf("stdio tools/call latency, %d sequential calls per target, interleaved; server: %s; host %s\n\n",
 		calls, filepath.Base(server[0])+" "+strings.Join(server[1:], " "), host)
-	fmt.Println("| target | p50 | p90 | p99 | mean | added p50 | added p99 |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| target | p50 | p90 | p99 | mean | added p50 | added p99 | CPU per call |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	base := summarize(targets[0].lat)
 	for _, t := range targets {
 		s := summarize(t.lat)
@@ -229,6 +263,9 @@ func report(targets []*target, calls int, server []string) {
 		if t != targets[0] {
 			added50, added99 = us(s.p50-base.p50), us(s.p99-base.p99)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", t.name, us(s.p50), us(s.p90), us(s.p99), us(s.mean), added50, added99)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, us(s.p50), us(s.p90), us(s.p99), us(s.mean), added50, added99,
+			us(t.cpu/time.Duration(calls)))
 	}
+	fmt.Println("\nCPU per call: the process's user and system time over the measured calls (10 ms ticks), divided by")
+	fmt.Println("the calls; for direct that is the server, for gatehouse gatehouse alone (its server is not counted).")
 }

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+)
+
+// gatedRecords stands in for the audit log: a record is durable once the test says so.
+type gatedRecords struct {
+	mu    sync.Mutex
+	gates map[*auditlog.Pending]chan error
+}
+
+func (g *gatedRecords) pending() (*auditlog.Pending, chan<- error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ch := new(auditlog.Pending), make(chan error, 1)
+	g.gates[p] = ch
+	return p, ch
+}
+
+func (g *gatedRecords) durable(p *auditlog.Pending) error {
+	g.mu.Lock()
+	ch := g.gates[p]
+	g.mu.Unlock()
+	return <-ch
+}
+
+func newTestWriter() (*writer, *syncBuffer, *gatedRecords) {
+	out, recs := &syncBuffer{}, &gatedRecords{gates: map[*auditlog.Pending]chan error{}}
+	return newWriter(out, recs.durable, slog.New(slog.DiscardHandler)), out, recs
+}
+
+// eventually waits for the client to have received want.
+func eventually(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := out.String(); got != want {
+		t.Fatalf("client received %q, want %q", got, want)
+	}
+}
+
+// TestWriterAnswersInlineWhenIdle: with nothing queued, sendNow writes in the caller's goroutine
+// (the writer's own goroutine is not even running here).
+func TestWriterAnswersInlineWhenIdle(t *testing.T) {
+	w, out, recs := newTestWriter()
+	p, gate := recs.pending()
+	gate <- nil
+	w.sendNow([]byte(`{"id":1}`), p, []byte(`{"fallback":1}`))
+	w.sendNow([]byte(`{"id":2}`), nil, nil)
+	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n"; got != want {
+		t.Fatalf("after sendNow returned, the client has %q, want %q", got, want)
+	}
+}
+
+// TestWriterKeepsOrder: a frame sent inline never overtakes one queued before it, which is held for
+// its audit record; a frame whose record failed is replaced by its fallback; close writes what is
+// queued and drops what comes after.
+func TestWriterKeepsOrder(t *testing.T) {
+	w, out, recs := newTestWriter()
+	go w.run()
+	p1, gate1 := recs.pending()
+	w.send([]byte(`{"id":1}`), p1, []byte(`{"withheld":1}`))
+	w.sendNow([]byte(`{"id":2}`), nil, nil) // queued behind 1, not written now
+	p3, gate3 := recs.pending()
+	w.sendNow([]byte(`{"id":3}`), p3, []byte(`{"withheld":3}`))
+	time.Sleep(20 * time.Millisecond)
+	if got := out.String(); got != "" {
+		t.Fatalf("frames overtook the one held for its audit record: client has %q", got)
+	}
+	gate3 <- errors.New("disk full")
+	gate1 <- nil
+	eventually(t, out, "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n")
+
+	// Idle again: inline.
+	w.sendNow([]byte(`{"id":4}`), nil, nil)
+	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n{\"id\":4}\n"; got != want {
+		t.Fatalf("client has %q, want %q", got, want)
+	}
+
+	p5, gate5 := recs.pending()
+	w.send([]byte(`{"id":5}`), p5, nil)
+	closed := make(chan struct{})
+	go func() { w.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned before the queued frame was written")
+	case <-time.After(20 * time.Millisecond):
+	}
+	gate5 <- nil
+	<-closed
+	w.send([]byte(`{"id":6}`), nil, nil)
+	w.sendNow([]byte(`{"id":7}`), nil, nil)
+	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n{\"id\":4}\n{\"id\":5}\n"; got != want {
+		t.Fatalf("client has %q, want %q", got, want)
+	}
+}
+
+// TestWriterBoundsItsQueue: behind a frame held for its record, at most maxQueuedFrames wait; the
+// next sender blocks until the queue moves.
+func TestWriterBoundsItsQueue(t *testing.T) {
+	w, out, recs := newTestWriter()
+	go w.run()
+	defer w.close()
+	p, gate := recs.pending()
+	w.send([]byte(`{"held":true}`), p, nil)
+	for !w.holding() { // the goroutine has taken the held frame
+		time.Sleep(time.Millisecond)
+	}
+	for range maxQueuedFrames {
+		w.send([]byte(`{}`), nil, nil)
+	}
+	sent := make(chan struct{})
+	go func() { w.send([]byte(`{"last":true}`), nil, nil); close(sent) }()
+	select {
+	case <-sent:
+		t.Fatal("a sender went past a full queue")
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate <- nil
+	<-sent
+	want := `{"held":true}` + "\n" + string(bytes.Repeat([]byte("{}\n"), maxQueuedFrames)) + `{"last":true}` + "\n"
+	eventually(t, out, want)
+}
+
+// holding says the writer is writing a frame (or waiting for its record) with none queued.
+func (w *writer) holding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.busy && len(w.queue) == 0
+}
