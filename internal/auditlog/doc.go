@@ -49,10 +49,11 @@
 //
 // # Durability
 //
-// [Writer] is the only code that appends to a log. One goroutine owns the
-// file, writes everything queued with one write and one fsync, and only then
-// releases the callers, so a decision is never released before its record is
-// on disk, and fsync latency does not cap throughput. The file is locked
+// [Writer] is the only code that appends to a log. One commit at a time (by
+// the writer's goroutine, or by a caller waiting for its record) writes
+// everything queued with one write and one fsync, and only then releases the
+// callers, so a decision is never released before its record is on disk, and
+// fsync latency does not cap throughput. The file is locked
 // with flock while a writer has it open, so two gateways cannot interleave
 // records. On open, a torn final line left by a crash is moved aside, never
 // deleted, and a recovery record says so.

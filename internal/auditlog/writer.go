@@ -313,7 +313,8 @@ func (w *Writer) Stats() Stats {
 	}
 }
 
-// run is the loop that owns the file.
+// run is the writer's loop: it commits what is queued when woken, interval checkpoints, and the
+// close.
 func (w *Writer) run() {
 	defer close(w.exited)
 	var tick <-chan time.Time
