@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -66,6 +67,11 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 	if err != nil {
 		return nil, err
 	}
+	if d.prog != nil && extra == nil {
+		start := time.Now()
+		res, err := d.prog.Eval(ctx, input, start.Add(d.timeout))
+		return d.planResult(res, err, time.Since(start) >= d.timeout)
+	}
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(d.timeout, cancel.Cancel)
 	cache := getCache()
@@ -90,6 +96,29 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 		return t.Value, nil
 	}
 	return nil, fmt.Errorf("evaluating %s: %d results, want one", d.query, len(rs))
+}
+
+// planResult reads the result of the decision's plan: no result is undefined, one is an object
+// holding the decision as its only member.
+func (d *Decider) planResult(res []*ast.Term, err error, timedOut bool) (ast.Value, error) {
+	if err != nil {
+		if timedOut {
+			return nil, fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
+		}
+		return nil, fmt.Errorf("evaluating %s: %w", d.query, err)
+	}
+	switch len(res) {
+	case 0:
+		return nil, nil
+	case 1:
+		if obj, ok := res[0].Value.(ast.Object); ok && obj.Len() == 1 {
+			var v ast.Value
+			obj.Foreach(func(_, t *ast.Term) { v = t.Value })
+			return v, nil
+		}
+		return nil, fmt.Errorf("evaluating %s: unexpected plan result %v", d.query, res[0])
+	}
+	return nil, fmt.Errorf("evaluating %s: %d results, want one", d.query, len(res))
 }
 
 // verdict reads a decision value (nil: undefined) against the output contract.
@@ -162,51 +191,80 @@ type output struct {
 	ruleID string
 }
 
+// The decision's member names as terms, for lookups that allocate nothing.
+var (
+	tAllow, tPatch, tReason = ast.StringTerm(outAllow), ast.StringTerm(outPatch), ast.StringTerm(outReason)
+	tCode, tEffect, tRuleID = ast.StringTerm(outCode), ast.StringTerm(outEffect), ast.StringTerm(outRuleID)
+)
+
 func readOutput(obj ast.Object) (output, error) {
 	var out output
-	hasAllow := false
+	known := 0
+	allow := obj.Get(tAllow)
+	if allow == nil {
+		return out, errors.New("allow is required (true or false)")
+	}
+	known++
+	b, ok := allow.Value.(ast.Boolean)
+	if !ok {
+		return out, fmt.Errorf("allow must be true or false, got %s", ast.ValueName(allow.Value))
+	}
+	out.allow = bool(b)
+	if v := obj.Get(tPatch); v != nil {
+		out.patch = v.Value
+		known++
+	}
 	var err error
-	obj.Foreach(func(k, v *ast.Term) {
+	if v := obj.Get(tReason); v != nil {
+		known++
+		if out.reason, err = stringMember(outReason, v); err != nil {
+			return out, err
+		}
+	}
+	if v := obj.Get(tCode); v != nil {
+		known++
+		s, err := stringMember(outCode, v)
 		if err != nil {
-			return
+			return out, err
 		}
+		out.code = policy.Code(s)
+	}
+	if v := obj.Get(tRuleID); v != nil {
+		known++
+		if out.ruleID, err = stringMember(outRuleID, v); err != nil {
+			return out, err
+		}
+	}
+	if v := obj.Get(tEffect); v != nil {
+		known++
+		s, err := stringMember(outEffect, v)
+		if err != nil {
+			return out, err
+		}
+		if out.effect, err = parseEffect(s); err != nil {
+			return out, err
+		}
+	}
+	if known < obj.Len() {
+		return out, unknownMember(obj)
+	}
+	return out, nil
+}
+
+// unknownMember names a member of a decision that is not one of its members.
+func unknownMember(obj ast.Object) error {
+	var err error
+	obj.Until(func(k, _ *ast.Term) bool {
 		name, ok := k.Value.(ast.String)
-		if !ok {
+		switch {
+		case !ok:
 			err = fmt.Errorf("member %v: decision members are named by strings", k)
-			return
-		}
-		switch string(name) {
-		case outAllow:
-			b, ok := v.Value.(ast.Boolean)
-			if !ok {
-				err = fmt.Errorf("allow must be true or false, got %s", ast.ValueName(v.Value))
-				return
-			}
-			out.allow, hasAllow = bool(b), true
-		case outPatch:
-			out.patch = v.Value
-		case outReason:
-			out.reason, err = stringMember(outReason, v)
-		case outCode:
-			var s string
-			s, err = stringMember(outCode, v)
-			out.code = policy.Code(s)
-		case outRuleID:
-			out.ruleID, err = stringMember(outRuleID, v)
-		case outEffect:
-			var s string
-			if s, err = stringMember(outEffect, v); err != nil {
-				return
-			}
-			out.effect, err = parseEffect(s)
-		default:
+		case !slices.Contains([]string{outAllow, outPatch, outReason, outCode, outEffect, outRuleID}, string(name)):
 			err = fmt.Errorf("unknown member %q: a decision has allow, patch, reason, code, effect and rule_id", string(name))
 		}
+		return err != nil
 	})
-	if err == nil && !hasAllow {
-		err = errors.New("allow is required (true or false)")
-	}
-	return out, err
+	return err
 }
 
 func stringMember(name string, v *ast.Term) (string, error) {

@@ -16,6 +16,8 @@ import (
 	opa "github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego/plan"
 )
 
 // DefaultQuery is the decision a bundle is asked for unless configured otherwise (SPEC §5.3).
@@ -33,15 +35,28 @@ type Options struct {
 	// Timeout bounds one evaluation; a decision that takes longer is an engine error, decided by the
 	// engine stage's fail posture. Default DefaultTimeout.
 	Timeout time.Duration
+	// Evaluator chooses how decisions are evaluated: EvaluatorAuto (the default) runs OPA's compiled
+	// plan of the decision when the plan uses only what plan.Program implements, and OPA's
+	// tree-walking evaluator otherwise; EvaluatorTopdown always uses OPA's evaluator.
+	Evaluator string
 }
+
+// The evaluators Options.Evaluator names.
+const (
+	EvaluatorAuto    = "auto"
+	EvaluatorTopdown = "topdown"
+)
 
 // Decider is one compiled bundle revision with its prepared queries. It is immutable and safe for
 // concurrent use; hot reload replaces the whole Decider (engine.Stage.Swap).
 type Decider struct {
-	query    string
-	ref      ast.Ref
-	timeout  time.Duration
-	eval     opa.PreparedEvalQuery
+	query   string
+	ref     ast.Ref
+	timeout time.Duration
+	eval    opa.PreparedEvalQuery
+	// prog is the decision's compiled plan, nil when decisions use eval; planNote says why not.
+	prog     *plan.Program
+	planNote string
 	partials []opa.PreparedPartialQuery
 	// noPartial is set when a visibility query could not be prepared.
 	noPartial bool
@@ -64,6 +79,13 @@ func New(ctx context.Context, b *bundle.Bundle, opts Options) (*Decider, error) 
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	switch opts.Evaluator {
+	case "":
+		opts.Evaluator = EvaluatorAuto
+	case EvaluatorAuto, EvaluatorTopdown:
+	default:
+		return nil, fmt.Errorf("evaluator %q is not one of %s, %s", opts.Evaluator, EvaluatorAuto, EvaluatorTopdown)
 	}
 	ref, err := ParseQuery(opts.Query)
 	if err != nil {
@@ -111,8 +133,17 @@ func New(ctx context.Context, b *bundle.Bundle, opts Options) (*Decider, error) 
 		// the AST and numbers in a patch keep their exact text.
 		opa.GenerateJSON(func(t *ast.Term, _ *opa.EvalContext) (any, error) { return t, nil }),
 	}
-	if d.eval, err = opa.New(append(base, opa.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))))...).PrepareForEval(ctx); err != nil {
+	decision := opa.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref))))
+	if d.eval, err = opa.New(append(base, decision)...).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("preparing %s: %w", opts.Query, err)
+	}
+	if opts.Evaluator == EvaluatorAuto {
+		d.prog, err = compilePlan(ctx, store, txn, append(base, decision))
+		if err != nil {
+			d.planNote = err.Error()
+		}
+	} else {
+		d.planNote = "evaluator topdown is configured"
 	}
 	for _, q := range visibilityQueries(opts.Query) {
 		pq, err := opa.New(append(base, opa.Query(q))...).PrepareForPartial(ctx)
@@ -133,6 +164,34 @@ func New(ctx context.Context, b *bundle.Bundle, opts Options) (*Decider, error) 
 			"no rule or data defines %s: every decision will be undefined, which denies", opts.Query)})
 	}
 	return d, nil
+}
+
+// compilePlan plans the decision query and compiles the plan for plan.Program against the store's
+// data. An error says why decisions will be evaluated by OPA's evaluator instead.
+func compilePlan(ctx context.Context, store storage.Store, txn storage.Transaction, opts []func(*opa.Rego)) (*plan.Program, error) {
+	p, err := plan.Plan(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: OPA's planner: %v", plan.ErrUnsupported, err)
+	}
+	data, err := store.Read(ctx, txn, storage.RootPath)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := data.(ast.Value)
+	if !ok {
+		if v, err = ast.InterfaceToValue(data); err != nil {
+			return nil, err
+		}
+	}
+	return plan.Compile(p, v)
+}
+
+// Evaluator names how decisions are evaluated ("plan" or "topdown") and, for topdown, why.
+func (d *Decider) Evaluator() (name, why string) {
+	if d.prog != nil {
+		return "plan", ""
+	}
+	return EvaluatorTopdown, d.planNote
 }
 
 // ParseQuery checks that q is a reference into data, such as data.gatehouse.decision.

@@ -89,13 +89,19 @@ func starter(t testing.TB) *Decider {
 // starterQuery compiles the starter policies with another decision query.
 func starterQuery(t testing.TB, query string) *Decider {
 	t.Helper()
+	return compileStarter(t, Options{Query: query})
+}
+
+// compileStarter compiles the starter policies with opts.
+func compileStarter(t testing.TB, opts Options) *Decider {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "policies")
 	b, err := bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)).Read()
 	if err != nil {
 		t.Fatalf("reading the starter policies: %v", err)
 	}
-	d, err := New(context.Background(), &b, Options{Query: query})
+	d, err := New(context.Background(), &b, opts)
 	if err != nil {
 		t.Fatalf("compiling the starter policies: %v", err)
 	}
