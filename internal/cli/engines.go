@@ -170,7 +170,7 @@ func startRego(ctx context.Context, cfg *config.Config, plan config.Rego, metric
 	}
 	src, err := policysource.New(policysource.Config{
 		Engine: "rego", Path: cfg.Policy.Bundle, URL: cfg.Policy.BundleURL, FS: builtin, SHA256: cfg.Policy.BundleSHA256,
-		PublicKey: cfg.Policy.BundlePublicKey, Poll: plan.Poll, Rego: rego.Options{Query: plan.Query, Timeout: plan.Timeout},
+		PublicKey: cfg.Policy.BundlePublicKey, Poll: plan.Poll, Rego: rego.Options{Query: plan.Query, Timeout: plan.Timeout, Evaluator: plan.Evaluator},
 		Logger: logger, Registerer: reg,
 	}, func(d *rego.Decider) { st.Swap(d) })
 	if err != nil {

@@ -66,6 +66,10 @@ type PolicyConfig struct {
 	// RegoTimeout bounds one Rego evaluation; a slower one is an engine error, decided by fail.
 	// Default 1s.
 	RegoTimeout Duration `yaml:"rego_timeout"`
+	// RegoEvaluator chooses how Rego decisions are evaluated: auto (the default) runs OPA's compiled
+	// plan of the decision with gatehouse's plan evaluator when the plan uses only what it
+	// implements, and OPA's own evaluator otherwise; topdown always uses OPA's evaluator.
+	RegoEvaluator string `yaml:"rego_evaluator"`
 }
 
 // AuditConfig configures the audit log.

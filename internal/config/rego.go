@@ -20,6 +20,8 @@ type Rego struct {
 	Query string
 	// Timeout bounds one evaluation.
 	Timeout time.Duration
+	// Evaluator is auto or topdown (policy.rego_evaluator); empty means auto.
+	Evaluator string
 }
 
 // ResolveRego works out how the Rego engine runs. explicit reports whether a setting (a dotted key)
@@ -34,7 +36,7 @@ type Rego struct {
 //     default: a new engine observes before it blocks).
 func (c *Config) ResolveRego(explicit func(key string) bool) Rego {
 	p := &c.Policy
-	r := Rego{Query: p.Query, Timeout: p.RegoTimeout.D(), FailOpenUnloaded: !explicit("fail")}
+	r := Rego{Query: p.Query, Timeout: p.RegoTimeout.D(), Evaluator: p.RegoEvaluator, FailOpenUnloaded: !explicit("fail")}
 	if r.Query == "" {
 		r.Query = DefaultQuery
 	}

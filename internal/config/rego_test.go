@@ -148,6 +148,7 @@ func TestRegoSettingsValidated(t *testing.T) {
   query: gatehouse.decision
   rego_mode: strict
   rego_timeout: 2h
+  rego_evaluator: wasm
 `)
 	cfg, src, err := Load(p, nil)
 	if err != nil {
@@ -162,6 +163,7 @@ func TestRegoSettingsValidated(t *testing.T) {
 		p + ":6: policy.query: must be a reference into data",
 		p + `:7: policy.rego_mode: must be one of enforce, monitor, off (got "strict")`,
 		p + ":8: policy.rego_timeout: must be between 1ms and 1m (got 2h0m0s)",
+		p + `:9: policy.rego_evaluator: must be auto or topdown (got "wasm")`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems:\n%s\nmissing %q", got, want)

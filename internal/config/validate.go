@@ -125,6 +125,9 @@ func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	if p.Query != "" && !queryRE.MatchString(p.Query) {
 		add("policy.query", "must be a reference into data such as %s (got %q)", DefaultQuery, p.Query)
 	}
+	if e := p.RegoEvaluator; e != "" && e != "auto" && e != "topdown" {
+		add("policy.rego_evaluator", "must be auto or topdown (got %q)", e)
+	}
 	if d := p.RegoTimeout.D(); d != 0 && (d < time.Millisecond || d > time.Minute) {
 		add("policy.rego_timeout", "must be between 1ms and 1m (got %v)", d)
 	}

@@ -199,6 +199,11 @@ func (s *Source) load(ctx context.Context, force bool) error {
 	s.status.Store(st)
 	attrs := []any{"engine", s.cfg.Engine, "source", st.Source, "revision", st.Revision, "query", d.Query(),
 		"response_phase", d.HasResponsePhase(), "took", time.Since(start).Round(time.Microsecond)}
+	evaluator, why := d.Evaluator()
+	attrs = append(attrs, "evaluator", evaluator)
+	if why != "" {
+		attrs = append(attrs, "evaluator_why", why)
+	}
 	s.logger.Info("policy bundle loaded", attrs...)
 	for _, w := range d.Warnings() {
 		s.logger.Warn("policy bundle warning", "engine", s.cfg.Engine, "source", st.Source, "problem", w.String())

@@ -39,6 +39,9 @@ func TestLoadAndRefuse(t *testing.T) {
 	if st := h.src.Status(); st.Revision != first.Revision() || st.Source != dir || st.LoadedAt.IsZero() {
 		t.Errorf("status = %+v", st)
 	}
+	if logged := h.log.String(); !strings.Contains(logged, `"msg":"policy bundle loaded"`) || !strings.Contains(logged, `"evaluator":"plan"`) {
+		t.Errorf("the load log does not name the evaluator:\n%s", logged)
+	}
 
 	// A broken bundle is refused: the decider in force stays, the failure is counted, logged at ERROR
 	// and kept for /readyz.
