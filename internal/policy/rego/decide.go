@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego/plan"
 )
 
 // The members of a decision object (SPEC §5.3). Only allow is required.
@@ -67,13 +68,12 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 	if err != nil {
 		return nil, err
 	}
-	if d.prog != nil && extra == nil {
-		start := time.Now()
-		res, err := d.prog.Eval(ctx, input, start.Add(d.timeout))
-		return d.planResult(res, err, time.Since(start) >= d.timeout)
-	}
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(d.timeout, cancel.Cancel)
+	if d.prog != nil && extra == nil {
+		res, err := d.prog.Eval(ctx, input, plan.EvalOptions{Cancel: cancel})
+		return d.planResult(res, err, !timer.Stop())
+	}
 	cache := getCache()
 	rs, err := d.eval.Eval(ctx, append(extra, opa.EvalParsedInput(input), opa.EvalMetrics(noMetrics),
 		opa.EvalTransaction(d.txn), opa.EvalExternalCancel(cancel), opa.EvalVirtualCache(cache))...)

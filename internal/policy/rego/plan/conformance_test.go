@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -51,7 +52,12 @@ func (e programEval) Eval(ctx context.Context, ectx *opa.EvalContext, _ ast.Valu
 			return nil, err
 		}
 	}
-	res, err := e.prog.Eval(ctx, input, time.Time{})
+	// The clock and randomness as OPA's evaluator has them: read once per query, crypto/rand.
+	seed := ectx.Seed()
+	if seed == nil {
+		seed = rand.Reader
+	}
+	res, err := e.prog.Eval(ctx, input, EvalOptions{Time: ast.UIntNumberTerm(uint64(time.Now().UnixNano())), Seed: seed})
 	if err != nil {
 		return nil, err
 	}

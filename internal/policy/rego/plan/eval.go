@@ -2,9 +2,9 @@ package plan
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -27,16 +27,35 @@ const checkEvery = 64
 
 var noMetrics = metrics.NoOp()
 
+// EvalOptions are what an evaluation takes from outside the policy and its input.
+type EvalOptions struct {
+	// Cancel, when set, stops the evaluation with an error once it is cancelled (a timer arms it),
+	// inside long-running built-ins too.
+	Cancel topdown.Cancel
+	// Time is the clock reading (nanoseconds since the epoch) for the built-ins that read one
+	// (Program.Clocked), and Seed the randomness for those that draw some. Gatehouse refuses those
+	// built-ins, so it sets neither; a built-in that needs Time is an error without it.
+	Time *ast.Term
+	Seed io.Reader
+}
+
 // Eval runs the program for input (nil: no input, which leaves OPA's input undefined) and returns
 // the query's results, each an object of the query's variables. The evaluation stops with an error
-// when ctx is done or, if deadline is not zero, once the deadline has passed.
+// when ctx is done or opts.Cancel is cancelled.
 //
 // The plan is OPA's, run with OPA's semantics: built-in functions are OPA's own implementations and
 // an error from one makes its call undefined (OPA's default, non-strict, behaviour); a rule that
 // gives two values, or an object built with one key twice, is an evaluation error.
-func (p *Program) Eval(ctx context.Context, input ast.Value, deadline time.Time) ([]*ast.Term, error) {
-	st := p.start(ctx, deadline)
+func (p *Program) Eval(ctx context.Context, input ast.Value, opts EvalOptions) (_ []*ast.Term, err error) {
+	st := p.start(ctx, opts)
 	defer st.release()
+	defer func() {
+		// A panic (in a built-in, or here) fails this decision, which the fail posture then decides;
+		// it must not take the gateway down with it.
+		if r := recover(); r != nil {
+			err = &topdown.Error{Code: topdown.InternalErr, Message: fmt.Sprintf("plan evaluation panicked: %v", r)}
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -57,7 +76,10 @@ const foldTimeout = time.Second
 
 // evalConstant evaluates fn, a rule that reads no input, once.
 func (p *Program) evalConstant(fn *function) (*ast.Term, error) {
-	st := p.start(context.Background(), time.Now().Add(foldTimeout))
+	cancel := topdown.NewCancel()
+	timer := time.AfterFunc(foldTimeout, cancel.Cancel)
+	defer timer.Stop()
+	st := p.start(context.Background(), EvalOptions{Cancel: cancel})
 	defer st.release()
 	base := st.grow(int(ir.Data) + 1)
 	st.stack[base+int(ir.Data)] = p.dataTerm()
@@ -75,15 +97,11 @@ func (p *Program) dataTerm() *ast.Term {
 var emptyData = ast.NewTerm(ast.NewObject())
 
 // start takes a state from the pool, ready for an evaluation of p.
-func (p *Program) start(ctx context.Context, deadline time.Time) *state {
+func (p *Program) start(ctx context.Context, opts EvalOptions) *state {
 	st := states.Get().(*state)
-	st.ctx, st.deadline = ctx, deadline
-	st.bctx = topdown.BuiltinContext{Context: ctx, Cancel: st, Metrics: noMetrics, Cache: st.cache, Seed: rand.Reader}
-	if p.clock {
-		// Read once per evaluation, as OPA's evaluator does (io.jwt.decode_verify checks expiry
-		// against it; gatehouse refuses the built-ins that would return it).
-		st.bctx.Time = ast.UIntNumberTerm(uint64(time.Now().UnixNano()))
-	}
+	st.ctx, st.cancel = ctx, opts.Cancel
+	st.bctx = topdown.BuiltinContext{Context: ctx, Cancel: opts.Cancel, Metrics: noMetrics, Cache: st.cache,
+		Time: opts.Time, Seed: opts.Seed}
 	if cap(st.memo) < len(p.funcs) {
 		st.memo = make([]memoEntry, len(p.funcs))
 	}
@@ -102,8 +120,8 @@ type memoEntry struct {
 // state is one evaluation's working memory, pooled: the locals of every active function in one
 // stack, the memo of rule values, scratch for built-in calls.
 type state struct {
-	ctx      context.Context
-	deadline time.Time
+	ctx     context.Context
+	cancel  topdown.Cancel
 	bctx     topdown.BuiltinContext
 	cache    builtins.Cache
 	stack    []*ast.Term
@@ -145,7 +163,7 @@ func (st *state) release() {
 	clear(st.cache)
 	clear(st.outs)
 	st.outs, st.out, st.ret = st.outs[:0], nil, nil
-	st.ctx, st.deadline, st.bctx = nil, time.Time{}, topdown.BuiltinContext{}
+	st.ctx, st.cancel, st.bctx = nil, nil, topdown.BuiltinContext{}
 	states.Put(st)
 }
 
@@ -173,18 +191,11 @@ func (st *state) tick() error {
 }
 
 func (st *state) stopped() error {
-	if !st.deadline.IsZero() && time.Now().After(st.deadline) {
-		return &topdown.Error{Code: topdown.CancelErr, Message: "evaluation passed its deadline"}
+	if st.cancel != nil && st.cancel.Cancelled() {
+		return &topdown.Error{Code: topdown.CancelErr, Message: "caller cancelled query execution"}
 	}
 	return st.ctx.Err()
 }
-
-// Cancelled tells a long-running built-in (numbers.range, ...) to stop: the state is the
-// BuiltinContext's Cancel, so the deadline holds inside built-ins too.
-func (st *state) Cancelled() bool { return st.stopped() != nil }
-
-// Cancel does nothing: an evaluation ends at its deadline or with its context.
-func (st *state) Cancel() {}
 
 // run executes fn's blocks in a frame at base (its parameters already there) and returns its value.
 func (st *state) run(fn *function, base int) (*ast.Term, error) {
@@ -472,6 +483,10 @@ func (st *state) builtin(in *instr, base int) (bool, error) {
 			return false, nil
 		}
 		args[i] = v
+	}
+	if in.bi.clocked && st.bctx.Time == nil {
+		clear(args)
+		return false, fmt.Errorf("%s reads the time, and this evaluation was given none", in.bi.name)
 	}
 	st.out, st.relation = nil, in.bi.relation
 	err := in.bi.f(st.bctx, args, st.iter)

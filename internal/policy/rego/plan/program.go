@@ -26,9 +26,12 @@ type Program struct {
 	funcs  []*function
 	data   *ast.Term
 	maxArg int // the most arguments any built-in call passes
-	// clock: some built-in called reads the evaluation's time (BuiltinContext.Time).
-	clock bool
+	// clocked: some built-in called reads the evaluation's time (EvalOptions.Time).
+	clocked bool
 }
+
+// Clocked reports whether the program calls a built-in that reads the time (EvalOptions.Time).
+func (p *Program) Clocked() bool { return p.clocked }
 
 // clocked are the built-ins that read the evaluation's time from their context.
 var clocked = map[string]bool{"time.now_ns": true, "io.jwt.decode_verify": true, "http.send": true}
@@ -130,6 +133,7 @@ type builtin struct {
 	void     bool
 	// nondeterministic: the output may differ for the same arguments (clock, randomness, I/O).
 	nondeterministic bool
+	clocked          bool // reads EvalOptions.Time
 }
 
 // Compile resolves p for evaluation against data (the bundle's base documents, or nil for none).
@@ -384,7 +388,7 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 		if in.bi, err = c.builtin(s.Func); err == nil {
 			c.prog.maxArg = max(c.prog.maxArg, len(in.args))
 			c.fn.nondeterministic = c.fn.nondeterministic || in.bi.nondeterministic
-			c.prog.clock = c.prog.clock || clocked[s.Func]
+			c.prog.clocked = c.prog.clocked || in.bi.clocked
 		}
 	case *ir.CallDynamicStmt:
 		return in, unsupported("dynamic call into data")
@@ -473,7 +477,7 @@ func (c *compiler) builtin(name string) (*builtin, error) {
 		return nil, unsupported("built-in %s has no implementation in OPA's evaluator", name)
 	}
 	b := &builtin{name: name, f: f, relation: decl.Relation, void: decl.Decl.Result() == nil,
-		nondeterministic: decl.Nondeterministic}
+		nondeterministic: decl.Nondeterministic, clocked: clocked[name]}
 	c.bis[name] = b
 	return b, nil
 }
