@@ -122,14 +122,14 @@ type memoEntry struct {
 type state struct {
 	ctx     context.Context
 	cancel  topdown.Cancel
-	bctx     topdown.BuiltinContext
-	cache    builtins.Cache
-	stack    []*ast.Term
-	memo     []memoEntry
-	results  []*ast.Term
-	args     []*ast.Term
-	ret      *ast.Term // the value of the last return statement
-	ticks    uint32
+	bctx    topdown.BuiltinContext
+	cache   builtins.Cache
+	stack   []*ast.Term
+	memo    []memoEntry
+	results []*ast.Term
+	args    []*ast.Term
+	ret     *ast.Term // the value of the last return statement
+	ticks   uint32
 
 	// A built-in's outputs: the first (a function), or all of them (a relation).
 	out      *ast.Term

@@ -59,8 +59,8 @@ allow if {
 		t.Fatalf("folded %v, want the roles table alone (allow reads the input)", folded)
 	}
 	for input, want := range map[string]int{
-		`{"tool": "db.restore", "roles": ["ops"]}`: 1,
-		`{"tool": "db.backup", "roles": ["ops"]}`:  0,
+		`{"tool": "db.restore", "roles": ["ops"]}`:  1,
+		`{"tool": "db.backup", "roles": ["ops"]}`:   0,
 		`{"tool": "db.backup", "roles": ["admin"]}`: 1,
 	} {
 		res, err := eval(t, prog, input, EvalOptions{})
