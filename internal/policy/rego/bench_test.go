@@ -37,9 +37,21 @@ func reportP99(b *testing.B, f func()) {
 }
 
 // BenchmarkDecideStarter decides realistic calls with the starter bundle (policies/): every request
-// passes through the role allow-list, the secret scan of all arguments and the bounds check.
+// passes through the role allow-list, the secret scan of all arguments and the bounds check. Each
+// case runs with the plan evaluator (the default) and with OPA's own (topdown), in the same run.
 func BenchmarkDecideStarter(b *testing.B) {
-	d := starter(b)
+	for _, ev := range []struct{ name, evaluator string }{{"plan", EvaluatorAuto}, {"topdown", EvaluatorTopdown}} {
+		b.Run(ev.name, func(b *testing.B) {
+			d := compileStarter(b, Options{Evaluator: ev.evaluator})
+			if got, why := d.Evaluator(); (got == "plan") != (ev.name == "plan") {
+				b.Fatalf("evaluator %s (%s), want %s", got, why, ev.name)
+			}
+			benchmarkStarter(b, d)
+		})
+	}
+}
+
+func benchmarkStarter(b *testing.B, d *Decider) {
 	resp := call(b, "ansi", `{}`, "dev")
 	cases := []struct {
 		name string
