@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -68,17 +70,16 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 	if err != nil {
 		return nil, err
 	}
-	cancel := topdown.NewCancel()
-	timer := time.AfterFunc(d.timeout, cancel.Cancel)
+	cancel := startDeadline(d.timeout)
 	if d.prog != nil && extra == nil {
 		res, err := d.prog.Eval(ctx, input, plan.EvalOptions{Cancel: cancel})
-		return d.planResult(res, err, !timer.Stop())
+		return d.planResult(res, err, cancel.stop())
 	}
 	cache := getCache()
 	rs, err := d.eval.Eval(ctx, append(extra, opa.EvalParsedInput(input), opa.EvalMetrics(noMetrics),
 		opa.EvalTransaction(d.txn), opa.EvalExternalCancel(cancel), opa.EvalVirtualCache(cache))...)
 	cache.release()
-	timedOut := !timer.Stop()
+	timedOut := cancel.stop()
 	if err != nil {
 		if timedOut {
 			return nil, fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
@@ -96,6 +97,43 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 		return t.Value, nil
 	}
 	return nil, fmt.Errorf("evaluating %s: %d results, want one", d.query, len(rs))
+}
+
+// deadline cancels an evaluation when its timer fires. Deadlines are pooled: a timer and its cancel
+// for every decision cost more than some decisions.
+type deadline struct {
+	cancelled atomic.Bool
+	timer     *time.Timer
+}
+
+var _ topdown.Cancel = (*deadline)(nil)
+
+var deadlines sync.Pool
+
+// startDeadline returns a deadline that cancels after d.
+func startDeadline(d time.Duration) *deadline {
+	dl, _ := deadlines.Get().(*deadline)
+	if dl == nil {
+		dl = &deadline{}
+		dl.timer = time.AfterFunc(d, dl.Cancel)
+		return dl
+	}
+	dl.cancelled.Store(false)
+	dl.timer.Reset(d)
+	return dl
+}
+
+func (dl *deadline) Cancel()         { dl.cancelled.Store(true) }
+func (dl *deadline) Cancelled() bool { return dl.cancelled.Load() }
+
+// stop disarms the deadline and reports whether it had fired. Only one that had not is reused: the
+// callback of one that fired may still be running.
+func (dl *deadline) stop() (fired bool) {
+	if dl.timer.Stop() {
+		deadlines.Put(dl)
+		return false
+	}
+	return true
 }
 
 // planResult reads the result of the decision's plan: no result is undefined, one is an object

@@ -246,13 +246,32 @@ func stringMap(m map[string]string) ast.Object {
 func objectOf(m map[string]any) (ast.Object, error) {
 	obj := ast.NewObjectWithCapacity(len(m))
 	for k, v := range m {
-		val, err := toValue(v)
+		t, err := toTerm(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", strconv.Quote(k), err)
 		}
-		obj.Insert(str(k), ast.NewTerm(val))
+		obj.Insert(str(k), t)
 	}
 	return obj, nil
+}
+
+// toTerm is toValue as a term: one OPA keeps already for null, booleans and small integers.
+func toTerm(v any) (*ast.Term, error) {
+	switch x := v.(type) {
+	case nil:
+		return ast.InternedNullTerm, nil
+	case bool:
+		return ast.InternedTerm(x), nil
+	case json.Number:
+		if t := ast.InternedIntNumberTermFromString(string(x)); t != nil {
+			return t, nil
+		}
+	}
+	val, err := toValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(val), nil
 }
 
 // toValue converts a JSON value as encoding/json decodes it with UseNumber (json.Number, string,
@@ -284,11 +303,11 @@ func toValue(v any) (ast.Value, error) {
 	case []any:
 		terms := make([]*ast.Term, len(x))
 		for i, e := range x {
-			val, err := toValue(e)
+			t, err := toTerm(e)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
-			terms[i] = ast.NewTerm(val)
+			terms[i] = t
 		}
 		return ast.NewArray(terms...), nil
 	case []string:
