@@ -130,6 +130,7 @@ type state struct {
 	args    []*ast.Term
 	ret     *ast.Term // the value of the last return statement
 	ticks   uint32
+	fresh   map[*ast.Term]struct{} // the collections this evaluation made
 
 	// A built-in's outputs: the first (a function), or all of them (a relation).
 	out      *ast.Term
@@ -139,7 +140,7 @@ type state struct {
 }
 
 var states = sync.Pool{New: func() any {
-	st := &state{cache: builtins.Cache{}}
+	st := &state{cache: builtins.Cache{}, fresh: map[*ast.Term]struct{}{}}
 	st.iter = st.output
 	return st
 }}
@@ -161,6 +162,7 @@ func (st *state) release() {
 	clear(st.results)
 	st.results = st.results[:0]
 	clear(st.cache)
+	clear(st.fresh)
 	clear(st.outs)
 	st.outs, st.out, st.ret = st.outs[:0], nil, nil
 	st.ctx, st.cancel, st.bctx = nil, nil, topdown.BuiltinContext{}
@@ -168,6 +170,21 @@ func (st *state) release() {
 }
 
 // grow adds n undefined locals to the stack and returns the first one's index.
+// make returns a new collection's term, remembered as this evaluation's own: the only kind a plan
+// may change in place. Every other value may be shared (the input, the bundle's data, a folded
+// rule's value, used by every evaluation at once), and changing one would change it everywhere, so
+// an append or insert into one fails the evaluation instead. OPA's planner never asks for that.
+func (st *state) make(v ast.Value) *ast.Term {
+	t := ast.NewTerm(v)
+	st.fresh[t] = struct{}{}
+	return t
+}
+
+func (st *state) made(t *ast.Term) bool {
+	_, ok := st.fresh[t]
+	return ok
+}
+
 func (st *state) grow(n int) int {
 	base := len(st.stack)
 	st.stack = slices.Grow(st.stack, n)[:base+n]
@@ -363,25 +380,26 @@ func (st *state) exec(b *block, base int) (int, error) {
 				return 0, nil
 			}
 		case opMakeArray:
-			st.stack[base+int(in.target)] = ast.NewTerm(ast.NewArrayWithCapacity(int(in.n)))
+			st.stack[base+int(in.target)] = st.make(ast.NewArrayWithCapacity(int(in.n)))
 		case opMakeObject:
-			st.stack[base+int(in.target)] = ast.NewTerm(ast.NewObject())
+			st.stack[base+int(in.target)] = st.make(ast.NewObject())
 		case opMakeSet:
-			st.stack[base+int(in.target)] = ast.NewTerm(ast.NewSet())
+			st.stack[base+int(in.target)] = st.make(ast.NewSet())
 		case opArrayAppend:
 			t := st.stack[base+int(in.target)]
 			arr, ok := value[*ast.Array](t)
 			v := st.get(base, in.a)
-			if !ok || v == nil {
-				return 0, malformed(in, "append to a local that holds no array")
+			if !ok || v == nil || !st.made(t) {
+				return 0, malformed(in, "append to a local that holds no array of this evaluation's")
 			}
-			// The term is the plan's own (made by a MakeArray statement): the array grows in it.
+			// The array grows in its term, as it does in place in OPA's Wasm target.
 			t.Value = arr.Append(v)
 		case opObjectInsert, opObjectInsertOnce:
-			obj, ok := value[ast.Object](st.stack[base+int(in.target)])
+			t := st.stack[base+int(in.target)]
+			obj, ok := value[ast.Object](t)
 			k, v := st.get(base, in.a), st.get(base, in.c)
-			if !ok || k == nil || v == nil {
-				return 0, malformed(in, "insert into a local that holds no object")
+			if !ok || k == nil || v == nil || !st.made(t) {
+				return 0, malformed(in, "insert into a local that holds no object of this evaluation's")
 			}
 			if in.op == opObjectInsertOnce {
 				if cur := obj.Get(k); cur != nil && cur.Value.Compare(v.Value) != 0 {
@@ -392,10 +410,11 @@ func (st *state) exec(b *block, base int) (int, error) {
 		case opObjectMerge:
 			st.stack[base+int(in.target)] = merge(st.get(base, in.a), st.get(base, in.b))
 		case opSetAdd:
-			set, ok := value[ast.Set](st.stack[base+int(in.target)])
+			t := st.stack[base+int(in.target)]
+			set, ok := value[ast.Set](t)
 			v := st.get(base, in.a)
-			if !ok || v == nil {
-				return 0, malformed(in, "add to a local that holds no set")
+			if !ok || v == nil || !st.made(t) {
+				return 0, malformed(in, "add to a local that holds no set of this evaluation's")
 			}
 			set.Add(v)
 		case opReturn:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
 	opa "github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
@@ -167,5 +168,28 @@ func TestUnsupportedIsRefused(t *testing.T) {
 	}
 	if _, err := Compile(p, ast.MustParseTerm(`{"flags": {"1": true}}`).Value); err == nil || !strings.Contains(err.Error(), `"1"`) {
 		t.Errorf("data with a numeric member: got %v, want ErrUnsupported naming it", err)
+	}
+}
+
+// A plan that inserts into a value it did not make (here, the input) fails the evaluation and
+// leaves the value as it was: values are shared between evaluations.
+func TestChangingASharedValueFails(t *testing.T) {
+	p := &ir.Policy{
+		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "k"}}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "eval", Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.ObjectInsertStmt{Key: ir.Operand{Value: ir.StringIndex(0)}, Value: ir.Operand{Value: ir.Bool(true)}, Object: ir.Input},
+			&ir.ResultSetAddStmt{Value: ir.Input},
+		}}}}}},
+	}
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := ast.MustParseTerm(`{"a": 1}`).Value
+	if _, err := prog.Eval(context.Background(), input, EvalOptions{}); err == nil || !strings.Contains(err.Error(), "of this evaluation's") {
+		t.Errorf("got %v, want the insert refused", err)
+	}
+	if input.(ast.Object).Len() != 1 {
+		t.Errorf("the input was changed: %v", input)
 	}
 }
