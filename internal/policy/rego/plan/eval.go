@@ -75,12 +75,17 @@ func (p *Program) Eval(ctx context.Context, input ast.Value, opts EvalOptions) (
 const foldTimeout = time.Second
 
 // evalConstant evaluates fn, a rule that reads no input, once.
-func (p *Program) evalConstant(fn *function) (*ast.Term, error) {
+func (p *Program) evalConstant(fn *function) (v *ast.Term, err error) {
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(foldTimeout, cancel.Cancel)
 	defer timer.Stop()
 	st := p.start(context.Background(), EvalOptions{Cancel: cancel})
 	defer st.release()
+	defer func() {
+		if r := recover(); r != nil { // a built-in that panics on the bundle's data: not folded
+			v, err = nil, fmt.Errorf("evaluating %s panicked: %v", fn.name, r)
+		}
+	}()
 	base := st.grow(int(ir.Data) + 1)
 	st.stack[base+int(ir.Data)] = p.dataTerm()
 	return st.call(fn, []operand{{local: int32(ir.Input)}, {local: int32(ir.Data)}}, base)
@@ -130,7 +135,9 @@ type state struct {
 	args    []*ast.Term
 	ret     *ast.Term // the value of the last return statement
 	ticks   uint32
-	fresh   map[*ast.Term]struct{} // the collections this evaluation made
+	fresh   map[*ast.Term]uint32 // the collections this evaluation made, with the call that made each
+	frame   uint32               // the running function call
+	frames  uint32               // calls so far
 
 	// A built-in's outputs: the first (a function), or all of them (a relation).
 	out      *ast.Term
@@ -140,7 +147,7 @@ type state struct {
 }
 
 var states = sync.Pool{New: func() any {
-	st := &state{cache: builtins.Cache{}, fresh: map[*ast.Term]struct{}{}}
+	st := &state{cache: builtins.Cache{}, fresh: map[*ast.Term]uint32{}}
 	st.iter = st.output
 	return st
 }}
@@ -163,6 +170,7 @@ func (st *state) release() {
 	st.results = st.results[:0]
 	clear(st.cache)
 	clear(st.fresh)
+	st.frame, st.frames = 0, 0
 	clear(st.outs)
 	st.outs, st.out, st.ret = st.outs[:0], nil, nil
 	st.ctx, st.cancel, st.bctx = nil, nil, topdown.BuiltinContext{}
@@ -176,13 +184,15 @@ func (st *state) release() {
 // an append or insert into one fails the evaluation instead. OPA's planner never asks for that.
 func (st *state) make(v ast.Value) *ast.Term {
 	t := ast.NewTerm(v)
-	st.fresh[t] = struct{}{}
+	st.fresh[t] = st.frame
 	return t
 }
 
+// made reports whether t is a collection the running function call made. A value made by another
+// call (a rule's value, memoized and read by others) is as shared as the input.
 func (st *state) made(t *ast.Term) bool {
-	_, ok := st.fresh[t]
-	return ok
+	f, ok := st.fresh[t]
+	return ok && f == st.frame
 }
 
 func (st *state) grow(n int) int {
@@ -251,7 +261,11 @@ func (st *state) call(fn *function, args []operand, base int) (*ast.Term, error)
 	for i, a := range args {
 		st.stack[nb+int(fn.params[i])] = st.get(base, a)
 	}
+	caller := st.frame
+	st.frames++
+	st.frame = st.frames
 	v, err := st.run(fn, nb)
+	st.frame = caller
 	clear(st.stack[nb:])
 	st.stack = st.stack[:nb]
 	if err != nil {

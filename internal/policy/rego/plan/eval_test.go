@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,57 @@ func TestChangingASharedValueFails(t *testing.T) {
 	}
 	if input.(ast.Object).Len() != 1 {
 		t.Errorf("the input was changed: %v", input)
+	}
+}
+
+// not { ... } inside a loop: OPA's planner keeps the body's success from one iteration to the next,
+// where OPA's evaluator does not, so such a plan is left to OPA's evaluator.
+func TestNotBlockIsRefused(t *testing.T) {
+	p, err := Plan(context.Background(), opa.Query("data.p.allow"), opa.Module("p.rego", `package p
+
+import rego.v2
+
+bad contains x if {
+	some x in input.xs
+	not {
+		some y in input.allowed
+		y == x
+	}
+}
+
+allow if count(bad) == 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(p, nil); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("got %v, want ErrUnsupported", err)
+	}
+}
+
+// A rule's value, made by its own call and memoized, is shared with every rule that reads it: a
+// plan that adds to it from another rule (overlapping rule heads, which OPA's evaluator reports as a
+// conflict) fails the evaluation rather than changing it.
+func TestAnotherCallsValueIsNotChanged(t *testing.T) {
+	prog := program(t, "data.p.allow", map[string]string{"p.rego": `package p
+
+admins contains x if {
+	some x in input.admins
+}
+
+q.r := admins
+
+q[k] contains input.user if {
+	k := "r"
+}
+
+allow if {
+	count(q) > 0
+	input.user in admins
+}
+`}, nil)
+	res, err := eval(t, prog, `{"user": "mallory", "admins": ["alice"]}`, EvalOptions{})
+	if err == nil {
+		t.Errorf("got %v, want an error (OPA's evaluator: a conflict)", res)
 	}
 }
