@@ -73,18 +73,17 @@ func (d *Decider) evaluate(ctx context.Context, in *policy.Input, extra []opa.Ev
 	cancel := startDeadline(d.timeout)
 	if d.prog != nil && extra == nil {
 		res, err := d.prog.Eval(ctx, input, plan.EvalOptions{Cancel: cancel})
-		return d.planResult(res, err, cancel.stop())
+		if timedOut := cancel.stop(); err != nil {
+			return nil, d.evalError(err, timedOut)
+		}
+		return d.planResult(res)
 	}
 	cache := getCache()
 	rs, err := d.eval.Eval(ctx, append(extra, opa.EvalParsedInput(input), opa.EvalMetrics(noMetrics),
 		opa.EvalTransaction(d.txn), opa.EvalExternalCancel(cancel), opa.EvalVirtualCache(cache))...)
 	cache.release()
-	timedOut := cancel.stop()
-	if err != nil {
-		if timedOut {
-			return nil, fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
-		}
-		return nil, fmt.Errorf("evaluating %s: %w", d.query, err)
+	if timedOut := cancel.stop(); err != nil {
+		return nil, d.evalError(err, timedOut)
 	}
 	switch len(rs) {
 	case 0:
@@ -136,15 +135,17 @@ func (dl *deadline) stop() (fired bool) {
 	return true
 }
 
+// evalError says that the evaluation failed, and whether it was stopped by its timeout.
+func (d *Decider) evalError(err error, timedOut bool) error {
+	if timedOut {
+		return fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
+	}
+	return fmt.Errorf("evaluating %s: %w", d.query, err)
+}
+
 // planResult reads the result of the decision's plan: no result is undefined, one is an object
 // holding the decision as its only member.
-func (d *Decider) planResult(res []*ast.Term, err error, timedOut bool) (ast.Value, error) {
-	if err != nil {
-		if timedOut {
-			return nil, fmt.Errorf("evaluating %s took longer than %v: %w", d.query, d.timeout, err)
-		}
-		return nil, fmt.Errorf("evaluating %s: %w", d.query, err)
-	}
+func (d *Decider) planResult(res []*ast.Term) (ast.Value, error) {
 	switch len(res) {
 	case 0:
 		return nil, nil
@@ -252,34 +253,34 @@ func readOutput(obj ast.Object) (output, error) {
 		out.patch = v.Value
 		known++
 	}
+	// str reads an optional string member; ok says whether it is there.
+	str := func(key *ast.Term, name string) (s string, ok bool, err error) {
+		v := obj.Get(key)
+		if v == nil {
+			return "", false, nil
+		}
+		known++
+		s, err = stringMember(name, v)
+		return s, true, err
+	}
 	var err error
-	if v := obj.Get(tReason); v != nil {
-		known++
-		if out.reason, err = stringMember(outReason, v); err != nil {
-			return out, err
-		}
+	if out.reason, _, err = str(tReason, outReason); err != nil {
+		return out, err
 	}
-	if v := obj.Get(tCode); v != nil {
-		known++
-		s, err := stringMember(outCode, v)
-		if err != nil {
-			return out, err
-		}
-		out.code = policy.Code(s)
+	code, _, err := str(tCode, outCode)
+	if err != nil {
+		return out, err
 	}
-	if v := obj.Get(tRuleID); v != nil {
-		known++
-		if out.ruleID, err = stringMember(outRuleID, v); err != nil {
-			return out, err
-		}
+	out.code = policy.Code(code)
+	if out.ruleID, _, err = str(tRuleID, outRuleID); err != nil {
+		return out, err
 	}
-	if v := obj.Get(tEffect); v != nil {
-		known++
-		s, err := stringMember(outEffect, v)
-		if err != nil {
-			return out, err
-		}
-		if out.effect, err = parseEffect(s); err != nil {
+	effect, hasEffect, err := str(tEffect, outEffect)
+	if err != nil {
+		return out, err
+	}
+	if hasEffect {
+		if out.effect, err = parseEffect(effect); err != nil {
 			return out, err
 		}
 	}

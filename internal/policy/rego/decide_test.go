@@ -72,6 +72,7 @@ func TestOutputContract(t *testing.T) {
 		{name: "unknown members are errors", decision: `{"allow": true, "pacth": {}}`, wantErr: `unknown member "pacth"`},
 		{name: "reason must be a string", decision: `{"allow": false, "reason": 3}`, wantErr: "reason must be a string, got number"},
 		{name: "unknown effects are errors", decision: `{"allow": true, "effect": "redact"}`, wantErr: `effect "redact" is not one of`},
+		{name: "an empty effect is an error", decision: `{"allow": true, "effect": ""}`, wantErr: `effect "" is not one of`},
 		{name: "conflicting decisions are an error", decision: "package gatehouse\n\ndecision := {\"allow\": true}\n\ndecision := {\"allow\": false} if input.kind\n",
 			wantErr: "eval_conflict_error"},
 	}

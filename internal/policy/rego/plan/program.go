@@ -174,31 +174,16 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		}
 		for i, f := range p.Funcs.Funcs {
 			fn := c.prog.funcs[i]
-			c.fn, c.input = fn, f.Params[0]
-			c.size = max(int(f.Return), int(slicesMax(fn.params))) + 1
-			for _, b := range f.Blocks {
-				blk, err := c.block(b)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", f.Name, err)
-				}
-				fn.blocks = append(fn.blocks, blk)
+			if err := c.body(fn, f.Params[0], max(int(f.Return), int(slicesMax(fn.params)))+1, f.Blocks); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Name, err)
 			}
-			fn.size = c.size
 		}
 	}
 	plan := p.Plans.Plans[0]
-	entry := &function{name: plan.Name, index: -1, ret: -1}
-	c.fn, c.input = entry, ir.Input
-	c.size = int(ir.Data) + 1
-	for _, b := range plan.Blocks {
-		blk, err := c.block(b)
-		if err != nil {
-			return nil, fmt.Errorf("plan %s: %w", plan.Name, err)
-		}
-		entry.blocks = append(entry.blocks, blk)
+	c.prog.entry = &function{name: plan.Name, index: -1, ret: -1}
+	if err := c.body(c.prog.entry, ir.Input, int(ir.Data)+1, plan.Blocks); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", plan.Name, err)
 	}
-	entry.size = c.size
-	c.prog.entry = entry
 	if !c.hasWith {
 		// (with replaces the input or data for a part of the evaluation: under it, no rule's value
 		// is known in advance.)
@@ -284,6 +269,16 @@ var (
 	falseTerm = ast.InternedTerm(false)
 	nullTerm  = ast.InternedNullTerm
 )
+
+// body compiles fn's blocks. input is the local that holds the input in fn, size the number of
+// locals its signature names; fn.size becomes the number its blocks use.
+func (c *compiler) body(fn *function, input ir.Local, size int, blocks []*ir.Block) error {
+	c.fn, c.input, c.size = fn, input, size
+	var err error
+	fn.blocks, err = c.blocks(blocks)
+	fn.size = c.size
+	return err
+}
 
 func (c *compiler) local(l ir.Local) int32 {
 	if l == c.input {
