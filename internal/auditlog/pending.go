@@ -21,8 +21,19 @@ func (p *Pending) Wait() error {
 	return p.err
 }
 
-// Done is closed when the record is on disk or failed.
-func (p *Pending) Done() <-chan struct{} { return p.done }
+// Done is closed when the record is on disk or failed. Unlike Wait, it leaves the commit to the
+// writer's goroutine.
+func (p *Pending) Done() <-chan struct{} {
+	p.Detach()
+	return p.done
+}
+
+// Detach lets the record be written without anyone waiting for it: the writer's goroutine commits it.
+func (p *Pending) Detach() {
+	if p.w != nil && !p.isDone() {
+		p.w.kick()
+	}
+}
 
 // Err returns nil until Done is closed, then why the record was not
 // written, or nil when it was.

@@ -76,8 +76,11 @@ var ErrClosed = errors.New("auditlog: the audit log writer is closed")
 // Writer appends records to a log. It is safe for concurrent use.
 //
 // One commit at a time touches the file, made by the writer's goroutine or
-// by a goroutine waiting for its record (Pending.Wait). Submitted records
-// queue up while a commit writes; the next commit takes everything queued,
+// by a goroutine waiting for its record (Pending.Wait). A submitted record
+// is committed once someone waits for it (Wait, Done) or lets it go
+// (Detach): Submit wakes no one, because the usual submitter waits at once
+// and then commits the queue itself, sparing a thread wake-up per record.
+// Records queue up while a commit writes; the next commit takes everything queued,
 // assigns seq, time and hashes in queue order, writes the batch with one
 // write and one fsync, and only then releases the batch's waiters, in
 // order. This group commit means a record is durable before anyone acts on
@@ -225,7 +228,8 @@ func openActive(path string, flag int) (*os.File, error) {
 // modified. Only decision records may be submitted (an empty Type means
 // decision): checkpoints and recovery records are the writer's own.
 // Submit never blocks and never panics; a record that cannot be written
-// yields a Pending that fails.
+// yields a Pending that fails. The record is written once the Pending is
+// waited for (Wait, Done) or detached (Detach).
 func (w *Writer) Submit(r *Record) *Pending {
 	if r == nil {
 		return failedPending(errors.New("auditlog: Submit of a nil record"))
@@ -246,11 +250,15 @@ func (w *Writer) Submit(r *Record) *Pending {
 	if err != nil {
 		return failedPending(err)
 	}
+	return p
+}
+
+// kick asks the loop to commit what is queued.
+func (w *Writer) kick() {
 	select {
 	case w.wake <- struct{}{}:
 	default: // the loop is already due to look at the queue
 	}
-	return p
 }
 
 // prepare checks a submitted record and applies the size limits. It runs in
@@ -349,12 +357,13 @@ func (w *Writer) run() {
 	}
 }
 
-// commitNow commits the queue in the calling goroutine, unless a commit is under way: then the
-// goroutine making it, or the loop after it, commits what is queued. Waiting for a record this way
-// saves the hand-off to the loop goroutine and back, two thread wake-ups on an otherwise idle
-// gateway; under load, the commit under way is what batches the queue.
+// commitNow commits the queue in the calling goroutine, unless a commit is under way: then the loop
+// is asked to commit what is queued after it. Waiting for a record this way saves the hand-off to the
+// loop goroutine and back, two thread wake-ups on an otherwise idle gateway; under load, the commit
+// under way is what batches the queue.
 func (w *Writer) commitNow() {
 	if !w.commitMu.TryLock() {
+		w.kick()
 		return
 	}
 	defer w.commitMu.Unlock()

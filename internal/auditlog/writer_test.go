@@ -148,6 +148,7 @@ func TestWaitersReleasedOnlyAfterSync(t *testing.T) {
 	}()
 
 	first := w.Submit(decision(1))
+	first.Detach()    // written by the loop: nobody waits here
 	size := <-entered // batch 1 is written and its fsync has started
 	if size == 0 {
 		t.Errorf("file size at fsync: got 0, want the batch written before fsync")
@@ -155,6 +156,7 @@ func TestWaitersReleasedOnlyAfterSync(t *testing.T) {
 	var later []*Pending
 	for i := 2; i <= 10; i++ {
 		later = append(later, w.Submit(decision(i)))
+		later[len(later)-1].Detach()
 	}
 	time.Sleep(20 * time.Millisecond) // give a wrongly early release a chance to happen
 	for i, p := range append([]*Pending{first}, later...) {
@@ -272,6 +274,40 @@ func TestSubmit(t *testing.T) {
 		t.Errorf("time of a record submitted with one: got %v, want %v", got, want)
 	}
 	verifyOK(t, []string{opts.Path}, VerifyOptions{PublicKey: testPub()})
+}
+
+// TestCommitWaitsForAWaiter: Submit wakes no one, so that the goroutine that waits next commits the
+// queue itself; a record nobody waits for is written once it is detached.
+func TestCommitWaitsForAWaiter(t *testing.T) {
+	opts := testOptions(t)
+	opts.CheckpointEvery = 0
+	w, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	base := w.Stats().Records // recovery records written by Open
+	first, second := w.Submit(decision(1)), w.Submit(decision(2))
+	time.Sleep(20 * time.Millisecond)
+	if got := w.Stats().Records; got != base {
+		t.Fatalf("records written before anyone waited: %d", got-base)
+	}
+	if err := second.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !first.isDone() || first.Seq() != base+1 || second.Seq() != base+2 {
+		t.Fatalf("waiting for the second record: first done=%v seq %d, second seq %d; want both written in order",
+			first.isDone(), first.Seq(), second.Seq())
+	}
+	detached := w.Submit(decision(3))
+	detached.Detach()
+	deadline := time.Now().Add(5 * time.Second)
+	for !detached.isDone() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if detached.Err() != nil || detached.Seq() != base+3 {
+		t.Fatalf("detached record: done=%v err=%v seq %d, want written by the loop", detached.isDone(), detached.Err(), detached.Seq())
+	}
 }
 
 func TestSubmitAfterClose(t *testing.T) {
@@ -397,6 +433,7 @@ func TestDurabilityWriteReleasesBeforeSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := w.Submit(decision(1))
+	p.Detach()
 	<-entered // the fsync of batch 1 is blocked
 	select {
 	case <-p.Done():

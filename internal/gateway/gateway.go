@@ -418,7 +418,7 @@ func (g *Gateway) observeTools(decisionID, upstream string, result []byte) error
 		}
 		// Not waited for: the list is not released on the strength of this record, and a record
 		// that cannot be written stops every later answer anyway.
-		g.opts.Recorder.Event(newID("pin"), e)
+		g.opts.Recorder.Event(newID("pin"), e).Detach()
 	}
 	if err != nil {
 		g.logger.Error("tool pins could not be checked", "upstream", upstream, "decision_id", decisionID, "error", err)
