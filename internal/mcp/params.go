@@ -166,10 +166,8 @@ func stringValue(val jsontext.Value, what string) (string, error) {
 // DecodeObject decodes a JSON object with numbers kept as json.Number, so a value that is rewritten
 // and re-encoded keeps its exact digits.
 func DecodeObject(raw []byte) (map[string]any, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	v, err := DecodeValue(raw)
+	if err != nil {
 		return nil, err
 	}
 	obj, ok := v.(map[string]any)
@@ -177,15 +175,6 @@ func DecodeObject(raw []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("must be an object")
 	}
 	return obj, nil
-}
-
-// DecodeValue decodes any JSON value with numbers kept as json.Number.
-func DecodeValue(raw []byte) (any, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	err := dec.Decode(&v)
-	return v, err
 }
 
 func stringMember(obj map[string]json.RawMessage, name string) (string, error) {
