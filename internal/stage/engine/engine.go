@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
@@ -37,6 +39,7 @@ type Stage struct {
 	fail    pipeline.Fail
 	decider atomic.Pointer[deciderBox]
 	metrics *Metrics
+	evalObs prometheus.Observer // metrics.eval for this engine, looked up once
 	logger  *slog.Logger
 }
 
@@ -63,6 +66,7 @@ type Config struct {
 // every call meets the fail posture (SPEC §5.7: a missing bundle fails open unless fail is closed).
 func New(cfg Config, d Decider) *Stage {
 	s := &Stage{name: cfg.Name, mode: cfg.Mode, fail: cfg.Fail, metrics: cfg.Metrics, logger: cfg.Logger}
+	s.evalObs = cfg.Metrics.eval.WithLabelValues(cfg.Name)
 	s.Swap(d)
 	return s
 }
@@ -102,7 +106,7 @@ func (s *Stage) decide(ctx context.Context, c *pipeline.Call) pipeline.Verdict {
 	}
 	start := time.Now()
 	pv, err := d.Decide(ctx, &c.Input)
-	s.metrics.observe(s.name, time.Since(start))
+	s.evalObs.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return s.failed(c, err)
 	}

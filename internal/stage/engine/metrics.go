@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the engine stage's metrics, shared by every engine and labelled by engine name.
 type Metrics struct {
@@ -30,8 +26,4 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.eval, m.errors)
 	return m
-}
-
-func (m *Metrics) observe(engine string, d time.Duration) {
-	m.eval.WithLabelValues(engine).Observe(d.Seconds())
 }

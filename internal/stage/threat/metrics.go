@@ -15,6 +15,8 @@ type Metrics struct {
 	scanSeconds      *prometheus.HistogramVec
 	refusals         *prometheus.CounterVec
 	classifierErrors prometheus.Counter
+	// scanByPhase holds scanSeconds' observer of each phase, looked up once.
+	scanByPhase [2]prometheus.Observer
 }
 
 // NewMetrics registers the stage's metrics with reg:
@@ -44,6 +46,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.findingsTotal, m.scanSeconds, m.refusals, m.classifierErrors)
+	for i, phase := range []policy.Phase{policy.PhaseRequest, policy.PhaseResponse} {
+		m.scanByPhase[i] = m.scanSeconds.WithLabelValues(string(phase))
+	}
 	// Every category is present from the start, so a dashboard shows zeros rather than gaps.
 	for _, c := range scanner.Categories {
 		m.findingsTotal.WithLabelValues(c)
@@ -52,7 +57,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observe(phase policy.Phase, d time.Duration) {
-	if m != nil {
+	switch {
+	case m == nil:
+	case phase == policy.PhaseRequest:
+		m.scanByPhase[0].Observe(d.Seconds())
+	case phase == policy.PhaseResponse:
+		m.scanByPhase[1].Observe(d.Seconds())
+	default:
 		m.scanSeconds.WithLabelValues(string(phase)).Observe(d.Seconds())
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
@@ -216,8 +217,15 @@ func TestMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(m.refusals.WithLabelValues("request")); got != 1 {
 		t.Errorf("refusals: got %v, want 1", got)
 	}
-	if got := testutil.CollectAndCount(m.scanSeconds); got != 1 {
-		t.Errorf("scan histogram series: got %d, want 1", got)
+	// Both phases' series exist from the start; only the request was scanned.
+	for phase, want := range map[string]uint64{"request": 1, "response": 0} {
+		var sample dto.Metric
+		if err := m.scanSeconds.WithLabelValues(phase).(prometheus.Histogram).Write(&sample); err != nil {
+			t.Fatal(err)
+		}
+		if got := sample.GetHistogram().GetSampleCount(); got != want {
+			t.Errorf("gatehouse_threat_scan_seconds{phase=%q} count: got %d, want %d", phase, got, want)
+		}
 	}
 }
 
