@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
 // maxQueuedFrames bounds the frames waiting for a client that reads slowly; senders block beyond it.
@@ -38,9 +39,17 @@ type writer struct {
 }
 
 type outItem struct {
-	frame    []byte
-	durable  *auditlog.Pending
-	fallback []byte
+	frame []byte
+	rec   held
+}
+
+// held is the audit record a frame waits for. If the record cannot be written, the frame is replaced
+// by an audit_unavailable refusal to id, naming decisionID; that refusal is built only then. The zero
+// held is no record: the frame goes out at once.
+type held struct {
+	pending    *auditlog.Pending
+	id         jsonrpc.ID
+	decisionID string
 }
 
 func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.Logger) *writer {
@@ -49,9 +58,9 @@ func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.
 	return wr
 }
 
-// send queues a frame for the writer's goroutine. durable and fallback may be nil. After close,
-// frames are dropped: the client has gone, or the session is over.
-func (w *writer) send(frame []byte, durable *auditlog.Pending, fallback []byte) {
+// send queues a frame for the writer's goroutine. After close, frames are dropped: the client has
+// gone, or the session is over.
+func (w *writer) send(frame []byte, rec held) {
 	w.mu.Lock()
 	for len(w.queue) >= maxQueuedFrames && !w.closed {
 		w.notFull.Wait()
@@ -60,23 +69,23 @@ func (w *writer) send(frame []byte, durable *auditlog.Pending, fallback []byte) 
 		w.mu.Unlock()
 		return
 	}
-	w.queue = append(w.queue, outItem{frame: frame, durable: durable, fallback: fallback})
+	w.queue = append(w.queue, outItem{frame: frame, rec: rec})
 	w.mu.Unlock()
 	w.signal()
 }
 
 // sendNow writes a frame in the calling goroutine when nothing is queued or being written, waiting
 // for its record there; otherwise it queues the frame like send.
-func (w *writer) sendNow(frame []byte, durable *auditlog.Pending, fallback []byte) {
+func (w *writer) sendNow(frame []byte, rec held) {
 	w.mu.Lock()
 	if w.closed || w.busy || len(w.queue) > 0 {
 		w.mu.Unlock()
-		w.send(frame, durable, fallback)
+		w.send(frame, rec)
 		return
 	}
 	w.busy = true
 	w.mu.Unlock()
-	w.write(outItem{frame: frame, durable: durable, fallback: fallback}, true)
+	w.write(outItem{frame: frame, rec: rec}, true)
 	w.mu.Lock()
 	w.busy = false
 	more := len(w.queue) > 0 || w.closed
@@ -96,10 +105,10 @@ func (w *writer) signal() {
 // write writes one frame (or its fallback), flushing when flush is set. Only the holder of busy calls it.
 func (w *writer) write(it outItem, flush bool) {
 	frame := it.frame
-	if it.durable != nil {
-		if err := w.durable(it.durable); err != nil {
+	if it.rec.pending != nil {
+		if err := w.durable(it.rec.pending); err != nil {
 			w.logger.Error("audit record not written; withholding the answer", "error", err)
-			frame = it.fallback
+			frame = auditFailed(it.rec.id, it.rec.decisionID)
 		}
 	}
 	if w.broken || frame == nil {

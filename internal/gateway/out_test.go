@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
 // gatedRecords stands in for the audit log: a record is durable once the test says so.
@@ -55,40 +56,41 @@ func TestWriterAnswersInlineWhenIdle(t *testing.T) {
 	w, out, recs := newTestWriter()
 	p, gate := recs.pending()
 	gate <- nil
-	w.sendNow([]byte(`{"id":1}`), p, []byte(`{"fallback":1}`))
-	w.sendNow([]byte(`{"id":2}`), nil, nil)
+	w.sendNow([]byte(`{"id":1}`), held{pending: p, id: jsonrpc.StringID("1")})
+	w.sendNow([]byte(`{"id":2}`), held{})
 	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n"; got != want {
 		t.Fatalf("after sendNow returned, the client has %q, want %q", got, want)
 	}
 }
 
 // TestWriterKeepsOrder: a frame sent inline never overtakes one queued before it, which is held for
-// its audit record; a frame whose record failed is replaced by its fallback; close writes what is
-// queued and drops what comes after.
+// its audit record; a frame whose record failed is replaced by an audit_unavailable refusal; close
+// writes what is queued and drops what comes after.
 func TestWriterKeepsOrder(t *testing.T) {
 	w, out, recs := newTestWriter()
+	withheld3 := string(auditFailed(jsonrpc.StringID("3"), "dec_3")) + "\n"
 	go w.run()
 	p1, gate1 := recs.pending()
-	w.send([]byte(`{"id":1}`), p1, []byte(`{"withheld":1}`))
-	w.sendNow([]byte(`{"id":2}`), nil, nil) // queued behind 1, not written now
+	w.send([]byte(`{"id":1}`), held{pending: p1, id: jsonrpc.StringID("1"), decisionID: "dec_1"})
+	w.sendNow([]byte(`{"id":2}`), held{}) // queued behind 1, not written now
 	p3, gate3 := recs.pending()
-	w.sendNow([]byte(`{"id":3}`), p3, []byte(`{"withheld":3}`))
+	w.sendNow([]byte(`{"id":3}`), held{pending: p3, id: jsonrpc.StringID("3"), decisionID: "dec_3"})
 	time.Sleep(20 * time.Millisecond)
 	if got := out.String(); got != "" {
 		t.Fatalf("frames overtook the one held for its audit record: client has %q", got)
 	}
 	gate3 <- errors.New("disk full")
 	gate1 <- nil
-	eventually(t, out, "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n")
+	eventually(t, out, "{\"id\":1}\n{\"id\":2}\n"+withheld3)
 
 	// Idle again: inline.
-	w.sendNow([]byte(`{"id":4}`), nil, nil)
-	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n{\"id\":4}\n"; got != want {
+	w.sendNow([]byte(`{"id":4}`), held{})
+	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n"+withheld3+"{\"id\":4}\n"; got != want {
 		t.Fatalf("client has %q, want %q", got, want)
 	}
 
 	p5, gate5 := recs.pending()
-	w.send([]byte(`{"id":5}`), p5, nil)
+	w.send([]byte(`{"id":5}`), held{pending: p5})
 	closed := make(chan struct{})
 	go func() { w.close(); close(closed) }()
 	select {
@@ -98,9 +100,9 @@ func TestWriterKeepsOrder(t *testing.T) {
 	}
 	gate5 <- nil
 	<-closed
-	w.send([]byte(`{"id":6}`), nil, nil)
-	w.sendNow([]byte(`{"id":7}`), nil, nil)
-	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n{\"withheld\":3}\n{\"id\":4}\n{\"id\":5}\n"; got != want {
+	w.send([]byte(`{"id":6}`), held{})
+	w.sendNow([]byte(`{"id":7}`), held{})
+	if got, want := out.String(), "{\"id\":1}\n{\"id\":2}\n"+withheld3+"{\"id\":4}\n{\"id\":5}\n"; got != want {
 		t.Fatalf("client has %q, want %q", got, want)
 	}
 }
@@ -112,15 +114,15 @@ func TestWriterBoundsItsQueue(t *testing.T) {
 	go w.run()
 	defer w.close()
 	p, gate := recs.pending()
-	w.send([]byte(`{"held":true}`), p, nil)
+	w.send([]byte(`{"held":true}`), held{pending: p})
 	for !w.holding() { // the goroutine has taken the held frame
 		time.Sleep(time.Millisecond)
 	}
 	for range maxQueuedFrames {
-		w.send([]byte(`{}`), nil, nil)
+		w.send([]byte(`{}`), held{})
 	}
 	sent := make(chan struct{})
-	go func() { w.send([]byte(`{"last":true}`), nil, nil); close(sent) }()
+	go func() { w.send([]byte(`{"last":true}`), held{}); close(sent) }()
 	select {
 	case <-sent:
 		t.Fatal("a sender went past a full queue")

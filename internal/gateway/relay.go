@@ -75,6 +75,8 @@ func (g *Gateway) NewRelay(sess *Session, up *upstream.Stdio, in io.Reader, out 
 func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 	upCtx, stopUpstream := context.WithCancel(context.Background())
 	defer stopUpstream()
+	// Answers are handled in the goroutine that reads them from the upstream: no hand-off.
+	r.up.HandleFrames(func(ev upstream.Event, more bool) { r.upstreamFrame(upCtx, ev, more) })
 	upDone := make(chan error, 1)
 	go func() { upDone <- r.up.Run(upCtx) }()
 	go r.out.run()
@@ -149,7 +151,7 @@ func (r *Relay) readClient(ctx context.Context) {
 			fe := &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
 				Detail: tooLong.Error(), ID: jsonrpc.SalvageID(tooLong.Prefix)}
 			frame, durable := r.g.recordFrameError(r.sess, fe, tooLong.Prefix)
-			r.out.send(frame, durable, auditFailed(fe.ID, ""))
+			r.out.send(frame, held{durable, fe.ID, ""})
 		case err == io.EOF:
 			return
 		default:
@@ -167,7 +169,7 @@ func (r *Relay) fromClient(ctx context.Context, line []byte) {
 			fe = &jsonrpc.FrameError{Code: jsonrpc.CodeParseError, Reason: policy.CodeMalformed, Detail: err.Error()}
 		}
 		frame, durable := r.g.recordFrameError(r.sess, fe, line)
-		r.out.send(frame, durable, auditFailed(fe.ID, ""))
+		r.out.send(frame, held{durable, fe.ID, ""})
 		return
 	}
 	switch msg.Kind() {
@@ -215,7 +217,7 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 		fe := &jsonrpc.FrameError{Code: jsonrpc.CodeInvalidRequest, Reason: policy.CodeMalformed,
 			Detail: "a request with this id is already in flight", ID: msg.ID}
 		frame, durable := r.g.recordFrameError(r.sess, fe, msg.Raw)
-		r.out.send(frame, durable, auditFailed(msg.ID, ""))
+		r.out.send(frame, held{durable, msg.ID, ""})
 		return
 	}
 	if msg.Method == mcp.MethodPing && !killed {
@@ -231,7 +233,7 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 	}
 	if !c.Decision.Forwards() {
 		frame := refusal(c)
-		r.out.send(frame, r.g.record(c, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c), Result: frame}), auditFailed(msg.ID, c.DecisionID))
+		r.out.send(frame, held{r.g.record(c, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c), Result: frame}), msg.ID, c.DecisionID})
 		return
 	}
 	frame, args, err := r.g.outbound(c)
@@ -240,7 +242,7 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 		c.Decision.Abandon()
 		c.Refuse("gateway", policy.CodePolicyError, "the policy's rewrite of the arguments could not be applied")
 		frame := refusal(c)
-		r.out.send(frame, r.g.record(c, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c), Result: frame}), auditFailed(msg.ID, c.DecisionID))
+		r.out.send(frame, held{r.g.record(c, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c), Result: frame}), msg.ID, c.DecisionID})
 		return
 	}
 	if msg.Method == mcp.MethodInitialize && !c.Request.Modern {
@@ -295,7 +297,7 @@ func (r *Relay) take(key string) *exchange {
 // unsent one gives its reservation back.
 func (r *Relay) unavailable(ex *exchange, sent bool, why string) {
 	if ex.call == nil {
-		r.out.send(jsonrpc.Refusal(ex.id, jsonrpc.ErrorData{Reason: policy.CodeUpstreamUnavailable, Detail: why}), nil, nil)
+		r.out.send(jsonrpc.Refusal(ex.id, jsonrpc.ErrorData{Reason: policy.CodeUpstreamUnavailable, Detail: why}), held{})
 		return
 	}
 	if !sent {
@@ -307,7 +309,7 @@ func (r *Relay) unavailable(ex *exchange, sent bool, why string) {
 	if sent {
 		o.Upstream = time.Since(ex.sent)
 	}
-	r.out.send(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
+	r.out.send(frame, held{r.g.record(ex.call, o), ex.id, ex.call.DecisionID})
 }
 
 // failAll answers every exchange still pending.

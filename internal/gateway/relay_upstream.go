@@ -12,8 +12,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
 
-// consume handles the upstream's events in order until the supervisor stops. started is closed at the
-// first start.
+// consume handles the upstream's starts and exits in order until the supervisor stops. started is
+// closed at the first start. Its output goes to upstreamFrame.
 func (r *Relay) consume(ctx context.Context, started chan struct{}) {
 	first := true
 	for ev := range r.up.Events() {
@@ -24,18 +24,26 @@ func (r *Relay) consume(ctx context.Context, started chan struct{}) {
 				close(started)
 				first = false
 			}
-		case upstream.Frame:
-			r.fromUpstream(ctx, ev.Frame)
-		case upstream.TooLong:
-			r.heard()
-			id := jsonrpc.SalvageID(ev.Frame)
-			r.g.logger.Error("upstream sent an oversize message", "upstream", r.sess.Upstream, "error", ev.Err)
-			if ex := r.take(id.Key()); ex != nil && !id.IsZero() {
-				r.answerUpstreamFault(ex, policy.CodePayloadTooLarge, ev.Err.Error())
-			}
+		case upstream.Frame, upstream.TooLong:
+			r.upstreamFrame(ctx, ev, false)
 		case upstream.Exited:
 			r.exited(ev)
 		}
+	}
+}
+
+// upstreamFrame handles one message (or oversize line) from the upstream, in the goroutine that read
+// it; more says whether further output is already waiting.
+func (r *Relay) upstreamFrame(ctx context.Context, ev upstream.Event, more bool) {
+	if ev.Kind == upstream.Frame {
+		r.fromUpstream(ctx, ev.Frame, more)
+		return
+	}
+	r.heard()
+	id := jsonrpc.SalvageID(ev.Frame)
+	r.g.logger.Error("upstream sent an oversize message", "upstream", r.sess.Upstream, "error", ev.Err)
+	if ex := r.take(id.Key()); ex != nil && !id.IsZero() {
+		r.answerUpstreamFault(ex, policy.CodePayloadTooLarge, ev.Err.Error())
 	}
 }
 
@@ -98,7 +106,7 @@ func (r *Relay) exited(ev upstream.Event) {
 	}
 }
 
-func (r *Relay) fromUpstream(ctx context.Context, line []byte) {
+func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 	r.heard()
 	msg, err := jsonrpc.Parse(line, r.g.opts.Limits)
 	if err != nil {
@@ -134,41 +142,41 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte) {
 			return
 		}
 		if ex.call == nil {
-			r.out.send(msg.Raw, nil, nil)
+			r.out.send(msg.Raw, held{})
 			return
 		}
 		frame, o := r.g.respond(ctx, ex.call, msg, nil)
 		o.Args, o.Upstream = ex.args, time.Since(ex.sent)
-		if len(r.up.Events()) == 0 {
+		if !more {
 			// Nothing else from the upstream to handle: answer from here, committing the audit
-			// record in this goroutine too. With more queued, hand the answer to the writer, so
+			// record in this goroutine too. With more waiting, hand the answer to the writer, so
 			// that the records of the next answers join this one's commit.
-			r.out.sendNow(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
+			r.out.sendNow(frame, held{r.g.record(ex.call, o), ex.id, ex.call.DecisionID})
 			return
 		}
-		r.out.send(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
+		r.out.send(frame, held{r.g.record(ex.call, o), ex.id, ex.call.DecisionID})
 	case jsonrpc.KindRequest:
 		// A server-to-client request (sampling, elicitation, roots, ping): relay it and remember its
 		// id so that only a genuine answer goes back.
 		r.mu.Lock()
 		r.fromServer[msg.ID.Key()] = true
 		r.mu.Unlock()
-		r.out.send(msg.Raw, nil, nil)
+		r.out.send(msg.Raw, held{})
 	case jsonrpc.KindNotification:
-		r.out.send(msg.Raw, nil, nil)
+		r.out.send(msg.Raw, held{})
 	}
 }
 
 // answerUpstreamFault answers an exchange whose upstream answer was unusable.
 func (r *Relay) answerUpstreamFault(ex *exchange, code policy.Code, why string) {
 	if ex.call == nil {
-		r.out.send(jsonrpc.Refusal(ex.id, jsonrpc.ErrorData{Reason: code, Detail: why}), nil, nil)
+		r.out.send(jsonrpc.Refusal(ex.id, jsonrpc.ErrorData{Reason: code, Detail: why}), held{})
 		return
 	}
 	ex.call.Refuse("upstream", code, why)
 	frame := refusal(ex.call)
 	o := audit.Outcome{Status: audit.StatusUpstreamError, Args: ex.args, Result: frame, Upstream: time.Since(ex.sent)}
-	r.out.send(frame, r.g.record(ex.call, o), auditFailed(ex.id, ex.call.DecisionID))
+	r.out.send(frame, held{r.g.record(ex.call, o), ex.id, ex.call.DecisionID})
 }
 
 // watch enforces the request timeout and notices a hung upstream: when requests are in flight and the

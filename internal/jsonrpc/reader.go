@@ -60,6 +60,9 @@ func (lr *LineReader) Next() ([]byte, error) {
 	}
 }
 
+// Buffered reports how many bytes have been read from the stream but not yet returned.
+func (lr *LineReader) Buffered() int { return lr.r.Buffered() }
+
 func (lr *LineReader) readLine() ([]byte, error) {
 	var acc []byte
 	for {

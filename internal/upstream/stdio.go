@@ -94,6 +94,9 @@ type Event struct {
 type Stdio struct {
 	cfg    StdioConfig
 	events chan Event
+	// onFrame, when set, receives Frame and TooLong events in the reading goroutine instead of the
+	// channel (HandleFrames).
+	onFrame func(ev Event, more bool)
 
 	mu    sync.Mutex
 	cur   *process // nil while no process runs
@@ -119,6 +122,13 @@ func (s *Stdio) Name() string { return s.cfg.Name }
 
 // Events is the ordered stream of what happens to the upstream. It is closed when Run returns.
 func (s *Stdio) Events() <-chan Event { return s.events }
+
+// HandleFrames makes h receive the Frame and TooLong events, in order, in the goroutine that read
+// them, instead of the Events channel; more says whether further output has already been read. Started
+// and Exited still go to the channel: a process's Exited follows the return of h for its last frame.
+// Handing each answer to another goroutine costs a thread wake-up on an idle gateway; this avoids
+// it. h must not block for long: the process's output waits behind it. Call it before Run.
+func (s *Stdio) HandleFrames(h func(ev Event, more bool)) { s.onFrame = h }
 
 // ErrNotRunning is returned by Send while process generation gen is not the one running.
 var ErrNotRunning = errors.New("upstream process is not running")
@@ -303,9 +313,9 @@ func (s *Stdio) readFrames(ctx context.Context, p *process, r *os.File) {
 		var tooLong *jsonrpc.LineTooLongError
 		switch {
 		case err == nil:
-			s.emit(ctx, Event{Kind: Frame, Gen: p.gen, Frame: line})
+			s.frame(ctx, Event{Kind: Frame, Gen: p.gen, Frame: line}, lr.Buffered() > 0)
 		case errors.As(err, &tooLong):
-			s.emit(ctx, Event{Kind: TooLong, Gen: p.gen, Frame: tooLong.Prefix, Err: tooLong})
+			s.frame(ctx, Event{Kind: TooLong, Gen: p.gen, Frame: tooLong.Prefix, Err: tooLong}, lr.Buffered() > 0)
 		default:
 			if err != io.EOF && !errors.Is(err, os.ErrClosed) {
 				s.cfg.Logger.Warn("reading upstream stdout", "upstream", s.cfg.Name, "gen", p.gen, "error", err)
@@ -313,6 +323,14 @@ func (s *Stdio) readFrames(ctx context.Context, p *process, r *os.File) {
 			return
 		}
 	}
+}
+
+func (s *Stdio) frame(ctx context.Context, ev Event, more bool) {
+	if s.onFrame != nil {
+		s.onFrame(ev, more)
+		return
+	}
+	s.emit(ctx, ev)
 }
 
 // maxStderrLine bounds one logged line of the child's stderr.
