@@ -85,6 +85,10 @@ func stdio(args []string) error {
 	toolArgs := fs.String("args", `{"message":"hello from loadgen"}`, "tool arguments (JSON)")
 	want := fs.String("want", "hello from loadgen", "text every answer must contain")
 	withOff := fs.Bool("with-mode-off", true, "also measure gatehouse with --mode off (relay and audit, no policy)")
+	withFsync := fs.Bool("with-fsync", true, "measure gatehouse with the default fsync'd audit")
+	var baselines []string
+	fs.Func("baseline", "another gatehouse binary (an earlier build) to measure in the same run, with audit durability write; may be repeated",
+		func(s string) error { baselines = append(baselines, s); return nil })
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,25 +102,27 @@ func stdio(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	specs := []struct {
+	type spec struct {
 		name string
 		argv []string
-	}{
-		{"direct", server},
-		{"gatehouse (rules, fsync'd audit)", append([]string{*bin, "run", "--log-level", "error", "--policy", *policy,
-			"--audit", filepath.Join(dir, "audit-enforce.jsonl"), "--"}, server...)},
 	}
-	specs = append(specs, struct {
-		name string
-		argv []string
-	}{"gatehouse (rules, audit durability write)", append([]string{*bin, "run", "--log-level", "error", "--policy", *policy,
-		"--audit-durability", "write", "--audit", filepath.Join(dir, "audit-write.jsonl"), "--"}, server...)})
+	gatehouse := func(bin, audit string, flags ...string) []string {
+		argv := append([]string{bin, "run", "--log-level", "error"}, flags...)
+		argv = append(argv, "--audit", filepath.Join(dir, audit), "--")
+		return append(argv, server...)
+	}
+	specs := []spec{{"direct", server}}
+	if *withFsync {
+		specs = append(specs, spec{"gatehouse (rules, fsync'd audit)", gatehouse(*bin, "audit-enforce.jsonl", "--policy", *policy)})
+	}
+	specs = append(specs, spec{"gatehouse (rules, audit durability write)",
+		gatehouse(*bin, "audit-write.jsonl", "--policy", *policy, "--audit-durability", "write")})
+	for i, b := range baselines {
+		specs = append(specs, spec{fmt.Sprintf("%s (rules, audit durability write)", b),
+			gatehouse(b, fmt.Sprintf("audit-baseline%d.jsonl", i), "--policy", *policy, "--audit-durability", "write")})
+	}
 	if *withOff {
-		specs = append(specs, struct {
-			name string
-			argv []string
-		}{"gatehouse --mode off (fsync'd audit)", append([]string{*bin, "run", "--log-level", "error", "--mode", "off",
-			"--audit", filepath.Join(dir, "audit-off.jsonl"), "--"}, server...)})
+		specs = append(specs, spec{"gatehouse --mode off (fsync'd audit)", gatehouse(*bin, "audit-off.jsonl", "--mode", "off")})
 	}
 	var targets []*target
 	for _, s := range specs {
