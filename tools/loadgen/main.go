@@ -87,7 +87,7 @@ func stdio(args []string) error {
 	withOff := fs.Bool("with-mode-off", true, "also measure gatehouse with --mode off (relay and audit, no policy)")
 	withFsync := fs.Bool("with-fsync", true, "measure gatehouse with the default fsync'd audit")
 	var baselines []string
-	fs.Func("baseline", "another gatehouse binary (an earlier build) to measure in the same run, with audit durability write; may be repeated",
+	fs.Func("baseline", "another binary taking gatehouse run's flags (an earlier build, or tools/relaybaseline) to measure in the same run with the write-mode row's flags; may be repeated",
 		func(s string) error { baselines = append(baselines, s); return nil })
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -118,7 +118,7 @@ func stdio(args []string) error {
 	specs = append(specs, spec{"gatehouse (rules, audit durability write)",
 		gatehouse(*bin, "audit-write.jsonl", "--policy", *policy, "--audit-durability", "write")})
 	for i, b := range baselines {
-		specs = append(specs, spec{fmt.Sprintf("%s (rules, audit durability write)", b),
+		specs = append(specs, spec{fmt.Sprintf("%s (the write-mode row's flags)", filepath.Base(b)),
 			gatehouse(b, fmt.Sprintf("audit-baseline%d.jsonl", i), "--policy", *policy, "--audit-durability", "write")})
 	}
 	if *withOff {

@@ -4,9 +4,9 @@
 // place:
 //
 //	go build -o /tmp/relaybaseline ./tools/relaybaseline
-//	go run ./tools/loadgen stdio --gatehouse /tmp/relaybaseline --policy unused --with-mode-off=false -- SERVER
+//	go run ./tools/loadgen stdio --gatehouse BIN --baseline /tmp/relaybaseline --policy POLICY -- SERVER
 //
-// (The rows are then labelled as gatehouse's; every one is this relay.)
+// (scripts/bench does this for the Go test server.)
 package main
 
 import (
