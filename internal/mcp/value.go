@@ -132,20 +132,24 @@ func (d *valueDecoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		obj[name] = v // a repeated name keeps its last value, as in encoding/json
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, errSyntax
+		last, err := d.separator('}')
+		if err != nil {
+			return nil, err
 		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
+		if last {
 			return obj, nil
-		default:
-			return nil, errSyntax
 		}
 	}
+}
+
+// separator reads what follows a member or element: a comma (more follow) or end (last is true).
+func (d *valueDecoder) separator(end byte) (last bool, err error) {
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != ',' && d.b[d.i] != end {
+		return false, errSyntax
+	}
+	d.i++
+	return d.b[d.i-1] == end, nil
 }
 
 func (d *valueDecoder) array(depth int) (any, error) {
@@ -162,18 +166,12 @@ func (d *valueDecoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		arr = append(arr, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, errSyntax
+		last, err := d.separator(']')
+		if err != nil {
+			return nil, err
 		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		if last {
 			return arr, nil
-		default:
-			return nil, errSyntax
 		}
 	}
 }
