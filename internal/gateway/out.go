@@ -67,6 +67,9 @@ func (w *writer) send(frame []byte, rec held) {
 	}
 	if w.closed {
 		w.mu.Unlock()
+		if rec.pending != nil {
+			rec.pending.Detach() // the frame is dropped, but its record is still written
+		}
 		return
 	}
 	w.queue = append(w.queue, outItem{frame: frame, rec: rec})
