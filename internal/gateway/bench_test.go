@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
@@ -41,9 +39,8 @@ func BenchmarkRequestPipeline(b *testing.B) {
 	defer w.Close()
 	gw := New(Options{
 		Identity: identity.NewLocal("bench-agent", []string{"dev"}),
-		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
-			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
-		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
+		Engines:  []*engine.Stage{enforcingRules(pol, logger)},
+		Fail:     pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
 		Threat: withThreatStage(b), Pins: mustPins(b),
 	})
 	sess := &Session{ID: "sess_bench", Upstream: "peer"}

@@ -328,3 +328,9 @@ func resultText(t *testing.T, resp map[string]any) string {
 	txt, _ := content[0].(map[string]any)["text"].(string)
 	return txt
 }
+
+// enforcingRules is the rules engine for pol in enforce mode, failing closed, with metrics of its own.
+func enforcingRules(pol *rules.Policy, logger *slog.Logger) *engine.Stage {
+	return engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
+		Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))
+}

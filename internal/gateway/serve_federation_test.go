@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
-	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 )
@@ -239,8 +237,7 @@ rules:
 		httpUpstream(t, "five", "five", paged("five", "a", "b", "c", "d", "e")),
 		httpUpstream(t, "one", "one", paged("one", "x")),
 	}}, logger, func(o *Options, _ *streamable.Config) {
-		o.Engines = []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
-			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))}
+		o.Engines = []*engine.Stage{enforcingRules(pol, logger)}
 	})
 	status, body := post(t, url, "tools/list", nil)
 	next, _ := body["result"].(map[string]any)["nextCursor"].(string)
@@ -296,8 +293,7 @@ rules:
 		httpUpstream(t, "b", "b", sdkUpstreamWith(t, "b", nil, empty, listed)),
 	}}, logger, func(o *Options, _ *streamable.Config) {
 		o.Limits.MaxBytes = 1024
-		o.Engines = []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
-			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))}
+		o.Engines = []*engine.Stage{enforcingRules(pol, logger)}
 	})
 	status, body := post(t, url, "tools/list", nil)
 	if d := errData(body); status != http.StatusInternalServerError || d["reason"] != "policy_error" {

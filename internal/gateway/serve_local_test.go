@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
@@ -76,9 +75,8 @@ func TestLocalUpstreamServesBothErasThroughThePipeline(t *testing.T) {
 	defer w.Close()
 	lists, _ := tenancy.Open("", nil, nil)
 	gw := New(Options{Identity: identity.Transport{}, Allowlists: lists,
-		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
-			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
-		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger})
+		Engines: []*engine.Stage{enforcingRules(pol, logger)},
+		Fail:    pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger})
 	tools := &echoTools{}
 	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&LocalUpstream{UpstreamName: "fs", UpstreamPrefix: "fs", Tools: tools, Version: "test"}}})
 	if err != nil {

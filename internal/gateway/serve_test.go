@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
@@ -164,9 +163,8 @@ func newServeHarness(t *testing.T, opts ServeOptions, tweak ...func(*Options, *s
 	}
 	gopts := Options{
 		Identity: identity.Transport{},
-		Engines: []*engine.Stage{engine.New(engine.Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed,
-			Metrics: engine.NewMetrics(prometheus.NewRegistry()), Logger: logger}, engine.NewRules(pol))},
-		Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
+		Engines:  []*engine.Stage{enforcingRules(pol, logger)},
+		Fail:     pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
 	}
 	hcfg := streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}
 	for _, f := range tweak {
