@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -100,4 +103,55 @@ func mustPins(tb testing.TB) *pin.Pinner {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// BenchmarkExchange measures the CPU gatehouse run spends on the path of one echo tools/call, with
+// the example policy, the default threat scanner and pins, and the audit log in durability write:
+// parse and decide the request, parse and decide the answer, build, commit and write its record,
+// and write the answer. It leaves out the pipes and thread wake-ups that loadgen stdio measures too.
+func BenchmarkExchange(b *testing.B) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	src, err := os.ReadFile("../../examples/policies/everything-demo.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol, err := rules.Load("everything-demo.yaml", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := auditlog.Open(auditlog.Options{Path: filepath.Join(b.TempDir(), "audit.jsonl"), Logger: logger, Durability: auditlog.DurabilityWrite})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	gw := New(Options{
+		Identity: identity.NewLocal("", nil),
+		Engines:  []*engine.Stage{enforcingRules(pol, logger)},
+		Fail:     pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
+		Threat: withThreatStage(b), Pins: mustPins(b), Metrics: NewMetrics(prometheus.NewRegistry()),
+	})
+	sess := &Session{ID: "sess_bench", Upstream: "upstream"}
+	out := newWriter(io.Discard, gw.durable, logger)
+	request := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from loadgen"}}}`)
+	answer := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"Echo: hello from loadgen"}]}}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		msg, err := jsonrpc.Parse(request, jsonrpc.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := gw.decide(ctx, sess, msg)
+		_, args, err := gw.outbound(c)
+		if err != nil || !c.Decision.Forwards() {
+			b.Fatalf("not forwarded: %v %v", c.Decision, err)
+		}
+		resp, err := jsonrpc.Parse(answer, jsonrpc.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		frame, o := gw.respond(ctx, c, resp, nil)
+		o.Args = args
+		out.write(outItem{frame: frame, rec: held{gw.record(c, o), msg.ID, c.DecisionID}}, true)
+	}
 }

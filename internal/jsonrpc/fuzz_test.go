@@ -20,6 +20,18 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// A frame read without the full decoder must read the same with it.
+		if fast, ok := parseOrdinary(raw, 16); ok {
+			full, err := parseFull(raw, Limits{MaxBytes: 1 << 16, MaxDepth: 16})
+			if err != nil {
+				t.Fatalf("read %q without the decoder; the decoder refuses it: %v", raw, err)
+			}
+			if fast.ID != full.ID || fast.Method != full.Method || !bytes.Equal(fast.Params, full.Params) ||
+				!bytes.Equal(fast.Result, full.Result) || !bytes.Equal(fast.Error, full.Error) ||
+				fast.params != full.params || fast.result != full.result {
+				t.Fatalf("%q read differently:\n fast %+v\n full %+v", raw, fast, full)
+			}
+		}
 		m, err := Parse(raw, Limits{MaxBytes: 1 << 16, MaxDepth: 16})
 		if err != nil {
 			var fe *FrameError

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
@@ -74,6 +75,14 @@ func Parse(raw []byte, lim Limits) (*Message, error) {
 			Detail: fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", len(raw), lim.MaxBytes),
 			ID:     SalvageID(raw)}
 	}
+	if m, ok := parseOrdinary(raw, lim.MaxDepth); ok {
+		return m, nil
+	}
+	return parseFull(raw, lim)
+}
+
+// parseFull is Parse with the full decoder, for any frame.
+func parseFull(raw []byte, lim Limits) (*Message, error) {
 	if d := depth(raw); d > lim.MaxDepth {
 		return nil, malformed(CodeParseError, SalvageID(raw), "JSON nesting depth %d exceeds the limit of %d", d, lim.MaxDepth)
 	}
@@ -95,6 +104,44 @@ func Parse(raw []byte, lim Limits) (*Message, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// parseOrdinary reads a frame without the full decoder, when it can (jsonscan.Object): an object
+// whose strings, names and members need none of the decoder's care, with a valid envelope. It
+// reports false for anything else, and Parse then decides with the decoder, which also words the
+// error. It reads the same members as decodeEnvelope and applies the same checks.
+func parseOrdinary(raw []byte, maxDepth int) (*Message, bool) {
+	m := &Message{Raw: raw}
+	var version []byte
+	err := jsonscan.Object(raw, maxDepth, func(name []byte, start, end int) error {
+		val, sp := raw[start:end], span{start, end}
+		switch string(name) {
+		case "jsonrpc":
+			version = val
+		case "id":
+			id, err := parseID(val)
+			if err != nil {
+				return err
+			}
+			m.ID = id
+		case "method":
+			if val[0] != '"' || bytes.IndexByte(val, '\\') >= 0 {
+				return jsonscan.ErrUnusual
+			}
+			m.Method = string(val[1 : len(val)-1])
+		case "params":
+			m.Params, m.params = val, sp
+		case "result":
+			m.Result, m.result = val, sp
+		case "error":
+			m.Error = val
+		}
+		return nil
+	})
+	if err != nil || string(version) != `"2.0"` || m.validate() != nil {
+		return nil, false
+	}
+	return m, true
 }
 
 func (m *Message) decodeEnvelope(dec *jsontext.Decoder) error {

@@ -56,6 +56,10 @@ func TestParseAccepts(t *testing.T) {
 			if string(m.Raw) != tt.in {
 				t.Errorf("raw changed")
 			}
+			// Every one of these is ordinary: read without the full decoder.
+			if _, ok := parseOrdinary([]byte(tt.in), DefaultMaxDepth); !ok {
+				t.Errorf("not read on the fast path")
+			}
 		})
 	}
 }
@@ -101,6 +105,10 @@ func TestParseRefuses(t *testing.T) {
 			m, err := Parse([]byte(tt.in), tt.lim)
 			if err == nil {
 				t.Fatalf("Parse accepted %q as %+v", tt.in, m)
+			}
+			// (Size is checked before either path.)
+			if _, ok := parseOrdinary([]byte(tt.in), tt.lim.withDefaults().MaxDepth); ok && tt.reason != policy.CodePayloadTooLarge {
+				t.Errorf("the fast path accepted it")
 			}
 			var fe *FrameError
 			if !errors.As(err, &fe) {

@@ -1,10 +1,14 @@
 package mcp
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -69,4 +73,51 @@ func TestReplaceMember(t *testing.T) {
 			t.Errorf("ReplaceMember(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
 	}
+}
+
+// FuzzDecodeRequest holds DecodeRequest to encoding/json's reading of the same params: the tool
+// name and the arguments, for any params jsonrpc.Parse accepts.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"echo","arguments":{"message":"hi","n":[1,2.5,{"x":null}]}}`, `{"n\u0061me":"echo","arguments":{}}`,
+		`{"name":"a","_meta":{"gatehouse/run_id":"r1","io.modelcontextprotocol/protocolVersion":"2026-07-28"}}`,
+		`{"name":7}`, `{"arguments":[1]}`, `{"name":"x","arguments":null}`, `{"name":"\u00e9\n"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		msg, err := jsonrpc.Parse(append(append([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":`), params...), '}'), jsonrpc.Limits{})
+		if err != nil || msg.Params == nil || msg.Params[0] != '{' {
+			return
+		}
+		var members map[string]json.RawMessage // exact names, unlike a struct
+		if err := json.Unmarshal(msg.Params, &members); err != nil {
+			t.Fatalf("encoding/json refuses params jsonrpc accepted: %v", err)
+		}
+		var name any
+		if raw, ok := members["name"]; ok {
+			json.Unmarshal(raw, &name)
+		}
+		args := members["arguments"]
+		req, err := DecodeRequest(MethodToolsCall, msg.Params)
+		if s, isString := name.(string); name != nil && !isString || len(args) > 0 && args[0] != '{' && string(args) != "null" {
+			if err == nil {
+				t.Fatalf("a name that is not a string, or arguments that are not an object, were read: %q", params)
+			}
+			return
+		} else if err != nil {
+			t.Fatalf("DecodeRequest(%q): %v", params, err)
+		} else if req.Name != s {
+			t.Fatalf("name %q, encoding/json %q", req.Name, s)
+		}
+		if len(args) > 0 && string(args) != "null" {
+			want, err := decodeSlow(args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(req.Arguments, want) || !bytes.Equal(req.RawArguments, args) {
+				t.Fatalf("arguments %v (%q), encoding/json %v (%q)", req.Arguments, req.RawArguments, want, args)
+			}
+		}
+	})
 }

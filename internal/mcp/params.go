@@ -1,14 +1,13 @@
 package mcp
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 )
 
 // Meta keys gatehouse reads from params._meta.
@@ -115,39 +114,36 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 // members calls f for each member of a JSON object, in order, with exact (unescaped) names. The
 // object must be valid JSON: it is walked, not validated again.
 func members(obj []byte, f func(name string, val jsontext.Value) error) error {
-	d := decoders.Get().(*decoder)
-	defer func() { d.r.Reset(nil); decoders.Put(d) }()
-	d.r.Reset(obj)
-	d.d.Reset(&d.r)
-	if tok, err := d.d.ReadToken(); err != nil || tok.Kind() != '{' {
+	var s jsonscan.Scanner
+	s.Reset(obj, 0)
+	if t, err := s.Next(); err != nil || t.Kind != '{' {
 		return fmt.Errorf("not a JSON object")
 	}
-	for d.d.PeekKind() != '}' {
-		tok, err := d.d.ReadToken()
+	for {
+		t, err := s.Next()
 		if err != nil {
 			return err
 		}
-		name := tok.String()
-		val, err := d.d.ReadValue()
+		if t.Kind == '}' {
+			return nil
+		}
+		name := string(t.Text())
+		if t.Flags&jsonscan.Escaped != 0 {
+			u, err := jsontext.AppendUnquote(nil, t.Raw)
+			if err != nil {
+				return err
+			}
+			name = string(u)
+		}
+		val, err := s.Value()
 		if err != nil {
 			return err
 		}
-		// val aliases the decoder's buffer; hand f a view into obj, which outlives it.
-		end := int(d.d.InputOffset())
-		if err := f(name, jsontext.Value(obj[end-len(val):end])); err != nil {
+		if err := f(name, val); err != nil {
 			return err
 		}
 	}
-	return nil
 }
-
-// decoder pairs a reusable jsontext.Decoder with its reader.
-type decoder struct {
-	r bytes.Reader
-	d jsontext.Decoder
-}
-
-var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 func stringValue(val jsontext.Value, what string) (string, error) {
 	switch val.Kind() {

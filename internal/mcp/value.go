@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 )
 
 // maxValueDepth bounds nesting in DecodeValue, as encoding/json does.
@@ -56,16 +58,7 @@ type valueDecoder struct {
 	i int
 }
 
-func (d *valueDecoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *valueDecoder) space() { d.i = jsonscan.SkipSpace(d.b, d.i) }
 
 func (d *valueDecoder) value(depth int) (any, error) {
 	d.space()
@@ -178,77 +171,32 @@ func (d *valueDecoder) array(depth int) (any, error) {
 
 // str reads a string whose opening quote is at d.i.
 func (d *valueDecoder) str() (string, error) {
-	start := d.i
-	d.i++
-	escaped := false
-	for {
-		if d.i >= len(d.b) {
-			return "", errSyntax
-		}
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			raw := d.b[start:d.i]
-			if !escaped {
-				if !utf8.Valid(raw) {
-					return "", errUnusual // encoding/json replaces invalid bytes
-				}
-				return string(raw[1 : len(raw)-1]), nil
-			}
-			s, err := jsontext.AppendUnquote(nil, raw)
-			if err != nil {
-				return "", errUnusual // e.g. a lone surrogate, which encoding/json replaces
-			}
-			return string(s), nil
-		case c == '\\':
-			escaped = true
-			d.i += 2
-		case c < 0x20:
-			return "", errSyntax
-		default:
-			d.i++
-		}
+	end, flags, ok := jsonscan.ScanString(d.b, d.i)
+	if !ok {
+		return "", errSyntax
 	}
+	raw := d.b[d.i:end]
+	d.i = end
+	if flags&jsonscan.Escaped == 0 {
+		if flags&jsonscan.NonASCII != 0 && !utf8.Valid(raw) {
+			return "", errUnusual // encoding/json replaces invalid bytes
+		}
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	s, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return "", errUnusual // e.g. a lone surrogate, which encoding/json replaces
+	}
+	return string(s), nil
 }
 
 // number reads a number at d.i, checking its grammar (RFC 8259 §6).
 func (d *valueDecoder) number() (any, error) {
-	start := d.i
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	switch {
-	case d.i < len(d.b) && d.b[d.i] == '0':
-		d.i++
-	case d.i < len(d.b) && d.b[d.i] >= '1' && d.b[d.i] <= '9':
-		d.digits()
-	default:
+	end, ok := jsonscan.ScanNumber(d.b, d.i)
+	if !ok {
 		return nil, errSyntax
 	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		if d.digits() == 0 {
-			return nil, errSyntax
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if d.digits() == 0 {
-			return nil, errSyntax
-		}
-	}
-	return json.Number(d.b[start:d.i]), nil
-}
-
-func (d *valueDecoder) digits() int {
-	n := 0
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-		n++
-	}
-	return n
+	n := json.Number(d.b[d.i:end])
+	d.i = end
+	return n, nil
 }

@@ -8,10 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 )
 
 // maxDepth bounds the walk of nested values; gatehouse refuses deeper messages before they reach
@@ -161,6 +163,9 @@ func isCard(s string) bool {
 // returned as it is (same bytes, same formatting); otherwise the result is compact. raw that is not
 // JSON is redacted as text. raw is never modified.
 func JSON(raw []byte) []byte {
+	if untouched(raw) {
+		return raw
+	}
 	out, changed, err := redactJSON(raw)
 	if err != nil {
 		t := Text(string(raw))
@@ -179,6 +184,64 @@ func JSON(raw []byte) []byte {
 		return raw
 	}
 	return out
+}
+
+// untouched reports whether raw is one JSON document with nothing to redact, reading it without
+// the decoder, as most documents are: JSON then returns raw at once. It reports false when something
+// needs redacting, and when raw is not one plain document (a stream, invalid UTF-8, a lone surrogate
+// escape, not JSON at all); JSON then reads it with the decoder. It applies the rules of pass.
+func untouched(raw []byte) bool {
+	var s jsonscan.Scanner
+	s.Reset(raw, maxDepth)
+	var buf [64]byte
+	sensitive := false // the token before was the name of a sensitive member
+	for {
+		t, err := s.Next()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		if sensitive {
+			sensitive = false
+			switch t.Kind {
+			case 'n', 't', 'f':
+				continue
+			case '"':
+				if string(t.Text()) == Redacted {
+					continue
+				}
+			}
+			return false // replaced by the marker
+		}
+		switch t.Kind {
+		case '"':
+			text, ok := plainText(t, buf[:0])
+			if !ok {
+				return false
+			}
+			str := string(text)
+			if Text(str) != str {
+				return false
+			}
+			sensitive = t.Name && SensitiveKey(str)
+		case '0':
+			if isCard(string(t.Raw)) {
+				return false
+			}
+		}
+	}
+}
+
+// plainText returns a string token's text, unescaped into dst if need be; ok is false when it is not
+// valid UTF-8 (the decoder, which accepts that, decides then).
+func plainText(t jsonscan.Token, dst []byte) (text []byte, ok bool) {
+	if t.Flags&jsonscan.Escaped != 0 {
+		text, err := jsontext.AppendUnquote(dst, t.Raw)
+		return text, err == nil
+	}
+	return t.Text(), t.Flags&jsonscan.NonASCII == 0 || utf8.Valid(t.Text())
 }
 
 // jsonOptions accept what the redactor may be shown: it does not validate, it hides.

@@ -134,3 +134,23 @@ func TestRecord(t *testing.T) {
 		t.Error("Record modified its argument")
 	}
 }
+
+// Documents with nothing to redact are read on the fast path; anything else goes to the decoder.
+func TestUntouched(t *testing.T) {
+	for _, doc := range []string{
+		`{"message":"hello from loadgen"}`, `{"content":[{"type":"text","text":"Echo: line one\nline \"two\""}]}`,
+		`{"password":null,"token":"[REDACTED]","secret":false}`, `[1,-2.5e3,"é",{"a":{}}]`, `"plain"`, ` {"a" : 1 } `,
+	} {
+		if !untouched([]byte(doc)) {
+			t.Errorf("%s: not untouched", doc)
+		}
+	}
+	for _, doc := range []string{
+		`{"password":"hunter2"}`, `{"token":{"a":1}}`, `{"secret":42}`, `{"note":"key AKIAIOSFODNN7EXAMPLE"}`, `[4111111111111111]`,
+		`{"a":1}{"b":2}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `not json`, `{"a":`,
+	} {
+		if untouched([]byte(doc)) {
+			t.Errorf("%s: untouched", doc)
+		}
+	}
+}
