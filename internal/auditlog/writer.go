@@ -51,8 +51,11 @@ type Options struct {
 }
 
 // DefaultSyncDelay is the SyncDelay of DurabilityWrite when none is set: it bounds how much a
-// kernel crash or power loss can take (the records written in the last few milliseconds).
-const DefaultSyncDelay = 2 * time.Millisecond
+// kernel crash or power loss can take (the records written in the last few milliseconds), and
+// allows at most 100 fsyncs a second. Each fsync disturbs the answers around it (the syncing thread,
+// the kernel's journal, the disk's flush); at 2 ms the added latency of a stdio call was about
+// 10 µs higher (BENCHMARKS.md).
+const DefaultSyncDelay = 10 * time.Millisecond
 
 // Durability says how far a record has travelled before its waiter is released.
 type Durability string
@@ -63,7 +66,7 @@ const (
 	// process, of the kernel, and a power loss.
 	DurabilityFsync Durability = "fsync"
 	// DurabilityWrite releases a record once write has returned, with an fsync following within
-	// SyncDelay (2 ms by default): it survives a crash of gatehouse, but a kernel crash or power
+	// SyncDelay (10 ms by default): it survives a crash of gatehouse, but a kernel crash or power
 	// loss can lose the records written in the last few milliseconds. It takes the fsync off the
 	// path of every answer, and shares it among the answers of those milliseconds. A failed fsync
 	// still fails the writer for every later record.

@@ -107,7 +107,7 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.StringVar(&p.regoMode, "rego-mode", "", "the Rego engine's mode: enforce, monitor (the default unless --mode or EXPERIMENTAL_POLICY_ENGINE says otherwise) or off")
 	f.StringVar(&p.audit, "audit", "", "audit log file (default gatehouse-audit.jsonl)")
 	f.StringVar(&p.auditKey, "audit-key", "", "Ed25519 private key (from gatehouse keygen) that signs audit checkpoints")
-	f.StringVar(&p.durability, "audit-durability", "", "when an answer is released: fsync (default: its record is fsync'd) or write (its record is written; an fsync follows within 2 ms)")
+	f.StringVar(&p.durability, "audit-durability", "", "when an answer is released: fsync (default: its record is fsync'd) or write (its record is written; an fsync follows within audit.sync_delay, 10 ms by default)")
 	f.StringVar(&p.fail, "fail", "", "posture when a policy engine fails: closed (default) or open")
 	f.StringVar(&p.mode, "mode", "", "enforce (default), monitor (log would_deny, allow) or off (no policy, audit only)")
 	f.StringVar(&p.agent, "agent", "", "trusted local agent id that rules match with agents and agent.id")
@@ -271,7 +271,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 // openAudit opens the audit log the configuration names.
 func openAudit(cfg *config.Config, logger *slog.Logger) (*auditlog.Writer, error) {
 	opts := auditlog.Options{Path: cfg.Audit.Path, MaxBytes: int64(cfg.Audit.MaxSizeMB) << 20, Logger: logger,
-		Durability: auditlog.Durability(cfg.Audit.Durability)}
+		Durability: auditlog.Durability(cfg.Audit.Durability), SyncDelay: cfg.Audit.SyncDelay.D()}
 	if cfg.Audit.CheckpointEvery != nil {
 		opts.CheckpointEvery = *cfg.Audit.CheckpointEvery
 	}

@@ -39,6 +39,9 @@ func (c *Config) Validate(src *Source) error {
 	if c.Audit.CheckpointEvery != nil && *c.Audit.CheckpointEvery < 0 {
 		add("audit.checkpoint_every", "must be 0 (off) or more")
 	}
+	if d := c.Audit.SyncDelay.D(); d < time.Millisecond || d > time.Second {
+		add("audit.sync_delay", "must be between 1ms and 1s (got %s)", d)
+	}
 	if c.Audit.CheckpointInterval != nil && *c.Audit.CheckpointInterval < 0 {
 		add("audit.checkpoint_interval", "must be 0 (off) or more")
 	}
