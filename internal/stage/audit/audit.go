@@ -69,14 +69,14 @@ func NewRecorder(w *auditlog.Writer, mode string, logger *slog.Logger) *Recorder
 // Record submits the record of c's exchange and returns at once; Wait on the result before releasing
 // anything to the client.
 func (r *Recorder) Record(c *pipeline.Call, o Outcome) *auditlog.Pending {
-	rec := redact.Record(*r.record(c, o))
+	rec := redact.Record(r.record(c, o))
 	return r.w.Submit(&rec)
 }
 
-func (r *Recorder) record(c *pipeline.Call, o Outcome) *auditlog.Record {
+func (r *Recorder) record(c *pipeline.Call, o Outcome) auditlog.Record {
 	d := &c.Decision
 	in := &c.Input
-	rec := &auditlog.Record{
+	rec := auditlog.Record{
 		Type:        auditlog.TypeDecision,
 		DecisionID:  c.DecisionID,
 		SessionID:   in.Session.ID,
