@@ -13,7 +13,8 @@ var ErrUnusual = errors.New("jsonscan: left to a full decoder")
 // Object reads b, which must be exactly one JSON object, and calls member with the name of each of
 // its members, in order, and where its value is: b[start:end]. It reads strictly: b must be JSON that every
 // strict decoder reads the same way, with no object (at any depth) naming a member twice, valid
-// UTF-8 in every string, and no nesting deeper than maxDepth (0: no limit).
+// UTF-8 in every string, and no nesting deeper than maxDepth (0, or more than the decoder's own limit
+// of 10,000 levels: that limit).
 //
 // Object returns ErrUnusual, without having called member for every member, when b breaks a rule
 // or holds what Object does not check itself: a member name with an escape, a surrogate escape, an
@@ -21,6 +22,9 @@ var ErrUnusual = errors.New("jsonscan: left to a full decoder")
 // full decoder, which decides whether it is valid. An error from member ends the reading and is
 // returned.
 func Object(b []byte, maxDepth int, member func(name []byte, start, end int) error) error {
+	if maxDepth <= 0 || maxDepth > decoderMaxDepth {
+		maxDepth = decoderMaxDepth
+	}
 	var s Scanner
 	s.Reset(b, maxDepth)
 	if t, err := s.Next(); err != nil || t.Kind != '{' {
@@ -56,6 +60,9 @@ func Object(b []byte, maxDepth int, member func(name []byte, start, end int) err
 	}
 	return nil
 }
+
+// decoderMaxDepth is the deepest nesting jsontext accepts: Object accepts no more.
+const decoderMaxDepth = 10000
 
 // strict checks the value whose first token is t, reading the rest of it if it is an object or an
 // array, and reports whether it is ordinary.

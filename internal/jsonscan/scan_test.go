@@ -193,6 +193,11 @@ func TestObject(t *testing.T) {
 	if err := Object([]byte(in), 0, collect); err != nil {
 		t.Errorf("the same name in different objects: %v", err)
 	}
+	// Without a limit, Object stops where the full decoder does.
+	in = `{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`
+	if err := Object([]byte(in), 0, collect); !errors.Is(err, ErrUnusual) {
+		t.Errorf("10,001 levels without a limit: %v, want ErrUnusual", err)
+	}
 	stop := errors.New("stop")
 	if err := Object([]byte(`{"a":1,"b":2}`), 0, func([]byte, int, int) error { return stop }); err != stop {
 		t.Errorf("member's error: %v", err)
