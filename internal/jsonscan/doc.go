@@ -1,4 +1,5 @@
-// Package jsonscan reads JSON (RFC 8259) from a byte slice token by token, without allocating.
+// Package jsonscan reads JSON (RFC 8259) from a byte slice token by token, without allocating (up to
+// 64 levels of nesting).
 //
 // gatehouse reads a few small JSON messages on the path of every call: the JSON-RPC envelope of the
 // request and of the answer, the request's params, the previews its audit record keeps. A general
