@@ -52,9 +52,8 @@ type Options struct {
 
 // DefaultSyncDelay is the SyncDelay of DurabilityWrite when none is set: it bounds how much a
 // kernel crash or power loss can take (the records written in the last few milliseconds), and
-// allows at most 100 fsyncs a second. Each fsync disturbs the answers around it (the syncing thread,
-// the kernel's journal, the disk's flush); at 2 ms the added latency of a stdio call was about
-// 10 µs higher (BENCHMARKS.md).
+// allows at most 100 fsyncs a second. Each fsync disturbs the answers written around it: at 2 ms
+// the added latency of a stdio call was about 10 µs higher (BENCHMARKS.md).
 const DefaultSyncDelay = 10 * time.Millisecond
 
 // Durability says how far a record has travelled before its waiter is released.

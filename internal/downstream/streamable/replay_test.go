@@ -35,6 +35,20 @@ func newResumeBackend() *resumeBackend {
 		steps: make(chan []byte), called: make(chan error, 8)}
 }
 
+// wantCancelled waits (up to 5 s) for the backend's call to end, and requires it to have been
+// cancelled with what, which has gone.
+func (b *resumeBackend) wantCancelled(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case err := <-b.called:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the request ended with %v, want it cancelled with %s", err, what)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the request outlived %s", what)
+	}
+}
+
 func (b *resumeBackend) Listen(ctx context.Context, _ *Session, out Stream) {
 	b.started <- struct{}{}
 	defer func() { b.ended <- struct{}{} }()
@@ -447,14 +461,7 @@ func TestDisconnectBeforeAnIDCancels(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
-	select {
-	case err := <-b.called:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the request ended with %v, want it cancelled: its client could not resume it", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the request outlived a client that had no id to resume it with")
-	}
+	b.wantCancelled(t, "a client that had no id to resume it with")
 }
 
 func TestResumeWithForeignOrMalformedID(t *testing.T) {
@@ -652,14 +659,7 @@ func TestOrphanedRequestEndsWithTheSession(t *testing.T) {
 	if resp := c.send(context.Background(), http.MethodDelete, "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("DELETE: %d", resp.StatusCode)
 	}
-	select {
-	case err := <-b.called:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the orphaned request ended with %v, want it cancelled with the session", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the orphaned request outlived its session")
-	}
+	b.wantCancelled(t, "its session")
 }
 
 // TestReplayTotalBound checks that all sessions' buffers together stay within the handler's total,
