@@ -108,11 +108,9 @@ func TestCanary(t *testing.T) {
 		}
 		rec := Record(auditlog.Record{
 			Type: auditlog.TypeDecision, DecisionID: "dec-1", Method: "tools/call", Tool: "login", Effect: "allow",
-			ArgsPreview:   string(rawArgs),
-			ResultPreview: string(rawResult),
-			Reason:        "upstream error: " + canaries[7].value,
-			EngineError:   "rego: input had " + canaries[4].value,
-		})
+			Reason:      "upstream error: " + canaries[7].value,
+			EngineError: "rego: input had " + canaries[4].value,
+		}, rawArgs, rawResult)
 		if err := w.Append(context.Background(), &rec); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package redact
 
 import (
+	"hash/maphash"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -99,6 +101,36 @@ func lookupKey(s []byte) bool {
 // password_length, expires_in, auth_method) does not match, and neither does "key" after a word
 // that makes it a lookup key (primary_key, sort_key, cache_key).
 func SensitiveKey(key string) bool {
+	if len(key) < 3 || len(key) > maxCachedKey {
+		return sensitiveKey(key)
+	}
+	slot := &keyCache[maphash.String(keySeed, key)%uint64(len(keyCache))]
+	if e := slot.Load(); e != nil && e.key == key {
+		return e.sensitive
+	}
+	sensitive := sensitiveKey(key)
+	// A copy: key may be a slice of a large document, which the cache must not keep alive.
+	slot.Store(&keyEntry{key: strings.Clone(key), sensitive: sensitive})
+	return sensitive
+}
+
+// keyCache remembers SensitiveKey's answers. The names in documents repeat (content, type, text,
+// message), and splitting a name into words costs several times a lookup. It is a fixed table of
+// slots indexed by a seeded hash of the name, each holding the last name that landed there: its size
+// is bounded whatever names a client sends, and a collision only costs a recomputation.
+var keyCache [1024]atomic.Pointer[keyEntry]
+
+var keySeed = maphash.MakeSeed()
+
+// maxCachedKey is the longest name kept in keyCache; longer names are rare and are checked each time.
+const maxCachedKey = 64
+
+type keyEntry struct {
+	key       string
+	sensitive bool
+}
+
+func sensitiveKey(key string) bool {
 	if strings.Contains(key, markerPrefix) {
 		// A name that held a secret shows a marker now; the marker's own words (API_KEY, JWT,
 		// PRIVATE_KEY) are not the name's, or redacting twice would redact more.

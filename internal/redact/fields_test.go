@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,10 +48,37 @@ func TestSensitiveKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			if got := SensitiveKey(tt.key); got != tt.want {
-				t.Errorf("SensitiveKey(%q) with segments %q: got %v, want %v", tt.key, words(tt.key), got, tt.want)
+			// The second answer comes from the cache.
+			for range 2 {
+				if got := SensitiveKey(tt.key); got != tt.want {
+					t.Errorf("SensitiveKey(%q) with segments %q: got %v, want %v", tt.key, words(tt.key), got, tt.want)
+				}
 			}
 		})
+	}
+}
+
+// TestSensitiveKeyCache checks that the cache answers as the check does when names collide in its
+// slots and when a name is a slice of a larger string that changes meaning around it.
+func TestSensitiveKeyCache(t *testing.T) {
+	names := make([]string, 0, 4*len(keyCache))
+	for i := range 2 * len(keyCache) {
+		names = append(names, "field"+strconv.Itoa(i), "secret"+strconv.Itoa(i)+"_token")
+	}
+	for round := range 2 {
+		for _, n := range names {
+			if got, want := SensitiveKey(n), sensitiveKey(n); got != want {
+				t.Fatalf("round %d: SensitiveKey(%q) = %v, want %v", round, n, got, want)
+			}
+		}
+	}
+	doc := "xx api_key yy"
+	if !SensitiveKey(doc[3:10]) || SensitiveKey(doc[3:6]) || !SensitiveKey("api_key") {
+		t.Error("a name sliced from a larger string was not answered for itself")
+	}
+	long := strings.Repeat("a", maxCachedKey) + "_password"
+	if !SensitiveKey(long) || !SensitiveKey(long) {
+		t.Error("a name longer than the cache keeps was not checked")
 	}
 }
 

@@ -42,15 +42,24 @@ func Text(s string) string {
 	if len(s) < 3 {
 		return s
 	}
-	r := rewriter{s: s}
+	// The redacted copy is built only once something is replaced. out and last are locals, not
+	// members of a struct behind a pointer: the compiler then sees that s does not escape, so a
+	// caller checking a []byte it converted for the call (string(b)) needs no heap copy.
+	var out []byte
+	last := 0
 	for i := 0; i < len(s); {
 		if !mayStart[s[i]] {
 			i++ // white space and punctuation that no pattern starts with
 			continue
 		}
-		if a, b, repl := r.match(i); b > i {
+		if a, b, repl := match(s, i); b > i {
 			if repl != "" {
-				r.replace(a, b, repl)
+				if out == nil {
+					out = make([]byte, 0, len(s)+32)
+				}
+				out = append(out, s[last:a]...)
+				out = append(out, repl...)
+				last = b
 			}
 			i = b
 			continue
@@ -66,7 +75,10 @@ func Text(s string) string {
 		}
 		i++
 	}
-	return r.result()
+	if out == nil {
+		return s
+	}
+	return string(append(out, s[last:]...))
 }
 
 // mayStart marks the bytes at which a match can begin or be triggered: letters, digits, '_' and '-'
@@ -79,36 +91,10 @@ var mayStart = func() (t [256]bool) {
 	return t
 }()
 
-// rewriter builds the redacted copy of s, allocating only once something is replaced.
-type rewriter struct {
-	s    string
-	out  []byte
-	last int
-	hit  bool
-}
-
-func (r *rewriter) replace(a, b int, repl string) {
-	if !r.hit {
-		r.out = make([]byte, 0, len(r.s)+32)
-		r.hit = true
-	}
-	r.out = append(r.out, r.s[r.last:a]...)
-	r.out = append(r.out, repl...)
-	r.last = b
-}
-
-func (r *rewriter) result() string {
-	if !r.hit {
-		return r.s
-	}
-	return string(append(r.out, r.s[r.last:]...))
-}
-
 // match tries every pattern that can start at (or, for URL credentials and name=value, be
 // triggered at) byte i. It returns the span to replace, which never starts before i, and its
 // replacement; b ≤ i for no match, and repl "" for a span to skip unchanged.
-func (r *rewriter) match(i int) (a, b int, repl string) {
-	s := r.s
+func match(s string, i int) (a, b int, repl string) {
 	c := s[i]
 	switch c {
 	case '-':

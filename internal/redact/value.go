@@ -369,14 +369,15 @@ func Preview(raw []byte) string {
 	return auditlog.Truncate(string(JSON(raw)), auditlog.MaxFieldChars)
 }
 
-// Record returns a copy of r whose free-text members are redacted and cut to
-// auditlog.MaxFieldChars: the argument and result previews as JSON (Preview), the reason, detail
-// and engine error as text. Identifiers (ids, names of tools, agents and rules) are kept: an audit
-// record must say who did what. The 10 KB limit per record is applied by the auditlog writer,
-// which shortens previews first; redacting here, before it, keeps that cut from exposing a secret.
-func Record(r auditlog.Record) auditlog.Record {
-	r.ArgsPreview = Preview([]byte(r.ArgsPreview))
-	r.ResultPreview = Preview([]byte(r.ResultPreview))
+// Record returns a copy of r with args and result as its previews (Preview; nil leaves a preview
+// empty) and its free-text members redacted and cut to auditlog.MaxFieldChars: the reason, detail and
+// engine error as text. The previews are taken as bytes, as the gateway holds them, so each is copied
+// once, into the record. Identifiers (ids, names of tools, agents and rules) are kept: an audit
+// record must say who did what. The 10 KB limit per record is applied by the auditlog writer, which
+// shortens previews first; redacting here, before it, keeps that cut from exposing a secret.
+func Record(r auditlog.Record, args, result []byte) auditlog.Record {
+	r.ArgsPreview = Preview(args)
+	r.ResultPreview = Preview(result)
 	r.Reason = auditlog.Truncate(Text(r.Reason), auditlog.MaxFieldChars)
 	r.Detail = auditlog.Truncate(Text(r.Detail), auditlog.MaxFieldChars)
 	r.EngineError = auditlog.Truncate(Text(r.EngineError), auditlog.MaxFieldChars)

@@ -120,7 +120,7 @@ func TestRecord(t *testing.T) {
 		EngineError:   "dial https://u:p@db.example: refused",
 		Detail:        strings.Repeat("x", 2000),
 	}
-	got := Record(r)
+	got := Record(r, []byte(r.ArgsPreview), []byte(r.ResultPreview))
 	want := r
 	want.ArgsPreview = `{"user":"a","password":"[REDACTED]"}`
 	want.ResultPreview = `{"content":[{"type":"text","text":"key [REDACTED_API_KEY]"}]}`

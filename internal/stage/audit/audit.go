@@ -69,7 +69,7 @@ func NewRecorder(w *auditlog.Writer, mode string, logger *slog.Logger) *Recorder
 // Record submits the record of c's exchange and returns at once; Wait on the result before releasing
 // anything to the client.
 func (r *Recorder) Record(c *pipeline.Call, o Outcome) *auditlog.Pending {
-	rec := redact.Record(r.record(c, o))
+	rec := r.record(c, o)
 	return r.w.Submit(&rec)
 }
 
@@ -105,7 +105,6 @@ func (r *Recorder) record(c *pipeline.Call, o Outcome) auditlog.Record {
 		Status:      string(o.Status),
 		LatencyUS:   o.Done.Sub(c.Received).Microseconds(),
 		UpstreamUS:  o.Upstream.Microseconds(),
-		ArgsPreview: string(o.Args),
 		ThreatScore: auditlog.RoundScore(c.Threats.Score),
 		Threats:     c.Threats.Rules,
 	}
@@ -128,10 +127,7 @@ func (r *Recorder) record(c *pipeline.Call, o Outcome) auditlog.Record {
 		rec.ResponseEffect = string(o.Response.Effect)
 		rec.ResponseRuleID = o.Response.RuleID
 	}
-	if o.Result != nil {
-		rec.ResultPreview = string(o.Result)
-	}
-	return rec
+	return redact.Record(rec, o.Args, o.Result)
 }
 
 // Event is something the gateway records that is not the decision of a client's message: an
@@ -163,21 +159,20 @@ type Event struct {
 // Event submits the record of an event; Wait on the result before acknowledging it.
 func (r *Recorder) Event(id string, e Event) *auditlog.Pending {
 	rec := redact.Record(auditlog.Record{
-		Type:        auditlog.TypeEvent,
-		DecisionID:  id,
-		Tenant:      e.Tenant,
-		User:        e.User,
-		ClientIP:    e.ClientIP,
-		Method:      e.Method,
-		Upstream:    e.Upstream,
-		Tool:        e.Tool,
-		Effect:      e.Effect,
-		Code:        e.Code,
-		Engine:      e.Engine,
-		Mode:        r.mode,
-		Status:      e.Status,
-		ArgsPreview: string(e.Args),
-		Detail:      e.Detail,
-	})
+		Type:       auditlog.TypeEvent,
+		DecisionID: id,
+		Tenant:     e.Tenant,
+		User:       e.User,
+		ClientIP:   e.ClientIP,
+		Method:     e.Method,
+		Upstream:   e.Upstream,
+		Tool:       e.Tool,
+		Effect:     e.Effect,
+		Code:       e.Code,
+		Engine:     e.Engine,
+		Mode:       r.mode,
+		Status:     e.Status,
+		Detail:     e.Detail,
+	}, e.Args, nil)
 	return r.w.Submit(&rec)
 }
