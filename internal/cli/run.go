@@ -186,8 +186,9 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}
 
 	posture := pipeline.Fail(cfg.Fail)
-	// The admin listener that serves these arrives with gatehouse serve; they are registered now.
-	reg := prometheus.NewRegistry()
+	// gatehouse run has no admin listener, so it keeps no metrics: a nil registry makes every stage
+	// skip its counting (about 4 µs a call that nobody could read).
+	var reg prometheus.Registerer
 	eng, err := startEngines(ctx, cfg, plan, reg, logger)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)

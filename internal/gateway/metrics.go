@@ -29,7 +29,12 @@ type Metrics struct {
 //
 // and those of the kill stage (gatehouse_sessions_killed_total{engine}) and the approval stage
 // (gatehouse_approvals_pending).
+//
+// With a nil reg it returns nil, which keeps nothing: gatehouse run has no listener to serve metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_requests_total", Help: "Decided requests by method, effect applied, and reason code of a refusal.",

@@ -39,7 +39,7 @@ type Stage struct {
 	fail    pipeline.Fail
 	decider atomic.Pointer[deciderBox]
 	metrics *Metrics
-	evalObs prometheus.Observer // metrics.eval for this engine, looked up once
+	evalObs prometheus.Observer // metrics.eval for this engine, looked up once; nil without metrics
 	logger  *slog.Logger
 }
 
@@ -66,7 +66,9 @@ type Config struct {
 // every call meets the fail posture (SPEC §5.7: a missing bundle fails open unless fail is closed).
 func New(cfg Config, d Decider) *Stage {
 	s := &Stage{name: cfg.Name, mode: cfg.Mode, fail: cfg.Fail, metrics: cfg.Metrics, logger: cfg.Logger}
-	s.evalObs = cfg.Metrics.eval.WithLabelValues(cfg.Name)
+	if cfg.Metrics != nil {
+		s.evalObs = cfg.Metrics.eval.WithLabelValues(cfg.Name)
+	}
 	s.Swap(d)
 	return s
 }
@@ -104,9 +106,14 @@ func (s *Stage) decide(ctx context.Context, c *pipeline.Call) pipeline.Verdict {
 	if d == nil {
 		return s.failed(c, fmt.Errorf("no %s policy is loaded", s.name))
 	}
-	start := time.Now()
+	var start time.Time
+	if s.evalObs != nil {
+		start = time.Now()
+	}
 	pv, err := d.Decide(ctx, &c.Input)
-	s.evalObs.Observe(time.Since(start).Seconds())
+	if s.evalObs != nil {
+		s.evalObs.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		return s.failed(c, err)
 	}
@@ -119,7 +126,9 @@ func (s *Stage) decide(ctx context.Context, c *pipeline.Call) pipeline.Verdict {
 
 // failed applies the fail posture to an engine error (SPEC §3.6).
 func (s *Stage) failed(c *pipeline.Call, err error) pipeline.Verdict {
-	s.metrics.errors.WithLabelValues(s.name).Inc()
+	if s.metrics != nil {
+		s.metrics.errors.WithLabelValues(s.name).Inc()
+	}
 	v := pipeline.Verdict{Fail: s.fail, Error: err.Error(), Monitor: s.mode == pipeline.ModeMonitor}
 	v.Engine = s.name
 	if s.fail == pipeline.FailOpen {

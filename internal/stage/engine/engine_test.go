@@ -97,6 +97,25 @@ func TestModesAndPosture(t *testing.T) {
 	}
 }
 
+// TestWithoutMetrics: gatehouse run keeps no metrics; a stage built without them decides, and fails,
+// as one with them does.
+func TestWithoutMetrics(t *testing.T) {
+	if m := NewMetrics(nil); m != nil {
+		t.Fatalf("NewMetrics(nil) = %v, want nil", m)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	deny := New(Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed, Logger: logger},
+		fake{v: policy.Verdict{Effect: policy.EffectDeny, RuleID: "r"}})
+	if v := run(t, deny, policy.PhaseRequest).Verdicts; len(v) != 1 || v[0].Effect != policy.EffectDeny || v[0].RuleID != "r" {
+		t.Errorf("verdicts = %+v, want the decider's deny", v)
+	}
+	broken := New(Config{Name: "rules", Mode: pipeline.ModeEnforce, Fail: pipeline.FailClosed, Logger: logger},
+		fake{err: errors.New("boom")})
+	if v := run(t, broken, policy.PhaseRequest).Verdicts; len(v) != 1 || v[0].Code != policy.CodePolicyError {
+		t.Errorf("verdicts = %+v, want the fail posture's policy_error", v)
+	}
+}
+
 func TestResponsePhaseSkippedWithoutResponseRules(t *testing.T) {
 	s, _ := newStage(t, pipeline.ModeEnforce, pipeline.FailClosed, fake{v: policy.Verdict{Effect: policy.EffectDeny}})
 	if c := run(t, s, policy.PhaseResponse); len(c.Verdicts) != 0 {

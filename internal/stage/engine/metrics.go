@@ -11,7 +11,12 @@ type Metrics struct {
 // NewMetrics registers the engine metrics with reg:
 //   - gatehouse_policy_eval_seconds{engine}: time to one decision (SPEC §13.2);
 //   - gatehouse_policy_errors_total{engine}: decisions the fail posture made because the engine failed.
+//
+// With a nil reg it returns nil, which keeps nothing: gatehouse run has no listener to serve metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
 	m := &Metrics{
 		eval: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "gatehouse_policy_eval_seconds",

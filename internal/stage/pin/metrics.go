@@ -14,7 +14,12 @@ type Metrics struct {
 //     approved;
 //   - gatehouse_pin_blocked_calls_total{action}: calls of quarantined tools held or refused;
 //   - gatehouse_pin_store_errors_total: store failures met during calls and lists.
+//
+// With a nil reg it returns nil, which keeps nothing: gatehouse run has no listener to serve metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_pin_events_total",

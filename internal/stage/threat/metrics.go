@@ -24,7 +24,12 @@ type Metrics struct {
 //   - gatehouse_threat_scan_seconds{phase}: time to scan one message;
 //   - gatehouse_threat_refusals_total{phase}: messages refused by the hard threshold;
 //   - gatehouse_threat_classifier_errors_total: external classifier calls that failed or timed out.
+//
+// With a nil reg it returns nil, which keeps nothing: gatehouse run has no listener to serve metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
 	m := &Metrics{
 		findingsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_threat_findings_total",

@@ -130,7 +130,10 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	if !ok {
 		return next(ctx, c)
 	}
-	start := time.Now()
+	var start time.Time
+	if s.cfg.Metrics != nil {
+		start = time.Now()
+	}
 	t := s.cfg.Scanner.ScanValue(root, v)
 	s.cfg.Metrics.observe(phase, time.Since(start))
 
