@@ -135,7 +135,9 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		start = time.Now()
 	}
 	t := s.cfg.Scanner.ScanValue(root, v)
-	s.cfg.Metrics.observe(phase, time.Since(start))
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.observe(phase, time.Since(start))
+	}
 
 	if s.cfg.Classifier != nil && t.Score >= s.cfg.ClassifyAt {
 		more, err := s.classify(ctx, root, v)
