@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
@@ -332,42 +333,8 @@ func floatValue(f float64) (ast.Value, error) {
 // isJSONNumber reports whether s is a number in JSON's grammar (RFC 8259 §6), so that a json.Number
 // built by hand cannot smuggle arbitrary text into a comparison.
 func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(s)
+	end, ok := jsonscan.ScanNumber([]byte(s), 0)
+	return ok && end == len(s)
 }
 
 // fromValue converts an OPA value from a decision back to a JSON value as encoding/json would decode
