@@ -254,9 +254,14 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 	if !mcp.HasResponseHook(c.Input.Kind) || !g.needsResults() {
 		return resp.Raw, out
 	}
-	result, err := mcp.DecodeValue(resp.Result)
-	if err != nil {
-		return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
+	// The result is decoded for the policies that read it; the threat scan reads its JSON in place
+	// (and refuses it if it is not JSON).
+	var result any
+	if g.enginesReadResults() {
+		var err error
+		if result, err = mcp.DecodeValue(resp.Result); err != nil {
+			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
+		}
 	}
 	rc := &pipeline.Call{DecisionID: c.DecisionID, Received: c.Received, Msg: resp, Request: c.Request, Upstream: c.Upstream, Input: c.Input}
 	rc.Input.Phase, rc.Input.Response = policy.PhaseResponse, result
@@ -272,6 +277,12 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 	}
 	if len(d.Ops) == 0 {
 		return resp.Raw, out
+	}
+	if result == nil { // only policies that read results rewrite them, so this is decoded already
+		var err error
+		if result, err = mcp.DecodeValue(resp.Result); err != nil {
+			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
+		}
 	}
 	rewritten, err := policy.ApplyFinding(result, d.Ops, findSecrets)
 	if err == nil {
@@ -294,11 +305,13 @@ func (g *Gateway) refuseResult(c *pipeline.Call, out *audit.Outcome, d *pipeline
 }
 
 // needsResults reports whether any engine decides results, or the threat stage scans them; when none
-// does, results are returned without being decoded.
+// does, results are returned without being read.
 func (g *Gateway) needsResults() bool {
-	if g.opts.Threat != nil && g.opts.Threat.ScansResults() {
-		return true
-	}
+	return g.opts.Threat != nil && g.opts.Threat.ScansResults() || g.enginesReadResults()
+}
+
+// enginesReadResults reports whether any engine decides results, and so needs them decoded.
+func (g *Gateway) enginesReadResults() bool {
 	for _, e := range g.opts.Engines {
 		if e.HasResponsePhase() {
 			return true

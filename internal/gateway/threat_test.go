@@ -95,6 +95,40 @@ func TestThreatScoreReachesPolicyInBothPhases(t *testing.T) {
 	}
 }
 
+// With no response-phase rules the gateway does not decode results; the scanner reads the result's
+// JSON in place, and the call's record still names what it found there.
+func TestResultThreatIsAuditedWithoutResponseRules(t *testing.T) {
+	requestOnly := `
+name: request-only
+version: "1"
+default_effect: allow
+rules:
+  - id: hold-injections
+    tools: ["*"]
+    min_threat_score: 0.5
+    effect: deny
+`
+	h := newHarness(t, setup{policy: requestOnly, opts: withThreat(t)})
+	h.initialize()
+	resp := h.call(1, "review", map[string]any{"url": "https://recipes.example/42"})
+	if b, _ := json.Marshal(resp); !strings.Contains(string(b), "shipping addresses") {
+		t.Fatalf("no response rule refuses the result, yet it did not reach the client: %s", b)
+	}
+	var seen bool
+	for _, r := range h.auditRecords() {
+		if r.CallID != "1" {
+			continue
+		}
+		seen = true
+		if r.Status != "answered" || r.ThreatScore < 0.5 || !slices.ContainsFunc(r.Threats, func(id string) bool { return strings.HasPrefix(id, "pi.") || strings.HasPrefix(id, "tp.") }) {
+			t.Errorf("record of the call with an injected result: status %s, threat score %v, threats %v", r.Status, r.ThreatScore, r.Threats)
+		}
+	}
+	if !seen {
+		t.Error("no audit record of the call")
+	}
+}
+
 // A tool whose definition changes behind the gateway (a rug pull) is quarantined when it is listed:
 // the change is audited, its calls are held for approval, and an operator's approval of the digest
 // they reviewed lifts the quarantine.

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
 // benchProse is ordinary text of the kind tools return: documentation, code, URLs, numbers.
@@ -34,8 +37,9 @@ func benchText(n int) string {
 	return b.String()[:n]
 }
 
-// benchPayload is a 10 KB tools/call result: a content array of text blocks, as decoded JSON.
-func benchPayload(tb testing.TB, hit bool) any {
+// benchPayload is a 10 KB tools/call result: a content array of text blocks, as decoded JSON and as
+// its JSON.
+func benchPayload(tb testing.TB, hit bool) (any, []byte) {
 	text := benchText(10 * 1024)
 	if hit {
 		mid := len(text) / 2
@@ -56,7 +60,7 @@ func benchPayload(tb testing.TB, hit bool) any {
 	if len(raw) < 10*1024 || len(raw) > 11*1024 {
 		tb.Fatalf("payload is %d bytes, want about 10 KB", len(raw))
 	}
-	return v
+	return v, raw
 }
 
 // reportPercentiles times single scans and reports their median and 99th percentile, the figures
@@ -74,6 +78,8 @@ func reportPercentiles(b *testing.B, f func()) {
 	b.ReportMetric(float64(d[n*99/100].Nanoseconds())/1e3, "p99-µs")
 }
 
+// BenchmarkScan10KB scans the result decoded (ScanValue, as for a policy that reads results) and
+// from its JSON (ScanJSON, the gateway's path when none does).
 func BenchmarkScan10KB(b *testing.B) {
 	s, err := New(Config{})
 	if err != nil {
@@ -82,19 +88,67 @@ func BenchmarkScan10KB(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		hit  bool
-	}{{"clean", false}, {"hit", true}} {
+		json bool
+	}{{"clean", false, false}, {"hit", true, false}, {"clean-json", false, true}, {"hit-json", true, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			v := benchPayload(b, c.hit)
-			got := s.ScanValue("result", v)
+			v, raw := benchPayload(b, c.hit)
+			scan := func() policy.Threat { return s.ScanValue("result", v) }
+			if c.json {
+				scan = func() policy.Threat {
+					t, ok := s.ScanJSON("result", raw)
+					if !ok {
+						b.Fatal("ScanJSON did not read the payload")
+					}
+					return t
+				}
+			}
+			got := scan()
 			if hit := got.Score >= DefaultThreshold; hit != c.hit {
 				b.Fatalf("score %v, findings %v: hit %v, want %v", got.Score, got.Findings, hit, c.hit)
 			}
 			b.SetBytes(10 * 1024)
 			b.ReportAllocs()
 			for b.Loop() {
+				scan()
+			}
+			reportPercentiles(b, func() { scan() })
+		})
+	}
+}
+
+// BenchmarkScanResult compares the two ways the gateway can scan a result it has as JSON: decode it
+// (mcp.DecodeValue) and walk the value, which it did for every result until ScanJSON, and does still
+// for a policy that reads results; or ScanJSON, which reads the JSON in place.
+func BenchmarkScanResult(b *testing.B) {
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, big := benchPayload(b, false)
+	for _, p := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"echo", []byte(`{"content":[{"type":"text","text":"Echo: hello from loadgen"}]}`)},
+		{"10KB", big},
+	} {
+		b.Run(p.name+"/decode-then-ScanValue", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v, err := mcp.DecodeValue(p.raw)
+				if err != nil {
+					b.Fatal(err)
+				}
 				s.ScanValue("result", v)
 			}
-			reportPercentiles(b, func() { s.ScanValue("result", v) })
+		})
+		b.Run(p.name+"/ScanJSON", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := s.ScanJSON("result", p.raw); !ok {
+					b.Fatal("not read")
+				}
+			}
 		})
 	}
 }

@@ -35,6 +35,12 @@ type scan struct {
 	keyBuf    []string
 	remaining int
 
+	// ScanJSON's tokens, the open objects and arrays while tokenizing, and the members of the
+	// objects being walked.
+	toks    []jtok
+	open    []int32
+	members []jmember
+
 	findings []policy.Finding
 	ruleKept [numRules]bool // some finding of the rule is in findings
 	seen     [numRules]bool // the rule was reported for the current string

@@ -174,7 +174,7 @@ func (s *Scanner) get(tool bool) *scan {
 }
 
 func (s *Scanner) put(sc *scan) {
-	if cap(sc.n.lower) > 1<<20 { // do not pin huge buffers in the pool
+	if cap(sc.n.lower) > 1<<20 || cap(sc.toks) > 1<<16 { // do not pin huge buffers in the pool
 		*sc = scan{}
 	}
 	sc.s = nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	scanner "github.com/gatehouse-mcp/gatehouse/internal/policy/threat"
@@ -126,7 +127,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	if phase == policy.PhaseRequest && !s.request || phase == policy.PhaseResponse && !s.response {
 		return next(ctx, c)
 	}
-	root, v, ok := subject(&c.Input, phase)
+	root, v, raw, ok := subject(c, phase)
 	if !ok {
 		return next(ctx, c)
 	}
@@ -134,12 +135,30 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	if s.cfg.Metrics != nil {
 		start = time.Now()
 	}
-	t := s.cfg.Scanner.ScanValue(root, v)
+	var t policy.Threat
+	scanned := false
+	if raw != nil {
+		t, scanned = s.cfg.Scanner.ScanJSON(root, raw)
+	}
+	if !scanned {
+		// A result ScanJSON leaves to a full decoder, and arguments, which are decoded already.
+		if v == nil && raw != nil {
+			if v, ok = decodeResult(c, raw); !ok {
+				return nil
+			}
+		}
+		t = s.cfg.Scanner.ScanValue(root, v)
+	}
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.observe(phase, time.Since(start))
 	}
 
 	if s.cfg.Classifier != nil && t.Score >= s.cfg.ClassifyAt {
+		if v == nil && raw != nil {
+			if v, ok = decodeResult(c, raw); !ok {
+				return nil
+			}
+		}
 		more, err := s.classify(ctx, root, v)
 		if err != nil {
 			s.cfg.Metrics.classifierError()
@@ -170,21 +189,38 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	return next(ctx, c)
 }
 
+// decodeResult decodes a result the gateway did not decode (no policy reads results), as the gateway
+// would have; a result that is not JSON is refused as the gateway refuses it.
+func decodeResult(c *pipeline.Call, raw []byte) (any, bool) {
+	v, err := mcp.DecodeValue(raw)
+	if err != nil {
+		c.Refuse("codec", policy.CodeMalformed, "upstream result is not valid JSON")
+		return nil, false
+	}
+	return v, true
+}
+
 // subject returns what a message's phase scans: the arguments of tools/call and prompts/get or the
-// URI of a resource request, and the result in the response phase.
-func subject(in *policy.Input, phase policy.Phase) (root string, v any, ok bool) {
+// URI of a resource request, and the result in the response phase. A result is scanned from its
+// JSON (raw, the response's result member) when the call has it: the gateway decodes it into
+// in.Response only when a policy reads results.
+func subject(c *pipeline.Call, phase policy.Phase) (root string, v any, raw []byte, ok bool) {
+	in := &c.Input
 	if phase == policy.PhaseResponse {
-		return "result", in.Response, in.Response != nil
+		if c.Msg != nil {
+			raw = c.Msg.Result
+		}
+		return "result", in.Response, raw, raw != nil || in.Response != nil
 	}
 	switch in.Kind {
 	case "tools/call":
-		return "arguments", in.Tool.Args, true
+		return "arguments", in.Tool.Args, nil, true
 	case "prompts/get":
-		return "arguments", in.Prompt.Args, true
+		return "arguments", in.Prompt.Args, nil, true
 	case "resources/read", "resources/subscribe":
-		return "resource.uri", in.Resource.URI, in.Resource.URI != ""
+		return "resource.uri", in.Resource.URI, nil, in.Resource.URI != ""
 	}
-	return "", nil, false
+	return "", nil, nil, false
 }
 
 // classify asks the external classifier about v, bounded in time and size.
