@@ -132,24 +132,27 @@ func BenchmarkScanResult(b *testing.B) {
 		{"echo", []byte(`{"content":[{"type":"text","text":"Echo: hello from loadgen"}]}`)},
 		{"10KB", big},
 	} {
-		b.Run(p.name+"/decode-then-ScanValue", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				v, err := mcp.DecodeValue(p.raw)
-				if err != nil {
-					b.Fatal(err)
-				}
-				s.ScanValue("result", v)
+		decodeThenScan := func() {
+			v, err := mcp.DecodeValue(p.raw)
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-		b.Run(p.name+"/ScanJSON", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, ok := s.ScanJSON("result", p.raw); !ok {
-					b.Fatal("not read")
-				}
+			s.ScanValue("result", v)
+		}
+		scanJSON := func() {
+			if _, ok := s.ScanJSON("result", p.raw); !ok {
+				b.Fatal("not read")
 			}
-		})
+		}
+		for name, f := range map[string]func(){"decode-then-ScanValue": decodeThenScan, "ScanJSON": scanJSON} {
+			b.Run(p.name+"/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					f()
+				}
+				reportPercentiles(b, f)
+			})
+		}
 	}
 }
 
