@@ -143,3 +143,21 @@ func FuzzScanJSON(f *testing.F) {
 		}
 	})
 }
+
+// The pool keeps no text of a value ScanJSON read, whether it read all of it or gave up midway.
+func TestScanJSONPoolKeepsNoText(t *testing.T) {
+	s := scanJSONScanners(t)[0]
+	sc := s.get(false)
+	if sc.tokenize([]byte(`["a secret the result held", "\udc00"]`)) {
+		t.Fatal("a lone surrogate was read")
+	}
+	if len(sc.toks) == 0 || sc.toks[len(sc.toks)-1].text != "a secret the result held" {
+		t.Fatalf("tokens before the failure: %+v", sc.toks)
+	}
+	s.put(sc)
+	for _, tok := range sc.toks {
+		if tok.text != "" {
+			t.Errorf("a pooled scan keeps %q", tok.text)
+		}
+	}
+}

@@ -174,7 +174,9 @@ func (s *Scanner) get(tool bool) *scan {
 }
 
 func (s *Scanner) put(sc *scan) {
-	if cap(sc.n.lower) > 1<<20 || cap(sc.toks) > 1<<16 { // do not pin huge buffers in the pool
+	// The pool keeps no text of a value ScanJSON read, and no huge buffers.
+	clear(sc.toks)
+	if cap(sc.n.lower) > 1<<20 || cap(sc.toks) > 1<<16 {
 		*sc = scan{}
 	}
 	sc.s = nil
