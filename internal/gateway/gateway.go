@@ -278,12 +278,7 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 	if len(d.Ops) == 0 {
 		return resp.Raw, out
 	}
-	if result == nil { // only policies that read results rewrite them, so this is decoded already
-		var err error
-		if result, err = mcp.DecodeValue(resp.Result); err != nil {
-			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
-		}
-	}
+	// Only engines with response-phase rules rewrite results, and for them result is decoded.
 	rewritten, err := policy.ApplyFinding(result, d.Ops, findSecrets)
 	if err == nil {
 		var b []byte
