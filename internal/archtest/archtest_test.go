@@ -101,6 +101,7 @@ var allowedImports = map[string][]string{
 	"internal/redact":              {"internal/auditlog", "internal/jsonscan", "internal/policy"},
 	"internal/jsonscan":            {},
 	"internal/auth":                {"internal/jsonrpc", "internal/policy"},
+	"internal/lineloop":            {"internal/jsonrpc"},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -32,7 +32,7 @@ import (
 // harness runs a Relay in-process between the test (playing the MCP client) and the test peer.
 type harness struct {
 	t         *testing.T
-	in        *io.PipeWriter
+	in        io.WriteCloser
 	out       *bufio.Reader
 	record    string
 	starts    string
@@ -63,6 +63,11 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// clientAsReader makes the harnesses that start while it is set give the relay the client's input as
+// an io.Reader that is not a file, so that the relay reads it in a goroutine instead of its event
+// loop (TestClientReadInAGoroutine).
+var clientAsReader bool
 
 // setup customises a harness before it starts.
 type setup struct {
@@ -123,12 +128,24 @@ func newHarness(t *testing.T, s setup) *harness {
 	env := append([]string{"TESTPEER_RECORD=" + h.record, "TESTPEER_STARTS=" + h.starts}, s.env...)
 	up := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Env: env,
 		BackoffInitial: 20 * time.Millisecond, MaxFrame: s.maxBytes, Logger: logger})
-	inR, inW := io.Pipe()
+	// The client's input is a pipe, as gatehouse run's stdin usually is: the relay's event loop reads
+	// it. With clientAsReader it is a plain io.Reader, which the relay reads in a goroutine.
+	var in io.Reader
+	if clientAsReader {
+		r, w := io.Pipe()
+		in, h.in = r, w
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, h.in = r, w
+	}
 	outR, outW := io.Pipe()
-	h.in, h.out = inW, bufio.NewReaderSize(outR, 1<<20)
+	h.out = bufio.NewReaderSize(outR, 1<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	relay := gw.NewRelay(&Session{ID: "sess_test", Upstream: "peer"}, up, inR, outW)
+	relay := gw.NewRelay(&Session{ID: "sess_test", Upstream: "peer"}, up, in, outW)
 	go func() {
 		err := relay.Run(ctx, nil)
 		outW.Close()

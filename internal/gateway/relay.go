@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/lineloop"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
@@ -77,6 +79,15 @@ func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 	defer stopUpstream()
 	// Answers are handled in the goroutine that reads them from the upstream: no hand-off.
 	r.up.HandleFrames(func(ev upstream.Event, more bool) { r.upstreamFrame(upCtx, ev, more) })
+	// And where it can, one event loop reads both the client and the upstream (package lineloop).
+	loop, err := lineloop.Start()
+	if err != nil {
+		r.g.logger.Warn("reading client and upstream in goroutines of their own", "reason", err)
+		loop = nil
+	} else {
+		defer loop.Close()
+		r.up.ReadOn(loop)
+	}
 	upDone := make(chan error, 1)
 	go func() { upDone <- r.up.Run(upCtx) }()
 	go r.out.run()
@@ -104,11 +115,7 @@ func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	go r.watch(watchCtx)
-	clientDone := make(chan struct{})
-	go func() {
-		defer close(clientDone)
-		r.readClient(ctx)
-	}()
+	clientDone := r.readClient(ctx, loop)
 	select {
 	case <-clientDone:
 	case <-ctx.Done():
@@ -139,26 +146,59 @@ func (r *Relay) drain() {
 	}
 }
 
-func (r *Relay) readClient(ctx context.Context) {
-	lr := jsonrpc.NewLineReader(r.in, r.g.opts.Limits.MaxBytes)
-	for {
-		line, err := lr.Next()
-		var tooLong *jsonrpc.LineTooLongError
-		switch {
-		case err == nil:
-			r.fromClient(ctx, line)
-		case errors.As(err, &tooLong):
-			fe := &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
-				Detail: tooLong.Error(), ID: jsonrpc.SalvageID(tooLong.Prefix)}
-			frame, durable := r.g.recordFrameError(r.sess, fe, tooLong.Prefix)
-			r.out.send(frame, held{durable, fe.ID, ""})
-		case err == io.EOF:
-			return
-		default:
-			r.g.logger.Error("reading client input", "error", err)
-			return
+// readClient starts reading the client's requests, on loop when it can, and returns a channel closed
+// once the client has hung up.
+func (r *Relay) readClient(ctx context.Context, loop *lineloop.Loop) <-chan struct{} {
+	done := make(chan struct{})
+	why := "no event loop"
+	f, isFile := r.in.(*os.File)
+	switch {
+	case !isFile:
+		why = "the input is not a file"
+	case loop != nil:
+		_, err := loop.Add(f, r.g.opts.Limits.MaxBytes, lineloop.Handler{
+			Frame: func(line []byte, err error, _ bool) { r.clientFrame(ctx, line, err) },
+			End: func(err error) {
+				if err != nil && !errors.Is(err, lineloop.ErrClosed) {
+					r.g.logger.Error("reading client input", "error", err)
+				}
+				close(done)
+			},
+		})
+		if err == nil {
+			return done
 		}
+		why = err.Error() // a regular file or /dev/null as input: epoll cannot watch it, and a read never waits
 	}
+	r.g.logger.Debug("reading client input in a goroutine of its own", "reason", why)
+	go func() {
+		defer close(done)
+		lr := jsonrpc.NewLineReader(r.in, r.g.opts.Limits.MaxBytes)
+		for {
+			line, err := lr.Next()
+			if err != nil && !errors.Is(err, jsonrpc.ErrTooLong) {
+				if err != io.EOF {
+					r.g.logger.Error("reading client input", "error", err)
+				}
+				return
+			}
+			r.clientFrame(ctx, line, err)
+		}
+	}()
+	return done
+}
+
+// clientFrame handles one line from the client, or the *jsonrpc.LineTooLongError in its place.
+func (r *Relay) clientFrame(ctx context.Context, line []byte, err error) {
+	var tooLong *jsonrpc.LineTooLongError
+	if !errors.As(err, &tooLong) {
+		r.fromClient(ctx, line)
+		return
+	}
+	fe := &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
+		Detail: tooLong.Error(), ID: jsonrpc.SalvageID(tooLong.Prefix)}
+	frame, durable := r.g.recordFrameError(r.sess, fe, tooLong.Prefix)
+	r.out.send(frame, held{durable, fe.ID, ""})
 }
 
 func (r *Relay) fromClient(ctx context.Context, line []byte) {

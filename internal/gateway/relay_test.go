@@ -598,3 +598,42 @@ func TestRedactSecretsByPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestClientReadInAGoroutine runs the relay's core tests with the client's input read in a goroutine:
+// the path for input the event loop cannot watch (a regular file, /dev/null, a reader that is not a
+// file). The other tests read it on the loop.
+func TestClientReadInAGoroutine(t *testing.T) {
+	clientAsReader = true
+	defer func() { clientAsReader = false }()
+	for _, test := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"allowed", TestAllowedCallPassesByteForByte},
+		{"denied", TestDeniedCallNeverReachesUpstream},
+		{"bad input", TestBadClientInputIsRefusedAndGatewayLives},
+		{"crash", TestCrashedUpstreamIsRestartedAndReinitialized},
+		{"audit", TestAuditLogOfARunVerifies},
+	} {
+		t.Run(test.name, test.run)
+	}
+}
+
+// TestClientReadOnTheLoop: a client on a pipe is read by the event loop, the other kind in a
+// goroutine, and the relay says which.
+func TestClientReadOnTheLoop(t *testing.T) {
+	const fallback = "reading client input in a goroutine of its own"
+	for _, asReader := range []bool{false, true} {
+		clientAsReader = asReader
+		h := newHarness(t, setup{policy: testPolicy})
+		clientAsReader = false
+		h.initialize()
+		if got := resultText(t, h.call(1, "echo", map[string]any{"message": "hi"})); got != "Echo: hi" {
+			t.Errorf("echo answered %q", got)
+		}
+		h.close()
+		if strings.Contains(h.logs.String(), fallback) != asReader {
+			t.Errorf("client as a plain reader %v: the log says %q %v times", asReader, fallback, strings.Count(h.logs.String(), fallback))
+		}
+	}
+}

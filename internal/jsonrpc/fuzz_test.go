@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -75,29 +77,81 @@ func FuzzSalvageID(f *testing.F) {
 	})
 }
 
+// FuzzLineReader reads a stream in chunks of fuzzed sizes and checks the frames against the framing
+// rules applied to the whole input at once: split at every newline; a line longer than the limit is
+// reported with its size and first bytes; other lines lose their trailing \r and are skipped if blank.
 func FuzzLineReader(f *testing.F) {
-	f.Add([]byte("a\nbb\r\n\nccc"), 2)
-	f.Fuzz(func(t *testing.T, in []byte, limit int) {
+	f.Add([]byte("a\nbb\r\n\nccc"), 2, []byte{1, 3})
+	f.Add([]byte("xxxxxxxx\ny\n  \r\nzzzzzzzzz"), 4, []byte{2})
+	f.Fuzz(func(t *testing.T, in []byte, limit int, chunks []byte) {
 		limit = limit%64 + 1
 		if limit < 1 {
 			limit += 64
 		}
-		lr := NewLineReader(bytes.NewReader(in), limit)
-		for i := 0; i <= len(in)+1; i++ {
+		lr := NewLineReader(&chunkReader{data: in, sizes: chunks}, limit)
+		var got []string
+		for i := 0; ; i++ {
+			if i > len(in)+1 {
+				t.Fatalf("reader did not reach EOF")
+			}
 			line, err := lr.Next()
 			if err == io.EOF {
-				return
+				break
 			}
-			if errors.Is(err, ErrTooLong) {
-				continue
-			}
-			if err != nil {
+			var tl *LineTooLongError
+			switch {
+			case errors.As(err, &tl):
+				got = append(got, fmt.Sprintf("too long %d/%d %q", tl.Size, tl.Limit, tl.Prefix))
+			case err != nil:
 				t.Fatalf("unexpected error %v", err)
-			}
-			if len(line) > limit || bytes.ContainsRune(line, '\n') {
-				t.Fatalf("line %q breaks the limit %d or holds a newline", line, limit)
+			default:
+				got = append(got, string(line))
 			}
 		}
-		t.Fatalf("reader did not reach EOF")
+		var want []string
+		lines := bytes.Split(in, []byte("\n"))
+		for i, line := range lines {
+			if i == len(lines)-1 && len(line) == 0 {
+				break // the input ended with a newline
+			}
+			if len(line) > limit {
+				want = append(want, fmt.Sprintf("too long %d/%d %q", len(line), limit, line[:min(len(line), salvagePrefix)]))
+				continue
+			}
+			line = bytes.TrimRight(line, "\r")
+			if len(bytes.TrimSpace(line)) > 0 {
+				want = append(want, string(line))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("read in chunks %v with limit %d:\n got %q\nwant %q", chunks, limit, got, want)
+		}
 	})
+}
+
+// chunkReader returns data in reads of the given sizes (cycled, modulo 17). A size of 0 is a read
+// that returns nothing; never twice in a row.
+type chunkReader struct {
+	data  []byte
+	sizes []byte
+	n     int
+	empty bool
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	size := len(c.data)
+	if len(c.sizes) > 0 {
+		size = int(c.sizes[c.n%len(c.sizes)]) % 17
+		c.n++
+		if size == 0 && c.empty {
+			size = 1
+		}
+		c.empty = size == 0
+	}
+	n := copy(p[:min(len(p), size)], c.data)
+	c.data = c.data[n:]
+	return n, nil
 }

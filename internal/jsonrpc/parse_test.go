@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -234,8 +236,8 @@ func TestLineReader(t *testing.T) {
 			var tl *LineTooLongError
 			errors.As(err, &tl)
 			got = append(got, "TOO LONG")
-			if tl.Size != 301 || len(tl.Prefix) != 301 {
-				t.Errorf("too long: size %d prefix %d, want 301 and 301", tl.Size, len(tl.Prefix))
+			if tl.Size != 300 || len(tl.Prefix) != 300 {
+				t.Errorf("too long: size %d prefix %d, want 300 and 300", tl.Size, len(tl.Prefix))
 			}
 			continue
 		}
@@ -304,5 +306,75 @@ func TestErrorsDocMatchesTable(t *testing.T) {
 	}
 	for reason := range documented {
 		t.Errorf("docs/errors.md lists %s, which wire.go does not define", reason)
+	}
+}
+
+func TestSplitterNeverWaits(t *testing.T) {
+	s := NewSplitter(1024)
+	next := func() string {
+		t.Helper()
+		line, err := s.Next()
+		switch {
+		case errors.Is(err, ErrTooLong):
+			var tl *LineTooLongError
+			errors.As(err, &tl)
+			return fmt.Sprintf("too long %d prefix %d", tl.Size, len(tl.Prefix))
+		case err != nil:
+			return err.Error()
+		}
+		return string(line)
+	}
+	feed := func(in string) {
+		t.Helper()
+		if _, err := s.ReadOnce(strings.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := next(); got != ErrIncomplete.Error() {
+		t.Fatalf("empty splitter: %q", got)
+	}
+	feed(`{"a":`)
+	if got := next(); got != ErrIncomplete.Error() || s.Buffered() != 5 {
+		t.Fatalf("half a line: %q, %d buffered", got, s.Buffered())
+	}
+	feed("1}\n{\"b\"")
+	if got := next(); got != `{"a":1}` || s.Buffered() != 4 {
+		t.Fatalf("line completed: %q, %d buffered", got, s.Buffered())
+	}
+	// An oversize line is discarded as it comes: the buffer stays small however long it is.
+	feed(":2}" + strings.Repeat("x", 5000))
+	for range 2000 {
+		feed(strings.Repeat("y", 10000))
+		if got := next(); got != ErrIncomplete.Error() {
+			t.Fatalf("inside an oversize line: %q", got)
+		}
+	}
+	if cap(s.buf) > 2*readChunk {
+		t.Errorf("buffer grew to %d bytes while discarding", cap(s.buf))
+	}
+	feed("\n{\"c\":3}\n")
+	if got, want := next(), fmt.Sprintf("too long %d prefix %d", 4+3+5000+2000*10000, salvagePrefix); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := next(); got != `{"c":3}` {
+		t.Fatalf("after the oversize line: %q", got)
+	}
+	// A big frame's buffer is let go once it has been returned.
+	big := NewSplitter(1 << 20)
+	r := strings.NewReader(`"` + strings.Repeat("z", 900<<10) + "\"\n")
+	for {
+		if _, err := big.ReadOnce(r); err == io.EOF {
+			break
+		}
+	}
+	if line, err := big.Next(); err != nil || len(line) != 900<<10+2 {
+		t.Fatalf("big frame: %d bytes, %v", len(line), err)
+	}
+	if _, err := big.Next(); err != io.EOF {
+		t.Fatalf("after the big frame: %v", err)
+	}
+	big.reserve()
+	if cap(big.buf) > readChunk {
+		t.Errorf("buffer kept at %d bytes after the big frame", cap(big.buf))
 	}
 }

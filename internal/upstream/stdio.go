@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/lineloop"
 )
 
 // StdioConfig describes one stdio server.
@@ -97,6 +98,8 @@ type Stdio struct {
 	// onFrame, when set, receives Frame and TooLong events in the reading goroutine instead of the
 	// channel (HandleFrames).
 	onFrame func(ev Event, more bool)
+	// loop, when set, reads each process's stdout instead of a goroutine of its own (ReadOn).
+	loop *lineloop.Loop
 
 	mu    sync.Mutex
 	cur   *process // nil while no process runs
@@ -107,8 +110,15 @@ type process struct {
 	gen   int
 	cmd   *exec.Cmd
 	stdin *os.File
-	wmu   sync.Mutex
 	done  chan struct{} // closed when the process has exited and its stdout is drained
+
+	wmu sync.Mutex
+	// backlog is what the process has not yet taken of the frames sent to it, written by the drain
+	// goroutine while draining is set; queued counts it with what that goroutine is writing.
+	backlog  []byte
+	queued   int
+	draining bool
+	werr     error // the write that failed; every later Send fails with it
 }
 
 // NewStdio returns a supervisor for cfg; Run starts it.
@@ -130,6 +140,11 @@ func (s *Stdio) Events() <-chan Event { return s.events }
 // it. h must not block for long: the process's output waits behind it. Call it before Run.
 func (s *Stdio) HandleFrames(h func(ev Event, more bool)) { s.onFrame = h }
 
+// ReadOn makes l read each process's output, calling the frame handler (HandleFrames) in l's
+// goroutine; it needs one. A process's Exited event still follows the handler's return for its last
+// frame. Call it before Run. Without it, or if l cannot take the output, a goroutine reads it.
+func (s *Stdio) ReadOn(l *lineloop.Loop) { s.loop = l }
+
 // ErrNotRunning is returned by Send while process generation gen is not the one running.
 var ErrNotRunning = errors.New("upstream process is not running")
 
@@ -137,6 +152,11 @@ var ErrNotRunning = errors.New("upstream process is not running")
 // has since died must fail, not reach its replacement: the client has been (or will be) told the call
 // failed, and a tool call is not safe to run behind its back. Frames must not contain newlines (the
 // codec never produces any: JSON escapes them inside strings).
+//
+// Send never waits for the process to read. A gateway that waited could deadlock with a server that
+// is itself waiting for the gateway to read its output. What the pipe cannot take at once is queued
+// and written in order by a goroutine of its own; a process that leaves more than its backlog limit
+// (twice the largest frame) unread is not reading its input, and Send fails with ErrBacklogFull.
 func (s *Stdio) Send(gen int, frame []byte) error {
 	s.mu.Lock()
 	p := s.cur
@@ -146,12 +166,91 @@ func (s *Stdio) Send(gen int, frame []byte) error {
 	}
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	if p.werr != nil {
+		return p.werr
+	}
+	if p.draining {
+		if p.queued+len(frame)+1 > 2*s.cfg.MaxFrame {
+			return fmt.Errorf("%w: %d bytes of earlier frames unread by upstream %s", ErrBacklogFull, p.queued, s.cfg.Name)
+		}
+		p.backlog = append(append(p.backlog, frame...), '\n')
+		p.queued += len(frame) + 1
+		return nil
+	}
 	buf := make([]byte, 0, len(frame)+1)
 	buf = append(append(buf, frame...), '\n')
-	if _, err := p.stdin.Write(buf); err != nil {
-		return fmt.Errorf("write to upstream %s: %w", s.cfg.Name, err)
+	n, err := writeNow(p.stdin, buf)
+	if err != nil {
+		p.werr = fmt.Errorf("write to upstream %s: %w", s.cfg.Name, err)
+		return p.werr
+	}
+	if n < len(buf) {
+		p.backlog, p.queued, p.draining = buf[n:], len(buf)-n, true
+		go s.drain(p)
 	}
 	return nil
+}
+
+// ErrBacklogFull is returned by Send when the process has left too much of its input unread.
+var ErrBacklogFull = errors.New("upstream is not reading its input")
+
+// writeNow writes what the pipe takes of buf without waiting, and returns how much that was.
+func writeNow(f *os.File, buf []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for n < len(buf) {
+			var m int
+			m, werr = syscall.Write(int(fd), buf[n:])
+			if werr == syscall.EINTR {
+				continue
+			}
+			if werr != nil || m <= 0 {
+				break
+			}
+			n += m
+		}
+		return true // never wait for the pipe: what it did not take is the caller's to queue
+	})
+	if werr == syscall.EAGAIN {
+		werr = nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// drain writes p's backlog in order, waiting for the process to read it, until none is left.
+func (s *Stdio) drain(p *process) {
+	for {
+		p.wmu.Lock()
+		buf := p.backlog
+		p.backlog = nil
+		if len(buf) == 0 {
+			p.draining = false
+			p.wmu.Unlock()
+			return
+		}
+		p.wmu.Unlock()
+		n, err := p.stdin.Write(buf)
+		p.wmu.Lock()
+		p.queued -= n
+		if err != nil {
+			p.werr = fmt.Errorf("write to upstream %s: %w", s.cfg.Name, err)
+			p.backlog, p.queued, p.draining = nil, 0, false
+			p.wmu.Unlock()
+			if !errors.Is(err, os.ErrClosed) { // closed: the process is being stopped, or has exited
+				s.cfg.Logger.Warn("could not write to upstream; its queued input is lost", "upstream", s.cfg.Name, "gen", p.gen, "error", err)
+			}
+			return
+		}
+		p.wmu.Unlock()
+	}
 }
 
 // Kill terminates the running process (it is then restarted as after a crash). The gateway uses it
@@ -282,10 +381,7 @@ func (s *Stdio) start(ctx context.Context) (*process, error) {
 	s.cfg.Logger.Info("upstream started", "upstream", s.cfg.Name, "gen", p.gen, "pid", cmd.Process.Pid)
 
 	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		s.readFrames(ctx, p, outR)
-	}()
+	cut := s.readOutput(ctx, p, outR, func() { close(readDone) })
 	go s.readStderr(p, errR)
 	go func() {
 		cmd.Wait()
@@ -294,13 +390,38 @@ func (s *Stdio) start(ctx context.Context) (*process, error) {
 		select {
 		case <-readDone:
 		case <-time.After(time.Second):
-			outR.Close()
+			cut()
 			<-readDone
 		}
 		inW.Close()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// readOutput starts reading the child's stdout r, on the loop if there is one, and returns the
+// function that cuts the reading short. done is called once the last frame has been handled.
+func (s *Stdio) readOutput(ctx context.Context, p *process, r *os.File, done func()) (cut func()) {
+	if s.loop != nil && s.onFrame != nil {
+		src, err := s.loop.Add(r, s.cfg.MaxFrame, lineloop.Handler{
+			Frame: func(line []byte, err error, more bool) { s.line(ctx, p.gen, line, err, more) },
+			End: func(err error) {
+				if err != nil && !errors.Is(err, lineloop.ErrCut) && !errors.Is(err, lineloop.ErrClosed) {
+					s.cfg.Logger.Warn("reading upstream stdout", "upstream", s.cfg.Name, "gen", p.gen, "error", err)
+				}
+				done()
+			},
+		})
+		if err == nil {
+			return src.Cut
+		}
+		s.cfg.Logger.Warn("reading upstream stdout in a goroutine of its own", "upstream", s.cfg.Name, "gen", p.gen, "reason", err)
+	}
+	go func() {
+		defer done()
+		s.readFrames(ctx, p, r)
+	}()
+	return func() { r.Close() }
 }
 
 // readFrames turns the child's stdout into events. Sends give up when ctx ends, so a consumer that has
@@ -310,19 +431,24 @@ func (s *Stdio) readFrames(ctx context.Context, p *process, r *os.File) {
 	lr := jsonrpc.NewLineReader(r, s.cfg.MaxFrame)
 	for {
 		line, err := lr.Next()
-		var tooLong *jsonrpc.LineTooLongError
-		switch {
-		case err == nil:
-			s.frame(ctx, Event{Kind: Frame, Gen: p.gen, Frame: line}, lr.Buffered() > 0)
-		case errors.As(err, &tooLong):
-			s.frame(ctx, Event{Kind: TooLong, Gen: p.gen, Frame: tooLong.Prefix, Err: tooLong}, lr.Buffered() > 0)
-		default:
+		if err != nil && !errors.Is(err, jsonrpc.ErrTooLong) {
 			if err != io.EOF && !errors.Is(err, os.ErrClosed) {
 				s.cfg.Logger.Warn("reading upstream stdout", "upstream", s.cfg.Name, "gen", p.gen, "error", err)
 			}
 			return
 		}
+		s.line(ctx, p.gen, line, err, lr.Buffered() > 0)
 	}
+}
+
+// line hands on one line of a process's output, or the *jsonrpc.LineTooLongError in its place.
+func (s *Stdio) line(ctx context.Context, gen int, line []byte, err error, more bool) {
+	var tooLong *jsonrpc.LineTooLongError
+	if errors.As(err, &tooLong) {
+		s.frame(ctx, Event{Kind: TooLong, Gen: gen, Frame: tooLong.Prefix, Err: tooLong}, more)
+		return
+	}
+	s.frame(ctx, Event{Kind: Frame, Gen: gen, Frame: line}, more)
 }
 
 func (s *Stdio) frame(ctx context.Context, ev Event, more bool) {
