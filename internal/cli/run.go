@@ -45,6 +45,7 @@ type runParams struct {
 	logFormat      string
 	maxMessageMB   int
 	requestTimeout time.Duration
+	eventLoop      bool
 	command        []string
 	// changed reports whether a flag was given, so that only given flags override the file and env.
 	changed func(flag string) bool
@@ -121,6 +122,7 @@ Settings come from defaults, then --config, then GATEHOUSE_* environment variabl
 	f.StringVar(&p.logFormat, "log-format", "", "json (default) or text")
 	f.IntVar(&p.maxMessageMB, "max-message-mb", 0, "largest message accepted from either side, in MiB (default 50)")
 	f.DurationVar(&p.requestTimeout, "request-timeout", 0, "longest a request may wait for the upstream's answer (default 5m)")
+	f.BoolVar(&p.eventLoop, "event-loop", false, "read the client and the server on one event loop (Linux; upstream.event_loop, see BENCHMARKS.md for when it helps)")
 	return cmd
 }
 
@@ -146,6 +148,7 @@ func (p *runParams) applyFlags(cfg *config.Config) {
 	set("log-format", func() { cfg.Log.Format = p.logFormat })
 	set("max-message-mb", func() { cfg.Limits.MaxMessageMB = p.maxMessageMB })
 	set("request-timeout", func() { cfg.Upstream.RequestTimeout = config.Duration(p.requestTimeout) })
+	set("event-loop", func() { cfg.Upstream.EventLoop = p.eventLoop })
 }
 
 // flagKeys names the setting each flag that matters to an explicit-or-default question sets.
@@ -227,6 +230,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		HangAfter:      cfg.Upstream.HangAfter.D(),
 		PingTimeout:    cfg.Upstream.PingTimeout.D(),
 		DrainTimeout:   cfg.Upstream.DrainTimeout.D(),
+		EventLoop:      cfg.Upstream.EventLoop,
 		Metrics:        gateway.NewMetrics(reg),
 	})
 	up := upstream.NewStdio(upstream.StdioConfig{

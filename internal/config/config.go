@@ -134,6 +134,11 @@ type UpstreamConfig struct {
 	RestartBackoffMax Duration `yaml:"restart_backoff_max"`
 	// DrainTimeout is how long in-flight requests may finish after the client hangs up. Default 5s.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// EventLoop makes one thread, waiting in epoll_wait, read both the client's stdin and the
+	// server's stdout (Linux). It answers a client that calls without pause sooner and with less CPU;
+	// calls that each follow an idle spell it answers no sooner, with more CPU (BENCHMARKS.md).
+	// Default false: a goroutine reads each.
+	EventLoop bool `yaml:"event_loop"`
 }
 
 // LogConfig configures gatehouse's log.

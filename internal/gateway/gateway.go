@@ -56,6 +56,8 @@ type Options struct {
 	PingTimeout time.Duration
 	// DrainTimeout bounds how long in-flight requests may finish after the client hangs up.
 	DrainTimeout time.Duration
+	// EventLoop makes the stdio Relay read its client and upstream on one lineloop.Loop.
+	EventLoop bool
 	// Metrics may be nil.
 	Metrics *Metrics
 }

@@ -64,10 +64,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// clientAsReader makes the harnesses that start while it is set give the relay the client's input as
-// an io.Reader that is not a file, so that the relay reads it in a goroutine instead of its event
-// loop (TestClientReadInAGoroutine).
-var clientAsReader bool
+// Harnesses that start while these are set run the relay with its event loop (eventLoop), and give it
+// the client's input as an io.Reader that is not a file (clientAsReader), which the loop cannot take.
+var eventLoop, clientAsReader bool
 
 // setup customises a harness before it starts.
 type setup struct {
@@ -120,6 +119,7 @@ func newHarness(t *testing.T, s setup) *harness {
 		Recorder:     audit.NewRecorder(w, string(s.mode), logger),
 		Logger:       logger,
 		DrainTimeout: 2 * time.Second,
+		EventLoop:    eventLoop,
 	}
 	if s.opts != nil {
 		s.opts(&o)
@@ -128,8 +128,8 @@ func newHarness(t *testing.T, s setup) *harness {
 	env := append([]string{"TESTPEER_RECORD=" + h.record, "TESTPEER_STARTS=" + h.starts}, s.env...)
 	up := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Env: env,
 		BackoffInitial: 20 * time.Millisecond, MaxFrame: s.maxBytes, Logger: logger})
-	// The client's input is a pipe, as gatehouse run's stdin usually is: the relay's event loop reads
-	// it. With clientAsReader it is a plain io.Reader, which the relay reads in a goroutine.
+	// The client's input is a pipe, as gatehouse run's stdin usually is; with clientAsReader it is a
+	// plain io.Reader.
 	var in io.Reader
 	if clientAsReader {
 		r, w := io.Pipe()

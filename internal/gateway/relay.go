@@ -79,12 +79,9 @@ func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 	defer stopUpstream()
 	// Answers are handled in the goroutine that reads them from the upstream: no hand-off.
 	r.up.HandleFrames(func(ev upstream.Event, more bool) { r.upstreamFrame(upCtx, ev, more) })
-	// And where it can, one event loop reads both the client and the upstream (package lineloop).
-	loop, err := lineloop.Start()
-	if err != nil {
-		r.g.logger.Warn("reading client and upstream in goroutines of their own", "reason", err)
-		loop = nil
-	} else {
+	// With EventLoop, one event loop reads both the client and the upstream (package lineloop).
+	loop := r.startLoop()
+	if loop != nil {
 		defer loop.Close()
 		r.up.ReadOn(loop)
 	}
@@ -130,6 +127,19 @@ func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 	stopUpstream()
 	<-eventsDone
 	return <-upDone
+}
+
+// startLoop starts the event loop if the gateway is configured for one and the platform has it.
+func (r *Relay) startLoop() *lineloop.Loop {
+	if !r.g.opts.EventLoop {
+		return nil
+	}
+	loop, err := lineloop.Start()
+	if err != nil {
+		r.g.logger.Warn("no event loop: reading client and upstream in goroutines of their own", "reason", err)
+		return nil
+	}
+	return loop
 }
 
 // drain waits for in-flight requests to be answered, up to the drain timeout.
@@ -304,8 +314,12 @@ func (r *Relay) forward(ex *exchange, frame []byte) {
 	r.pending[key] = ex
 	r.mu.Unlock()
 	if err := r.up.Send(ex.gen, frame); err != nil {
+		why := "upstream could not be reached"
+		if errors.Is(err, upstream.ErrBacklogFull) {
+			why = "upstream is not reading its input"
+		}
 		if r.take(key) == ex {
-			r.unavailable(ex, false, "upstream could not be reached")
+			r.unavailable(ex, false, why)
 		}
 	}
 }

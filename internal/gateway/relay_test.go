@@ -599,34 +599,39 @@ func TestRedactSecretsByPolicy(t *testing.T) {
 	}
 }
 
-// TestClientReadInAGoroutine runs the relay's core tests with the client's input read in a goroutine:
-// the path for input the event loop cannot watch (a regular file, /dev/null, a reader that is not a
-// file). The other tests read it on the loop.
-func TestClientReadInAGoroutine(t *testing.T) {
-	clientAsReader = true
-	defer func() { clientAsReader = false }()
+// TestRelayOnTheEventLoop runs the relay's core tests with its event loop (upstream.event_loop): the
+// client's input and the upstream's output read by one lineloop.Loop. The other tests read each in a
+// goroutine.
+func TestRelayOnTheEventLoop(t *testing.T) {
+	eventLoop = true
+	defer func() { eventLoop = false }()
 	for _, test := range []struct {
 		name string
 		run  func(*testing.T)
 	}{
 		{"allowed", TestAllowedCallPassesByteForByte},
 		{"denied", TestDeniedCallNeverReachesUpstream},
+		{"redact", TestRedactBeforeUpstream},
+		{"by id", TestResponsesMatchedByIDNotOrder},
 		{"bad input", TestBadClientInputIsRefusedAndGatewayLives},
 		{"crash", TestCrashedUpstreamIsRestartedAndReinitialized},
+		{"hang", TestHungUpstreamIsKilledWithinBoundedTime},
+		{"noise", TestNoiseOnUpstreamStdoutIsSkipped},
+		{"server requests", TestServerToClientRequestAndNotificationsRelayed},
 		{"audit", TestAuditLogOfARunVerifies},
 	} {
 		t.Run(test.name, test.run)
 	}
 }
 
-// TestClientReadOnTheLoop: a client on a pipe is read by the event loop, the other kind in a
-// goroutine, and the relay says which.
+// TestClientReadOnTheLoop: with the event loop, a client on a pipe is read by the loop, and one the
+// loop cannot take in a goroutine; the relay says which.
 func TestClientReadOnTheLoop(t *testing.T) {
 	const fallback = "reading client input in a goroutine of its own"
 	for _, asReader := range []bool{false, true} {
-		clientAsReader = asReader
+		eventLoop, clientAsReader = true, asReader
 		h := newHarness(t, setup{policy: testPolicy})
-		clientAsReader = false
+		eventLoop, clientAsReader = false, false
 		h.initialize()
 		if got := resultText(t, h.call(1, "echo", map[string]any{"message": "hi"})); got != "Echo: hi" {
 			t.Errorf("echo answered %q", got)

@@ -96,12 +96,18 @@ func readAudit(t *testing.T, path string) []auditlog.Record {
 }
 
 // TestServerEverythingThroughGatehouse drives the real reference server through gatehouse run with
-// the official Go SDK client.
+// the official Go SDK client, with goroutines reading the client and the server (the default), and
+// with the event loop reading both.
 func TestServerEverythingThroughGatehouse(t *testing.T) {
+	t.Run("goroutines", func(t *testing.T) { testServerEverything(t) })
+	t.Run("event loop", func(t *testing.T) { testServerEverything(t, "--event-loop") })
+}
+
+func testServerEverything(t *testing.T, flags ...string) {
 	dir := t.TempDir()
 	auditPath := filepath.Join(dir, "audit.jsonl")
-	s, _ := connect(t, []string{"--policy", example("policies", "everything-demo.yaml"), "--audit", auditPath, "--agent", "e2e-agent"},
-		peer(t, "mcp-server-everything"), "stdio")
+	args := append([]string{"--policy", example("policies", "everything-demo.yaml"), "--audit", auditPath, "--agent", "e2e-agent"}, flags...)
+	s, _ := connect(t, args, peer(t, "mcp-server-everything"), "stdio")
 
 	tools, err := s.ListTools(context.Background(), nil)
 	if err != nil {

@@ -81,6 +81,7 @@ func stdio(args []string) error {
 	calls := fs.Int("calls", 5000, "measured calls per target")
 	warmup := fs.Int("warmup", 500, "unmeasured calls per target first")
 	block := fs.Int("block", 250, "calls per target before switching to the next (interleaving)")
+	pause := fs.Duration("pause", 0, "idle time before each measured call, so that every call reaches an idle gateway as an agent's calls do between model turns (use with --block 1)")
 	tool := fs.String("tool", "echo", "tool to call")
 	toolArgs := fs.String("args", `{"message":"hello from loadgen"}`, "tool arguments (JSON)")
 	want := fs.String("want", "hello from loadgen", "text every answer must contain")
@@ -151,6 +152,7 @@ func stdio(args []string) error {
 		n := min(*block, *calls-done)
 		for _, t := range targets {
 			for i := 0; i < n; i++ {
+				time.Sleep(*pause)
 				d, err := t.call(params, *want)
 				if err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)
