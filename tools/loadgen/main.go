@@ -168,7 +168,7 @@ func stdio(args []string) error {
 		}
 		t.cpu = cpu - cpu0[i]
 	}
-	report(targets, *calls, server)
+	report(targets, *calls, *block, *pause, server)
 	return nil
 }
 
@@ -258,10 +258,14 @@ func summarize(d []time.Duration) stats {
 
 func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1000) }
 
-func report(targets []*target, calls int, server []string) {
+func report(targets []*target, calls, block int, pause time.Duration, server []string) {
 	host, _ := os.Hostname()
-	fmt.Printf("stdio tools/call latency, %d sequential calls per target, interleaved; server: %s; host %s\n\n",
-		calls, filepath.Base(server[0])+" "+strings.Join(server[1:], " "), host)
+	how := fmt.Sprintf("interleaved in blocks of %d", block)
+	if pause > 0 {
+		how += fmt.Sprintf(", each after %s idle", pause)
+	}
+	fmt.Printf("stdio tools/call latency, %d sequential calls per target, %s; server: %s; host %s\n\n",
+		calls, how, filepath.Base(server[0])+" "+strings.Join(server[1:], " "), host)
 	fmt.Println("| target | p50 | p90 | p99 | mean | added p50 | added p99 | CPU per call |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	base := summarize(targets[0].lat)
