@@ -107,11 +107,11 @@ func (s *Splitter) Next() ([]byte, error) {
 		end := s.scan + i
 		line := s.buf[s.start:end]
 		s.start, s.scan = end+1, end+1
+		if s.skip == nil && len(line) > s.limit {
+			s.skip = &LineTooLongError{Limit: s.limit}
+		}
 		if s.skip != nil {
 			return nil, s.skipped(line)
-		}
-		if len(line) > s.limit {
-			return nil, s.tooLong(line)
 		}
 		if frame := trimFrame(line); frame != nil {
 			return frame, nil
@@ -123,24 +123,18 @@ func (s *Splitter) Next() ([]byte, error) {
 func (s *Splitter) partial() ([]byte, error) {
 	rest := s.buf[s.start:]
 	s.scan = len(s.buf)
-	switch {
-	case s.skip != nil:
+	if s.skip == nil && len(rest) > s.limit {
+		s.skip = &LineTooLongError{Limit: s.limit} // too long already, wherever it ends: discard it as it comes
+	}
+	if s.skip != nil {
 		s.skip.discarded(rest)
 		s.start = len(s.buf)
 		if s.eof {
 			return nil, s.skipped(nil)
 		}
 		return nil, ErrIncomplete
-	case len(rest) > s.limit:
-		// Too long already, wherever it ends: discard it as it comes.
-		s.skip = &LineTooLongError{Limit: s.limit}
-		s.skip.discarded(rest)
-		s.start = len(s.buf)
-		if s.eof {
-			return nil, s.skipped(nil)
-		}
-		return nil, ErrIncomplete
-	case !s.eof:
+	}
+	if !s.eof {
 		return nil, ErrIncomplete
 	}
 	s.start = len(s.buf)
@@ -164,10 +158,6 @@ func (e *LineTooLongError) discarded(b []byte) {
 		e.Prefix = append(e.Prefix, b[:min(room, len(b))]...)
 	}
 	e.Size += len(b)
-}
-
-func (s *Splitter) tooLong(line []byte) error {
-	return &LineTooLongError{Size: len(line), Limit: s.limit, Prefix: bytes.Clone(line[:min(len(line), salvagePrefix)])}
 }
 
 // trimFrame returns a copy of line without its trailing \r, or nil if it is blank.

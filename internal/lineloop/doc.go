@@ -1,8 +1,8 @@
 // Package lineloop reads newline-delimited frames (the MCP stdio framing) from several files in one
 // goroutine. gatehouse run uses it for the client's stdin and the server's stdout: one thread waits
-// for both in epoll_wait and handles whichever is ready, so that a message reaches its handler
-// without passing between goroutines. Each hand-off between goroutines costs a thread wake-up on an
-// idle gateway, tens of microseconds on a small VM, and a relayed call would otherwise take four.
+// for both in epoll_wait and handles whichever is ready, so that a message reaches its handler on the
+// thread the kernel woke, without passing between goroutines. It is opt-in (upstream.event_loop):
+// BENCHMARKS.md says for which clients it is faster.
 //
 // Handlers run in the loop's goroutine: while one runs, no other source is read. They must not wait
 // on input from another source of the same loop; writes that may wait for a peer belong elsewhere
