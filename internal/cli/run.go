@@ -215,7 +215,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
 	store := state.NewMemory(nil)
-	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth}
+	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{
 		Limits:         limits,
 		Identity:       who.stage,

@@ -131,7 +131,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	defer w.Close()
 
-	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth}
+	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	var rl []ratelimit.Limit
 	for _, r := range cfg.RateLimits {
 		rl = append(rl, ratelimit.Limit{Scope: ratelimit.Scope(r.Scope), Limit: r.Limit, Per: r.Per.D(), Tools: r.Tools})

@@ -114,6 +114,9 @@ type LimitsConfig struct {
 	MaxMessageMB int `yaml:"max_message_mb"`
 	// MaxDepth is the deepest JSON nesting accepted. Default 64.
 	MaxDepth int `yaml:"max_depth"`
+	// MaxTokens is the most JSON tokens accepted in one message (member names and values). It bounds
+	// the memory of reading a message, which grows with its tokens. Default 1,000,000.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // UpstreamConfig tunes stdio upstream supervision.
@@ -183,7 +186,7 @@ func Default() *Config {
 			CheckpointEvery: &every, CheckpointInterval: &interval, Durability: "fsync",
 			SyncDelay: Duration(10 * time.Millisecond)},
 		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
-		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64},
+		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64, MaxTokens: 1_000_000},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
 			RequestTimeout:    Duration(5 * time.Minute),

@@ -84,7 +84,7 @@ func TestUnknownKeysAreLocatedErrors(t *testing.T) {
 }
 
 func TestValidationReportsEverythingLocated(t *testing.T) {
-	p := write(t, "mode: enfroce\nfail: maybe\nlimits:\n  max_message_mb: 0\nupstream:\n  ping_timeout: 0s\naudit:\n  sync_delay: 2s\n")
+	p := write(t, "mode: enfroce\nfail: maybe\nlimits:\n  max_message_mb: 0\n  max_tokens: 10\nupstream:\n  ping_timeout: 0s\naudit:\n  sync_delay: 2s\n")
 	cfg, src, err := Load(p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +94,9 @@ func TestValidationReportsEverythingLocated(t *testing.T) {
 		p + `:1: mode: must be one of enforce, monitor, off (got "enfroce")`,
 		p + `:2: fail: must be one of closed, open (got "maybe")`,
 		p + `:4: limits.max_message_mb: must be between 1 and 1024 (got 0)`,
-		p + `:6: upstream.ping_timeout: must be a positive duration`,
-		p + `:8: audit.sync_delay: must be between 1ms and 1s (got 2s)`,
+		p + `:5: limits.max_tokens: must be between 1000 and 100000000 (got 10)`,
+		p + `:7: upstream.ping_timeout: must be a positive duration`,
+		p + `:9: audit.sync_delay: must be between 1ms and 1s (got 2s)`,
 		`policy.rules: no policy to enforce`,
 	}
 	if len(got) != len(want) {

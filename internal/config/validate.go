@@ -51,6 +51,9 @@ func (c *Config) Validate(src *Source) error {
 	if c.Limits.MaxDepth < 2 || c.Limits.MaxDepth > 1000 {
 		add("limits.max_depth", "must be between 2 and 1000 (got %d)", c.Limits.MaxDepth)
 	}
+	if c.Limits.MaxTokens < 1000 || c.Limits.MaxTokens > 100_000_000 {
+		add("limits.max_tokens", "must be between 1000 and 100000000 (got %d)", c.Limits.MaxTokens)
+	}
 	if c.Upstream.Name == "" || strings.ContainsAny(c.Upstream.Name, " \t\n") {
 		add("upstream.name", "must be a non-empty name without spaces")
 	}

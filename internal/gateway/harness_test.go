@@ -79,6 +79,8 @@ type setup struct {
 	opts     func(*Options)
 	env      []string
 	maxBytes int
+	// maxTokens bounds the tokens of every frame, as limits.max_tokens does.
+	maxTokens int
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -111,7 +113,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	h.writer = w
 	o := Options{
-		Limits:       jsonrpc.Limits{MaxBytes: s.maxBytes},
+		Limits:       jsonrpc.Limits{MaxBytes: s.maxBytes, MaxTokens: s.maxTokens},
 		Identity:     identity.NewLocal(s.agent, s.roles),
 		Engines:      engines,
 		Fail:         s.fail,

@@ -373,7 +373,7 @@ func TestServerToClientRequestAndNotificationsRelayed(t *testing.T) {
 }
 
 func TestBadClientInputIsRefusedAndGatewayLives(t *testing.T) {
-	h := newHarness(t, setup{policy: testPolicy, maxBytes: 4096})
+	h := newHarness(t, setup{policy: testPolicy, maxBytes: 4096, maxTokens: 1000})
 	h.initialize()
 	tests := []struct {
 		name, line, id, reason string
@@ -384,6 +384,7 @@ func TestBadClientInputIsRefusedAndGatewayLives(t *testing.T) {
 		{"invalid utf8", "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"UTF\xff\"}}}", "3", "malformed_message", -32700},
 		{"too deep", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"DEEP","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}}`, "4", "malformed_message", -32700},
 		{"oversize", `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"message":"BIG` + strings.Repeat("x", 5000) + `"}}}`, "5", "payload_too_large", -32010},
+		{"too many tokens", `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"message":"MANY","x":[` + strings.Repeat("0,", 1000) + `0]}}}`, "8", "payload_too_large", -32010},
 		{"not json", `this is not json`, "<nil>", "malformed_message", -32700},
 		{"batch", `[{"jsonrpc":"2.0","id":6,"method":"ping"}]`, "<nil>", "malformed_message", -32600},
 	}
@@ -409,7 +410,7 @@ func TestBadClientInputIsRefusedAndGatewayLives(t *testing.T) {
 	if got := resultText(t, h.call(9, "echo", map[string]any{"message": "still alive"})); got != "Echo: still alive" {
 		t.Errorf("gateway not alive after bad input: %q", got)
 	}
-	for _, mark := range []string{"DUP", "UTF", "DEEP", "BIG"} {
+	for _, mark := range []string{"DUP", "UTF", "DEEP", "BIG", "MANY"} {
 		if h.received(mark) {
 			t.Errorf("a refused frame (%s) reached the upstream", mark)
 		}
@@ -422,6 +423,36 @@ func TestBadClientInputIsRefusedAndGatewayLives(t *testing.T) {
 	}
 	if malformed != len(tests) {
 		t.Errorf("%d malformed frames audited, want %d", malformed, len(tests))
+	}
+}
+
+// TestUpstreamAnswerOverTokenLimit: an answer holding more tokens than the limit fails its call with
+// payload_too_large, none of it relayed or decoded, and the session goes on.
+func TestUpstreamAnswerOverTokenLimit(t *testing.T) {
+	h := newHarness(t, setup{policy: "name: t\nversion: \"1\"\ndefault_effect: allow\nrules: []\n", maxTokens: 1000})
+	h.initialize()
+	resp := h.call(1, "many", map[string]any{"tokens": 2000})
+	d := errorData(t, resp)
+	if d["reason"] != "payload_too_large" || resp["error"].(map[string]any)["code"] != -32010.0 {
+		t.Fatalf("answer of 2,000+ tokens: %v, want payload_too_large", resp)
+	}
+	if !strings.Contains(jsonString(resp), "more JSON tokens than the limit of 1000") {
+		t.Errorf("the error does not say which limit: %v", resp)
+	}
+	if got := resultText(t, h.call(2, "many", map[string]any{"tokens": 900})); got != "many" {
+		t.Errorf("answer under the limit: %q", got)
+	}
+	if got := resultText(t, h.call(3, "echo", map[string]any{"message": "still alive"})); got != "Echo: still alive" {
+		t.Errorf("after the refused answer: %q", got)
+	}
+	statuses := map[string]int{}
+	for _, r := range h.auditRecords() {
+		if r.Tool == "many" {
+			statuses[string(r.Status)]++
+		}
+	}
+	if statuses["upstream_error"] != 1 || statuses["answered"] != 1 {
+		t.Errorf("audited statuses of the two calls: %v, want one upstream_error and one answered", statuses)
 	}
 }
 

@@ -114,7 +114,12 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 		errors.As(err, &fe)
 		if fe != nil && !fe.ID.IsZero() {
 			if ex := r.take(fe.ID.Key()); ex != nil {
-				r.answerUpstreamFault(ex, fe.Reason, "upstream sent an invalid message: "+fe.Detail)
+				why := "upstream sent an invalid message: " + fe.Detail
+				if fe.Reason == policy.CodePayloadTooLarge { // over limits.max_tokens
+					r.g.logger.Error("upstream sent an oversize message", "upstream", r.sess.Upstream, "error", fe.Detail)
+					why = "the answer of upstream " + r.sess.Upstream + " exceeds the message limit: " + fe.Detail
+				}
+				r.answerUpstreamFault(ex, fe.Reason, why)
 				return
 			}
 		}

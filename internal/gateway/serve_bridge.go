@@ -55,7 +55,7 @@ func (u *HTTPUpstream) bridgeLegacy(ctx context.Context, out *Outbound) (Stream,
 	request := msg.Kind() == jsonrpc.KindRequest
 	if request {
 		id = jsonrpc.StringID(fmt.Sprintf("gatehouse-%d", u.bridgeSeq.Add(1)))
-		if m, err := jsonrpc.Parse(frame, jsonrpc.Limits{}); err == nil {
+		if m, err := jsonrpc.Parse(frame, jsonrpc.Reread); err == nil {
 			frame = jsonrpc.Request(id, m.Method, m.Params)
 		}
 	}
@@ -140,7 +140,7 @@ func requestIDKey(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
 	}
-	m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":`+string(raw)+`,"result":{}}`), jsonrpc.Limits{})
+	m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":`+string(raw)+`,"result":{}}`), jsonrpc.Reread)
 	if err != nil || m.ID.IsZero() || m.ID.IsNull() {
 		return ""
 	}
@@ -205,7 +205,7 @@ var modernMetaKeys = []string{mcp.MetaProtocolVersion, "io.modelcontextprotocol/
 
 // stripModernMeta removes the 2026-07-28 per-request protocol fields from a request's _meta.
 func stripModernMeta(frame []byte) []byte {
-	m, err := jsonrpc.Parse(frame, jsonrpc.Limits{})
+	m, err := jsonrpc.Parse(frame, jsonrpc.Reread)
 	if err != nil || m.Params == nil {
 		return frame
 	}
@@ -417,7 +417,7 @@ func (u *HTTPUpstream) bridgeModern(ctx context.Context, l *Link, out *Outbound)
 	l.mu.Lock()
 	caps, info := l.Capabilities, l.ClientInfo
 	l.mu.Unlock()
-	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{}) // the frame as routed: a federated name is stripped there
+	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Reread) // the frame as routed: a federated name is stripped there
 	if err != nil {
 		return nil, err
 	}

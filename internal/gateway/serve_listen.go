@@ -195,7 +195,7 @@ func (s *listenStream) Close() {
 // session's GET stream, whose notifications are relayed as the client opted in to them. The
 // session is ended when the client goes away.
 func (u *HTTPUpstream) listenLegacy(ctx context.Context, out *Outbound) (Stream, error) {
-	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{})
+	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Reread)
 	if err != nil {
 		return nil, err
 	}

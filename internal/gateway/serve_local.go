@@ -110,7 +110,7 @@ func (u *LocalUpstream) answer(ctx context.Context, out *Outbound) (json.RawMess
 	case mcp.MethodToolsCall:
 		// The frame, not the client's message: it carries the name as this upstream knows it and the
 		// arguments as policy rewrote them.
-		sent, err := jsonrpc.Parse(out.Frame, jsonrpc.Limits{})
+		sent, err := jsonrpc.Parse(out.Frame, jsonrpc.Reread)
 		if err != nil {
 			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidRequest, err.Error(), nil)
 		}

@@ -200,8 +200,15 @@ func (u *StdioUpstream) frame(raw []byte) {
 	m, err := jsonrpc.Parse(raw, u.limits)
 	if err != nil {
 		var fe *jsonrpc.FrameError
-		if errors.As(err, &fe) && !fe.ID.IsZero() && u.fail(fe.ID, fmt.Errorf("upstream %s sent an invalid answer: %s", u.name, fe.Detail)) {
-			return
+		if errors.As(err, &fe) && !fe.ID.IsZero() {
+			failure := fmt.Errorf("upstream %s sent an invalid answer: %s", u.name, fe.Detail)
+			if fe.Reason == policy.CodePayloadTooLarge { // over limits.max_tokens: refused as an oversize answer is
+				u.logger.Error("upstream sent an oversize message", "upstream", u.name, "error", fe.Detail)
+				failure = fe
+			}
+			if u.fail(fe.ID, failure) {
+				return
+			}
 		}
 		u.logger.Warn("skipping non-MCP output from upstream", "upstream", u.name, "line", clip(raw, 200))
 		return

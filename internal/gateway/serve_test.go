@@ -577,11 +577,15 @@ func errData(body map[string]any) map[string]any {
 func TestServeRefusesOversizeUpstreamAnswers(t *testing.T) {
 	const limit = 64 << 10
 	big := strings.Repeat("A", 2*limit)
-	answer := func(sse bool) *httptest.Server {
+	many := strings.Repeat("0,", 2000) // over MaxTokens: 1000, well under MaxBytes
+	answer := func(sse, tokens bool) *httptest.Server {
 		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var m struct{ ID json.RawMessage }
 			json.NewDecoder(r.Body).Decode(&m)
 			body := `{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"resultType":"complete","content":[{"type":"text","text":"` + big + `"}]}}`
+			if tokens {
+				body = `{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"resultType":"complete","content":[{"type":"text","text":"AAAA"}],"structuredContent":{"z":[` + many + `0]}}}`
+			}
 			if sse {
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "data: "+body+"\n\n")
@@ -591,13 +595,11 @@ func TestServeRefusesOversizeUpstreamAnswers(t *testing.T) {
 			io.WriteString(w, body)
 		}))
 	}
-	for _, sse := range []bool{false, true} {
-		up := answer(sse)
-		defer up.Close()
+	// call makes one call through a gateway in front of up, with limits on both sides.
+	call := func(up *httptest.Server, limits jsonrpc.Limits) (int, map[string]any, string) {
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
 		defer w.Close()
-		limits := jsonrpc.Limits{MaxBytes: limit}
 		gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil), Limits: limits,
 			Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
 		backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&HTTPUpstream{UpstreamName: "big", UpstreamPrefix: "",
@@ -609,11 +611,25 @@ func TestServeRefusesOversizeUpstreamAnswers(t *testing.T) {
 		defer srv.Close()
 		status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "anything"})
 		raw, _ := json.Marshal(body)
-		if body["error"] == nil || strings.Contains(string(raw), "AAAA") {
+		return status, body, string(raw)
+	}
+	for _, sse := range []bool{false, true} {
+		up := answer(sse, false)
+		defer up.Close()
+		status, body, raw := call(up, jsonrpc.Limits{MaxBytes: limit})
+		if body["error"] == nil || strings.Contains(raw, "AAAA") {
 			t.Errorf("sse=%v: oversize answer relayed: %d %.200s", sse, status, raw)
 		}
 		if d := errData(body); d["reason"] != "upstream_unavailable" && d["reason"] != "payload_too_large" {
 			t.Errorf("sse=%v: reason %v, want upstream_unavailable or payload_too_large", sse, d["reason"])
+		}
+		// An answer over limits.max_tokens is refused payload_too_large (413), as an in-process or
+		// stdio upstream's is.
+		up = answer(sse, true)
+		defer up.Close()
+		status, body, raw = call(up, jsonrpc.Limits{MaxBytes: limit, MaxTokens: 1000})
+		if d := errData(body); status != http.StatusRequestEntityTooLarge || d["reason"] != "payload_too_large" || strings.Contains(raw, "AAAA") {
+			t.Errorf("sse=%v: answer of 2,000+ tokens: HTTP %d %.300s, want 413 payload_too_large", sse, status, raw)
 		}
 	}
 }
@@ -626,7 +642,7 @@ func TestServeStdioOversizeAnswerFailsTheCallAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	limits := jsonrpc.Limits{MaxBytes: limit}
+	limits := jsonrpc.Limits{MaxBytes: limit, MaxTokens: 1000}
 	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, MaxFrame: limit, Logger: logger})
 	su, err := NewStdioUpstream(ctx, "peer", "", proc, limits, logger)
 	if err != nil {
@@ -652,5 +668,15 @@ func TestServeStdioOversizeAnswerFailsTheCallAtOnce(t *testing.T) {
 	}
 	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"message": "still here"}}); status != 200 || body["result"] == nil {
 		t.Errorf("echo after the oversize answer: HTTP %d %v", status, body)
+	}
+	// limits.max_tokens bounds answers and requests as the size limit does.
+	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "many", "arguments": map[string]any{"tokens": 2000}}); status != http.StatusRequestEntityTooLarge || errData(body)["reason"] != "payload_too_large" {
+		t.Errorf("answer of 2,000+ tokens: HTTP %d %v, want 413 payload_too_large", status, body)
+	}
+	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"message": "MANY", "x": make([]int, 2000)}}); status != http.StatusRequestEntityTooLarge || errData(body)["reason"] != "payload_too_large" {
+		t.Errorf("request of 2,000+ tokens: HTTP %d %v, want 413 payload_too_large", status, body)
+	}
+	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "many", "arguments": map[string]any{"tokens": 900}}); status != 200 || body["result"] == nil {
+		t.Errorf("answer of some 900 tokens: HTTP %d %v", status, body)
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
 )
 
 func FuzzParse(f *testing.F) {
@@ -21,10 +24,20 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	lim := Limits{MaxBytes: 1 << 16, MaxDepth: 16, MaxTokens: 40}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// shape counts the tokens of valid JSON as the scanner does.
+		d, n := shape(raw, math.MaxInt)
+		if json.Valid(raw) && n != scannedTokens(raw) {
+			t.Fatalf("shape counts %d tokens in %q, the scanner %d", n, raw, scannedTokens(raw))
+		}
+		// Stopping at a limit changes nothing under it.
+		if cd, cn := shape(raw, 5); (cn > 5) != (n > 5) || cn <= 5 && (cd != d || cn != n) {
+			t.Fatalf("shape of %q with limit 5: %d, %d; without: %d, %d", raw, cd, cn, d, n)
+		}
 		// A frame read without the full decoder must read the same with it.
-		if fast, ok := parseOrdinary(raw, 16); ok {
-			full, err := parseFull(raw, Limits{MaxBytes: 1 << 16, MaxDepth: 16})
+		if fast, ok := parseOrdinary(raw, lim); ok {
+			full, err := parseFull(raw, lim)
 			if err != nil {
 				t.Fatalf("read %q without the decoder; the decoder refuses it: %v", raw, err)
 			}
@@ -34,7 +47,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q read differently:\n fast %+v\n full %+v", raw, fast, full)
 			}
 		}
-		m, err := Parse(raw, Limits{MaxBytes: 1 << 16, MaxDepth: 16})
+		m, err := Parse(raw, lim)
 		if err != nil {
 			var fe *FrameError
 			if !errors.As(err, &fe) {
@@ -48,8 +61,11 @@ func FuzzParse(f *testing.F) {
 		if !utf8.Valid(raw) || !json.Valid(raw) {
 			t.Fatalf("accepted a frame encoding/json rejects: %q", raw)
 		}
-		if depth(raw) > 16 {
+		if d, _ := shape(raw, math.MaxInt); d > 16 {
 			t.Fatalf("accepted a frame deeper than the limit")
+		}
+		if n := scannedTokens(raw); n > lim.MaxTokens {
+			t.Fatalf("accepted a frame of %d tokens, over the limit of %d", n, lim.MaxTokens)
 		}
 		if m.Params != nil && !json.Valid(m.Params) {
 			t.Fatalf("params span is not a JSON value: %q", m.Params)
@@ -58,12 +74,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("result span is not a JSON value: %q", m.Result)
 		}
 		if m.Params != nil {
-			again, err := Parse(m.WithParams(m.Params), Limits{MaxBytes: 1 << 16, MaxDepth: 16})
+			again, err := Parse(m.WithParams(m.Params), lim)
 			if err != nil || !bytes.Equal(again.Raw, raw) {
 				t.Fatalf("splicing params back changed the frame: %v", err)
 			}
 		}
 	})
+}
+
+// scannedTokens counts the tokens of valid JSON with jsonscan, the reference for shape.
+func scannedTokens(b []byte) int {
+	var s jsonscan.Scanner
+	s.Reset(b, 0)
+	for _, err := s.Next(); err == nil; _, err = s.Next() {
+	}
+	return s.Tokens()
 }
 
 func FuzzSalvageID(f *testing.F) {

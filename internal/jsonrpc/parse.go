@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -19,14 +20,27 @@ type Limits struct {
 	MaxBytes int
 	// MaxDepth is the deepest nesting of objects and arrays accepted.
 	MaxDepth int
+	// MaxTokens is the most JSON tokens accepted in a frame: member names and values, an object or
+	// array counting once (jsonscan.Scanner.Tokens). It bounds the memory of reading a frame, which
+	// grows with its tokens more than with its bytes: 50 MiB of [0,0,…] decode to more than 1 GiB.
+	MaxTokens int
 }
 
-// Default limits: 50 MiB frames (the seed's MCP_MAX_REQUEST_SIZE_MB) and 64 levels of nesting, far
-// beyond any MCP schema and far below what could exhaust a stack.
+// Default limits: 50 MiB frames (the seed's MCP_MAX_REQUEST_SIZE_MB); 64 levels of nesting, far
+// beyond any MCP schema and far below what could exhaust a stack; a million tokens, some
+// hundred thousand rows of a table in a result, and a bounded cost to decode.
 const (
-	DefaultMaxBytes = 50 << 20
-	DefaultMaxDepth = 64
+	DefaultMaxBytes  = 50 << 20
+	DefaultMaxDepth  = 64
+	DefaultMaxTokens = 1_000_000
 )
+
+// Reread is for reading again a frame that was read within the configured limits, or that gatehouse
+// built from one: the limits were applied when the frame came in, and are not applied twice.
+var Reread = Limits{MaxBytes: math.MaxInt, MaxDepth: decoderMaxDepth, MaxTokens: math.MaxInt}
+
+// decoderMaxDepth is the deepest nesting jsontext reads at all.
+const decoderMaxDepth = 10000
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
@@ -34,6 +48,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxTokens <= 0 {
+		l.MaxTokens = DefaultMaxTokens
 	}
 	return l
 }
@@ -64,8 +81,8 @@ type decoder struct {
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
-// Parse decodes one frame strictly. It rejects, with a *FrameError: frames over lim.MaxBytes, nesting
-// deeper than lim.MaxDepth, invalid UTF-8, malformed JSON, duplicate object members at any depth
+// Parse decodes one frame strictly. It rejects, with a *FrameError: frames over lim.MaxBytes or
+// lim.MaxTokens (payload_too_large), nesting deeper than lim.MaxDepth, invalid UTF-8, malformed JSON, duplicate object members at any depth
 // (including names that differ only in escaping), trailing data, batches, and envelopes that are not a
 // JSON-RPC 2.0 request, notification or response. raw is retained by the returned Message.
 func Parse(raw []byte, lim Limits) (*Message, error) {
@@ -75,7 +92,7 @@ func Parse(raw []byte, lim Limits) (*Message, error) {
 			Detail: fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", len(raw), lim.MaxBytes),
 			ID:     SalvageID(raw)}
 	}
-	if m, ok := parseOrdinary(raw, lim.MaxDepth); ok {
+	if m, ok := parseOrdinary(raw, lim); ok {
 		return m, nil
 	}
 	return parseFull(raw, lim)
@@ -83,7 +100,13 @@ func Parse(raw []byte, lim Limits) (*Message, error) {
 
 // parseFull is Parse with the full decoder, for any frame.
 func parseFull(raw []byte, lim Limits) (*Message, error) {
-	if d := depth(raw); d > lim.MaxDepth {
+	d, tokens := shape(raw, lim.MaxTokens)
+	if tokens > lim.MaxTokens {
+		return nil, &FrameError{Code: CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
+			Detail: fmt.Sprintf("message holds more JSON tokens than the limit of %d", lim.MaxTokens),
+			ID:     SalvageID(raw)}
+	}
+	if d > lim.MaxDepth {
 		return nil, malformed(CodeParseError, SalvageID(raw), "JSON nesting depth %d exceeds the limit of %d", d, lim.MaxDepth)
 	}
 	pooled := decoders.Get().(*decoder)
@@ -110,10 +133,10 @@ func parseFull(raw []byte, lim Limits) (*Message, error) {
 // whose strings, names and members need none of the decoder's care, with a valid envelope. It
 // reports false for anything else, and Parse then decides with the decoder, which also words the
 // error. It reads the same members as decodeEnvelope and applies the same checks.
-func parseOrdinary(raw []byte, maxDepth int) (*Message, bool) {
+func parseOrdinary(raw []byte, lim Limits) (*Message, bool) {
 	m := &Message{Raw: raw}
 	var version []byte
-	err := jsonscan.Object(raw, maxDepth, func(name []byte, start, end int) error {
+	err := jsonscan.Object(raw, lim.MaxDepth, lim.MaxTokens, func(name []byte, start, end int) error {
 		val, sp := raw[start:end], span{start, end}
 		switch string(name) {
 		case "jsonrpc":
@@ -275,11 +298,13 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// depth returns the deepest nesting of objects and arrays in b, scanning bytes only. It runs before
-// the decoder so that no recursive work is ever done on an over-deep frame.
-func depth(b []byte) int {
-	d, max := 0, 0
-	inString := false
+// shape returns the deepest nesting of objects and arrays in b and how many tokens it holds (as
+// jsonscan.Scanner.Tokens counts them, when b is valid JSON), scanning bytes only. It stops at token
+// maxTokens+1, when the frame is refused whatever its depth. It runs before the decoder so that no
+// recursive work is ever done on an over-deep frame, and no memory spent on one with too many tokens.
+func shape(b []byte, maxTokens int) (depth, tokens int) {
+	d := 0
+	inString, inScalar := false, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if inString {
@@ -293,15 +318,30 @@ func depth(b []byte) int {
 		}
 		switch c {
 		case '"':
-			inString = true
+			inString, inScalar = true, false
+			if tokens++; tokens > maxTokens {
+				return depth, tokens
+			}
 		case '{', '[':
+			inScalar = false
 			d++
-			if d > max {
-				max = d
+			depth = max(depth, d)
+			if tokens++; tokens > maxTokens {
+				return depth, tokens
 			}
 		case '}', ']':
+			inScalar = false
 			d--
+		case ',', ':', ' ', '\t', '\n', '\r':
+			inScalar = false
+		default: // a number, true, false or null: one token however many bytes
+			if !inScalar {
+				inScalar = true
+				if tokens++; tokens > maxTokens {
+					return depth, tokens
+				}
+			}
 		}
 	}
-	return max
+	return depth, tokens
 }

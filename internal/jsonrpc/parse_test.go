@@ -59,7 +59,7 @@ func TestParseAccepts(t *testing.T) {
 				t.Errorf("raw changed")
 			}
 			// Every one of these is ordinary: read without the full decoder.
-			if _, ok := parseOrdinary([]byte(tt.in), DefaultMaxDepth); !ok {
+			if _, ok := parseOrdinary([]byte(tt.in), Limits{}.withDefaults()); !ok {
 				t.Errorf("not read on the fast path")
 			}
 		})
@@ -88,6 +88,8 @@ func TestParseRefuses(t *testing.T) {
 		{"invalid utf8", "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"x\",\"params\":{\"s\":\"\xff\"}}", Limits{}, CodeParseError, policy.CodeMalformed, "3", "UTF-8"},
 		{"too deep", deep, Limits{}, CodeParseError, policy.CodeMalformed, "5", "depth"},
 		{"too large", `{"jsonrpc":"2.0","id":9,"method":"x","params":{"s":"` + strings.Repeat("a", 100) + `"}}`, Limits{MaxBytes: 64}, -32010, policy.CodePayloadTooLarge, "9", "exceeds"},
+		{"too many tokens", `{"jsonrpc":"2.0","id":9,"method":"x","params":{"a":[1,2,3,4,5]}}`, Limits{MaxTokens: 15}, -32010, policy.CodePayloadTooLarge, "9", "message holds more JSON tokens than the limit of 15"},
+		{"too many tokens, read by the decoder", `{"jsonrpc":"2.0","id":9,"method":"x","params":{"\u0061":[1,2,3,4,5]}}`, Limits{MaxTokens: 15}, -32010, policy.CodePayloadTooLarge, "9", "than the limit of 15"},
 		{"trailing data", `{"jsonrpc":"2.0","id":3,"method":"x"} {"jsonrpc":"2.0","id":4,"method":"y"}`, Limits{}, CodeParseError, policy.CodeMalformed, "3", "after"},
 		{"batch", `[{"jsonrpc":"2.0","id":1,"method":"x"}]`, Limits{}, CodeInvalidRequest, policy.CodeMalformed, "", "batches"},
 		{"scalar", `42`, Limits{}, CodeInvalidRequest, policy.CodeMalformed, "", "object"},
@@ -109,7 +111,7 @@ func TestParseRefuses(t *testing.T) {
 				t.Fatalf("Parse accepted %q as %+v", tt.in, m)
 			}
 			// (Size is checked before either path.)
-			if _, ok := parseOrdinary([]byte(tt.in), tt.lim.withDefaults().MaxDepth); ok && tt.reason != policy.CodePayloadTooLarge {
+			if _, ok := parseOrdinary([]byte(tt.in), tt.lim.withDefaults()); ok && tt.reason != policy.CodePayloadTooLarge {
 				t.Errorf("the fast path accepted it")
 			}
 			var fe *FrameError
@@ -376,5 +378,25 @@ func TestSplitterNeverWaits(t *testing.T) {
 	big.reserve()
 	if cap(big.buf) > readChunk {
 		t.Errorf("buffer kept at %d bytes after the big frame", cap(big.buf))
+	}
+}
+
+// TestParseTokenLimit: a frame of exactly MaxTokens tokens is read, on either path; the limit's
+// default applies to a zero Limits, and Reread applies none.
+func TestParseTokenLimit(t *testing.T) {
+	for _, in := range []string{
+		`{"jsonrpc":"2.0","id":9,"method":"x","params":{"a":[1,2,3,4,5]}}`,
+		`{"jsonrpc":"2.0","id":9,"method":"x","params":{"\u0061":[1,2,3,4,5]}}`,
+	} {
+		if _, err := Parse([]byte(in), Limits{MaxTokens: 16}); err != nil {
+			t.Errorf("16 tokens, limit 16: %v", err)
+		}
+	}
+	many := []byte(`{"jsonrpc":"2.0","id":1,"result":{"a":[` + strings.Repeat("0,", DefaultMaxTokens) + `0]}}`)
+	if _, err := Parse(many, Limits{}); err == nil || !strings.Contains(err.Error(), "more JSON tokens than the limit of 1000000") {
+		t.Errorf("over a million tokens with the default limits: %v", err)
+	}
+	if _, err := Parse(many, Reread); err != nil {
+		t.Errorf("Reread: %v", err)
 	}
 }

@@ -13,20 +13,24 @@ var ErrUnusual = errors.New("jsonscan: left to a full decoder")
 // Object reads b, which must be exactly one JSON object, and calls member with the name of each of
 // its members, in order, and where its value is: b[start:end]. It reads strictly: b must be JSON
 // that every strict decoder reads the same way, with no object (at any depth) naming a member twice,
-// valid UTF-8 in every string, and no nesting deeper than maxDepth (0, or more than the decoder's
-// own limit of 10,000 levels: that limit).
+// valid UTF-8 in every string, no nesting deeper than maxDepth (0, or more than the decoder's own
+// limit of 10,000 levels: that limit), and no more than maxTokens tokens (Scanner.Tokens; 0: no
+// limit).
 //
 // Object returns ErrUnusual, without having called member for every member, when b breaks a rule
 // or holds what Object does not check itself: a member name with an escape, a surrogate escape,
-// more than 64 names in the objects open at once, or more than 16 objects nested. The caller must then read b with a
+// more than 64 names in the objects open at once, or more than 16 objects nested. It also returns
+// ErrUnusual for b holding more than maxTokens tokens, so that the caller's full reading, which
+// counts them too, words the one error for it. The caller must then read b with a
 // full decoder, which decides whether it is valid. An error from member ends the reading and is
 // returned.
-func Object(b []byte, maxDepth int, member func(name []byte, start, end int) error) error {
+func Object(b []byte, maxDepth, maxTokens int, member func(name []byte, start, end int) error) error {
 	if maxDepth <= 0 || maxDepth > decoderMaxDepth {
 		maxDepth = decoderMaxDepth
 	}
 	var s Scanner
 	s.Reset(b, maxDepth)
+	s.LimitTokens(maxTokens)
 	if t, err := s.Next(); err != nil || t.Kind != '{' {
 		return ErrUnusual
 	}

@@ -14,6 +14,8 @@ var (
 	ErrTrailing = errors.New("jsonscan: data after the JSON value")
 	// ErrDepth: objects and arrays are nested deeper than the Scanner's limit.
 	ErrDepth = errors.New("jsonscan: JSON nested too deeply")
+	// ErrTokens: the input holds more tokens than the Scanner's limit (LimitTokens).
+	ErrTokens = errors.New("jsonscan: too many JSON tokens")
 )
 
 // Kind is the kind of a token: '{', '}', '[', ']', '"' (string), '0' (number), 't', 'f' or 'n'.
@@ -68,6 +70,8 @@ type Scanner struct {
 	maxDepth int
 	open     uint64
 	more     []uint64
+	// tokens counts the names and values begun; maxTokens, when positive, bounds it.
+	tokens, maxTokens int
 }
 
 // Reset makes s read b from the start, allowing at most maxDepth levels of nesting (0: no limit).
@@ -80,6 +84,16 @@ func (s *Scanner) Offset() int { return s.i }
 
 // Depth returns how many objects and arrays are open.
 func (s *Scanner) Depth() int { return s.depth }
+
+// Tokens returns how many tokens have been read, the closes of objects and arrays aside: each
+// member name, and each value (an object or array counts once, as do a string, a number, true, false
+// and null).
+func (s *Scanner) Tokens() int { return s.tokens }
+
+// LimitTokens makes Next fail with ErrTokens rather than read more than max tokens (as Tokens counts
+// them), so that a caller bounding them stops at the limit rather than at the end of the input.
+// Reset removes the limit.
+func (s *Scanner) LimitTokens(max int) { s.maxTokens = max }
 
 // Next returns the next token; io.EOF after the top-level value and the white space after it.
 func (s *Scanner) Next() (Token, error) {
@@ -193,6 +207,9 @@ func (s *Scanner) after() {
 }
 
 func (s *Scanner) name() (Token, error) {
+	if s.tokens++; s.maxTokens > 0 && s.tokens > s.maxTokens {
+		return Token{}, ErrTokens
+	}
 	if s.b[s.i] != '"' {
 		return Token{}, ErrSyntax
 	}
@@ -211,6 +228,9 @@ func (s *Scanner) name() (Token, error) {
 }
 
 func (s *Scanner) value() (Token, error) {
+	if s.tokens++; s.maxTokens > 0 && s.tokens > s.maxTokens {
+		return Token{}, ErrTokens
+	}
 	start := s.i
 	switch c := s.b[s.i]; {
 	case c == '{' || c == '[':

@@ -42,6 +42,30 @@ func TestScannerTokens(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("tokens\n got %q\nwant %q", got, want)
 	}
+	var s Scanner
+	for _, c := range []struct {
+		in   string
+		want int
+	}{{` {"a" : [1, -2.5e+3, "x\n", true,false, null, {}, []], "b":{"c":"\u00e9"}} `, 15}, {`7`, 1}, {`[]`, 1}, {`{"a":{}}`, 3}} {
+		s.Reset([]byte(c.in), 0)
+		for _, err := s.Next(); err == nil; _, err = s.Next() {
+		}
+		if s.Tokens() != c.want {
+			t.Errorf("%s: Tokens() = %d, want %d", c.in, s.Tokens(), c.want)
+		}
+	}
+	// LimitTokens: [1,2,3] is four tokens.
+	for limit, want := range map[int]error{4: io.EOF, 3: ErrTokens} {
+		s.Reset([]byte(`[1,2,3]`), 0)
+		s.LimitTokens(limit)
+		var err error
+		for err == nil {
+			_, err = s.Next()
+		}
+		if err != want {
+			t.Errorf("[1,2,3] with LimitTokens(%d): %v, want %v", limit, err, want)
+		}
+	}
 }
 
 func TestScannerRejects(t *testing.T) {
@@ -123,6 +147,7 @@ func FuzzScanner(f *testing.F) {
 		var s Scanner
 		s.Reset(b, 0)
 		var err error
+		opened := 0 // tokens that are not the close of an object or array
 		for err == nil {
 			var tok Token
 			tok, err = s.Next()
@@ -130,9 +155,15 @@ func FuzzScanner(f *testing.F) {
 			if err == nil && !tok.Name && !bytes.Equal(b[s.Offset()-len(tok.Raw):s.Offset()], tok.Raw) {
 				t.Fatalf("token %q is not at its offset", tok.Raw)
 			}
+			if err == nil && tok.Kind != '}' && tok.Kind != ']' {
+				opened++
+			}
 		}
 		if read := err == io.EOF; read != json.Valid(b) {
 			t.Fatalf("Scanner read %q to the end: %v (%v), encoding/json Valid: %v", b, read, err, json.Valid(b))
+		}
+		if err == io.EOF && s.Tokens() != opened {
+			t.Fatalf("Tokens() = %d after reading %q, which has %d tokens besides closes", s.Tokens(), b, opened)
 		}
 	})
 }
@@ -173,7 +204,7 @@ func TestObject(t *testing.T) {
 		return nil
 	}
 	in = ` { "jsonrpc" : "2.0", "id":7,"params":{"a":[1,{"a":2}],"b":"é\n"} } `
-	if err := Object([]byte(in), 0, collect); err != nil {
+	if err := Object([]byte(in), 0, 0, collect); err != nil {
 		t.Fatal(err)
 	}
 	want := [][2]string{{"jsonrpc", `"2.0"`}, {"id", "7"}, {"params", `{"a":[1,{"a":2}],"b":"é\n"}`}}
@@ -184,22 +215,30 @@ func TestObject(t *testing.T) {
 		`{"a":1,"a":2}`, `{"p":{"x":1,"y":{"x":2},"x":3}}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"\u0061":1}`, `[1]`, `"s"`,
 		`{"a":1} x`, `{"a":[1,{"b":2,"b":3}]}`,
 	} {
-		if err := Object([]byte(in), 0, collect); !errors.Is(err, ErrUnusual) {
+		if err := Object([]byte(in), 0, 0, collect); !errors.Is(err, ErrUnusual) {
 			t.Errorf("%s: %v, want ErrUnusual", in, err)
 		}
 	}
 	// A name repeated in a sibling or nested object is not a duplicate.
 	in = `{"a":{"x":1},"b":{"x":2,"y":{"x":3}},"x":4}`
-	if err := Object([]byte(in), 0, collect); err != nil {
+	if err := Object([]byte(in), 0, 0, collect); err != nil {
 		t.Errorf("the same name in different objects: %v", err)
 	}
 	// Without a limit, Object stops where the full decoder does.
 	in = `{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`
-	if err := Object([]byte(in), 0, collect); !errors.Is(err, ErrUnusual) {
+	if err := Object([]byte(in), 0, 0, collect); !errors.Is(err, ErrUnusual) {
 		t.Errorf("10,001 levels without a limit: %v, want ErrUnusual", err)
 	}
+	// {, "a", [, 1, 2, 3: six tokens.
+	in = `{"a":[1,2,3]}`
+	if err := Object([]byte(in), 0, 6, collect); err != nil {
+		t.Errorf("6 tokens, limit 6: %v", err)
+	}
+	if err := Object([]byte(in), 0, 5, collect); !errors.Is(err, ErrUnusual) {
+		t.Errorf("6 tokens, limit 5: %v, want ErrUnusual", err)
+	}
 	stop := errors.New("stop")
-	if err := Object([]byte(`{"a":1,"b":2}`), 0, func([]byte, int, int) error { return stop }); err != stop {
+	if err := Object([]byte(`{"a":1,"b":2}`), 0, 0, func([]byte, int, int) error { return stop }); err != stop {
 		t.Errorf("member's error: %v", err)
 	}
 }
@@ -216,7 +255,7 @@ func FuzzObject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got [][2]string
-		err := Object(b, 0, func(name []byte, start, end int) error {
+		err := Object(b, 0, 0, func(name []byte, start, end int) error {
 			got = append(got, [2]string{string(name), string(b[start:end])})
 			return nil
 		})

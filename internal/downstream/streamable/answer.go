@@ -199,7 +199,7 @@ func (a *answer) Finish(frame []byte, status int) error {
 		a.headers.Stop()
 	}
 	if a.sessionID != "" { // an initialize: the session exists only if it succeeded
-		m, err := jsonrpc.Parse(frame, jsonrpc.Limits{})
+		m, err := jsonrpc.Parse(frame, jsonrpc.Reread)
 		a.result = err == nil && m.Result != nil
 		if a.result && a.onResult != nil && !a.onResult() {
 			a.result = false

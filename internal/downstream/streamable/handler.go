@@ -292,7 +292,11 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
 		if !errors.As(err, &fe) {
 			fe = &jsonrpc.FrameError{Code: jsonrpc.CodeParseError, Reason: policy.CodeMalformed, Detail: err.Error()}
 		}
-		writeError(w, http.StatusBadRequest, h.backend.Refused(ctx, ex, fe, body))
+		status := http.StatusBadRequest
+		if fe.Reason == policy.CodePayloadTooLarge { // over limits.max_tokens
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, status, h.backend.Refused(ctx, ex, fe, body))
 		return
 	}
 	ex.Msg = msg

@@ -131,7 +131,7 @@ func handle(m message) {
 		result(m.ID, map[string]any{})
 	case "tools/list":
 		var tools []any
-		for _, n := range []string{"echo", "add", "refund", "slow", "crash", "hang", "noise", "ansi", "sample", "notify", "big", "secret_result", "review", "database.backup", "temp.convert", "admin.drop"} {
+		for _, n := range []string{"echo", "add", "refund", "slow", "crash", "hang", "noise", "ansi", "sample", "notify", "big", "many", "secret_result", "review", "database.backup", "temp.convert", "admin.drop"} {
 			desc := "test tool " + n
 			if p := os.Getenv("TESTPEER_ECHO_DESC"); p != "" && n == "echo" {
 				if b, err := os.ReadFile(p); err == nil {
@@ -205,6 +205,9 @@ func call(m message) {
 	case "big":
 		n, _ := args["bytes"].(float64)
 		text(m.ID, strings.Repeat("x", int(n)))
+	case "many":
+		n, _ := args["tokens"].(float64)
+		result(m.ID, map[string]any{"content": []any{map[string]any{"type": "text", "text": "many"}}, "structuredContent": map[string]any{"zeros": make([]int, int(n))}})
 	case "sample":
 		seqMu.Lock()
 		seq++

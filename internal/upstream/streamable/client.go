@@ -218,7 +218,7 @@ func (r *Response) Next() (*jsonrpc.Message, []byte, error) {
 		r.done = true
 		msg, err := jsonrpc.Parse(r.single, r.limits)
 		if err != nil {
-			return nil, r.single, fmt.Errorf("%w: HTTP %d: %v", ErrNotJSONRPC, r.Status, err)
+			return nil, r.single, fmt.Errorf("%w: HTTP %d: %w", ErrNotJSONRPC, r.Status, err)
 		}
 		return msg, r.single, nil
 	}
@@ -236,7 +236,7 @@ func (r *Response) Next() (*jsonrpc.Message, []byte, error) {
 		}
 		msg, err := jsonrpc.Parse(ev.Data, r.limits)
 		if err != nil {
-			return nil, ev.Data, fmt.Errorf("%w: %v", ErrNotJSONRPC, err)
+			return nil, ev.Data, fmt.Errorf("%w: %w", ErrNotJSONRPC, err)
 		}
 		return msg, ev.Data, nil
 	}
