@@ -101,7 +101,16 @@ func runCheck(p *checkParams, s streams) error {
 	} else if p.configFile != "" {
 		cfg, src, err := config.Load(p.configFile, nil)
 		if err == nil {
-			err = joinConfigErrors(cfg.Validate(src), cfg.Files(src), nil)
+			// As in `gatehouse run --config C --policy P`, a policy given here stands in for the one
+			// the configuration does not name. It is checked once, as given.
+			given := *cfg
+			if given.Policy.Rules == "" && len(p.policies) > 0 {
+				given.Policy.Rules = p.policies[0]
+			}
+			if given.Policy.Bundle == "" && given.Policy.BundleURL == "" && len(p.bundles) > 0 {
+				given.Policy.SetBundle(p.bundles[0])
+			}
+			err = joinConfigErrors(given.Validate(src), cfg.Files(src), nil)
 		}
 		if err != nil {
 			errorsFound = true

@@ -59,6 +59,15 @@ func TestCheck(t *testing.T) {
 	if code != ExitProblem || !strings.Contains(out, cfg+":1: mode: must be one of") {
 		t.Errorf("bad config: exit %d\n%s", code, out)
 	}
+	// A configuration that names no policy, checked with one, as run --config --policy starts with it.
+	bare := writeFile(t, "bare.yaml", "limits:\n  max_tokens: 5000\n")
+	refunds := repo("examples", "policies", "refunds.yaml")
+	if code, out, _ := gatehouse(t, "", "check", "--config", bare, "--policy", refunds); code != ExitOK || !strings.Contains(out, "1 policy file(s) valid") {
+		t.Errorf("config without a policy, --policy given: exit %d\n%s", code, out)
+	}
+	if code, out, _ := gatehouse(t, "", "check", "--config", bare); code != ExitProblem || !strings.Contains(out, "no policy to enforce") {
+		t.Errorf("config without a policy, none given: exit %d\n%s", code, out)
+	}
 }
 
 func TestEval(t *testing.T) {
