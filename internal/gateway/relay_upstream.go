@@ -117,7 +117,7 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 				why := "upstream sent an invalid message: " + fe.Detail
 				if fe.Reason == policy.CodePayloadTooLarge { // over limits.max_tokens
 					r.g.logger.Error("upstream sent an oversize message", "upstream", r.sess.Upstream, "error", fe.Detail)
-					why = "the answer of upstream " + r.sess.Upstream + " exceeds the message limit: " + fe.Detail
+					why = "the upstream's answer exceeds the message limit: " + fe.Detail
 				}
 				r.answerUpstreamFault(ex, fe.Reason, why)
 				return

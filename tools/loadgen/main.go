@@ -6,10 +6,12 @@
 //	    -- .cache/peers/npm/node_modules/.bin/mcp-server-everything stdio
 //	go run ./tools/loadgen http --direct http://127.0.0.1:38112/ --gateway http://127.0.0.1:38180/mcp
 //	go run ./tools/loadgen sessions --url http://127.0.0.1:38180/mcp --pid $(pgrep -f 'gatehouse serve')
+//	go run ./tools/loadgen message --tokens 25000000 -- ./gatehouse run --policy POLICY -- SERVER
 //
 // The stdio mode sends one tools/call at a time (the latency a single agent sees); the http mode
 // drives many concurrent clients (throughput); both check every answer. The sessions mode measures
-// what an idle legacy session costs the gateway.
+// what an idle legacy session costs the gateway; the message mode what one message of many JSON
+// tokens costs it.
 package main
 
 import (
@@ -28,12 +30,13 @@ import (
 )
 
 func main() {
-	modes := map[string]func([]string) error{"stdio": stdio, "http": httpLoad, "sessions": sessionsLoad}
+	modes := map[string]func([]string) error{"stdio": stdio, "http": httpLoad, "sessions": sessionsLoad, "message": message}
 	if len(os.Args) < 2 || modes[os.Args[1]] == nil {
 		fmt.Fprintln(os.Stderr, `usage:
   loadgen stdio [flags] -- <server command...>   sequential calls through gatehouse run vs direct
   loadgen http --direct URL --gateway URL        concurrent calls through gatehouse serve vs direct
   loadgen sessions --url URL --pid PID           memory per idle legacy session
+  loadgen message [flags] -- <command...>        time and peak memory of one message of many tokens
 (loadgen MODE -h for flags)`)
 		os.Exit(2)
 	}
