@@ -22,7 +22,7 @@ type Limits struct {
 	MaxDepth int
 	// MaxTokens is the most JSON tokens accepted in a frame: member names and values, an object or
 	// array counting once (jsonscan.Scanner.Tokens). It bounds the memory of reading a frame, which
-	// grows with its tokens more than with its bytes: 50 MiB of [0,0,…] decode to more than 1 GiB.
+	// grows with its tokens more than with its bytes: 48 MiB of [0,0,…] took gatehouse past 1 GiB.
 	MaxTokens int
 }
 
@@ -82,9 +82,10 @@ type decoder struct {
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // Parse decodes one frame strictly. It rejects, with a *FrameError: frames over lim.MaxBytes or
-// lim.MaxTokens (payload_too_large), nesting deeper than lim.MaxDepth, invalid UTF-8, malformed JSON, duplicate object members at any depth
-// (including names that differ only in escaping), trailing data, batches, and envelopes that are not a
-// JSON-RPC 2.0 request, notification or response. raw is retained by the returned Message.
+// lim.MaxTokens (payload_too_large), nesting deeper than lim.MaxDepth, invalid UTF-8, malformed
+// JSON, duplicate object members at any depth (including names that differ only in escaping),
+// trailing data, batches, and envelopes that are not a JSON-RPC 2.0 request, notification or
+// response. raw is retained by the returned Message.
 func Parse(raw []byte, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
 	if len(raw) > lim.MaxBytes {
