@@ -317,30 +317,25 @@ func shape(b []byte, maxTokens int) (depth, tokens int) {
 			}
 			continue
 		}
+		opens := true // c begins a token
 		switch c {
 		case '"':
 			inString, inScalar = true, false
-			if tokens++; tokens > maxTokens {
-				return depth, tokens
-			}
 		case '{', '[':
 			inScalar = false
 			d++
 			depth = max(depth, d)
-			if tokens++; tokens > maxTokens {
-				return depth, tokens
-			}
 		case '}', ']':
-			inScalar = false
+			inScalar, opens = false, false
 			d--
 		case ',', ':', ' ', '\t', '\n', '\r':
-			inScalar = false
+			inScalar, opens = false, false
 		default: // a number, true, false or null: one token however many bytes
-			if !inScalar {
-				inScalar = true
-				if tokens++; tokens > maxTokens {
-					return depth, tokens
-				}
+			opens, inScalar = !inScalar, true
+		}
+		if opens {
+			if tokens++; tokens > maxTokens {
+				return depth, tokens
 			}
 		}
 	}

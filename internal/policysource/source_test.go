@@ -110,8 +110,10 @@ func TestPollPicksUpAChange(t *testing.T) {
 	if !h.allows(t, "rm") {
 		t.Error("the polled bundle is not the one in force")
 	}
-	// A broken file is refused once, not on every poll.
-	os.WriteFile(path, []byte("garbage"), 0o644)
+	// A broken file is refused once, not on every poll. It too is replaced atomically: written in
+	// place, a poll could read it empty, then whole, and refuse two contents.
+	os.WriteFile(tmp, []byte("garbage"), 0o644)
+	os.Rename(tmp, path)
 	waitFor(t, func() bool { return h.reloads("refused") == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if got := h.reloads("refused"); got != 1 {

@@ -19,7 +19,7 @@ func message(args []string) error {
 	in := fs.String("in", "request", "request: the zeros are an argument of a call to echo; result: the server answers with them (the Go test server's many tool)")
 	fs.Parse(args)
 	argv := fs.Args()
-	if len(argv) == 0 || (*in != "request" && *in != "result") {
+	if len(argv) == 0 || *tokens < 1 || (*in != "request" && *in != "result") {
 		return fmt.Errorf("usage: loadgen message [--tokens N] [--in request|result] -- <command...>")
 	}
 	t, err := start(argv[0], argv)
@@ -35,7 +35,7 @@ func message(args []string) error {
 	} else {
 		frame = []byte(`{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"many","arguments":{"tokens":` + strconv.Itoa(*tokens) + `}}}` + "\n")
 	}
-	start := time.Now()
+	sent := time.Now()
 	if _, err := t.in.Write(frame); err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func message(args []string) error {
 			return err
 		}
 		if bytes.Contains(line, []byte(`"id":"big"`)) && !bytes.Contains(line, []byte(`"method"`)) {
-			took := time.Since(start)
+			took := time.Since(sent)
 			peak, err := peakMemory(t.cmd.Process.Pid)
 			if err != nil {
 				return err
