@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -552,7 +553,10 @@ func retagResponse(m *jsonrpc.Message, id jsonrpc.ID) []byte {
 
 // Listen implements streamable.Backend: a legacy session's GET stream carries every upstream's
 // server-initiated messages.
+// A client that falls behind reading it loses the whole stream (ErrListenerBehind).
 func (s *Server) Listen(ctx context.Context, sess *streamable.Session, out streamable.Stream) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	ex := &streamable.Exchange{Session: sess, ProtocolVersion: sess.ProtocolVersion}
 	var wg sync.WaitGroup
 	for _, u := range s.opts.Upstreams {
@@ -571,6 +575,9 @@ func (s *Server) Listen(ctx context.Context, sess *streamable.Session, out strea
 			})
 			if err != nil && ctx.Err() == nil {
 				s.g.logger.Warn("upstream stream ended", "upstream", u.Name(), "session", sess.ID, "error", err)
+			}
+			if errors.Is(err, ErrListenerBehind) {
+				cancel()
 			}
 		}()
 	}

@@ -41,7 +41,7 @@ type StdioUpstream struct {
 	pending    map[string]*stdioCall
 	tokens     map[string]*stdioCall
 	serverReqs map[string]jsonrpc.ID // the id given to the client → the server's own id
-	listeners  map[int]func([]byte)
+	listeners  map[int]func([]byte)  // each returns at once: none may wait for its client
 	nextSink   int
 	seq        uint64
 }
@@ -59,6 +59,18 @@ type stdioCall struct {
 }
 
 var _ Upstream = (*StdioUpstream)(nil)
+
+// offer passes a progress notification or a server-to-client request to the call's stream without
+// waiting, and reports whether it did. It keeps the channel's last slot for the answer, so that the
+// answer never waits either: only the goroutine reading the server sends on ch, and a client that
+// does not read loses what is offered, not its answer.
+func (c *stdioCall) offer(m *jsonrpc.Message) bool {
+	if len(c.ch) >= cap(c.ch)-1 {
+		return false
+	}
+	c.ch <- m
+	return true
+}
 
 // NewStdioUpstream starts proc and performs the handshake; it returns once the server is ready, or
 // with an error if it cannot be started.
@@ -234,9 +246,8 @@ func (u *StdioUpstream) frame(raw []byte) {
 		}
 	case jsonrpc.KindNotification:
 		if c, back := u.progress(m); c != nil {
-			select {
-			case c.ch <- back:
-			default: // a slow client loses progress, not its answer
+			if !c.offer(back) {
+				u.logger.Debug("progress dropped: the client is not reading its answer", "upstream", u.name)
 			}
 			return
 		}
@@ -308,9 +319,15 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "gatehouse cannot tell which client this request is for", nil))
 		return
 	}
-	if back, err := jsonrpc.Parse(jsonrpc.Request(id, m.Method, m.Params), u.limits); err == nil {
-		only.ch <- back
+	back, err := jsonrpc.Parse(jsonrpc.Request(id, m.Method, m.Params), u.limits)
+	if err == nil && only.offer(back) {
+		return
 	}
+	u.mu.Lock()
+	delete(u.serverReqs, id.Key())
+	u.mu.Unlock()
+	u.logger.Warn("a server-to-client request could not be passed on: the client is not reading its answer", "upstream", u.name, "method", clip([]byte(m.Method), 200))
+	u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "the client is not reading", nil))
 }
 
 // Send implements Upstream.
@@ -444,19 +461,50 @@ func (u *StdioUpstream) drop(id jsonrpc.ID) {
 	delete(u.pending, id.Key())
 }
 
-// Listen implements Upstream.
+// Listen implements Upstream. The messages for the stream wait in a queue of their own, so that
+// a client that does not read its stream holds up no one else: the shared server's messages are
+// read by one goroutine, which never waits for a client. When the queue is full, the stream ends
+// with ErrListenerBehind.
 func (u *StdioUpstream) Listen(ctx context.Context, l *Link, sink func([]byte)) error {
+	queue := make(chan []byte, listenerQueue)
+	behind := make(chan struct{})
+	var overflow sync.Once
 	u.mu.Lock()
 	u.nextSink++
 	n := u.nextSink
-	u.listeners[n] = sink
+	u.listeners[n] = func(raw []byte) {
+		select {
+		case queue <- raw:
+		default:
+			overflow.Do(func() {
+				close(behind)
+				u.logger.Warn("listen stream ended: its client is not reading", "upstream", u.name, "queued", listenerQueue)
+			})
+		}
+	}
 	u.mu.Unlock()
-	<-ctx.Done()
-	u.mu.Lock()
-	delete(u.listeners, n)
-	u.mu.Unlock()
-	return nil
+	defer func() {
+		u.mu.Lock()
+		delete(u.listeners, n)
+		u.mu.Unlock()
+	}()
+	for {
+		select {
+		case raw := <-queue:
+			sink(raw)
+		case <-behind:
+			return ErrListenerBehind
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
+
+// listenerQueue is how many messages may wait for one listen stream before the stream is ended.
+const listenerQueue = 256
+
+// ErrListenerBehind ends a listen stream whose client fell listenerQueue messages behind.
+var ErrListenerBehind = errors.New("the client fell too far behind reading its stream")
 
 // Close implements Upstream: the process is shared and outlives any session.
 func (u *StdioUpstream) Close(*Link) {}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -678,5 +679,94 @@ func TestServeStdioOversizeAnswerFailsTheCallAtOnce(t *testing.T) {
 	}
 	if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "many", "arguments": map[string]any{"tokens": 900}}); status != 200 || body["result"] == nil {
 		t.Errorf("answer of some 900 tokens: HTTP %d %v", status, body)
+	}
+}
+
+// A legacy client that does not read its GET stream holds up no one else on a shared stdio server:
+// the server's notifications wait in that stream's own queue, the calls of other clients go on,
+// and the stream ends once its queue is full.
+func TestServeStdioListenerThatDoesNotReadHoldsUpNoOne(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
+	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
+	defer srv.Close()
+
+	// A stream whose writes block until released, as a socket's do when its client stops reading.
+	release := make(chan struct{})
+	var got sync.WaitGroup
+	got.Add(1)
+	var once sync.Once
+	listenErr := make(chan error, 1)
+	go func() {
+		listenErr <- su.Listen(ctx, &Link{}, func([]byte) {
+			once.Do(got.Done)
+			<-release
+		})
+	}()
+
+	calls := listenerQueue + 20
+	done := make(chan string, 1)
+	go func() {
+		for i := range calls {
+			if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "notify"}); status != 200 || body["result"] == nil {
+				done <- fmt.Sprintf("notify %d: HTTP %d %v", i, status, body)
+				return
+			}
+		}
+		if status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"message": "still here"}}); status != 200 || body["result"] == nil {
+			done <- fmt.Sprintf("echo: HTTP %d %v", status, body)
+			return
+		}
+		done <- ""
+	}()
+	select {
+	case msg := <-done:
+		if msg != "" {
+			t.Fatal(msg)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the calls of other clients are held up by a stream nobody reads")
+	}
+	got.Wait()
+	close(release)
+	select {
+	case err := <-listenErr:
+		if !errors.Is(err, ErrListenerBehind) {
+			t.Errorf("Listen: %v, want ErrListenerBehind", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the stream that fell behind did not end")
+	}
+}
+
+// A progress notification or server request offered to a call's stream never takes the slot its
+// answer needs.
+func TestStdioCallOfferKeepsASlotForTheAnswer(t *testing.T) {
+	c := &stdioCall{ch: make(chan *jsonrpc.Message, 4)}
+	n := 0
+	for c.offer(&jsonrpc.Message{}) {
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("offered %d, want 3 of 4 slots", n)
+	}
+	select {
+	case c.ch <- &jsonrpc.Message{}:
+	default:
+		t.Fatal("no slot left for the answer")
 	}
 }
