@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/adminapi"
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
@@ -185,6 +186,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	hcfg := streamable.Config{
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
 		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
+		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), MaxInFlight: cfg.HTTP.MaxInFlight,
 		Auth: authn, Logger: logger,
 	}
 	if rv := cfg.Tenancy.Resolver(); rv != nil {
@@ -194,6 +196,8 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_http_shed_total",
+		Help: "Requests refused with 503 because http.max_in_flight requests were being handled."}, func() float64 { return float64(handler.Shed()) }))
 	mux := http.NewServeMux()
 	var mcpHandler http.Handler = handler
 	if !cfg.MCPEnabled() {
@@ -208,7 +212,8 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		mux.Handle(auth.WellKnownPath, authn.MetadataHandler())
 		mux.Handle(auth.WellKnownPath+"/", authn.MetadataHandler())
 	}
-	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.HTTP.IdleTimeout.D(),
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if cfg.TLS.Cert != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
 	}
@@ -216,6 +221,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitRuntime, "listen %s: %v", cfg.Listen, err)
 	}
+	ln = netutil.LimitListener(ln, cfg.HTTP.MaxConnections) // more wait in the kernel's backlog
 	var admin *http.Server
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -231,7 +237,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			api = append(api, pinAPI(pins, recorder, logger).Register)
 		}
 		ready := &readiness{cfg: cfg, eng: eng, sessions: handler.Sessions().Len, requestPath: gw.RequestPath(), upstreams: backend.UpstreamStates}
-		admin = &http.Server{Handler: adminHandler(cfg, reg, ready.detail, api...), ReadHeaderTimeout: 10 * time.Second,
+		admin = &http.Server{Handler: adminHandler(cfg, reg, ready.detail, api...), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.HTTP.IdleTimeout.D(),
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		if cfg.TLS.Cert != "" {
 			// The admin listener shares the endpoint's certificate: its bearer token must not travel

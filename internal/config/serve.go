@@ -160,6 +160,16 @@ type HTTPConfig struct {
 	MaxSessions int `yaml:"max_sessions"`
 	// ShutdownGrace is how long in-flight requests may finish at shutdown. Default 10s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// IdleTimeout closes a keep-alive connection that carries no request for this long. Default 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ReadTimeout bounds the reading of a request's body. Default 1m.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds each write of an answer or stream to a client. Default 1m.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxConnections bounds open client connections; more wait to be accepted. Default 4096.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxInFlight bounds the requests handled at once; one more gets 503. Default 1024.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // AdminConfig is the admin listener: /metrics, /healthz, /readyz.
@@ -211,7 +221,9 @@ func DefaultServe() *ServeConfig {
 		Listen: "127.0.0.1:8080", Path: "/mcp",
 		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log,
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
-			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second)},
+			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second),
+			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
+			MaxConnections: 4096, MaxInFlight: 1024},
 		Admin:      AdminConfig{Listen: "127.0.0.1:9090"},
 		Federation: FederationConfig{Separator: "."},
 		Tenancy: TenancyConfig{Sources: []string{string(tenancy.SourceToken), string(tenancy.SourcePath)},
@@ -520,6 +532,17 @@ func (c *ServeConfig) Validate(src *Source) error {
 	}
 	if !slices.Contains([]string{"error", "tool_error"}, c.HTTP.DenyAs) {
 		add("http.deny_as", "must be error or tool_error (got %q)", c.HTTP.DenyAs)
+	}
+	for key, d := range map[string]Duration{"http.session_idle": c.HTTP.SessionIdle, "http.shutdown_grace": c.HTTP.ShutdownGrace,
+		"http.idle_timeout": c.HTTP.IdleTimeout, "http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout} {
+		if d <= 0 {
+			add(key, "must be more than 0 (got %s)", d.D())
+		}
+	}
+	for key, n := range map[string]int{"http.max_sessions": c.HTTP.MaxSessions, "http.max_connections": c.HTTP.MaxConnections, "http.max_in_flight": c.HTTP.MaxInFlight} {
+		if n < 1 {
+			add(key, "must be at least 1 (got %d)", n)
+		}
 	}
 	for _, o := range c.HTTP.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {

@@ -73,6 +73,9 @@ admin:
   token_sha256: nothex
 http:
   deny_as: shrug
+  max_in_flight: 0
+  write_timeout: 0s
+  max_sessions: -1
 upstreams:
   - name: a
     url: ftp://x
@@ -95,6 +98,9 @@ rate_limits:
 		"set exactly one of url, command and builtin",
 		"set tenancy.enabled: true",
 		"scope must be",
+		"http.max_in_flight: must be at least 1 (got 0)",
+		"http.write_timeout: must be more than 0",
+		"http.max_sessions: must be at least 1 (got -1)",
 	}
 	joined := strings.Join(ps, "\n")
 	for _, w := range want {
@@ -106,8 +112,8 @@ rate_limits:
 		if strings.Contains(p, "deny_as") && !strings.Contains(p, ":6:") {
 			t.Errorf("deny_as problem not located on line 6: %s", p)
 		}
-		if strings.Contains(p, "used twice") && !strings.Contains(p, ":10: upstreams[1]") {
-			t.Errorf("the duplicate upstream is not located at its item, line 10: %s", p)
+		if strings.Contains(p, "used twice") && !strings.Contains(p, ":13: upstreams[1]") {
+			t.Errorf("the duplicate upstream is not located at its item, line 13: %s", p)
 		}
 	}
 	// An unknown key is reported with the other problems, in line order.

@@ -21,16 +21,20 @@ const streamHeaderDelay = 500 * time.Millisecond
 // answer writes one request's answer: plain JSON until something must be sent before the final
 // response, an SSE stream from then on. It is safe for concurrent use.
 type answer struct {
-	mu        sync.Mutex
-	w         http.ResponseWriter
-	flusher   http.Flusher
-	sessionID string // set on the response (a new legacy session)
-	streaming bool   // the response is an SSE stream whose headers are written
-	wantSSE   bool   // the response will be an SSE stream (Stream was called)
-	headers   *time.Timer
-	finished  bool
-	result    bool // the final response was a result (not an error)
-	broken    bool
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	flusher http.Flusher
+	rc      *http.ResponseController
+	// writeTimeout bounds each write (Config.WriteTimeout): a client that stops reading fails the
+	// write, instead of holding its request, and whoever writes to it, forever.
+	writeTimeout time.Duration
+	sessionID    string // set on the response (a new legacy session)
+	streaming    bool   // the response is an SSE stream whose headers are written
+	wantSSE      bool   // the response will be an SSE stream (Stream was called)
+	headers      *time.Timer
+	finished     bool
+	result       bool // the final response was a result (not an error)
+	broken       bool
 	// onResult runs before a successful initialize answer is written: the session must exist
 	// before the client can read its id and use it.
 	onResult func() bool
@@ -47,9 +51,17 @@ type answer struct {
 // errTakenOver is what a GET stream's Send returns once a resumption of the stream took it over.
 var errTakenOver = errors.New("the stream was resumed by another request")
 
-func newAnswer(w http.ResponseWriter, sessionID string) *answer {
+func newAnswer(w http.ResponseWriter, sessionID string, writeTimeout time.Duration) *answer {
 	f, _ := w.(http.Flusher)
-	return &answer{w: w, flusher: f, sessionID: sessionID}
+	return &answer{w: w, flusher: f, rc: http.NewResponseController(w), writeTimeout: writeTimeout, sessionID: sessionID}
+}
+
+// deadlineLocked gives what is written next, and net/http's own writes once the handler returns,
+// writeTimeout to reach the client. A writer that cannot set one (a test's recorder) writes without.
+func (a *answer) deadlineLocked() {
+	if a.writeTimeout > 0 {
+		a.rc.SetWriteDeadline(time.Now().Add(a.writeTimeout))
+	}
 }
 
 // SetHeader implements Answer.
@@ -91,6 +103,7 @@ func (a *answer) startStreamLocked() {
 	if a.streaming {
 		return
 	}
+	a.deadlineLocked()
 	h := a.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -136,6 +149,7 @@ func (a *answer) eventLocked(frame []byte, final bool) error {
 		}
 		return http.ErrHandlerTimeout
 	}
+	a.deadlineLocked()
 	if err := upstream.WriteEvent(a.w, id, frame); err != nil {
 		a.broken = true
 		return err
@@ -153,6 +167,7 @@ func (a *answer) replay(evs []event) error {
 	if a.broken {
 		return http.ErrHandlerTimeout
 	}
+	a.deadlineLocked()
 	for _, e := range evs {
 		if err := upstream.WriteEvent(a.w, a.log.id(a.st, e.seq), e.frame); err != nil {
 			a.broken = true
@@ -198,6 +213,7 @@ func (a *answer) Finish(frame []byte, status int) error {
 	if a.headers != nil {
 		a.headers.Stop()
 	}
+	a.deadlineLocked()
 	if a.sessionID != "" { // an initialize: the session exists only if it succeeded
 		m, err := jsonrpc.Parse(frame, jsonrpc.Reread)
 		a.result = err == nil && m.Result != nil
@@ -238,6 +254,7 @@ func (a *answer) comment() error {
 	if a.broken {
 		return http.ErrHandlerTimeout
 	}
+	a.deadlineLocked()
 	if _, err := a.w.Write([]byte(":\n\n")); err != nil {
 		a.broken = true
 		return err
@@ -259,6 +276,7 @@ func (a *answer) ensureFinished() {
 	if a.headers != nil {
 		a.headers.Stop() // nothing may write once the handler has returned
 	}
+	a.deadlineLocked() // net/http flushes what is left after the handler returns
 	if a.finished {
 		return
 	}

@@ -76,6 +76,14 @@ type Config struct {
 	MaxSessions int
 	// KeepAlive is the interval of SSE comment lines on GET streams. Default 25s.
 	KeepAlive time.Duration
+	// ReadTimeout bounds the reading of a request's body. Default DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write of an answer or stream: a client that stops reading for this
+	// long loses the request or stream. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MaxInFlight bounds the POST requests handled at once, from authentication to answer; one more
+	// is refused with 503 and Retry-After before its body is read. Default DefaultMaxInFlight.
+	MaxInFlight int
 	// ReplayEvents, ReplayBytes and ReplayAge bound a legacy session's replay buffer: the events
 	// kept for clients that resume a stream with Last-Event-ID (replay.go). Defaults
 	// DefaultReplayEvents, DefaultReplayBytes and DefaultReplayAge.
@@ -104,7 +112,21 @@ type Handler struct {
 	// ending is closed when shutdown begins: every listen stream ends (EndStreams).
 	ending     chan struct{}
 	endingOnce sync.Once
+	// inFlight holds a token per POST request being handled (Config.MaxInFlight); shed counts the
+	// requests refused because it was full.
+	inFlight chan struct{}
+	shed     atomic.Uint64
 }
+
+// Shed returns how many requests were refused because MaxInFlight were being handled.
+func (h *Handler) Shed() uint64 { return h.shed.Load() }
+
+// The defaults of Config's timeouts and of MaxInFlight.
+const (
+	DefaultReadTimeout  = time.Minute
+	DefaultWriteTimeout = time.Minute
+	DefaultMaxInFlight  = 1024
+)
 
 // ErrStreamsEnded is the cause of the context of a listen stream that EndStreams ended.
 var ErrStreamsEnded = errors.New("the gateway is shutting down")
@@ -116,6 +138,15 @@ func New(cfg Config, b Backend) *Handler {
 	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.Limits.MaxBytes <= 0 {
 		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
@@ -132,7 +163,7 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.ReplayTotalBytes <= 0 {
 		cfg.ReplayTotalBytes = DefaultReplayTotalBytes
 	}
-	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{})}
+	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{}), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	go h.janitor()
 	return h
 }
@@ -214,6 +245,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPost:
+		select {
+		case h.inFlight <- struct{}{}:
+			defer func() { <-h.inFlight }()
+		default:
+			if n := h.shed.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th, ... refusal
+				h.cfg.Logger.Warn("requests in flight at the limit; refusing more", "max_in_flight", h.cfg.MaxInFlight, "refused", n)
+			}
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError,
+				"the gateway is handling as many requests as it may; try again later", nil))
+			return
+		}
 		h.post(w, r, c)
 	case http.MethodGet:
 		h.get(w, r, c)
@@ -274,12 +317,25 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
 			"Content-Type must be application/json", &jsonrpc.ErrorData{Reason: policy.CodeMalformed}))
 		return
 	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.cfg.ReadTimeout)) // not supported by a test's recorder: no bound
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(h.cfg.Limits.MaxBytes)))
+	if err == nil {
+		rc.SetReadDeadline(time.Time{}) // the connection stays open for the answer; a deadline would end it
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		fe := &jsonrpc.FrameError{Code: jsonrpc.CodeFor(policy.CodePayloadTooLarge), Reason: policy.CodePayloadTooLarge,
 			Detail: "request body exceeds the limit of " + itoa(h.cfg.Limits.MaxBytes) + " bytes", ID: jsonrpc.SalvageID(body)}
 		writeError(w, http.StatusRequestEntityTooLarge, h.backend.Refused(ctx, ex, fe, body))
+		return
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		// The rest of the body is not waited for: net/http would read it before the answer, and the
+		// deadline, left in place, ends that read at once.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeParseError,
+			"the request body was not received within "+h.cfg.ReadTimeout.String(), nil))
 		return
 	}
 	if err != nil {
@@ -385,7 +441,7 @@ func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 			ctx, cancel = h.listenContext(ctx)
 			defer cancel()
 		}
-		ans := newAnswer(w, "")
+		ans := newAnswer(w, "", h.cfg.WriteTimeout)
 		defer ans.ensureFinished() // deferred: even a panicking backend must stop the header timer
 		h.backend.Request(ctx, ex, ans)
 	case jsonrpc.KindNotification:
@@ -406,7 +462,7 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 		sess := &Session{ID: newID(), Principal: ex.Principal, Tenant: ex.Tenant}
 		sess.touch(time.Now())
 		ex.Session = sess
-		ans := newAnswer(w, sess.ID)
+		ans := newAnswer(w, sess.ID, h.cfg.WriteTimeout)
 		ans.onResult = func() bool {
 			if !h.sessions.add(sess) {
 				h.cfg.Logger.Warn("session limit reached; refusing a new session", "max", h.cfg.MaxSessions)

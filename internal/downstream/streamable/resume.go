@@ -22,7 +22,7 @@ func primes(version string) bool {
 // resumableAnswer is an answer on one of sess's streams: its events carry ids and are kept for
 // replay.
 func (h *Handler) resumableAnswer(w http.ResponseWriter, sess *Session) *answer {
-	ans := newAnswer(w, "")
+	ans := newAnswer(w, "", h.cfg.WriteTimeout)
 	ans.log, ans.bounds = &sess.events, h.bounds
 	return ans
 }

@@ -1,0 +1,121 @@
+package streamable
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A client that stops reading its answer fails the write once http.write_timeout passes: the
+// request ends, and the backend's Send returns an error instead of waiting forever.
+func TestWriteTimeoutEndsAStreamNobodyReads(t *testing.T) {
+	sendErr := make(chan error, 1)
+	srv := newTestHandler(t, Config{WriteTimeout: 200 * time.Millisecond}, &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+		event := []byte(`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"` + strings.Repeat("x", 32<<10) + `"}}`)
+		for {
+			if err := ans.Send(event); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+	}})
+	// A raw connection with a small receive buffer that reads nothing after the status line.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("status line %q: %v", line, err)
+	}
+	select {
+	case err := <-sendErr:
+		if err == nil {
+			t.Fatal("Send returned no error")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Send still waits for a client that does not read")
+	}
+}
+
+// A request body that does not arrive within http.read_timeout is answered 408 and never reaches
+// the backend.
+func TestReadTimeoutRefusesASlowBody(t *testing.T) {
+	b := &fakeBackend{}
+	srv := newTestHandler(t, Config{ReadTimeout: 200 * time.Millisecond}, b)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\":")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("slow body: HTTP %d, want 408", resp.StatusCode)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.seen) != 0 {
+		t.Errorf("the backend saw %v", b.seen)
+	}
+}
+
+// With http.max_in_flight requests being handled, one more is refused 503 with Retry-After, and
+// counted; once one finishes, the next is handled.
+func TestMaxInFlightShedsTheRequestOverTheLimit(t *testing.T) {
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	h := &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+		entered <- struct{}{}
+		<-release
+		ans.Finish([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`), http.StatusOK)
+	}}
+	cfg := Config{MaxInFlight: 2, Auth: whoAuth{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}
+	handler := New(cfg, h)
+	srv := httptest.NewServer(handler)
+	defer func() { srv.Close(); handler.Close() }()
+	call := modern("tools/call", "x", nil)
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, _ := do(t, srv.URL, call)
+			done <- resp.StatusCode
+		}()
+		<-entered
+	}
+	resp, body := do(t, srv.URL, call)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "try again later") {
+		t.Errorf("request over the limit: HTTP %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := handler.Shed(); n != 1 {
+		t.Errorf("Shed() = %d, want 1", n)
+	}
+	close(release)
+	for range 2 {
+		if status := <-done; status != 200 {
+			t.Errorf("request under the limit: HTTP %d", status)
+		}
+	}
+	if resp, _ := do(t, srv.URL, call); resp.StatusCode != 200 {
+		t.Errorf("after the others finished: HTTP %d", resp.StatusCode)
+	}
+}
