@@ -770,3 +770,76 @@ func TestStdioCallOfferKeepsASlotForTheAnswer(t *testing.T) {
 		t.Fatal("no slot left for the answer")
 	}
 }
+
+// An HTTP upstream that never answers the DELETE ending a session holds up neither the expiry of
+// other sessions nor anything else: sessions still expire on time.
+func TestSessionsExpireWhileAnUpstreamHangsOnDelete(t *testing.T) {
+	release := make(chan struct{})
+	var deletes sync.WaitGroup
+	deletes.Add(1)
+	var first sync.Once
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodDelete:
+			first.Do(deletes.Done)
+			<-release
+			return
+		case http.MethodGet:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		var m struct {
+			ID json.RawMessage `json:"id"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &m)
+		if m.ID == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Mcp-Session-Id", "up-"+string(m.ID))
+		w.Write([]byte(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"u","version":"1"}}}`))
+	}))
+	defer up.Close()
+	defer close(release)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&HTTPUpstream{UpstreamName: "u", Client: &upstreamhttp.Client{URL: up.URL, HTTP: upstreamhttp.DefaultHTTPClient()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger, SessionIdle: 200 * time.Millisecond}, backend)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	open := func() {
+		init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}`
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(init))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("Mcp-Session-Id") == "" {
+			t.Fatalf("initialize: HTTP %d, no session", resp.StatusCode)
+		}
+	}
+	open()
+	deletes.Wait() // the first session expired, and its DELETE hangs
+	for range 5 {
+		open()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Sessions().Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := h.Sessions().Len(); n != 0 {
+		t.Errorf("%d sessions outlived their 200ms idle limit while an upstream hangs on DELETE", n)
+	}
+}

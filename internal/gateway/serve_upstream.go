@@ -319,16 +319,24 @@ func (u *HTTPUpstream) Listen(ctx context.Context, l *Link, sink func([]byte)) e
 	}
 }
 
-// Close implements Upstream.
+// Close implements Upstream: it ends the upstream session with a DELETE, which an upstream that
+// does not answer holds up for closeTimeout at most.
 func (u *HTTPUpstream) Close(l *Link) {
 	l.mu.Lock()
 	session, pv := l.Session, l.ProtocolVersion
 	l.Session = ""
 	l.mu.Unlock()
 	if session != "" {
-		u.Client.Delete(context.Background(), session, pv)
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := u.Client.Delete(ctx, session, pv); err != nil && u.Logger != nil {
+			u.Logger.Debug("upstream session not ended", "upstream", u.UpstreamName, "error", err)
+		}
 	}
 }
+
+// closeTimeout bounds the DELETE that ends an upstream session.
+const closeTimeout = 10 * time.Second
 
 type httpStream struct{ resp *streamable.Response }
 

@@ -221,7 +221,9 @@ func (h *Handler) janitor() {
 		case now := <-t.C:
 			for _, s := range h.sessions.expired(now.Add(-h.cfg.SessionIdle)) {
 				h.cfg.Logger.Info("session expired", "session", s.ID)
-				h.ended(s)
+				// Ending a session may wait on upstreams (a DELETE each); the janitor does not, so
+				// that one upstream that does not answer holds up no other session's expiry.
+				go h.ended(s)
 			}
 			h.sessions.each(func(s *Session) { s.events.prune(now, h.bounds) })
 		}
