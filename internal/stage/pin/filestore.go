@@ -65,24 +65,53 @@ func (s *FileStore) Load(_ context.Context, upstream, tool string) (Record, bool
 }
 
 // CompareAndSwap implements Store: the change is on disk before it is reported.
-func (s *FileStore) CompareAndSwap(_ context.Context, upstream, tool string, old *Record, next Record) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := upstream + "\x00" + tool
-	cur, ok := s.m[k]
-	if old == nil && ok || old != nil && (!ok || cur != *old) {
-		return false, nil
-	}
-	s.m[k] = next
-	if err := s.persist(); err != nil {
-		if ok {
-			s.m[k] = cur
-		} else {
-			delete(s.m, k)
-		}
+func (s *FileStore) CompareAndSwap(ctx context.Context, upstream, tool string, old *Record, next Record) (bool, error) {
+	done, err := s.CompareAndSwapMany(ctx, upstream, []Swap{{Tool: tool, Old: old, Next: next}})
+	if err != nil {
 		return false, err
 	}
-	return true, nil
+	return done[0], nil
+}
+
+var _ BatchStore = (*FileStore)(nil)
+
+// CompareAndSwapMany implements BatchStore: the file is written once for all the swaps made, and
+// on a failed write the records are as they were.
+func (s *FileStore) CompareAndSwapMany(_ context.Context, upstream string, swaps []Swap) ([]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type prior struct {
+		r  Record
+		ok bool
+	}
+	undo := map[string]prior{}
+	done := make([]bool, len(swaps))
+	for i, sw := range swaps {
+		k := upstream + "\x00" + sw.Tool
+		cur, ok := s.m[k]
+		if sw.Old == nil && ok || sw.Old != nil && (!ok || cur != *sw.Old) {
+			continue
+		}
+		if _, seen := undo[k]; !seen {
+			undo[k] = prior{cur, ok}
+		}
+		s.m[k] = sw.Next
+		done[i] = true
+	}
+	if len(undo) == 0 {
+		return done, nil
+	}
+	if err := s.persist(); err != nil {
+		for k, p := range undo {
+			if p.ok {
+				s.m[k] = p.r
+			} else {
+				delete(s.m, k)
+			}
+		}
+		return nil, err
+	}
+	return done, nil
 }
 
 func (s *FileStore) persist() error {

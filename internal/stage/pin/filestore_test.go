@@ -2,6 +2,7 @@ package pin
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,109 @@ func TestFileStoreKeepsMemoryAndDiskInStepOnAFailedWrite(t *testing.T) {
 	}
 	if _, found, _ := s.Load(context.Background(), "peer", "echo"); found {
 		t.Error("a pin that was not saved is in memory")
+	}
+}
+
+// countingStore counts the calls that reach a FileStore's swaps.
+type countingStore struct {
+	*FileStore
+	single, many int
+}
+
+func (c *countingStore) CompareAndSwap(ctx context.Context, upstream, tool string, old *Record, next Record) (bool, error) {
+	c.single++
+	return c.FileStore.CompareAndSwap(ctx, upstream, tool, old, next)
+}
+
+func (c *countingStore) CompareAndSwapMany(ctx context.Context, upstream string, swaps []Swap) ([]bool, error) {
+	c.many++
+	return c.FileStore.CompareAndSwapMany(ctx, upstream, swaps)
+}
+
+func toolList(n int, desc string) map[string]any {
+	tools := make([]any, n)
+	for i := range tools {
+		tools[i] = map[string]any{"name": fmt.Sprintf("tool%d", i), "description": desc, "inputSchema": map[string]any{"type": "object"}}
+	}
+	return map[string]any{"tools": tools}
+}
+
+// A tools/list of many new tools is stored with one write of the file, not one per tool (which
+// made a list of 4,000 new tools take over a minute), and every pin survives a restart.
+func TestObserveListWritesTheFileOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pins.json")
+	ctx := context.Background()
+	fs, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &countingStore{FileStore: fs}
+	p, _ := New(Config{Store: s})
+	obs, err := p.ObserveList(ctx, "peer", toolList(1000, "does a thing"))
+	if err != nil || len(obs) != 1000 {
+		t.Fatalf("ObserveList: %d observations, %v", len(obs), err)
+	}
+	for _, o := range obs {
+		if o.Status != StatusNew {
+			t.Fatalf("%s: %s, want new", o.Tool, o.Status)
+		}
+	}
+	if s.many != 1 || s.single != 0 {
+		t.Errorf("%d batch and %d single swaps, want 1 and 0", s.many, s.single)
+	}
+	// The same list again writes nothing; a list with every tool changed writes once more.
+	if _, err := p.ObserveList(ctx, "peer", toolList(1000, "does a thing")); err != nil || s.many != 1 {
+		t.Errorf("unchanged list: %v, %d batches", err, s.many)
+	}
+	obs, err = p.ObserveList(ctx, "peer", toolList(1000, "does another thing"))
+	if err != nil || s.many != 2 || obs[999].Status != StatusChanged || obs[999].Approved == "" {
+		t.Fatalf("changed list: %v, %d batches, %+v", err, s.many, obs[999])
+	}
+	reopened, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range obs {
+		r, ok, _ := reopened.Load(ctx, "peer", o.Tool)
+		if !ok || r.Seen != o.Digest || !r.Quarantined() {
+			t.Fatalf("after a restart %s is %+v (%v), want quarantined at %s", o.Tool, r, ok, o.Digest)
+		}
+	}
+}
+
+// A list holding one name twice is observed as if its tools came one by one: the second
+// definition is a change of the first.
+func TestObserveListWithARepeatedName(t *testing.T) {
+	fs, _ := OpenFileStore(filepath.Join(t.TempDir(), "pins.json"))
+	p, _ := New(Config{Store: fs})
+	list := map[string]any{"tools": []any{
+		map[string]any{"name": "echo", "description": "one"},
+		map[string]any{"name": "echo", "description": "two"},
+		"not a tool",
+	}}
+	obs, err := p.ObserveList(context.Background(), "peer", list)
+	if err == nil || len(obs) != 2 || obs[0].Status != StatusNew || obs[1].Status != StatusChanged || obs[1].Approved != obs[0].Digest {
+		t.Fatalf("got %+v, %v; want new, then changed, then an error for the third element", obs, err)
+	}
+}
+
+// A batch whose write fails leaves every record as it was.
+func TestCompareAndSwapManyUndoesAFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pins.json")
+	s, _ := OpenFileStore(path)
+	if ok, err := s.CompareAndSwap(ctx, "peer", "a", nil, Record{Approved: "1", Seen: "1"}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	s.path = filepath.Join(filepath.Dir(path), "missing", "pins.json")
+	old := Record{Approved: "1", Seen: "1"}
+	if _, err := s.CompareAndSwapMany(ctx, "peer", []Swap{{Tool: "a", Old: &old, Next: Record{Approved: "1", Seen: "2"}}, {Tool: "b", Next: Record{Approved: "3", Seen: "3"}}}); err == nil {
+		t.Fatal("no error from a failed write")
+	}
+	if r, _, _ := s.Load(ctx, "peer", "a"); r != old {
+		t.Errorf("a is %+v after a failed write, want %+v", r, old)
+	}
+	if _, ok, _ := s.Load(ctx, "peer", "b"); ok {
+		t.Error("b is pinned after a failed write")
 	}
 }

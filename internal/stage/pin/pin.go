@@ -144,65 +144,35 @@ const maxRetries = 16
 // Observe pins or checks one tool definition (an element of a tools/list result's tools array) of
 // upstream.
 func (p *Pinner) Observe(ctx context.Context, upstream string, def map[string]any) (Observation, error) {
-	name, _ := def["name"].(string)
-	if name == "" {
-		return Observation{}, errors.New("pin: tool definition without a name")
-	}
-	digest, err := Digest(def)
+	t, err := p.newTool(upstream, def)
 	if err != nil {
-		return Observation{}, fmt.Errorf("pin: %s: %w", name, err)
-	}
-	o := Observation{Upstream: upstream, Tool: name, Digest: digest}
-	scanned := false
-	scan := func() {
-		if p.scanner != nil && !scanned {
-			desc, _ := def["description"].(string)
-			o.Threat = p.scanner.ScanTool(name, desc, def["inputSchema"])
-			scanned = true
-		}
+		return Observation{}, err
 	}
 	for range maxRetries {
-		cur, ok, err := p.store.Load(ctx, upstream, name)
+		cur, ok, err := p.store.Load(ctx, upstream, t.o.Tool)
 		if err != nil {
-			return Observation{}, fmt.Errorf("pin: loading %s/%s: %w", upstream, name, err)
+			return Observation{}, fmt.Errorf("pin: loading %s/%s: %w", upstream, t.o.Tool, err)
 		}
-		var next Record
-		var old *Record
-		switch {
-		case !ok:
-			scan()
-			next, o.Status = Record{Approved: digest, Seen: digest}, StatusNew
-			if p.poisonAt > 0 && o.Threat.Score >= p.poisonAt {
-				next, o.Status = Record{Seen: digest, Reason: ReasonPoisoned}, StatusPoisoned
-			}
-		case digest == cur.Approved && digest == cur.Seen:
-			o.Approved, o.Status = cur.Approved, StatusUnchanged
-			return o, nil
-		case digest == cur.Approved:
-			old, o.Approved = &cur, cur.Approved
-			next, o.Status = Record{Approved: digest, Seen: digest}, StatusRestored
-		case digest == cur.Seen:
-			o.Approved, o.Status = cur.Approved, StatusQuarantined
-			return o, nil
-		default:
-			scan()
-			old, o.Approved = &cur, cur.Approved
-			next, o.Status = Record{Approved: cur.Approved, Seen: digest, Reason: ReasonChanged}, StatusChanged
+		swap, write := t.plan(cur, ok)
+		if !write {
+			return t.o, nil
 		}
-		swapped, err := p.store.CompareAndSwap(ctx, upstream, name, old, next)
+		swapped, err := p.store.CompareAndSwap(ctx, upstream, swap.Tool, swap.Old, swap.Next)
 		if err != nil {
-			return Observation{}, fmt.Errorf("pin: storing %s/%s: %w", upstream, name, err)
+			return Observation{}, fmt.Errorf("pin: storing %s/%s: %w", upstream, t.o.Tool, err)
 		}
 		if swapped {
-			p.metrics.observed(o.Status)
-			return o, nil
+			p.metrics.observed(t.o.Status)
+			return t.o, nil
 		}
 	}
-	return Observation{}, fmt.Errorf("pin: %s/%s: too much contention", upstream, name)
+	return Observation{}, fmt.Errorf("pin: %s/%s: too much contention", upstream, t.o.Tool)
 }
 
 // ObserveList observes every tool of a decoded tools/list result ({"tools": [...]}) from upstream,
 // in order. A malformed element is an error; the observations made before it are returned with it.
+// With a BatchStore the changes of the whole list are stored at once (one write of a FileStore,
+// not one per new tool); a swap that lost a race is retried alone, as Observe does.
 func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) ([]Observation, error) {
 	m, ok := result.(map[string]any)
 	if !ok {
@@ -212,19 +182,131 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 	if !ok {
 		return nil, errors.New("pin: tools/list result has no tools array")
 	}
-	out := make([]Observation, 0, len(tools))
+	batch, ok := p.store.(BatchStore)
+	if !ok {
+		out := make([]Observation, 0, len(tools))
+		for i, t := range tools {
+			def, ok := t.(map[string]any)
+			if !ok {
+				return out, fmt.Errorf("pin: tools[%d] is not an object", i)
+			}
+			o, err := p.Observe(ctx, upstream, def)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, o)
+		}
+		return out, nil
+	}
+	// Every well-formed definition before the first malformed one is observed; then the error.
+	ts := make([]*toolSeen, 0, len(tools))
+	var malformed error
 	for i, t := range tools {
 		def, ok := t.(map[string]any)
 		if !ok {
-			return out, fmt.Errorf("pin: tools[%d] is not an object", i)
+			malformed = fmt.Errorf("pin: tools[%d] is not an object", i)
+			break
 		}
-		o, err := p.Observe(ctx, upstream, def)
+		ts2, err := p.newTool(upstream, def)
 		if err != nil {
-			return out, err
+			malformed = err
+			break
 		}
-		out = append(out, o)
+		ts = append(ts, ts2)
 	}
-	return out, nil
+	var swaps []Swap
+	var writes []int // the index in ts of each swap
+	for i, t := range ts {
+		cur, ok, err := p.store.Load(ctx, upstream, t.o.Tool)
+		if err != nil {
+			return nil, fmt.Errorf("pin: loading %s/%s: %w", upstream, t.o.Tool, err)
+		}
+		if swap, write := t.plan(cur, ok); write {
+			swaps, writes = append(swaps, swap), append(writes, i)
+		}
+	}
+	out := make([]Observation, len(ts))
+	for i, t := range ts {
+		out[i] = t.o
+	}
+	if len(swaps) > 0 {
+		done, err := batch.CompareAndSwapMany(ctx, upstream, swaps)
+		if err != nil {
+			return nil, fmt.Errorf("pin: storing the tools of %s: %w", upstream, err)
+		}
+		for j, i := range writes {
+			if done[j] {
+				p.metrics.observed(ts[i].o.Status)
+				continue
+			}
+			o, err := p.Observe(ctx, upstream, ts[i].def)
+			if err != nil {
+				return out[:i], err
+			}
+			out[i] = o
+		}
+	}
+	return out, malformed
+}
+
+// toolSeen is one definition being observed: what Observe and ObserveList conclude from the
+// stored record.
+type toolSeen struct {
+	p       *Pinner
+	def     map[string]any
+	o       Observation
+	scanned bool
+}
+
+func (p *Pinner) newTool(upstream string, def map[string]any) (*toolSeen, error) {
+	name, _ := def["name"].(string)
+	if name == "" {
+		return nil, errors.New("pin: tool definition without a name")
+	}
+	digest, err := Digest(def)
+	if err != nil {
+		return nil, fmt.Errorf("pin: %s: %w", name, err)
+	}
+	return &toolSeen{p: p, def: def, o: Observation{Upstream: upstream, Tool: name, Digest: digest}}, nil
+}
+
+// scan reads the definition with the scanner, once.
+func (t *toolSeen) scan() {
+	if t.p.scanner != nil && !t.scanned {
+		desc, _ := t.def["description"].(string)
+		t.o.Threat = t.p.scanner.ScanTool(t.o.Tool, desc, t.def["inputSchema"])
+		t.scanned = true
+	}
+}
+
+// plan sets t.o from the stored record (cur, if ok) and returns the swap that stores the
+// observation, if one must.
+func (t *toolSeen) plan(cur Record, ok bool) (Swap, bool) {
+	digest := t.o.Digest
+	swap := Swap{Tool: t.o.Tool}
+	t.o.Approved = ""
+	switch {
+	case !ok:
+		t.scan()
+		swap.Next, t.o.Status = Record{Approved: digest, Seen: digest}, StatusNew
+		if t.p.poisonAt > 0 && t.o.Threat.Score >= t.p.poisonAt {
+			swap.Next, t.o.Status = Record{Seen: digest, Reason: ReasonPoisoned}, StatusPoisoned
+		}
+	case digest == cur.Approved && digest == cur.Seen:
+		t.o.Approved, t.o.Status = cur.Approved, StatusUnchanged
+		return Swap{}, false
+	case digest == cur.Approved:
+		swap.Old, t.o.Approved = &cur, cur.Approved
+		swap.Next, t.o.Status = Record{Approved: digest, Seen: digest}, StatusRestored
+	case digest == cur.Seen:
+		t.o.Approved, t.o.Status = cur.Approved, StatusQuarantined
+		return Swap{}, false
+	default:
+		t.scan()
+		swap.Old, t.o.Approved = &cur, cur.Approved
+		swap.Next, t.o.Status = Record{Approved: cur.Approved, Seen: digest, Reason: ReasonChanged}, StatusChanged
+	}
+	return swap, true
 }
 
 // ErrNotPinned is returned when approving a tool that was never seen.

@@ -36,6 +36,22 @@ type Store interface {
 	CompareAndSwap(ctx context.Context, upstream, tool string, old *Record, next Record) (bool, error)
 }
 
+// Swap is one compare-and-swap of BatchStore.CompareAndSwapMany: next replaces the record of tool
+// if it equals *Old, or if there is none and Old is nil.
+type Swap struct {
+	Tool string
+	Old  *Record
+	Next Record
+}
+
+// BatchStore is a Store that stores many swaps at once, as ObserveList wants for a whole tools/list.
+type BatchStore interface {
+	Store
+	// CompareAndSwapMany applies swaps to upstream's tools in order, each as CompareAndSwap does,
+	// and reports which it made. What it made is stored before it returns; on an error, none was.
+	CompareAndSwapMany(ctx context.Context, upstream string, swaps []Swap) ([]bool, error)
+}
+
 // MemoryStore is a Store in process memory.
 type MemoryStore struct {
 	mu sync.Mutex
