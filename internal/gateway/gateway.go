@@ -137,14 +137,14 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 	c.Request = req
 	c.Input = baseInput(sess, msg.Method, req)
 	if err := g.request.Run(ctx, c); err != nil {
-		g.logger.Error("request path failed", "decision_id", c.DecisionID, "method", msg.Method, "error", err)
+		g.logger.Error("request path failed", "decision_id", c.DecisionID, "method", logText(msg.Method), "error", err)
 		if c.Decision.Effect == "" || c.Decision.Forwards() {
 			c.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
 		}
 	}
 	if c.Decision.Would != "" {
 		g.logger.Warn("would_deny", "effect", c.Decision.Would, "code", c.Decision.WouldCode, "rule_id", c.Decision.WouldRule,
-			"reason", c.Decision.WouldReason, "method", msg.Method, "target", c.Input.Target(), "decision_id", c.DecisionID)
+			"reason", c.Decision.WouldReason, "method", logText(msg.Method), "target", logText(c.Input.Target()), "decision_id", c.DecisionID)
 	}
 	return c
 }
@@ -427,7 +427,7 @@ func (g *Gateway) observeTools(decisionID, upstream string, result []byte) error
 			Detail: fmt.Sprintf("digest %s, approved %s, threat score %.2f %s", o.Digest, orNone(o.Approved), o.Threat.Score, findings(o.Threat.Findings))}
 		if o.Quarantined() {
 			e.Effect, e.Code = string(policy.EffectRequireApproval), string(policy.CodeApprovalRequired)
-			g.logger.Warn("tool quarantined: its definition is not the approved one", "upstream", o.Upstream, "tool", o.Tool, "status", o.Status, "decision_id", decisionID)
+			g.logger.Warn("tool quarantined: its definition is not the approved one", "upstream", o.Upstream, "tool", logText(o.Tool), "status", o.Status, "decision_id", decisionID)
 		}
 		// Not waited for: the list is not released on the strength of this record, and a record
 		// that cannot be written stops every later answer anyway.

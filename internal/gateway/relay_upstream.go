@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
@@ -267,6 +268,9 @@ func appendJSONString(b []byte, s string) []byte {
 	q, _ := encode(s)
 	return append(b, q...)
 }
+
+// logText clips a name a peer chose (a method, a tool) for a log line.
+func logText(s string) string { return redact.Clip(s, 200) }
 
 func clip(b []byte, n int) string {
 	if len(b) <= n {

@@ -203,7 +203,7 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 		// A policy rewrite: route the rewritten request, so every upstream gets it as rewritten. One
 		// that cannot be routed is refused, never sent as it was before the rewrite.
 		if targets, err = s.reroute(frame); err != nil {
-			s.g.logger.Warn("the policy's rewrite of a fanned-out request cannot be routed", "method", msg.Method, "decision_id", c.DecisionID, "error", err)
+			s.g.logger.Warn("the policy's rewrite of a fanned-out request cannot be routed", "method", logText(msg.Method), "decision_id", c.DecisionID, "error", err)
 			c.Decision.Abandon()
 			c.Refuse("gateway", policy.CodePolicyError, "the policy's rewrite of the request could not be applied")
 			s.refuse(ctx, c, ans, msg)

@@ -343,7 +343,7 @@ func (s *Server) fanOut(ctx context.Context, ex *streamable.Exchange, c *pipelin
 			if m != nil {
 				why = string(m.Error)
 			}
-			s.g.logger.Warn("upstream left out of a merged answer", "upstream", targets[i].up.Name(), "method", ex.Msg.Method, "error", clip([]byte(why), 300))
+			s.g.logger.Warn("upstream left out of a merged answer", "upstream", targets[i].up.Name(), "method", logText(ex.Msg.Method), "error", clip([]byte(why), 300))
 			continue
 		}
 		ok = append(ok, i)
@@ -375,7 +375,7 @@ func (s *Server) collect(ctx context.Context, ex *streamable.Exchange, t target)
 	for {
 		m, err := st.Next()
 		if err != nil {
-			s.g.logger.Warn("upstream answer unreadable", "upstream", t.up.Name(), "method", ex.Msg.Method, "status", st.Status(), "error", err)
+			s.g.logger.Warn("upstream answer unreadable", "upstream", t.up.Name(), "method", logText(ex.Msg.Method), "status", st.Status(), "error", err)
 			return nil
 		}
 		if m.Kind() == jsonrpc.KindResponse && m.ID.Key() == ex.Msg.ID.Key() {
@@ -509,7 +509,7 @@ func (s *Server) Notify(ctx context.Context, ex *streamable.Exchange) error {
 	for _, u := range s.opts.Upstreams {
 		st, err := u.Send(ctx, s.link(ex, u), &Outbound{Frame: ex.Msg.Raw, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Client: clientKey(ex)})
 		if err != nil {
-			s.g.logger.Warn("could not relay a notification", "upstream", u.Name(), "method", ex.Msg.Method, "error", err)
+			s.g.logger.Warn("could not relay a notification", "upstream", u.Name(), "method", logText(ex.Msg.Method), "error", err)
 			continue
 		}
 		st.Close()

@@ -315,7 +315,7 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 	gen := u.gen
 	u.mu.Unlock()
 	if n != 1 {
-		u.logger.Warn("cannot route a server-to-client request from a shared stdio upstream", "upstream", u.name, "method", m.Method, "in_flight", n)
+		u.logger.Warn("cannot route a server-to-client request from a shared stdio upstream", "upstream", u.name, "method", logText(m.Method), "in_flight", n)
 		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "gatehouse cannot tell which client this request is for", nil))
 		return
 	}
@@ -326,7 +326,7 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 	u.mu.Lock()
 	delete(u.serverReqs, id.Key())
 	u.mu.Unlock()
-	u.logger.Warn("a server-to-client request could not be passed on: the client is not reading its answer", "upstream", u.name, "method", clip([]byte(m.Method), 200))
+	u.logger.Warn("a server-to-client request could not be passed on: the client is not reading its answer", "upstream", u.name, "method", logText(m.Method))
 	u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "the client is not reading", nil))
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,7 +39,12 @@ func TestDecodeRequest(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{`{"name":5}`, `{"name":"x","arguments":[1]}`, `{"name":"x","arguments":"s"}`, `{"name":"x","_meta":[]}`} {
+	long := strings.Repeat("r", MaxMetaIDBytes+1)
+	if got, err := DecodeRequest("tools/call", []byte(`{"name":"x","_meta":{"gatehouse/run_id":"`+long[1:]+`"}}`)); err != nil || got.RunID != long[1:] {
+		t.Errorf("a run id of %d bytes: %v", MaxMetaIDBytes, err)
+	}
+	for _, bad := range []string{`{"name":5}`, `{"name":"x","arguments":[1]}`, `{"name":"x","arguments":"s"}`, `{"name":"x","_meta":[]}`,
+		`{"name":"x","_meta":{"gatehouse/run_id":"` + long + `"}}`, `{"name":"x","_meta":{"gatehouse/workflow_id":"` + long + `"}}`} {
 		if _, err := DecodeRequest("tools/call", []byte(bad)); err == nil {
 			t.Errorf("DecodeRequest(%s) accepted a malformed field", bad)
 		}

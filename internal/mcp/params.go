@@ -18,6 +18,8 @@ const (
 	// budgets scoped to a run and the workflow pack read them.
 	MetaRunID      = "gatehouse/run_id"
 	MetaWorkflowID = "gatehouse/workflow_id"
+	// MaxMetaIDBytes bounds a run or workflow id.
+	MaxMetaIDBytes = 256
 )
 
 // Request is what gatehouse reads from a request's params.
@@ -97,8 +99,14 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 					}
 				case MetaRunID:
 					r.RunID, _ = stringValue(v, "")
+					s = r.RunID
 				case MetaWorkflowID:
 					r.WorkflowID, _ = stringValue(v, "")
+					s = r.WorkflowID
+				}
+				if len(s) > MaxMetaIDBytes && key != MetaProtocolVersion {
+					// Budgets are counted per run id: an unbounded one would be an unbounded key.
+					return fmt.Errorf("params._meta %s is longer than %d bytes", key, MaxMetaIDBytes)
 				}
 				return nil
 			})

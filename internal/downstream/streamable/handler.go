@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 	upstream "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
 
@@ -544,7 +545,7 @@ func (h *Handler) sessionOf(r *http.Request, c *caller) (*Session, int, []byte) 
 		c.problem = "the session was opened for another engagement"
 	}
 	if c.problem != "" {
-		h.cfg.Logger.Warn("cross-tenant request refused", "method", r.Method, "session", sess.ID, "tenant", c.tenant, "problem", c.problem)
+		h.cfg.Logger.Warn("cross-tenant request refused", "method", r.Method, "session", sess.ID, "tenant", redact.Clip(c.tenant, 200), "problem", c.problem)
 		return nil, http.StatusForbidden, crossTenant(c.problem)
 	}
 	return sess, 0, nil
