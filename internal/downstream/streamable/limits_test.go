@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -117,5 +118,65 @@ func TestMaxInFlightShedsTheRequestOverTheLimit(t *testing.T) {
 	}
 	if resp, _ := do(t, srv.URL, call); resp.StatusCode != 200 {
 		t.Errorf("after the others finished: HTTP %d", resp.StatusCode)
+	}
+}
+
+// listenBackend keeps every GET stream open until its context ends, and counts those open.
+type listenBackend struct {
+	fakeBackend
+	open atomic.Int32
+}
+
+func (b *listenBackend) Listen(ctx context.Context, s *Session, out Stream) {
+	b.open.Add(1)
+	defer b.open.Add(-1)
+	<-ctx.Done()
+}
+
+// A session has one GET stream at a time: a new GET ends the one before, so a client cannot open
+// streams, and upstream streams behind them, without bound.
+func TestANewGETStreamEndsTheOneBefore(t *testing.T) {
+	b := &listenBackend{}
+	srv := newTestHandler(t, Config{}, b)
+	resp, _ := do(t, srv.URL, reqSpec{body: legacyInit, headers: map[string]string{"X-Who": "alice"}})
+	id := resp.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		t.Fatalf("initialize: HTTP %d", resp.StatusCode)
+	}
+	get := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("X-Who", "alice")
+		req.Header.Set("Mcp-Session-Id", id)
+		return http.DefaultClient.Do(req)
+	}
+	var streams []*http.Response
+	for i := range 5 {
+		resp, err := get()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %d: %v %v", i, resp, err)
+		}
+		defer resp.Body.Close()
+		streams = append(streams, resp)
+	}
+	// Every stream but the last ends.
+	for i, resp := range streams[:4] {
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, resp.Body)
+			done <- err
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("GET %d is still open after 4 more", i)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.open.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := b.open.Load(); n != 1 {
+		t.Errorf("%d listen streams open in the backend, want 1", n)
 	}
 }

@@ -73,6 +73,7 @@ func (h *Handler) listen(w http.ResponseWriter, r *http.Request, sess *Session, 
 		}
 	}
 	defer sess.events.detach(ans.st, ans.gen)
+	sess.events.endOtherGets(ans.st)
 	ans.startStream()
 	stop := h.keepAlive(ctx, cancel, ans)
 	defer stop()
