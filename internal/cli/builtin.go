@@ -19,8 +19,15 @@ type fsToolset struct {
 }
 
 func newFSToolset(spec config.BuiltinFSConfig) (*fsToolset, error) {
+	minFree := int64(0) // fstools' default
+	if spec.MinFreeMB != nil {
+		minFree = int64(*spec.MinFreeMB) << 20
+		if minFree == 0 {
+			minFree = -1 // off
+		}
+	}
 	t, err := fstools.New(fstools.Config{Root: spec.DataRoot, MaxFileBytes: int64(spec.MaxFileMB) << 20,
-		AllowMIME: spec.AllowMIME, BlockMIME: spec.BlockMIME})
+		MinFreeBytes: minFree, AllowMIME: spec.AllowMIME, BlockMIME: spec.BlockMIME})
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,10 @@ type BuiltinFSConfig struct {
 	// MaxFileMB is the largest file read or written, in MiB. Default 10; MCP_MAX_FILE_SIZE_MB
 	// overrides it.
 	MaxFileMB int `yaml:"max_file_mb"`
+	// MinFreeMB is the free space, in MiB, fs.write leaves on the data root's disk: a write that
+	// would leave less is refused, so that the tools cannot fill the disk the audit log is on.
+	// Default 1024; 0 turns the check off.
+	MinFreeMB *int `yaml:"min_free_mb"`
 	// AllowMIME, when set, replaces the allowed media types (type/subtype, type/* or */*): to add
 	// one (application/zip), list the defaults with it. Unset: SPEC §8.4's list. An empty list allows
 	// nothing, so every read and write is refused.
@@ -592,6 +596,8 @@ func (c *ServeConfig) Validate(src *Source) error {
 			add(key, "(%s): the built-in file tools jail files per engagement: set tenancy.enabled: true", u.Name)
 		case u.Builtin == "fs" && (u.FS.MaxFileMB < 1 || u.FS.MaxFileMB > 1024):
 			add(key, "(%s): fs.max_file_mb must be 1-1024 (got %d)", u.Name, u.FS.MaxFileMB)
+		case u.Builtin == "fs" && u.FS.MinFreeMB != nil && (*u.FS.MinFreeMB < 0 || *u.FS.MinFreeMB > 1<<20):
+			add(key, "(%s): fs.min_free_mb must be 0-1048576 (got %d)", u.Name, *u.FS.MinFreeMB)
 		case u.Builtin == "" && !reflect.ValueOf(u.FS).IsZero():
 			add(key, "(%s): fs applies to builtin: fs upstreams only", u.Name)
 		}

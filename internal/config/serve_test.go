@@ -128,6 +128,12 @@ func TestServeTenancyValidation(t *testing.T) {
 	if ps := serveProblems(t, base+"tenancy:\n  enabled: true\n  default: default\n"); ps != nil {
 		t.Errorf("a valid tenancy section: %v", ps)
 	}
+	if ps := serveProblems(t, base+"    fs: {min_free_mb: 0}\ntenancy:\n  enabled: true\n"); ps != nil {
+		t.Errorf("min_free_mb 0 (the check off): %v", ps)
+	}
+	if ps := serveProblems(t, base+"    fs: {min_free_mb: -1}\ntenancy:\n  enabled: true\n"); len(ps) != 1 || !strings.Contains(ps[0], "fs.min_free_mb must be 0-1048576 (got -1)") {
+		t.Errorf("min_free_mb -1: %v", ps)
+	}
 	ps := serveProblems(t, base+`tenancy:
   enabled: true
   sources: [token, cookie, header]

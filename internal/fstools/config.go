@@ -14,6 +14,9 @@ import (
 // MCP_MAX_FILE_SIZE_MB (SPEC §8.5).
 const DefaultMaxFileBytes int64 = 10 << 20
 
+// DefaultMinFreeBytes is the free space fs.write leaves when Config.MinFreeBytes is zero: 1 GiB.
+const DefaultMinFreeBytes int64 = 1 << 30
+
 // Config configures the file tools. The zero value of every field except Root means its default.
 type Config struct {
 	// Root is the data root (MCP_DATA_ROOT). It is created 0755 if missing. Each engagement's files
@@ -25,6 +28,10 @@ type Config struct {
 	// AllowMIME lists the MIME types that may be read and written. An entry is a type
 	// ("text/plain"), a type family ("image/*") or "*/*". Nil means DefaultAllowMIME.
 	AllowMIME []string
+	// MinFreeBytes is the free space fs.write leaves on the data root's file system: a write that
+	// would leave less is refused, so that the tools cannot fill the disk the audit log is on. Zero
+	// means DefaultMinFreeBytes; negative turns the check off.
+	MinFreeBytes int64
 	// BlockMIME lists MIME types that are refused even if AllowMIME matches them, in the same syntax.
 	// Nil means DefaultBlockMIME; to allow a blocked type, list it in AllowMIME and leave it out of
 	// an explicit BlockMIME (an empty, non-nil slice blocks nothing).
@@ -64,6 +71,7 @@ func DefaultBlockMIME() []string {
 type Tools struct {
 	root      *os.Root // the data root; each engagement is a directory in it
 	maxBytes  int64
+	minFree   int64 // 0: not checked
 	allow     []string
 	block     []string
 	byExt     map[string]fileType // lower-case extension with its dot → type
@@ -111,7 +119,14 @@ func New(cfg Config) (*Tools, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fstools: opening the data root: %w", err)
 	}
-	t := &Tools{root: root, maxBytes: maxBytes, allow: allow, block: block, byExt: map[string]fileType{}}
+	minFree := cfg.MinFreeBytes
+	switch {
+	case minFree == 0:
+		minFree = DefaultMinFreeBytes
+	case minFree < 0:
+		minFree = 0
+	}
+	t := &Tools{root: root, maxBytes: maxBytes, minFree: minFree, allow: allow, block: block, byExt: map[string]fileType{}}
 	for _, e := range extensionTable {
 		t.byExt[e.ext] = e
 	}

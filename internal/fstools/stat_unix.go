@@ -18,3 +18,13 @@ func linkCount(info fs.FileInfo) uint64 {
 	}
 	return 1
 }
+
+// freeBytes returns the space an unprivileged process may still write on the file system holding
+// dir, and whether it could be read.
+func freeBytes(dir string) (int64, bool) {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * int64(st.Bsize), true
+}

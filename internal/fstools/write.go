@@ -86,6 +86,12 @@ func (t *Tools) write(ctx context.Context, engagement string, args map[string]js
 			return nil, err
 		}
 	}
+	if t.minFree > 0 {
+		if free, ok := freeBytes(t.root.Name()); ok && free-int64(len(data)) < t.minFree {
+			return nil, refusef("%s refused: the disk holding the files has %s free, and writes stop %s short of full (fs.min_free_mb) to keep room for the audit log",
+				quote(clean), formatBytes(free), formatBytes(t.minFree))
+		}
+	}
 	if err := t.replace(root, dir, clean, data); err != nil {
 		return nil, fsRefusal(err, clean)
 	}

@@ -201,3 +201,21 @@ func TestWriteRefusesNonFiles(t *testing.T) {
 		t.Errorf("dir.txt was replaced: %v %v", info, err)
 	}
 }
+
+// A write that would leave less than MinFreeBytes free on the data root's disk is refused, and
+// nothing is written; with the check off, the same write succeeds.
+func TestWriteKeepsFreeSpace(t *testing.T) {
+	if _, ok := freeBytes(t.TempDir()); !ok {
+		t.Skip("free space is not read on this platform")
+	}
+	h := newHarness(t, Config{MinFreeBytes: 1 << 62}) // more than any disk holds
+	mustRefuse(t, "write on a 'full' disk", h.call("A", ToolWrite, map[string]string{"path": "note.txt", "content": "hello"}), "free")
+	if _, err := os.Lstat(filepath.Join(h.a, "note.txt")); !os.IsNotExist(err) {
+		t.Errorf("the refused file exists: %v", err)
+	}
+	off := newHarness(t, Config{MinFreeBytes: -1})
+	mustSucceed(t, "write with the check off", off.call("A", ToolWrite, map[string]string{"path": "note.txt", "content": "hello"}))
+	if def := newHarness(t, Config{}); def.tools.minFree != DefaultMinFreeBytes {
+		t.Errorf("default reserve %d, want %d", def.tools.minFree, DefaultMinFreeBytes)
+	}
+}
