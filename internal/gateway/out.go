@@ -10,8 +10,12 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
-// maxQueuedFrames bounds the frames waiting for a client that reads slowly; senders block beyond it.
-const maxQueuedFrames = 1024
+// maxQueuedFrames and maxQueuedBytes bound the frames waiting for a client that reads slowly;
+// senders block beyond either. A frame is queued whatever its size when the queue is empty.
+const (
+	maxQueuedFrames = 1024
+	maxQueuedBytes  = 64 << 20
+)
 
 // writer sends frames to the client in the order they were queued. A frame queued with an audit
 // Pending is held until that record is durable (SPEC §12.2); if the record could not be written, the
@@ -33,6 +37,8 @@ type writer struct {
 	mu      sync.Mutex
 	notFull *sync.Cond
 	queue   []outItem
+	queued  int  // bytes of the frames in queue
+	maxSize int  // maxQueuedBytes; lower in tests
 	busy    bool // a frame is being written, by the goroutine or by a sender
 	closed  bool
 	broken  bool // the client's output failed; frames are dropped
@@ -53,7 +59,8 @@ type held struct {
 }
 
 func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.Logger) *writer {
-	wr := &writer{durable: durable, w: bufio.NewWriterSize(w, 64<<10), wake: make(chan struct{}, 1), done: make(chan struct{}), logger: logger}
+	wr := &writer{durable: durable, w: bufio.NewWriterSize(w, 64<<10), wake: make(chan struct{}, 1), done: make(chan struct{}), logger: logger,
+		maxSize: maxQueuedBytes}
 	wr.notFull = sync.NewCond(&wr.mu)
 	return wr
 }
@@ -62,7 +69,7 @@ func newWriter(w io.Writer, durable func(*auditlog.Pending) error, logger *slog.
 // gone, or the session is over.
 func (w *writer) send(frame []byte, rec held) {
 	w.mu.Lock()
-	for len(w.queue) >= maxQueuedFrames && !w.closed {
+	for (len(w.queue) >= maxQueuedFrames || len(w.queue) > 0 && w.queued+len(frame) > w.maxSize) && !w.closed {
 		w.notFull.Wait()
 	}
 	if w.closed {
@@ -73,6 +80,7 @@ func (w *writer) send(frame []byte, rec held) {
 		return
 	}
 	w.queue = append(w.queue, outItem{frame: frame, rec: rec})
+	w.queued += len(frame)
 	w.mu.Unlock()
 	w.signal()
 }
@@ -157,6 +165,7 @@ func (w *writer) run() {
 		it := w.queue[0]
 		w.queue[0] = outItem{}
 		w.queue = w.queue[1:]
+		w.queued -= len(it.frame)
 		last := len(w.queue) == 0
 		w.busy = true
 		w.notFull.Signal()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,32 @@ func TestWriterBoundsItsQueue(t *testing.T) {
 	<-sent
 	want := `{"held":true}` + "\n" + string(bytes.Repeat([]byte("{}\n"), maxQueuedFrames)) + `{"last":true}` + "\n"
 	eventually(t, out, want)
+}
+
+// TestWriterBoundsItsQueuedBytes: behind a held frame, frames wait up to maxQueuedBytes; a frame
+// that would pass it waits until the queue moves, and one always goes into an empty queue.
+func TestWriterBoundsItsQueuedBytes(t *testing.T) {
+	w, out, recs := newTestWriter()
+	w.maxSize = 100
+	go w.run()
+	defer w.close()
+	p, gate := recs.pending()
+	w.send([]byte(`{"held":true}`), held{pending: p})
+	for !w.holding() {
+		time.Sleep(time.Millisecond)
+	}
+	big := []byte(`{"x":"` + strings.Repeat("a", 150) + `"}`) // over the bound alone: queued, as the queue is empty
+	w.send(big, held{})
+	sent := make(chan struct{})
+	go func() { w.send([]byte(`{"last":true}`), held{}); close(sent) }()
+	select {
+	case <-sent:
+		t.Fatal("a sender went past the queue's byte bound")
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate <- nil
+	<-sent
+	eventually(t, out, `{"held":true}`+"\n"+string(big)+"\n"+`{"last":true}`+"\n")
 }
 
 // holding says the writer is writing a frame (or waiting for its record) with none queued.

@@ -244,7 +244,7 @@ func (r *Relay) fromClient(ctx context.Context, line []byte) {
 		gen := r.gen
 		r.mu.Unlock()
 		if !ok {
-			r.g.logger.Warn("dropping a client response to a request the upstream did not send", "id", msg.ID.String())
+			r.g.logger.Warn("dropping a client response to a request the upstream did not send", "id", logText(msg.ID.String()))
 			return
 		}
 		r.sendUp(gen, msg.Raw)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ rules:
     effect: allow
     budget: {field: amount, limit: 2000, scope: session}
   - id: safe-tools
-    tools: [echo, add, slow, crash, hang, noise, ansi, sample, notify, big, secret_result]
+    tools: [echo, add, slow, crash, hang, noise, ansi, sample, flood, notify, big, secret_result]
     effect: allow
   - id: redact-ssn
     phase: response
@@ -338,6 +339,26 @@ func TestNoiseOnUpstreamStdoutIsSkipped(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "skipping non-MCP output from upstream") {
 		t.Error("noise was not logged")
+	}
+}
+
+// A server's requests waiting for the client's answer are bounded: beyond maxServerRequests the
+// server is answered with an error, and the client is not sent them.
+func TestServerRequestsWaitingForTheClientAreBounded(t *testing.T) {
+	h := newHarness(t, setup{policy: testPolicy})
+	h.initialize()
+	extra := 7
+	h.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"flood","arguments":{"requests":%d}}}`, maxServerRequests+extra))
+	for i := range maxServerRequests {
+		if req := h.read(); req["method"] != "sampling/createMessage" {
+			t.Fatalf("message %d: %v, want a sampling request", i, req)
+		}
+	}
+	if got := resultText(t, h.await(5)); got != fmt.Sprintf("refused %d", extra) {
+		t.Errorf("flood result %q, want %d refused", got, extra)
+	}
+	if !strings.Contains(h.logs.String(), "too many are waiting") {
+		t.Error("the refusals were not logged")
 	}
 }
 

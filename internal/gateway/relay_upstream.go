@@ -98,8 +98,11 @@ func (r *Relay) exited(ev upstream.Event) {
 			delete(r.pending, k)
 		}
 	}
-	// gatehouse's own requests died with the process; a restart starts them afresh.
+	// gatehouse's own requests died with the process; a restart starts them afresh. So did the
+	// server's requests to the client: an answer to one must not reach the next process, which may
+	// use the same ids.
 	clear(r.internal)
+	clear(r.fromServer)
 	r.pingKey = ""
 	r.mu.Unlock()
 	for _, ex := range lost {
@@ -144,7 +147,7 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 		}
 		ex := r.take(msg.ID.Key())
 		if ex == nil {
-			r.g.logger.Debug("dropping a response to no pending request", "upstream", r.sess.Upstream, "id", msg.ID.String())
+			r.g.logger.Debug("dropping a response to no pending request", "upstream", r.sess.Upstream, "id", logText(msg.ID.String()))
 			return
 		}
 		if ex.call == nil {
@@ -165,13 +168,25 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 		// A server-to-client request (sampling, elicitation, roots, ping): relay it and remember its
 		// id so that only a genuine answer goes back.
 		r.mu.Lock()
-		r.fromServer[msg.ID.Key()] = true
+		full := len(r.fromServer) >= maxServerRequests
+		if !full {
+			r.fromServer[msg.ID.Key()] = true
+		}
+		gen := r.gen
 		r.mu.Unlock()
+		if full {
+			r.g.logger.Warn("server request refused: too many are waiting for the client's answer", "upstream", r.sess.Upstream, "method", logText(msg.Method), "waiting", maxServerRequests)
+			r.sendUp(gen, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInternalError, "too many requests are waiting for the client's answer", nil))
+			return
+		}
 		r.out.send(msg.Raw, held{})
 	case jsonrpc.KindNotification:
 		r.out.send(msg.Raw, held{})
 	}
 }
+
+// maxServerRequests bounds the server-to-client requests waiting for the client's answer.
+const maxServerRequests = 1024
 
 // answerUpstreamFault answers an exchange whose upstream answer was unusable.
 func (r *Relay) answerUpstreamFault(ex *exchange, code policy.Code, why string) {

@@ -131,7 +131,7 @@ func handle(m message) {
 		result(m.ID, map[string]any{})
 	case "tools/list":
 		var tools []any
-		for _, n := range []string{"echo", "add", "refund", "slow", "crash", "hang", "noise", "ansi", "sample", "notify", "big", "many", "secret_result", "review", "database.backup", "temp.convert", "admin.drop"} {
+		for _, n := range []string{"echo", "add", "refund", "slow", "crash", "hang", "noise", "ansi", "sample", "flood", "notify", "big", "many", "secret_result", "review", "database.backup", "temp.convert", "admin.drop"} {
 			desc := "test tool " + n
 			if p := os.Getenv("TESTPEER_ECHO_DESC"); p != "" && n == "echo" {
 				if b, err := os.ReadFile(p); err == nil {
@@ -208,6 +208,33 @@ func call(m message) {
 	case "many":
 		n, _ := args["tokens"].(float64)
 		result(m.ID, map[string]any{"content": []any{map[string]any{"type": "text", "text": "many"}}, "structuredContent": map[string]any{"zeros": make([]int, int(n))}})
+	case "flood":
+		// {"requests": N}: N sampling requests at once, none awaited; the result counts those
+		// answered with an error within two seconds.
+		n, _ := args["requests"].(float64)
+		errs := make(chan message, int(n))
+		for range int(n) {
+			seqMu.Lock()
+			seq++
+			id := fmt.Sprintf(`"srv-%d"`, seq)
+			seqMu.Unlock()
+			waiters.Store(id, errs)
+			send(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id), "method": "sampling/createMessage",
+				"params": map[string]any{"messages": []any{}, "maxTokens": 10}})
+		}
+		refused := 0
+		for deadline := time.After(2 * time.Second); ; {
+			select {
+			case ans := <-errs:
+				if ans.Error != nil {
+					refused++
+				}
+				continue
+			case <-deadline:
+			}
+			break
+		}
+		text(m.ID, fmt.Sprintf("refused %d", refused))
 	case "sample":
 		seqMu.Lock()
 		seq++
