@@ -129,6 +129,7 @@ func (u *StdioUpstream) consume() {
 		case upstream.Exited:
 			u.mu.Lock()
 			u.ready = false
+			clear(u.serverReqs) // the process that asked is gone; the next may reuse its ids
 			var lost []*stdioCall
 			for k, c := range u.pending {
 				if c.gen <= ev.Gen {
@@ -307,13 +308,19 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 		}
 	}
 	var id jsonrpc.ID
-	if n == 1 {
+	full := len(u.serverReqs) >= maxServerRequests
+	if n == 1 && !full {
 		u.seq++
 		id = jsonrpc.StringID(fmt.Sprintf("gh-s-%d", u.seq))
 		u.serverReqs[id.Key()] = m.ID
 	}
 	gen := u.gen
 	u.mu.Unlock()
+	if n == 1 && full {
+		u.logger.Warn("server request refused: too many are waiting for a client's answer", "upstream", u.name, "method", logText(m.Method), "waiting", maxServerRequests)
+		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "too many requests are waiting for the client's answer", nil))
+		return
+	}
 	if n != 1 {
 		u.logger.Warn("cannot route a server-to-client request from a shared stdio upstream", "upstream", u.name, "method", logText(m.Method), "in_flight", n)
 		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "gatehouse cannot tell which client this request is for", nil))

@@ -843,3 +843,38 @@ func TestSessionsExpireWhileAnUpstreamHangsOnDelete(t *testing.T) {
 		t.Errorf("%d sessions outlived their 200ms idle limit while an upstream hangs on DELETE", n)
 	}
 }
+
+// A shared stdio server's requests waiting for a client's answer are bounded: beyond
+// maxServerRequests the server is answered with an error at once.
+func TestServeStdioServerRequestsWaitingAreBounded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
+	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
+	defer srv.Close()
+	su.mu.Lock()
+	for i := range maxServerRequests { // requests other clients never answered
+		su.serverReqs[fmt.Sprintf("waiting-%d", i)] = jsonrpc.StringID("x")
+	}
+	su.mu.Unlock()
+	// The server's sampling request is refused, so the tool reports an (empty) answer at once
+	// instead of waiting 10 s for one.
+	start := time.Now()
+	status, body := post(t, srv.URL, "tools/call", map[string]any{"name": "sample"})
+	if got := fmt.Sprint(body["result"]); status != 200 || !strings.Contains(got, "client answered") || time.Since(start) > 5*time.Second {
+		t.Errorf("sample with the waiting requests at the bound: HTTP %d %v after %s", status, body, time.Since(start))
+	}
+}
