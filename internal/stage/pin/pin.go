@@ -172,7 +172,9 @@ func (p *Pinner) Observe(ctx context.Context, upstream string, def map[string]an
 // ObserveList observes every tool of a decoded tools/list result ({"tools": [...]}) from upstream,
 // in order. A malformed element is an error; the observations made before it are returned with it.
 // With a BatchStore the changes of the whole list are stored at once (one write of a FileStore,
-// not one per new tool); a swap that lost a race is retried alone, as Observe does.
+// not one per new tool); a swap that lost a race is retried alone, as Observe does. A list that
+// names a tool twice is observed one definition at a time: each must be judged against what the
+// one before it stored (a definition listed after the approved one stays quarantined).
 func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) ([]Observation, error) {
 	m, ok := result.(map[string]any)
 	if !ok {
@@ -183,7 +185,7 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 		return nil, errors.New("pin: tools/list result has no tools array")
 	}
 	batch, ok := p.store.(BatchStore)
-	if !ok {
+	if !ok || repeatsAName(tools) {
 		out := make([]Observation, 0, len(tools))
 		for i, t := range tools {
 			def, ok := t.(map[string]any)
@@ -225,10 +227,11 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 			swaps, writes = append(swaps, swap), append(writes, i)
 		}
 	}
-	out := make([]Observation, len(ts))
-	for i, t := range ts {
-		out[i] = t.o
+	made := make([]bool, len(ts)) // the observation of ts[i] stands (stored, or nothing to store)
+	for i := range made {
+		made[i] = true
 	}
+	var failed error
 	if len(swaps) > 0 {
 		done, err := batch.CompareAndSwapMany(ctx, upstream, swaps)
 		if err != nil {
@@ -241,12 +244,40 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 			}
 			o, err := p.Observe(ctx, upstream, ts[i].def)
 			if err != nil {
-				return out[:i], err
+				// The others were stored: they are still reported, so that each is audited.
+				made[i] = false
+				if failed == nil {
+					failed = err
+				}
+				continue
 			}
-			out[i] = o
+			ts[i].o = o
 		}
 	}
+	out := make([]Observation, 0, len(ts))
+	for i, t := range ts {
+		if made[i] {
+			out = append(out, t.o)
+		}
+	}
+	if failed != nil {
+		return out, failed
+	}
 	return out, malformed
+}
+
+// repeatsAName reports whether a tools array names a tool twice.
+func repeatsAName(tools []any) bool {
+	seen := make(map[string]bool, len(tools))
+	for _, t := range tools {
+		def, _ := t.(map[string]any)
+		name, _ := def["name"].(string)
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+	}
+	return false
 }
 
 // toolSeen is one definition being observed: what Observe and ObserveList conclude from the
