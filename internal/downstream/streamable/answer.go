@@ -52,12 +52,12 @@ type answer struct {
 var errTakenOver = errors.New("the stream was resumed by another request")
 
 func newAnswer(w http.ResponseWriter, sessionID string, writeTimeout time.Duration) *answer {
-	f, _ := w.(http.Flusher)
-	return &answer{w: w, flusher: f, rc: http.NewResponseController(w), writeTimeout: writeTimeout, sessionID: sessionID}
+	return &answer{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout, sessionID: sessionID}
 }
 
-// deadlineLocked gives what is written next, and net/http's own writes once the handler returns,
-// writeTimeout to reach the client. A writer that cannot set one (a test's recorder) writes without.
+// deadlineLocked gives what is written next, up to the next flush, and net/http's own writes once
+// the handler returns, writeTimeout to reach the client. A writer that cannot set one (a test's
+// recorder) writes without.
 func (a *answer) deadlineLocked() {
 	if a.writeTimeout > 0 {
 		a.rc.SetWriteDeadline(time.Now().Add(a.writeTimeout))
@@ -290,8 +290,15 @@ func (a *answer) ensureFinished() {
 	a.w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error: no answer"}}`))
 }
 
+// flush sends what is buffered, then lifts the write deadline: under HTTP/2 a write deadline is a
+// timer that resets the stream when it fires, written to or not, and a stream may rightly be quiet
+// for longer than writeTimeout between two events. A failed flush breaks the answer, as a failed
+// write does.
 func (a *answer) flush() {
-	if a.flusher != nil {
-		a.flusher.Flush()
+	if err := a.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		a.broken = true
+	}
+	if a.writeTimeout > 0 {
+		a.rc.SetWriteDeadline(time.Time{})
 	}
 }

@@ -336,7 +336,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		// The rest of the body is not waited for: net/http would read it before the answer, and the
 		// deadline, left in place, ends that read at once.
-		w.Header().Set("Connection", "close")
+		if r.ProtoMajor == 1 { // under HTTP/2 the header would close every stream of the connection
+			w.Header().Set("Connection", "close")
+		}
 		writeError(w, http.StatusRequestTimeout, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeParseError,
 			"the request body was not received within "+h.cfg.ReadTimeout.String(), nil))
 		return

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 )
 
 // A client that stops reading its answer fails the write once http.write_timeout passes: the
@@ -178,5 +180,38 @@ func TestANewGETStreamEndsTheOneBefore(t *testing.T) {
 	}
 	if n := b.open.Load(); n != 1 {
 		t.Errorf("%d listen streams open in the backend, want 1", n)
+	}
+}
+
+// Under HTTP/2 a write deadline is a timer that resets the stream when it fires: a streamed answer
+// quiet for longer than http.write_timeout between two events must still be delivered whole.
+func TestAQuietStreamOutlivesTheWriteTimeoutOverHTTP2(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	b := &funcBackend{request: func(_ context.Context, ex *Exchange, ans Answer) {
+		ans.Send([]byte(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}`))
+		time.Sleep(4 * timeout)
+		ans.Finish(jsonrpc.Result(ex.Msg.ID, []byte(`{"ok":true}`)), http.StatusOK)
+	}}
+	cfg := Config{WriteTimeout: timeout, Auth: whoAuth{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}
+	handler := New(cfg, b)
+	srv := httptest.NewUnstartedServer(handler)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer func() { srv.Close(); handler.Close() }()
+	call := modern("tools/call", "x", nil)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(call.body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for k, v := range call.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 || err != nil || !strings.Contains(string(body), `"ok":true`) {
+		t.Errorf("HTTP/%d: %v, body %q; want the final answer", resp.ProtoMajor, err, body)
 	}
 }
