@@ -186,7 +186,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	hcfg := streamable.Config{
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
 		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
-		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), MaxInFlight: cfg.HTTP.MaxInFlight,
+		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), MaxInFlight: cfg.HTTP.MaxInFlight, MaxListens: cfg.HTTP.MaxListens,
 		Auth: authn, Logger: logger,
 	}
 	if rv := cfg.Tenancy.Resolver(); rv != nil {
@@ -197,7 +197,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_http_shed_total",
-		Help: "Requests refused with 503 because http.max_in_flight requests were being handled."}, func() float64 { return float64(handler.Shed()) }))
+		Help: "Requests refused with 503 because http.max_in_flight requests or http.max_listens listen streams were being handled."}, func() float64 { return float64(handler.Shed()) }))
 	mux := http.NewServeMux()
 	var mcpHandler http.Handler = handler
 	if !cfg.MCPEnabled() {

@@ -174,6 +174,8 @@ type HTTPConfig struct {
 	MaxConnections int `yaml:"max_connections"`
 	// MaxInFlight bounds the requests handled at once; one more gets 503. Default 1024.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxListens bounds the subscriptions/listen streams open at once; one more gets 503. Default 1024.
+	MaxListens int `yaml:"max_listens"`
 }
 
 // AdminConfig is the admin listener: /metrics, /healthz, /readyz.
@@ -227,7 +229,7 @@ func DefaultServe() *ServeConfig {
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
 			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
-			MaxConnections: 4096, MaxInFlight: 1024},
+			MaxConnections: 4096, MaxInFlight: 1024, MaxListens: 1024},
 		Admin:      AdminConfig{Listen: "127.0.0.1:9090"},
 		Federation: FederationConfig{Separator: "."},
 		Tenancy: TenancyConfig{Sources: []string{string(tenancy.SourceToken), string(tenancy.SourcePath)},
@@ -543,7 +545,8 @@ func (c *ServeConfig) Validate(src *Source) error {
 			add(key, "must be more than 0 (got %s)", d.D())
 		}
 	}
-	for key, n := range map[string]int{"http.max_sessions": c.HTTP.MaxSessions, "http.max_connections": c.HTTP.MaxConnections, "http.max_in_flight": c.HTTP.MaxInFlight} {
+	for key, n := range map[string]int{"http.max_sessions": c.HTTP.MaxSessions, "http.max_connections": c.HTTP.MaxConnections, "http.max_in_flight": c.HTTP.MaxInFlight,
+		"http.max_listens": c.HTTP.MaxListens} {
 		if n < 1 {
 			add(key, "must be at least 1 (got %d)", n)
 		}

@@ -85,6 +85,9 @@ type Config struct {
 	// MaxInFlight bounds the POST requests handled at once, from authentication to answer; one more
 	// is refused with 503 and Retry-After before its body is read. Default DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxListens bounds the subscriptions/listen streams open at once; they do not count in
+	// MaxInFlight once read. One more is refused with 503. Default DefaultMaxInFlight.
+	MaxListens int
 	// ReplayEvents, ReplayBytes and ReplayAge bound a legacy session's replay buffer: the events
 	// kept for clients that resume a stream with Last-Event-ID (replay.go). Defaults
 	// DefaultReplayEvents, DefaultReplayBytes and DefaultReplayAge.
@@ -116,10 +119,28 @@ type Handler struct {
 	// inFlight holds a token per POST request being handled (Config.MaxInFlight); shed counts the
 	// requests refused because it was full.
 	inFlight chan struct{}
+	listens  chan struct{} // a token per open subscriptions/listen stream (Config.MaxListens)
 	shed     atomic.Uint64
 }
 
-// Shed returns how many requests were refused because MaxInFlight were being handled.
+// take takes a place in pool for a request, or refuses the request with 503 and Retry-After.
+func (h *Handler) take(w http.ResponseWriter, pool chan struct{}, what string, limit int) bool {
+	select {
+	case pool <- struct{}{}:
+		return true
+	default:
+	}
+	if n := h.shed.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th, ... refusal
+		h.cfg.Logger.Warn(what+" at the limit; refusing more", "limit", limit, "refused", n)
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError,
+		"the gateway is handling as many "+what+" as it may; try again later", nil))
+	return false
+}
+
+// Shed returns how many requests were refused because MaxInFlight requests or MaxListens listen
+// streams were being handled.
 func (h *Handler) Shed() uint64 { return h.shed.Load() }
 
 // The defaults of Config's timeouts and of MaxInFlight.
@@ -149,6 +170,9 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.MaxListens <= 0 {
+		cfg.MaxListens = DefaultMaxInFlight
+	}
 	if cfg.Limits.MaxBytes <= 0 {
 		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
 	}
@@ -164,7 +188,8 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.ReplayTotalBytes <= 0 {
 		cfg.ReplayTotalBytes = DefaultReplayTotalBytes
 	}
-	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{}), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{}),
+		inFlight: make(chan struct{}, cfg.MaxInFlight), listens: make(chan struct{}, cfg.MaxListens)}
 	go h.janitor()
 	return h
 }
@@ -248,19 +273,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPost:
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		default:
-			if n := h.shed.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th, ... refusal
-				h.cfg.Logger.Warn("requests in flight at the limit; refusing more", "max_in_flight", h.cfg.MaxInFlight, "refused", n)
-			}
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError,
-				"the gateway is handling as many requests as it may; try again later", nil))
+		if !h.take(w, h.inFlight, "requests in flight", h.cfg.MaxInFlight) {
 			return
 		}
-		h.post(w, r, c)
+		var once sync.Once
+		release := func() { once.Do(func() { <-h.inFlight }) }
+		defer release()
+		h.post(w, r, c, release)
 	case http.MethodGet:
 		h.get(w, r, c)
 	case http.MethodDelete:
@@ -312,7 +331,8 @@ func isLoopbackName(name string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
+// post handles a POST holding a place among MaxInFlight; release gives the place up.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller, release func()) {
 	ctx := r.Context()
 	ex := &Exchange{Principal: c.principal, Tenant: c.tenant, TenantProblem: c.problem, ClientIP: clientIP(r), Header: r.Header}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
@@ -364,6 +384,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *caller) {
 	if status, frame := h.era(ex, r); frame != nil {
 		writeError(w, status, frame)
 		return
+	}
+	if msg.Method == mcp.MethodSubscriptionsListen {
+		// A listen stream lasts as long as its client wants: it takes a place among MaxListens
+		// instead, so that open streams cannot keep calls out.
+		if !h.take(w, h.listens, "listen streams", h.cfg.MaxListens) {
+			return
+		}
+		defer func() { <-h.listens }()
+		release()
 	}
 	if ex.Modern {
 		h.modern(w, r, ex)

@@ -215,3 +215,53 @@ func TestAQuietStreamOutlivesTheWriteTimeoutOverHTTP2(t *testing.T) {
 		t.Errorf("HTTP/%d: %v, body %q; want the final answer", resp.ProtoMajor, err, body)
 	}
 }
+
+// Open subscriptions/listen streams count in MaxListens, not MaxInFlight: they cannot keep calls
+// out, and one more than MaxListens is refused.
+func TestListenStreamsDoNotKeepCallsOut(t *testing.T) {
+	opened := make(chan struct{}, 4)
+	b := &funcBackend{request: func(ctx context.Context, ex *Exchange, ans Answer) {
+		if ex.Msg.Method == "subscriptions/listen" {
+			ans.Stream()
+			opened <- struct{}{}
+			<-ctx.Done()
+			return
+		}
+		ans.Finish(jsonrpc.Result(ex.Msg.ID, []byte(`{"ok":true}`)), http.StatusOK)
+	}}
+	cfg := Config{MaxInFlight: 1, MaxListens: 2, Auth: whoAuth{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}
+	handler := New(cfg, b)
+	srv := httptest.NewServer(handler)
+	defer func() { srv.Close(); handler.Close() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	listen := func() (*http.Response, error) {
+		spec := modern("subscriptions/listen", "", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(spec.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		for k, v := range spec.headers {
+			req.Header.Set(k, v)
+		}
+		return http.DefaultClient.Do(req)
+	}
+	for i := range 2 {
+		go listen()
+		select {
+		case <-opened:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("listen %d was not opened", i)
+		}
+	}
+	if resp, body := do(t, srv.URL, modern("tools/call", "x", nil)); resp.StatusCode != 200 || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("a call with two listens open and max_in_flight 1: HTTP %d %s", resp.StatusCode, body)
+	}
+	resp, err := listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a third listen with max_listens 2: HTTP %d, want 503", resp.StatusCode)
+	}
+}
