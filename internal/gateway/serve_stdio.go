@@ -53,6 +53,9 @@ type stdioCall struct {
 	token     string
 	ch        chan *jsonrpc.Message
 	gen       int
+	// serverReqs are the keys in StdioUpstream.serverReqs of the server's requests passed to this
+	// call's client; they are forgotten when the call ends. Guarded by the upstream's mu.
+	serverReqs []string
 	// err is why ch was closed without an answer, when the server answered something gatehouse
 	// could not take (an oversize or invalid message); nil when the process exited.
 	err error
@@ -133,8 +136,7 @@ func (u *StdioUpstream) consume() {
 			var lost []*stdioCall
 			for k, c := range u.pending {
 				if c.gen <= ev.Gen {
-					lost = append(lost, c)
-					delete(u.pending, k)
+					lost = append(lost, u.takeLocked(k))
 				}
 			}
 			u.mu.Unlock()
@@ -195,11 +197,7 @@ func (u *StdioUpstream) register(l *Link, origID jsonrpc.ID, origToken json.RawM
 // err. It reports whether there was such a call.
 func (u *StdioUpstream) fail(id jsonrpc.ID, err error) bool {
 	u.mu.Lock()
-	c := u.pending[id.Key()]
-	delete(u.pending, id.Key())
-	if c != nil && c.token != "" {
-		delete(u.tokens, c.token)
-	}
+	c := u.takeLocked(id.Key())
 	u.mu.Unlock()
 	if c == nil {
 		return false
@@ -229,11 +227,7 @@ func (u *StdioUpstream) frame(raw []byte) {
 	switch m.Kind() {
 	case jsonrpc.KindResponse:
 		u.mu.Lock()
-		c := u.pending[m.ID.Key()]
-		delete(u.pending, m.ID.Key())
-		if c != nil && c.token != "" {
-			delete(u.tokens, c.token)
-		}
+		c := u.takeLocked(m.ID.Key())
 		u.mu.Unlock()
 		if c == nil {
 			return
@@ -313,6 +307,7 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 		u.seq++
 		id = jsonrpc.StringID(fmt.Sprintf("gh-s-%d", u.seq))
 		u.serverReqs[id.Key()] = m.ID
+		only.serverReqs = append(only.serverReqs, id.Key())
 	}
 	gen := u.gen
 	u.mu.Unlock()
@@ -462,10 +457,25 @@ func (u *StdioUpstream) cancel(l *Link, m *jsonrpc.Message, gen int) error {
 func (u *StdioUpstream) drop(id jsonrpc.ID) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if c := u.pending[id.Key()]; c != nil && c.token != "" {
+	u.takeLocked(id.Key())
+}
+
+// takeLocked removes the pending call with upstream id key, with its progress token and the
+// server's requests that wait for its client, and returns it (nil if there is none). Once its call
+// has ended, no client will answer them.
+func (u *StdioUpstream) takeLocked(key string) *stdioCall {
+	c := u.pending[key]
+	if c == nil {
+		return nil
+	}
+	delete(u.pending, key)
+	if c.token != "" {
 		delete(u.tokens, c.token)
 	}
-	delete(u.pending, id.Key())
+	for _, k := range c.serverReqs {
+		delete(u.serverReqs, k)
+	}
+	return c
 }
 
 // Listen implements Upstream. The messages for the stream wait in a queue of their own, so that

@@ -878,3 +878,56 @@ func TestServeStdioServerRequestsWaitingAreBounded(t *testing.T) {
 		t.Errorf("sample with the waiting requests at the bound: HTTP %d %v after %s", status, body, time.Since(start))
 	}
 }
+
+// The server's requests waiting for a client's answer are forgotten when the client's call ends:
+// unanswered, they would otherwise fill the bound and shut the feature off for every client.
+func TestServeStdioServerRequestsEndWithTheirCall(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
+	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	defer w.Close()
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
+	defer srv.Close()
+	waiting := func() int {
+		su.mu.Lock()
+		defer su.mu.Unlock()
+		return len(su.serverReqs)
+	}
+	callCtx, hangUp := context.WithCancel(ctx)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sample","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequestWithContext(callCtx, http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "sample")
+	go func() {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d server requests waiting", what, waiting())
+			}
+		}
+	}
+	eventually("the sampling request never reached the client", func() bool { return waiting() == 1 })
+	hangUp() // the client goes away without answering
+	eventually("the request outlived its call", func() bool { return waiting() == 0 })
+}
