@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // DefaultMaxFileBytes is the file size limit when Config.MaxFileBytes is zero: 10 MiB, the default of
@@ -71,7 +72,8 @@ func DefaultBlockMIME() []string {
 type Tools struct {
 	root      *os.Root // the data root; each engagement is a directory in it
 	maxBytes  int64
-	minFree   int64 // 0: not checked
+	minFree   int64        // 0: not checked
+	writing   atomic.Int64 // bytes of the writes in progress
 	allow     []string
 	block     []string
 	byExt     map[string]fileType // lower-case extension with its dot → type
@@ -83,6 +85,8 @@ type Tools struct {
 type testHooks struct {
 	// wrapWriter wraps the temporary file's writer, e.g. to fail after part of the data.
 	wrapWriter func(io.Writer) io.Writer
+	// freeBytes replaces the free space read from the disk.
+	freeBytes func() int64
 	// beforeRename runs after the temporary file is complete and synced; an error aborts the write.
 	beforeRename func() error
 }

@@ -87,7 +87,14 @@ func (t *Tools) write(ctx context.Context, engagement string, args map[string]js
 		}
 	}
 	if t.minFree > 0 {
-		if free, ok := freeBytes(t.root.Name()); ok && free-int64(len(data)) < t.minFree {
+		// The writes in progress count as written: together they must leave minFree too.
+		writing := t.writing.Add(int64(len(data)))
+		defer t.writing.Add(-int64(len(data)))
+		free, ok := freeBytes(t.root.Name())
+		if t.testHooks.freeBytes != nil {
+			free = t.testHooks.freeBytes()
+		}
+		if ok && free-writing < t.minFree {
 			return nil, refusef("%s refused: the disk holding the files has %s free, and writes stop %s short of full (fs.min_free_mb) to keep room for the audit log",
 				quote(clean), formatBytes(free), formatBytes(t.minFree))
 		}

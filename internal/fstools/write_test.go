@@ -219,3 +219,27 @@ func TestWriteKeepsFreeSpace(t *testing.T) {
 		t.Errorf("default reserve %d, want %d", def.tools.minFree, DefaultMinFreeBytes)
 	}
 }
+
+// Writes in progress count against the reserve: two writes that each fit, but not together, cannot
+// both pass the check before either has landed.
+func TestConcurrentWritesShareTheReserve(t *testing.T) {
+	if _, ok := freeBytes(t.TempDir()); !ok {
+		t.Skip("free space is not read on this platform")
+	}
+	h := newHarness(t, Config{MinFreeBytes: 1000})
+	h.tools.testHooks.freeBytes = func() int64 { return 1000 + 150 } // room for one 100-byte file
+	landing, land := make(chan struct{}), make(chan struct{})
+	h.tools.testHooks.beforeRename = func() error {
+		close(landing)
+		<-land
+		return nil
+	}
+	content := strings.Repeat("a", 100)
+	first := make(chan callResult, 1)
+	go func() { first <- h.call("A", ToolWrite, map[string]string{"path": "one.txt", "content": content}) }()
+	<-landing // the first write has passed the check and is being written
+	h.tools.testHooks.beforeRename = nil
+	mustRefuse(t, "a second write while the first lands", h.call("A", ToolWrite, map[string]string{"path": "two.txt", "content": content}), "free")
+	close(land)
+	mustSucceed(t, "the first write", <-first)
+}

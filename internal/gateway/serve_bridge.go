@@ -156,7 +156,7 @@ func requestIDKey(raw json.RawMessage) string {
 func (u *HTTPUpstream) bridgeNotification(ctx context.Context, out *Outbound) (Stream, error) {
 	msg := out.Msg
 	if msg.Method != mcp.NotificationCancelled {
-		u.debug("notification of a 2026-07-28 client not relayed into the shared legacy session", "method", msg.Method)
+		u.debug("notification of a 2026-07-28 client not relayed into the shared legacy session", "method", logText(msg.Method))
 		return emptyStream{}, nil
 	}
 	var p map[string]json.RawMessage

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 )
 
 // Unloaded stands in for the Rego engine while no bundle has loaded and the operator has chosen no
@@ -24,7 +25,7 @@ const UnloadedReason = "no Rego bundle is loaded: failing open (set fail: closed
 
 // Decide allows, and logs that it did.
 func (u Unloaded) Decide(_ context.Context, in *policy.Input) (policy.Verdict, error) {
-	u.Logger.Error("no policy bundle loaded; failing open", "engine", "rego", "source", u.Source, "method", in.Kind, "target", in.Target())
+	u.Logger.Error("no policy bundle loaded; failing open", "engine", "rego", "source", u.Source, "method", redact.Clip(in.Kind, 200), "target", redact.Clip(in.Target(), 200))
 	return policy.Verdict{Effect: policy.EffectAllow, Reason: UnloadedReason, Revision: "none"}, nil
 }
 

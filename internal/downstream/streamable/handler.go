@@ -529,7 +529,7 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	if ex.TenantProblem != "" && ex.Msg.Kind() != jsonrpc.KindRequest {
 		// Requests are refused, and audited, by the backend's tenancy stage; notifications and
 		// replies are not decided, so they are dropped here.
-		h.cfg.Logger.Warn("cross-tenant message dropped", "session", sess.ID, "tenant", ex.Tenant, "problem", ex.TenantProblem)
+		h.cfg.Logger.Warn("cross-tenant message dropped", "session", sess.ID, "tenant", redact.Clip(ex.Tenant, 200), "problem", ex.TenantProblem)
 		writeError(w, http.StatusForbidden, crossTenant(ex.TenantProblem))
 		return
 	}

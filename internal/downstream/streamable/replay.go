@@ -121,15 +121,15 @@ func (l *eventLog) open(get bool, cancel context.CancelFunc) (*stream, uint64) {
 	return st, l.gen
 }
 
-// endOtherGets ends every GET stream of the session being served, except st: a session has one
-// GET stream at a time, so that a client cannot open streams (and, behind them, upstream streams)
-// without bound. The newest wins, as when a client reconnects before the old connection is seen to
-// be gone.
+// endOtherGets ends every GET stream of the session served by an older GET than st's: a session
+// has one GET stream at a time, so that a client cannot open streams (and, behind them, upstream
+// streams) without bound. The newest wins, as when a client reconnects before the old connection
+// is seen to be gone; two GETs arriving together cannot end each other.
 func (l *eventLog) endOtherGets(st *stream) {
 	l.mu.Lock()
 	var ends []context.CancelFunc
 	for _, o := range l.streams {
-		if o != st && o.get && o.producer != 0 && o.cancel != nil {
+		if o != st && o.get && o.producer != 0 && o.producer < st.producer && o.cancel != nil {
 			ends = append(ends, o.cancel)
 		}
 	}
