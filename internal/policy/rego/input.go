@@ -290,7 +290,9 @@ func toValue(v any) (ast.Value, error) {
 		if !isJSONNumber(string(x)) {
 			return nil, fmt.Errorf("%q is not a JSON number", string(x))
 		}
-		return ast.Number(x), nil
+		// OPA refuses what its evaluation cannot afford (an exponent past 2^100000 makes big.Float
+		// slow), as its own conversion of an input does.
+		return ast.NumberChecked(string(x))
 	case float64:
 		return floatValue(x)
 	case float32:

@@ -113,6 +113,17 @@ func viaJSON(t testing.TB, in *policy.Input) ast.Value {
 	return v
 }
 
+// opaRefuses reports whether OPA's own conversion of in's JSON fails, as it does for a number too
+// large for its evaluation.
+func opaRefuses(t testing.TB, in *policy.Input) bool {
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ast.InterfaceToValue(jsonValue(t, string(data)))
+	return err != nil
+}
+
 // TestNumbersStayExact shows a policy comparing argument numbers sees the client's exact text.
 func TestNumbersStayExact(t *testing.T) {
 	d := policyOf(t, `package gatehouse
@@ -174,5 +185,20 @@ func TestFromValue(t *testing.T) {
 	}
 	if _, err := fromValue(ast.MustParseTerm(`{1: "x"}`).Value); err == nil || !strings.Contains(err.Error(), "is not a string") {
 		t.Errorf("a number key: got %v, want an error", err)
+	}
+}
+
+// A number OPA cannot afford to evaluate (an exponent past 2^100000) is refused, as OPA's own input
+// conversion refuses it: the decision fails, and the fail posture decides.
+func TestInputRefusesANumberTooLargeForOPA(t *testing.T) {
+	d := policyOf(t, `package gatehouse
+
+decision := {"allow": true} if input.tool.args.amount > 5
+`)
+	if _, err := d.Decide(context.Background(), call(t, "x", `{"amount": 1E70000}`)); err == nil || !strings.Contains(err.Error(), "number too big") {
+		t.Errorf("Decide: %v, want a number too big error", err)
+	}
+	if v, err := d.Decide(context.Background(), call(t, "x", `{"amount": 1E700}`)); err != nil || v.Effect != policy.EffectAllow {
+		t.Errorf("a large number OPA takes: %v %v", v, err)
 	}
 }
