@@ -686,24 +686,8 @@ func TestServeStdioOversizeAnswerFailsTheCallAtOnce(t *testing.T) {
 // the server's notifications wait in that stream's own queue, the calls of other clients go on,
 // and the stream ends once its queue is full.
 func TestServeStdioListenerThatDoesNotReadHoldsUpNoOne(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
-	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
-	defer w.Close()
-	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
-		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
-	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
-	defer srv.Close()
+	ctx := t.Context()
+	su, srv := stdioServe(t)
 
 	// A stream whose writes block until released, as a socket's do when its client stops reading.
 	release := make(chan struct{})
@@ -847,24 +831,7 @@ func TestSessionsExpireWhileAnUpstreamHangsOnDelete(t *testing.T) {
 // A shared stdio server's requests waiting for a client's answer are bounded: beyond
 // maxServerRequests the server is answered with an error at once.
 func TestServeStdioServerRequestsWaitingAreBounded(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
-	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
-	defer w.Close()
-	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
-		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
-	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
-	defer srv.Close()
+	su, srv := stdioServe(t)
 	su.mu.Lock()
 	for i := range maxServerRequests { // requests other clients never answered
 		su.serverReqs[fmt.Sprintf("waiting-%d", i)] = jsonrpc.StringID("x")
@@ -882,24 +849,8 @@ func TestServeStdioServerRequestsWaitingAreBounded(t *testing.T) {
 // The server's requests waiting for a client's answer are forgotten when the client's call ends:
 // unanswered, they would otherwise fill the bound and shut the feature off for every client.
 func TestServeStdioServerRequestsEndWithTheirCall(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
-	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
-	defer w.Close()
-	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
-		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
-	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
-	defer srv.Close()
+	ctx := t.Context()
+	su, srv := stdioServe(t)
 	waiting := func() int {
 		su.mu.Lock()
 		defer su.mu.Unlock()
@@ -930,4 +881,29 @@ func TestServeStdioServerRequestsEndWithTheirCall(t *testing.T) {
 	eventually("the sampling request never reached the client", func() bool { return waiting() == 1 })
 	hangUp() // the client goes away without answering
 	eventually("the request outlived its call", func() bool { return waiting() == 0 })
+}
+
+// stdioServe serves the test peer as a shared stdio upstream behind gatehouse serve, until the test
+// ends.
+func stdioServe(t *testing.T) (*StdioUpstream, *httptest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proc := upstream.NewStdio(upstream.StdioConfig{Name: "peer", Command: []string{testpeer.Binary(t)}, Logger: logger})
+	su, err := NewStdioUpstream(ctx, "peer", "", proc, jsonrpc.Limits{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := auditlog.Open(auditlog.Options{Path: filepath.Join(t.TempDir(), "a.jsonl")})
+	t.Cleanup(func() { w.Close() })
+	gw := New(Options{Identity: identity.Transport{}, Fail: pipeline.FailClosed, Store: state.NewMemory(nil),
+		Recorder: audit.NewRecorder(w, "off", logger), Logger: logger})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{su}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
+	t.Cleanup(srv.Close)
+	return su, srv
 }
