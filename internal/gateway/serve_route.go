@@ -552,8 +552,8 @@ func retagResponse(m *jsonrpc.Message, id jsonrpc.ID) []byte {
 }
 
 // Listen implements streamable.Backend: a legacy session's GET stream carries every upstream's
-// server-initiated messages.
-// A client that falls behind reading it loses the whole stream (ErrListenerBehind).
+// server-initiated messages. A client that falls behind reading it loses the whole stream
+// (ErrListenerBehind).
 func (s *Server) Listen(ctx context.Context, sess *streamable.Session, out streamable.Stream) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -132,7 +132,6 @@ func (u *StdioUpstream) consume() {
 		case upstream.Exited:
 			u.mu.Lock()
 			u.ready = false
-			clear(u.serverReqs) // the process that asked is gone; the next may reuse its ids
 			var lost []*stdioCall
 			for k, c := range u.pending {
 				if c.gen <= ev.Gen {
@@ -302,8 +301,13 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 		}
 	}
 	var id jsonrpc.ID
-	full := len(u.serverReqs) >= maxServerRequests
-	if n == 1 && !full {
+	why := ""
+	switch {
+	case n != 1:
+		why = "gatehouse cannot tell which client this request is for"
+	case len(u.serverReqs) >= maxServerRequests:
+		why = "too many requests are waiting for the client's answer"
+	default:
 		u.seq++
 		id = jsonrpc.StringID(fmt.Sprintf("gh-s-%d", u.seq))
 		u.serverReqs[id.Key()] = m.ID
@@ -311,25 +315,18 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 	}
 	gen := u.gen
 	u.mu.Unlock()
-	if n == 1 && full {
-		u.logger.Warn("server request refused: too many are waiting for a client's answer", "upstream", u.name, "method", logText(m.Method), "waiting", maxServerRequests)
-		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "too many requests are waiting for the client's answer", nil))
-		return
+	if why == "" {
+		back, err := jsonrpc.Parse(jsonrpc.Request(id, m.Method, m.Params), u.limits)
+		if err == nil && only.offer(back) {
+			return
+		}
+		u.mu.Lock()
+		delete(u.serverReqs, id.Key())
+		u.mu.Unlock()
+		why = "the client is not reading its answer"
 	}
-	if n != 1 {
-		u.logger.Warn("cannot route a server-to-client request from a shared stdio upstream", "upstream", u.name, "method", logText(m.Method), "in_flight", n)
-		u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "gatehouse cannot tell which client this request is for", nil))
-		return
-	}
-	back, err := jsonrpc.Parse(jsonrpc.Request(id, m.Method, m.Params), u.limits)
-	if err == nil && only.offer(back) {
-		return
-	}
-	u.mu.Lock()
-	delete(u.serverReqs, id.Key())
-	u.mu.Unlock()
-	u.logger.Warn("a server-to-client request could not be passed on: the client is not reading its answer", "upstream", u.name, "method", logText(m.Method))
-	u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "the client is not reading", nil))
+	u.logger.Warn("server-to-client request refused", "upstream", u.name, "method", logText(m.Method), "in_flight", n, "why", why)
+	u.proc.Send(gen, jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, why, nil))
 }
 
 // Send implements Upstream.

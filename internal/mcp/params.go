@@ -99,14 +99,10 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 					}
 				case MetaRunID:
 					r.RunID, _ = stringValue(v, "")
-					s = r.RunID
+					return metaID(key, r.RunID)
 				case MetaWorkflowID:
 					r.WorkflowID, _ = stringValue(v, "")
-					s = r.WorkflowID
-				}
-				if len(s) > MaxMetaIDBytes && key != MetaProtocolVersion {
-					// Budgets are counted per run id: an unbounded one would be an unbounded key.
-					return fmt.Errorf("params._meta %s is longer than %d bytes", key, MaxMetaIDBytes)
+					return metaID(key, r.WorkflowID)
 				}
 				return nil
 			})
@@ -117,6 +113,15 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// metaID refuses a run or workflow id over MaxMetaIDBytes: budgets are counted per run id, and an
+// unbounded id would be an unbounded state key.
+func metaID(key, id string) error {
+	if len(id) > MaxMetaIDBytes {
+		return fmt.Errorf("params._meta %s is longer than %d bytes", key, MaxMetaIDBytes)
+	}
+	return nil
 }
 
 // members calls f for each member of a JSON object, in order, with exact (unescaped) names. The

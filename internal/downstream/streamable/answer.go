@@ -21,10 +21,9 @@ const streamHeaderDelay = 500 * time.Millisecond
 // answer writes one request's answer: plain JSON until something must be sent before the final
 // response, an SSE stream from then on. It is safe for concurrent use.
 type answer struct {
-	mu      sync.Mutex
-	w       http.ResponseWriter
-	flusher http.Flusher
-	rc      *http.ResponseController
+	mu sync.Mutex
+	w  http.ResponseWriter
+	rc *http.ResponseController
 	// writeTimeout bounds each write (Config.WriteTimeout): a client that stops reading fails the
 	// write, instead of holding its request, and whoever writes to it, forever.
 	writeTimeout time.Duration

@@ -227,10 +227,7 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 			swaps, writes = append(swaps, swap), append(writes, i)
 		}
 	}
-	made := make([]bool, len(ts)) // the observation of ts[i] stands (stored, or nothing to store)
-	for i := range made {
-		made[i] = true
-	}
+	lost := make([]bool, len(ts)) // ts[i]'s observation could not be stored
 	var failed error
 	if len(swaps) > 0 {
 		done, err := batch.CompareAndSwapMany(ctx, upstream, swaps)
@@ -245,7 +242,7 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 			o, err := p.Observe(ctx, upstream, ts[i].def)
 			if err != nil {
 				// The others were stored: they are still reported, so that each is audited.
-				made[i] = false
+				lost[i] = true
 				if failed == nil {
 					failed = err
 				}
@@ -256,7 +253,7 @@ func (p *Pinner) ObserveList(ctx context.Context, upstream string, result any) (
 	}
 	out := make([]Observation, 0, len(ts))
 	for i, t := range ts {
-		if made[i] {
+		if !lost[i] {
 			out = append(out, t.o)
 		}
 	}
