@@ -126,8 +126,6 @@ func (s *Server) sessionInfo(ex *streamable.Exchange, upstream string) *Session 
 	si := &Session{ClientIP: ex.ClientIP, Upstream: upstream, Principal: ex.Principal, Tenant: ex.Tenant, TenantProblem: ex.TenantProblem, Headers: maskHeaders(ex.Header)}
 	if ex.Session != nil {
 		si.ID = ex.Session.ID
-	} else {
-		si.ID = "req"
 	}
 	return si
 }

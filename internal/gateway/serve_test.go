@@ -195,7 +195,11 @@ func newServeHarness(t *testing.T, opts ServeOptions, tweak ...func(*Options, *s
 
 type anonymousAuth struct{}
 
-func (anonymousAuth) Authenticate(context.Context, *http.Request) (*policy.Principal, string, error) {
+// Authenticate names the caller after the X-Test-Caller header, "anonymous" without it.
+func (anonymousAuth) Authenticate(_ context.Context, r *http.Request) (*policy.Principal, string, error) {
+	if id := r.Header.Get("X-Test-Caller"); id != "" {
+		return &policy.Principal{ID: id}, "", nil
+	}
 	return &policy.Principal{ID: "anonymous"}, "", nil
 }
 func (anonymousAuth) Challenge(w http.ResponseWriter, _ error) {
@@ -296,13 +300,23 @@ func TestServeRoutesResourcesByURI(t *testing.T) {
 // post sends one raw JSON-RPC message in the 2026-07-28 era and returns the HTTP status and body.
 func post(t *testing.T, url, method string, params any) (int, map[string]any) {
 	t.Helper()
+	return postAs(t, url, "", "", method, params)
+}
+
+// postAs is post by the caller named caller (see anonymousAuth), in the run runID when not empty.
+func postAs(t *testing.T, url, caller, runID, method string, params any) (int, map[string]any) {
+	t.Helper()
 	p, _ := json.Marshal(params)
 	var pm map[string]any
 	json.Unmarshal(p, &pm)
 	if pm == nil {
 		pm = map[string]any{}
 	}
-	pm["_meta"] = map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}
+	meta := map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}
+	if runID != "" {
+		meta["gatehouse/run_id"] = runID
+	}
+	pm["_meta"] = meta
 	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": pm})
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -311,6 +325,9 @@ func post(t *testing.T, url, method string, params any) (int, map[string]any) {
 	req.Header.Set("Mcp-Method", method)
 	if name, ok := pm["name"].(string); ok {
 		req.Header.Set("Mcp-Name", name)
+	}
+	if caller != "" {
+		req.Header.Set("X-Test-Caller", caller)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -906,4 +923,73 @@ func stdioServe(t *testing.T) (*StdioUpstream, *httptest.Server) {
 	srv := httptest.NewServer(streamable.New(streamable.Config{Loopback: true, Auth: anonymousAuth{}, Logger: logger}, backend))
 	t.Cleanup(srv.Close)
 	return su, srv
+}
+
+// A 2026-07-28 request has no session. Its kill_session disables its run, or without one its caller,
+// and its session budget is counted per run or per caller: neither is ever shared by every stateless
+// caller, as when such requests all carried one placeholder session id.
+func TestServeStatelessKillAndBudgetStayWithTheirCaller(t *testing.T) {
+	const pol = `
+name: stateless
+version: "1"
+default_effect: deny
+rules:
+  - id: tripwire
+    tools: [files.secret]
+    effect: kill_session
+    reason: tripwire
+  - id: adds
+    tools: [calc.add]
+    effect: allow
+    budget: {field: a, limit: 10, scope: session}
+  - id: echo
+    tools: [files.echo]
+    effect: allow
+`
+	h := newServeHarness(t, ServeOptions{}, func(o *Options, _ *streamable.Config) {
+		p, err := rules.Load("stateless.yaml", []byte(pol))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Engines = []*engine.Stage{enforcingRules(p, o.Logger)}
+	})
+	reason := func(body map[string]any) any { return errData(body)["reason"] }
+	call := func(caller, run, tool string, args map[string]any) (int, map[string]any) {
+		t.Helper()
+		return postAs(t, h.url, caller, run, "tools/call", map[string]any{"name": tool, "arguments": args})
+	}
+
+	for _, caller := range []string{"alice", "bob"} {
+		if status, body := call(caller, "", "calc.add", map[string]any{"a": 8, "b": 0}); status != 200 {
+			t.Fatalf("%s's first add: %d %v", caller, status, body)
+		}
+	}
+	if _, body := call("alice", "", "calc.add", map[string]any{"a": 8, "b": 0}); reason(body) != "budget_exceeded" {
+		t.Errorf("alice's second add: %v, want budget_exceeded", body)
+	}
+	if status, body := call("alice", "run-1", "calc.add", map[string]any{"a": 8, "b": 0}); status != 200 {
+		t.Errorf("alice's add in a run of its own: %d %v", status, body)
+	}
+
+	if _, body := call("mallory", "run-1", "files.secret", nil); reason(body) != "session_killed" {
+		t.Fatalf("the tripwire: %v", body)
+	}
+	if _, body := call("mallory", "run-1", "files.echo", map[string]any{"message": "x"}); reason(body) != "session_killed" {
+		t.Errorf("a call in the killed run: %v, want session_killed", body)
+	}
+	for _, c := range []struct{ caller, run string }{{"mallory", "run-2"}, {"alice", ""}, {"bob", "run-3"}} {
+		if status, body := call(c.caller, c.run, "files.echo", map[string]any{"message": "x"}); status != 200 {
+			t.Errorf("%s in run %q after run-1 was killed: %d %v", c.caller, c.run, status, body)
+		}
+	}
+
+	if _, body := call("mallory", "", "files.secret", nil); reason(body) != "session_killed" {
+		t.Fatalf("the tripwire without a run: %v", body)
+	}
+	if _, body := call("mallory", "run-4", "files.echo", map[string]any{"message": "x"}); reason(body) != "session_killed" {
+		t.Errorf("mallory after being killed: %v, want session_killed", body)
+	}
+	if status, body := call("alice", "", "files.echo", map[string]any{"message": "x"}); status != 200 {
+		t.Errorf("alice after mallory was killed: %d %v", status, body)
+	}
 }

@@ -240,6 +240,42 @@ const (
 	ScopeTenant  Scope = "tenant"
 )
 
+// Holder is what the call in belongs to in scope: the scope it has a value for and that value. A
+// scope the call has no value for falls back to the nearest one it has: a session to the run (a
+// 2026-07-28 request has no session), a run to the session, either to the agent. Agent and tenant
+// have no fallback. It is ("", "") when the call has none of them.
+func (in *Input) Holder(scope Scope) (Scope, string) {
+	var order []Scope
+	switch scope {
+	case ScopeAgent, ScopeTenant:
+		order = []Scope{scope}
+	case ScopeRun:
+		order = []Scope{ScopeRun, ScopeSession, ScopeAgent}
+	default:
+		order = []Scope{ScopeSession, ScopeRun, ScopeAgent}
+	}
+	for _, s := range order {
+		if id := in.scopeValue(s); id != "" {
+			return s, id
+		}
+	}
+	return "", ""
+}
+
+func (in *Input) scopeValue(s Scope) string {
+	switch s {
+	case ScopeSession:
+		return in.Session.ID
+	case ScopeRun:
+		return in.Session.RunID
+	case ScopeAgent:
+		return in.Agent.ID
+	case ScopeTenant:
+		return in.Tenant
+	}
+	return ""
+}
+
 // Budget asks the budget stage to add Amount to a counter and refuse the call if the counter would
 // exceed Limit. It is counted only when the call is forwarded.
 type Budget struct {

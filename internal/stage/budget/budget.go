@@ -132,25 +132,17 @@ func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bo
 	return true
 }
 
-// Key is the state key of a budget or rate counter: what it counts, its name, and the scope value it
-// is counted per. A call without a value for its scope (no agent id, no run id) shares the counter of
-// all such calls, which is the conservative choice.
+// Key is the state key of a budget or rate counter: what it counts, its name, and what it is counted
+// per (policy.Input.Holder: a scope the call has no value for falls back to the nearest one it has).
+// A call without any (no agent id, no tenant) shares the counter of all such calls, which is the
+// conservative choice. The holder names its kind, so a client-chosen run id can never name another
+// caller's session or agent counter.
 func Key(kind, name string, scope policy.Scope, in *policy.Input) string {
-	var id string
-	switch scope {
-	case policy.ScopeAgent:
-		id = in.Agent.ID
-	case policy.ScopeRun:
-		id = in.Session.RunID
-		if id == "" {
-			id = in.Session.ID
-		}
-	case policy.ScopeTenant:
-		id = in.Tenant
-	default:
-		scope, id = policy.ScopeSession, in.Session.ID
+	if scope == "" {
+		scope = policy.ScopeSession
 	}
-	return kind + ":" + name + ":" + string(scope) + ":" + id
+	held, id := in.Holder(scope)
+	return kind + ":" + name + ":" + string(scope) + ":" + string(held) + "=" + id
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

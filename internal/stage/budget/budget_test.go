@@ -92,17 +92,31 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestKeyScopes(t *testing.T) {
-	in := &policy.Input{Tenant: "t", Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s", RunID: "r"}}
-	for scope, want := range map[policy.Scope]string{
-		policy.ScopeSession: "budget:k:session:s", policy.ScopeAgent: "budget:k:agent:a",
-		policy.ScopeRun: "budget:k:run:r", policy.ScopeTenant: "budget:k:tenant:t",
-	} {
-		if got := Key("budget", "k", scope, in); got != want {
-			t.Errorf("Key(%s) = %q, want %q", scope, got, want)
-		}
+	full := &policy.Input{Tenant: "t", Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s", RunID: "r"}}
+	stateless := &policy.Input{Tenant: "t", Agent: policy.Principal{ID: "a"}, Session: policy.Session{RunID: "r"}}
+	noRun := &policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s"}}
+	agentOnly := &policy.Input{Agent: policy.Principal{ID: "a"}}
+	nobody := &policy.Input{}
+	tests := []struct {
+		in    *policy.Input
+		scope policy.Scope
+		want  string
+	}{
+		{full, policy.ScopeSession, "budget:k:session:session=s"},
+		{full, "", "budget:k:session:session=s"},
+		{full, policy.ScopeAgent, "budget:k:agent:agent=a"},
+		{full, policy.ScopeRun, "budget:k:run:run=r"},
+		{full, policy.ScopeTenant, "budget:k:tenant:tenant=t"},
+		{stateless, policy.ScopeSession, "budget:k:session:run=r"},
+		{noRun, policy.ScopeRun, "budget:k:run:session=s"},
+		{agentOnly, policy.ScopeSession, "budget:k:session:agent=a"},
+		{agentOnly, policy.ScopeRun, "budget:k:run:agent=a"},
+		{agentOnly, policy.ScopeTenant, "budget:k:tenant:="},
+		{nobody, policy.ScopeSession, "budget:k:session:="},
 	}
-	noRun := &policy.Input{Session: policy.Session{ID: "s"}}
-	if got := Key("budget", "k", policy.ScopeRun, noRun); got != "budget:k:run:s" {
-		t.Errorf("run scope without a run id = %q, want the session's", got)
+	for _, tt := range tests {
+		if got := Key("budget", "k", tt.scope, tt.in); got != tt.want {
+			t.Errorf("Key(%q) of %+v = %q, want %q", tt.scope, tt.in.Session, got, tt.want)
+		}
 	}
 }

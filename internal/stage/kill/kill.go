@@ -49,6 +49,16 @@ func Scopes(in *policy.Input) []string {
 	return scopes
 }
 
+// Target is the scope a kill_session decision on the call in disables: its session; a 2026-07-28
+// request, which has none, its run, or without a run its agent. It is "" when the call has none.
+func Target(in *policy.Input) string {
+	held, id := in.Holder(policy.ScopeSession)
+	if held == "" {
+		return ""
+	}
+	return string(held) + ":" + id
+}
+
 // Handle implements pipeline.Stage.
 func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
 	scope, reason, err := s.store.Killed(ctx, Scopes(&c.Input)...)
@@ -68,7 +78,11 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		return nil
 	}
 	c.Decision.Code = policy.CodeSessionKilled
-	target := "session:" + c.Input.Session.ID
+	target := Target(&c.Input)
+	if target == "" {
+		s.logger.Error("kill_session for a call with no session, run or agent: only the call is refused", "rule_id", c.Decision.RuleID, "decision_id", c.DecisionID)
+		return nil
+	}
 	why := c.Decision.Reason
 	if why == "" {
 		why = "rule " + c.Decision.RuleID

@@ -64,3 +64,20 @@ func TestKillIsCounted(t *testing.T) {
 		t.Errorf("%d series, want 2 (one per engine)", got)
 	}
 }
+
+func TestTarget(t *testing.T) {
+	tests := []struct {
+		in   policy.Input
+		want string
+	}{
+		{policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s", RunID: "r"}}, "session:s"},
+		{policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{RunID: "r"}}, "run:r"},
+		{policy.Input{Agent: policy.Principal{ID: "a"}, Tenant: "t"}, "agent:a"},
+		{policy.Input{Tenant: "t"}, ""},
+	}
+	for _, tt := range tests {
+		if got := Target(&tt.in); got != tt.want {
+			t.Errorf("Target(%+v) = %q, want %q", tt.in.Session, got, tt.want)
+		}
+	}
+}
