@@ -214,7 +214,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		}
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
-	store := state.NewMemory(nil)
+	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys)
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{
 		Limits:         limits,

@@ -149,6 +149,9 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	gwMetrics := gateway.NewMetrics(reg)
+	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_state_keys",
+		Help: "Budget counters and rate-limit cells kept (bounded by state.max_keys)."}, func() float64 { return float64(store.Keys()) }))
 	gw := gateway.New(gateway.Options{
 		Threat:     threatStage,
 		Pins:       pins,
@@ -159,7 +162,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		Identity:   identity.Transport{},
 		Engines:    eng.stages(),
 		Fail:       posture,
-		Store:      state.NewMemory(nil),
+		Store:      store,
 		Recorder:   recorder,
 		Logger:     logger,
 	})

@@ -32,6 +32,16 @@ type Config struct {
 	// Threat configures the threat scanner (SPEC §9); Pins, the pinning of tool definitions (§9.3).
 	Threat ThreatConfig `yaml:"threat"`
 	Pins   PinsConfig   `yaml:"pins"`
+	// State bounds what is remembered between calls: budget counters and rate limits' cells.
+	State StateConfig `yaml:"state"`
+}
+
+// StateConfig bounds the state behind budgets and rate limits (SPEC §11.1).
+type StateConfig struct {
+	// MaxKeys is the most budget counters and rate cells kept at once. Past it a call that needs a
+	// new one is refused policy_error (fail: closed) or let through unlimited (fail: open). Default
+	// 100,000.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // PolicyConfig names the policies to enforce: native rules, a Rego bundle, or both (rules first).
@@ -187,6 +197,7 @@ func Default() *Config {
 			SyncDelay: Duration(10 * time.Millisecond)},
 		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64, MaxTokens: 1_000_000},
+		State:  StateConfig{MaxKeys: 100_000},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
 			RequestTimeout:    Duration(5 * time.Minute),

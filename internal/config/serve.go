@@ -63,6 +63,8 @@ type ServeConfig struct {
 	// Threat configures the threat scanner; Pins, the pinning of tool definitions.
 	Threat ThreatConfig `yaml:"threat"`
 	Pins   PinsConfig   `yaml:"pins"`
+	// State bounds the state behind budgets and rate limits, as for gatehouse run.
+	State StateConfig `yaml:"state"`
 	// Enabled serves the MCP endpoint. false answers every MCP request with 503 while the admin
 	// listener stays up (maintenance). Default true; the environment variable MCP_ENABLED overrides it.
 	Enabled *bool `yaml:"enabled"`
@@ -225,7 +227,7 @@ func DefaultServe() *ServeConfig {
 	d := Default()
 	return &ServeConfig{
 		Listen: "127.0.0.1:8080", Path: "/mcp",
-		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log,
+		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State,
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
 			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
@@ -488,15 +490,15 @@ func envMap(env []string) map[string]string {
 }
 
 // Shared returns the sections serve shares with run (mode, fail, policy, audit, limits, log, threat,
-// pins) as a run Config, so that both are resolved, validated and started by the same code.
+// pins, state) as a run Config, so that both are resolved, validated and started by the same code.
 func (c *ServeConfig) Shared() *Config {
 	d := Default()
 	return &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
-		Threat: c.Threat, Pins: c.Pins, Upstream: d.Upstream}
+		Threat: c.Threat, Pins: c.Pins, State: c.State, Upstream: d.Upstream}
 }
 
 func (c *ServeConfig) setShared(s *Config) {
-	c.Mode, c.Fail, c.Policy, c.Audit, c.Limits, c.Log, c.Threat, c.Pins = s.Mode, s.Fail, s.Policy, s.Audit, s.Limits, s.Log, s.Threat, s.Pins
+	c.Mode, c.Fail, c.Policy, c.Audit, c.Limits, c.Log, c.Threat, c.Pins, c.State = s.Mode, s.Fail, s.Policy, s.Audit, s.Limits, s.Log, s.Threat, s.Pins, s.State
 }
 
 // Validate checks serve's configuration and reports every problem at once, located.

@@ -54,6 +54,9 @@ func (c *Config) Validate(src *Source) error {
 	if c.Limits.MaxTokens < 1000 || c.Limits.MaxTokens > 100_000_000 {
 		add("limits.max_tokens", "must be between 1000 and 100000000 (got %d)", c.Limits.MaxTokens)
 	}
+	if c.State.MaxKeys < 1 || c.State.MaxKeys > 100_000_000 {
+		add("state.max_keys", "must be between 1 and 100000000 (got %d)", c.State.MaxKeys)
+	}
 	if c.Upstream.Name == "" || strings.ContainsAny(c.Upstream.Name, " \t\n") {
 		add("upstream.name", "must be a non-empty name without spaces")
 	}

@@ -517,7 +517,7 @@ func TestModernEraPassesThrough(t *testing.T) {
 // failingStore fails every budget operation, to exercise the fail posture.
 type failingStore struct{ state.Store }
 
-func (failingStore) Reserve(context.Context, string, float64, float64, time.Duration) (float64, bool, state.Release, error) {
+func (failingStore) Reserve(context.Context, state.Key, float64, float64, time.Duration) (float64, bool, state.Release, error) {
 	return 0, false, nil, errors.New("state backend down")
 }
 

@@ -596,6 +596,11 @@ func (s *Server) Closed(sess *streamable.Session) {
 			u.Close(l)
 		}
 	}
+	// The session's id is never minted again: what was kept for it (budgets and rates counted per
+	// session, a kill) can only grow the store from now on.
+	if err := s.g.opts.Store.Forget(context.Background(), "session:"+sess.ID); err != nil {
+		s.g.logger.Warn("state of an ended session not dropped", "session", sess.ID, "error", err)
+	}
 }
 
 // Refused implements streamable.Backend.

@@ -925,15 +925,14 @@ func stdioServe(t *testing.T) (*StdioUpstream, *httptest.Server) {
 	return su, srv
 }
 
-// A 2026-07-28 request has no session. Its kill_session disables its run, or without one its caller,
-// and its session budget is counted per run or per caller: neither is ever shared by every stateless
-// caller, as when such requests all carried one placeholder session id.
-func TestServeStatelessKillAndBudgetStayWithTheirCaller(t *testing.T) {
-	const pol = `
-name: stateless
+const killAndBudgetPolicy = `
+name: kill-and-budget
 version: "1"
 default_effect: deny
 rules:
+  - id: protocol
+    methods: [initialize, tools/list]
+    effect: allow
   - id: tripwire
     tools: [files.secret]
     effect: kill_session
@@ -946,13 +945,23 @@ rules:
     tools: [files.echo]
     effect: allow
 `
-	h := newServeHarness(t, ServeOptions{}, func(o *Options, _ *streamable.Config) {
-		p, err := rules.Load("stateless.yaml", []byte(pol))
+
+// withRules is a newServeHarness tweak that decides with the rules policy pol.
+func withRules(t *testing.T, pol string) func(*Options, *streamable.Config) {
+	return func(o *Options, _ *streamable.Config) {
+		p, err := rules.Load("p.yaml", []byte(pol))
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.Engines = []*engine.Stage{enforcingRules(p, o.Logger)}
-	})
+	}
+}
+
+// A 2026-07-28 request has no session. Its kill_session disables its run, or without one its caller,
+// and its session budget is counted per run or per caller: neither is ever shared by every stateless
+// caller, as when such requests all carried one placeholder session id.
+func TestServeStatelessKillAndBudgetStayWithTheirCaller(t *testing.T) {
+	h := newServeHarness(t, ServeOptions{}, withRules(t, killAndBudgetPolicy))
 	reason := func(body map[string]any) any { return errData(body)["reason"] }
 	call := func(caller, run, tool string, args map[string]any) (int, map[string]any) {
 		t.Helper()
@@ -991,5 +1000,37 @@ rules:
 	}
 	if status, body := call("alice", "", "files.echo", map[string]any{"message": "x"}); status != 200 {
 		t.Errorf("alice after mallory was killed: %d %v", status, body)
+	}
+}
+
+// What was kept for a legacy session (its budget counters, its kill) is dropped when it ends.
+func TestServeEndedSessionLeavesNoState(t *testing.T) {
+	store := state.NewMemory(nil)
+	h := newServeHarness(t, ServeOptions{}, withRules(t, killAndBudgetPolicy), func(o *Options, _ *streamable.Config) { o.Store = store })
+	for _, kill := range []bool{false, true} {
+		s := connectSDK(t, h.url)
+		if _, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "calc.add", Arguments: map[string]any{"a": 8, "b": 0}}); err != nil {
+			t.Fatal(err)
+		}
+		if kill {
+			if _, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "files.secret"}); err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Fatalf("the tripwire: %v", err)
+			}
+		}
+		if n := store.Keys(); n != 1 {
+			t.Fatalf("keys during the session = %d, want its budget counter", n)
+		}
+		if kills, _ := store.Kills(context.Background()); len(kills) != map[bool]int{false: 0, true: 1}[kill] {
+			t.Fatalf("kills during the session: %v", kills)
+		}
+		s.Close() // DELETE
+		deadline := time.Now().Add(5 * time.Second)
+		for store.Keys() != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		kills, _ := store.Kills(context.Background())
+		if n := store.Keys(); n != 0 || len(kills) != 0 {
+			t.Errorf("after the session ended: %d keys, kills %v; want none", n, kills)
+		}
 	}
 }

@@ -240,11 +240,11 @@ const (
 	ScopeTenant  Scope = "tenant"
 )
 
-// Holder is what the call in belongs to in scope: the scope it has a value for and that value. A
+// Holder is what the call in belongs to in scope, as "<scope>:<value>" (the form of a kill scope). A
 // scope the call has no value for falls back to the nearest one it has: a session to the run (a
 // 2026-07-28 request has no session), a run to the session, either to the agent. Agent and tenant
-// have no fallback. It is ("", "") when the call has none of them.
-func (in *Input) Holder(scope Scope) (Scope, string) {
+// have no fallback. It is "" when the call has none of them.
+func (in *Input) Holder(scope Scope) string {
 	var order []Scope
 	switch scope {
 	case ScopeAgent, ScopeTenant:
@@ -256,10 +256,10 @@ func (in *Input) Holder(scope Scope) (Scope, string) {
 	}
 	for _, s := range order {
 		if id := in.scopeValue(s); id != "" {
-			return s, id
+			return string(s) + ":" + id
 		}
 	}
-	return "", ""
+	return ""
 }
 
 func (in *Input) scopeValue(s Scope) string {

@@ -1,20 +1,29 @@
 package state
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
 
+// DefaultMaxKeys bounds the counters and cells a Memory store keeps at once (about 200 bytes each).
+const DefaultMaxKeys = 100_000
+
 // Memory is a Store for one process. The zero value is not usable; call NewMemory.
 type Memory struct {
-	now func() time.Time
+	now     func() time.Time
+	maxKeys int
 
 	mu       sync.Mutex
-	counters map[string]*counter
-	cells    map[string]*cell
-	kills    map[string]string
+	counters map[string]map[string]*counter // holder → name → counter
+	cells    map[string]map[string]*cell
+	keys     int // counters and cells
+	kills    map[string]Kill
 	ops      int
+	swept    time.Time // the last sweep forced by a full store
 }
 
 type counter struct {
@@ -23,36 +32,52 @@ type counter struct {
 }
 
 type cell struct {
-	tat     time.Time // theoretical arrival time of the next call
-	expires time.Time
+	tat time.Time // theoretical arrival time of the next call; the cell is fresh again once it passes
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store. now may be nil (time.Now).
 func NewMemory(now func() time.Time) *Memory {
+	return NewMemoryBounded(now, DefaultMaxKeys)
+}
+
+// NewMemoryBounded is NewMemory keeping at most maxKeys counters and cells at once: past it, a call
+// that needs a new one gets ErrFull (ones that exist go on counting).
+func NewMemoryBounded(now func() time.Time, maxKeys int) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now, counters: map[string]*counter{}, cells: map[string]*cell{}, kills: map[string]string{}}
+	return &Memory{now: now, maxKeys: maxKeys, counters: map[string]map[string]*counter{}, cells: map[string]map[string]*cell{}, kills: map[string]Kill{}}
+}
+
+// Keys returns the number of counters and cells kept.
+func (m *Memory) Keys() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.keys
 }
 
 // Reserve implements Store.
-func (m *Memory) Reserve(_ context.Context, key string, amount, limit float64, window time.Duration) (float64, bool, Release, error) {
+func (m *Memory) Reserve(_ context.Context, k Key, amount, limit float64, window time.Duration) (float64, bool, Release, error) {
 	now := m.now()
 	var expires time.Time
 	if window > 0 {
 		start := now.Truncate(window)
-		key += "@" + start.UTC().Format(time.RFC3339Nano)
+		k.Name += "@" + start.UTC().Format(time.RFC3339Nano)
 		expires = start.Add(window)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweep(now)
-	c := m.counters[key]
+	m.sweep(now, false)
+	c := m.counters[k.Holder][k.Name]
 	if c == nil {
+		if err := m.room(now); err != nil {
+			return 0, false, nil, err
+		}
 		c = &counter{expires: expires}
-		m.counters[key] = c
+		add(m.counters, k, c)
+		m.keys++
 	}
 	if c.total+amount > limit {
 		return c.total, false, nil, nil
@@ -70,16 +95,20 @@ func (m *Memory) Reserve(_ context.Context, key string, amount, limit float64, w
 }
 
 // Admit implements Store.
-func (m *Memory) Admit(_ context.Context, key string, limit int, per time.Duration) (bool, time.Duration, Release, error) {
+func (m *Memory) Admit(_ context.Context, k Key, limit int, per time.Duration) (bool, time.Duration, Release, error) {
 	now := m.now()
 	interval := per / time.Duration(limit)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweep(now)
-	c := m.cells[key]
+	m.sweep(now, false)
+	c := m.cells[k.Holder][k.Name]
 	if c == nil {
+		if err := m.room(now); err != nil {
+			return false, 0, nil, err
+		}
 		c = &cell{tat: now}
-		m.cells[key] = c
+		add(m.cells, k, c)
+		m.keys++
 	}
 	tat := c.tat
 	if tat.Before(now) {
@@ -90,7 +119,6 @@ func (m *Memory) Admit(_ context.Context, key string, limit int, per time.Durati
 		return false, tat.Sub(now) - (per - interval), nil, nil
 	}
 	c.tat = tat.Add(interval)
-	c.expires = c.tat.Add(per)
 	var once sync.Once
 	return true, 0, func() {
 		once.Do(func() {
@@ -101,49 +129,124 @@ func (m *Memory) Admit(_ context.Context, key string, limit int, per time.Durati
 	}, nil
 }
 
+func add[T any](m map[string]map[string]*T, k Key, v *T) {
+	names := m[k.Holder]
+	if names == nil {
+		names = map[string]*T{}
+		m[k.Holder] = names
+	}
+	names[k.Name] = v
+}
+
+// room makes sure one more key fits, sweeping at once if the store is full (at most once a second,
+// so that a store kept full does not make every call pay for a sweep). The caller holds m.mu.
+func (m *Memory) room(now time.Time) error {
+	if m.keys < m.maxKeys {
+		return nil
+	}
+	if now.Sub(m.swept) >= time.Second {
+		m.swept = now
+		m.sweep(now, true)
+		if m.keys < m.maxKeys {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %d counters and rate cells live (state.max_keys)", ErrFull, m.keys)
+}
+
+// Forget implements Store.
+func (m *Memory) Forget(_ context.Context, holder string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys -= len(m.counters[holder]) + len(m.cells[holder])
+	delete(m.counters, holder)
+	delete(m.cells, holder)
+	delete(m.kills, holder)
+	return nil
+}
+
 // Kill implements Store.
 func (m *Memory) Kill(_ context.Context, scope, reason string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.kills[scope] = reason
+	if k, ok := m.kills[scope]; ok {
+		k.Reason = reason
+		m.kills[scope] = k
+		return nil
+	}
+	m.kills[scope] = Kill{Scope: scope, Reason: reason, Since: m.now()}
 	return nil
 }
 
 // Lift implements Store.
-func (m *Memory) Lift(_ context.Context, scope string) error {
+func (m *Memory) Lift(_ context.Context, scope string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	_, ok := m.kills[scope]
 	delete(m.kills, scope)
-	return nil
+	return ok, nil
 }
 
 // Killed implements Store.
 func (m *Memory) Killed(_ context.Context, scopes ...string) (string, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(m.kills) == 0 {
+		return "", "", nil
+	}
 	for _, s := range scopes {
-		if reason, ok := m.kills[s]; ok {
-			return s, reason, nil
+		if k, ok := m.kills[s]; ok {
+			return s, k.Reason, nil
 		}
 	}
 	return "", "", nil
 }
 
-// sweep drops expired windows and idle rate cells every few thousand operations, so memory stays
-// bounded by the number of live keys. The caller holds m.mu.
-func (m *Memory) sweep(now time.Time) {
+// Kills implements Store.
+func (m *Memory) Kills(context.Context) ([]Kill, error) {
+	m.mu.Lock()
+	out := make([]Kill, 0, len(m.kills))
+	for _, k := range m.kills {
+		out = append(out, k)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Kill) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Scope, b.Scope)
+	})
+	return out, nil
+}
+
+// sweep drops expired windows and rate cells that have refilled (a cell whose next arrival time has
+// passed is the same as no cell), every few thousand operations or now when force is set, so memory
+// stays bounded by the number of live keys. The caller holds m.mu.
+func (m *Memory) sweep(now time.Time, force bool) {
 	m.ops++
-	if m.ops%4096 != 0 {
+	if !force && m.ops%4096 != 0 {
 		return
 	}
-	for k, c := range m.counters {
-		if !c.expires.IsZero() && now.After(c.expires) {
-			delete(m.counters, k)
+	for h, names := range m.counters {
+		for k, c := range names {
+			if !c.expires.IsZero() && now.After(c.expires) {
+				delete(names, k)
+				m.keys--
+			}
+		}
+		if len(names) == 0 {
+			delete(m.counters, h)
 		}
 	}
-	for k, c := range m.cells {
-		if now.After(c.expires) {
-			delete(m.cells, k)
+	for h, names := range m.cells {
+		for k, c := range names {
+			if !now.Before(c.tat) {
+				delete(names, k)
+				m.keys--
+			}
+		}
+		if len(names) == 0 {
+			delete(m.cells, h)
 		}
 	}
 }

@@ -2,6 +2,9 @@ package state
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +23,7 @@ func TestReserveAtomicUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, admitted, _, _ := m.Reserve(context.Background(), "k", 100, 2000, 0); admitted {
+			if _, admitted, _, _ := m.Reserve(context.Background(), Key{"h", "k"}, 100, 2000, 0); admitted {
 				ok.Add(1)
 			}
 		}()
@@ -35,23 +38,23 @@ func TestReserveReleaseAndWindow(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 20, 10, 0, 30, 0, time.UTC)}
 	m := NewMemory(clk.now)
 	ctx := context.Background()
-	_, ok, rel, _ := m.Reserve(ctx, "b", 400, 500, time.Minute)
+	_, ok, rel, _ := m.Reserve(ctx, Key{"h", "b"}, 400, 500, time.Minute)
 	if !ok {
 		t.Fatal("first reservation refused")
 	}
-	if _, ok, _, _ := m.Reserve(ctx, "b", 200, 500, time.Minute); ok {
+	if _, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 200, 500, time.Minute); ok {
 		t.Fatal("reservation over the limit admitted")
 	}
 	rel()
 	rel() // second call must not give back twice
-	if total, ok, _, _ := m.Reserve(ctx, "b", 500, 500, time.Minute); !ok || total != 500 {
+	if total, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 500, 500, time.Minute); !ok || total != 500 {
 		t.Fatalf("after release: total %v ok %v, want 500 true", total, ok)
 	}
-	if _, ok, _, _ := m.Reserve(ctx, "b", 1, 500, time.Minute); ok {
+	if _, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 1, 500, time.Minute); ok {
 		t.Fatal("double release gave back twice")
 	}
 	clk.t = clk.t.Add(time.Minute) // next window
-	if total, ok, _, _ := m.Reserve(ctx, "b", 500, 500, time.Minute); !ok || total != 500 {
+	if total, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 500, 500, time.Minute); !ok || total != 500 {
 		t.Fatalf("new window: total %v ok %v, want 500 true", total, ok)
 	}
 }
@@ -61,11 +64,11 @@ func TestAdmitRate(t *testing.T) {
 	m := NewMemory(clk.now)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if ok, _, _, _ := m.Admit(ctx, "r", 3, time.Second); !ok {
+		if ok, _, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
 			t.Fatalf("call %d of a burst of 3 refused", i+1)
 		}
 	}
-	ok, retry, _, _ := m.Admit(ctx, "r", 3, time.Second)
+	ok, retry, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second)
 	if ok {
 		t.Fatal("4th call within a second admitted")
 	}
@@ -73,25 +76,113 @@ func TestAdmitRate(t *testing.T) {
 		t.Errorf("retryAfter = %v, want within (0, 333ms]", retry)
 	}
 	clk.t = clk.t.Add(time.Second / 3)
-	if ok, _, rel, _ := m.Admit(ctx, "r", 3, time.Second); !ok {
+	if ok, _, rel, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
 		t.Fatal("a slot should have refilled after 1/3 s")
 	} else {
 		rel()
 	}
-	if ok, _, _, _ := m.Admit(ctx, "r", 3, time.Second); !ok {
+	if ok, _, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
 		t.Fatal("released slot not given back")
 	}
 }
 
 func TestKill(t *testing.T) {
-	m := NewMemory(nil)
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := NewMemory(clk.now)
 	ctx := context.Background()
 	m.Kill(ctx, "session:s1", "rule k")
-	if s, r, _ := m.Killed(ctx, "all", "session:s1"); s != "session:s1" || r != "rule k" {
+	clk.t = clk.t.Add(time.Second)
+	m.Kill(ctx, "agent:a", "operator")
+	m.Kill(ctx, "session:s1", "rule k again") // keeps its time
+	if s, r, _ := m.Killed(ctx, "all", "session:s1"); s != "session:s1" || r != "rule k again" {
 		t.Errorf("Killed = %q %q", s, r)
 	}
-	m.Lift(ctx, "session:s1")
+	kills, _ := m.Kills(ctx)
+	want := []Kill{{"session:s1", "rule k again", time.Unix(1000, 0)}, {"agent:a", "operator", time.Unix(1001, 0)}}
+	if !reflect.DeepEqual(kills, want) {
+		t.Errorf("Kills = %v, want %v", kills, want)
+	}
+	if ok, _ := m.Lift(ctx, "session:s1"); !ok {
+		t.Error("Lift of a killed scope reported it was not killed")
+	}
 	if s, _, _ := m.Killed(ctx, "all", "session:s1"); s != "" {
 		t.Errorf("still killed after Lift: %q", s)
+	}
+	if ok, _ := m.Lift(ctx, "session:s1"); ok {
+		t.Error("a second Lift reported the scope killed")
+	}
+}
+
+func TestForgetDropsWhatAHolderKept(t *testing.T) {
+	m := NewMemory(nil)
+	ctx := context.Background()
+	s1, s2 := Key{"session:s1", "budget:b:session"}, Key{"session:s2", "budget:b:session"}
+	m.Reserve(ctx, s1, 10, 10, 0)
+	m.Reserve(ctx, s2, 10, 10, 0)
+	m.Admit(ctx, Key{"session:s1", "rate:r:session"}, 1, time.Hour)
+	m.Kill(ctx, "session:s1", "rule k")
+	if m.Keys() != 3 {
+		t.Fatalf("Keys = %d, want 3", m.Keys())
+	}
+	m.Forget(ctx, "session:s1")
+	if m.Keys() != 1 {
+		t.Errorf("Keys after Forget = %d, want 1", m.Keys())
+	}
+	if s, _, _ := m.Killed(ctx, "session:s1"); s != "" {
+		t.Error("the forgotten session is still killed")
+	}
+	if _, ok, _, _ := m.Reserve(ctx, s1, 10, 10, 0); !ok {
+		t.Error("the forgotten counter still counts")
+	}
+	if _, ok, _, _ := m.Reserve(ctx, s2, 1, 10, 0); ok {
+		t.Error("another session's counter was forgotten too")
+	}
+}
+
+func TestBoundedStoreRefusesNewKeysWhenFull(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := NewMemoryBounded(clk.now, 3)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, ok, _, err := m.Reserve(ctx, Key{fmt.Sprint("run:", i), "b"}, 1, 10, 0); !ok || err != nil {
+			t.Fatalf("counter %d: %v %v", i, ok, err)
+		}
+	}
+	if _, _, _, err := m.Reserve(ctx, Key{"run:new", "b"}, 1, 10, 0); !errors.Is(err, ErrFull) {
+		t.Fatalf("a fourth counter: %v, want ErrFull", err)
+	}
+	if _, _, _, err := m.Admit(ctx, Key{"run:new", "r"}, 1, time.Minute); !errors.Is(err, ErrFull) {
+		t.Fatalf("a rate cell in a full store: %v, want ErrFull", err)
+	}
+	if _, ok, _, err := m.Reserve(ctx, Key{"run:0", "b"}, 1, 10, 0); !ok || err != nil {
+		t.Errorf("a counter that exists, in a full store: %v %v", ok, err)
+	}
+	m.Forget(ctx, "run:1")
+	if _, ok, _, err := m.Reserve(ctx, Key{"run:new", "b"}, 1, 10, 0); !ok || err != nil {
+		t.Errorf("after a Forget: %v %v", ok, err)
+	}
+}
+
+// A rate cell whose next arrival time has passed is the same as no cell, so a full store drops it
+// at once, and a window's counter goes with its window.
+func TestFullStoreSweepsWhatHasExpired(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := NewMemoryBounded(clk.now, 2)
+	ctx := context.Background()
+	m.Admit(ctx, Key{"tool:a", "r"}, 10, time.Second) // next arrival in 100 ms
+	m.Reserve(ctx, Key{"agent:a", "b"}, 1, 10, time.Minute)
+	if _, _, _, err := m.Admit(ctx, Key{"tool:b", "r"}, 10, time.Second); !errors.Is(err, ErrFull) {
+		t.Fatalf("a third key: %v, want ErrFull", err)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if ok, _, _, err := m.Admit(ctx, Key{"tool:b", "r"}, 10, time.Second); !ok || err != nil {
+		t.Fatalf("after the first cell refilled: %v %v", ok, err)
+	}
+	if m.Keys() != 2 {
+		t.Errorf("Keys = %d, want 2 (the window's counter and the new cell)", m.Keys())
+	}
+	clk.t = clk.t.Add(time.Minute)
+	if _, ok, _, err := m.Reserve(ctx, Key{"agent:b", "b"}, 1, 10, 0); !ok || err != nil {
+		t.Errorf("after the window ended: %v %v", ok, err)
 	}
 }

@@ -9,26 +9,51 @@ package state
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// Key names a counter or a rate limit's cell: Name is what it counts (its kind, rule and scope) and
+// Holder whom it is counted for, in the form of a kill scope ("session:<id>", "run:<id>",
+// "agent:<id>", "tenant:<id>", or another "<kind>:<value>"), so that Forget can drop everything
+// kept for a holder that is gone.
+type Key struct {
+	Holder, Name string
+}
+
+// ErrFull is returned by Reserve and Admit when a new counter or cell would take the store past its
+// bound on live keys. What a refused call gets then is the fail posture's choice.
+var ErrFull = errors.New("state store full")
 
 // Store is the state behind budgets, rate limits and kills. Implementations must make Reserve and
 // Admit atomic check-and-add operations.
 type Store interface {
-	// Reserve adds amount to the counter key if the total stays within limit, and reports whether it
+	// Reserve adds amount to the counter k if the total stays within limit, and reports whether it
 	// did. With window > 0 the counter restarts at every window boundary (fixed windows aligned to the
 	// Unix epoch). The returned Release takes the amount back; it is nil when nothing was reserved.
-	Reserve(ctx context.Context, key string, amount, limit float64, window time.Duration) (total float64, ok bool, release Release, err error)
+	Reserve(ctx context.Context, k Key, amount, limit float64, window time.Duration) (total float64, ok bool, release Release, err error)
 	// Admit takes one slot of a rate limit of limit calls per per (a generic cell rate algorithm, so a
 	// burst of up to limit is allowed and slots refill smoothly). When refused, retryAfter says when
 	// the next slot frees up.
-	Admit(ctx context.Context, key string, limit int, per time.Duration) (ok bool, retryAfter time.Duration, release Release, err error)
+	Admit(ctx context.Context, k Key, limit int, per time.Duration) (ok bool, retryAfter time.Duration, release Release, err error)
+	// Forget drops every counter and cell held by holder and lifts a kill of it: what was kept for a
+	// session that has ended.
+	Forget(ctx context.Context, holder string) error
 	// Kill disables a scope ("session:<id>", "agent:<id>", "tenant:<id>", "run:<id>", "all") until Lift.
 	Kill(ctx context.Context, scope, reason string) error
-	// Lift re-enables a scope.
-	Lift(ctx context.Context, scope string) error
+	// Lift re-enables a scope, and reports whether it was killed.
+	Lift(ctx context.Context, scope string) (bool, error)
 	// Killed returns the first of scopes that is killed, with the reason it was killed for.
 	Killed(ctx context.Context, scopes ...string) (scope, reason string, err error)
+	// Kills lists the killed scopes, in the order they were killed.
+	Kills(ctx context.Context) ([]Kill, error)
+}
+
+// Kill is a killed scope.
+type Kill struct {
+	Scope  string    `json:"scope"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // Release gives back a reservation. It is safe to call more than once; only the first call counts.

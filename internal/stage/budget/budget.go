@@ -126,23 +126,23 @@ func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bo
 		c.Decision.Fail, c.Decision.EngineError = pipeline.FailOpen, "budget state: "+err.Error()
 		return false
 	}
+	s.logger.Error("budget state unavailable; refusing", "rule_id", v.RuleID, "decision_id", c.DecisionID, "error", err)
 	c.Refuse(s.Name(), policy.CodePolicyError, "budget state unavailable")
 	c.Decision.RuleID = v.RuleID
 	c.Decision.Fail, c.Decision.EngineError = pipeline.FailClosed, "budget state: "+err.Error()
 	return true
 }
 
-// Key is the state key of a budget or rate counter: what it counts, its name, and what it is counted
-// per (policy.Input.Holder: a scope the call has no value for falls back to the nearest one it has).
-// A call without any (no agent id, no tenant) shares the counter of all such calls, which is the
-// conservative choice. The holder names its kind, so a client-chosen run id can never name another
-// caller's session or agent counter.
-func Key(kind, name string, scope policy.Scope, in *policy.Input) string {
+// Key is the state key of a budget or rate counter: what it counts (its kind, name and scope) and
+// whom it is counted for (policy.Input.Holder: a scope the call has no value for falls back to the
+// nearest one it has). Calls without any (no agent id, no tenant) share the counter of all such
+// calls, which is the conservative choice. The holder names its kind, so a client-chosen run id can
+// never name another caller's session or agent counter.
+func Key(kind, name string, scope policy.Scope, in *policy.Input) state.Key {
 	if scope == "" {
 		scope = policy.ScopeSession
 	}
-	held, id := in.Holder(scope)
-	return kind + ":" + name + ":" + string(scope) + ":" + string(held) + "=" + id
+	return state.Key{Holder: in.Holder(scope), Name: kind + ":" + name + ":" + string(scope)}
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -98,25 +99,26 @@ func TestKeyScopes(t *testing.T) {
 	agentOnly := &policy.Input{Agent: policy.Principal{ID: "a"}}
 	nobody := &policy.Input{}
 	tests := []struct {
-		in    *policy.Input
-		scope policy.Scope
-		want  string
+		in     *policy.Input
+		scope  policy.Scope
+		holder string
 	}{
-		{full, policy.ScopeSession, "budget:k:session:session=s"},
-		{full, "", "budget:k:session:session=s"},
-		{full, policy.ScopeAgent, "budget:k:agent:agent=a"},
-		{full, policy.ScopeRun, "budget:k:run:run=r"},
-		{full, policy.ScopeTenant, "budget:k:tenant:tenant=t"},
-		{stateless, policy.ScopeSession, "budget:k:session:run=r"},
-		{noRun, policy.ScopeRun, "budget:k:run:session=s"},
-		{agentOnly, policy.ScopeSession, "budget:k:session:agent=a"},
-		{agentOnly, policy.ScopeRun, "budget:k:run:agent=a"},
-		{agentOnly, policy.ScopeTenant, "budget:k:tenant:="},
-		{nobody, policy.ScopeSession, "budget:k:session:="},
+		{full, policy.ScopeSession, "session:s"},
+		{full, "", "session:s"},
+		{full, policy.ScopeAgent, "agent:a"},
+		{full, policy.ScopeRun, "run:r"},
+		{full, policy.ScopeTenant, "tenant:t"},
+		{stateless, policy.ScopeSession, "run:r"},
+		{noRun, policy.ScopeRun, "session:s"},
+		{agentOnly, policy.ScopeSession, "agent:a"},
+		{agentOnly, policy.ScopeRun, "agent:a"},
+		{agentOnly, policy.ScopeTenant, ""},
+		{nobody, policy.ScopeSession, ""},
 	}
 	for _, tt := range tests {
-		if got := Key("budget", "k", tt.scope, tt.in); got != tt.want {
-			t.Errorf("Key(%q) of %+v = %q, want %q", tt.scope, tt.in.Session, got, tt.want)
+		want := state.Key{Holder: tt.holder, Name: "budget:k:" + string(cmp.Or(tt.scope, policy.ScopeSession))}
+		if got := Key("budget", "k", tt.scope, tt.in); got != want {
+			t.Errorf("Key(%q) of %+v = %+v, want %+v", tt.scope, tt.in.Session, got, want)
 		}
 	}
 }

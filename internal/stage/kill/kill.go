@@ -51,13 +51,7 @@ func Scopes(in *policy.Input) []string {
 
 // Target is the scope a kill_session decision on the call in disables: its session; a 2026-07-28
 // request, which has none, its run, or without a run its agent. It is "" when the call has none.
-func Target(in *policy.Input) string {
-	held, id := in.Holder(policy.ScopeSession)
-	if held == "" {
-		return ""
-	}
-	return string(held) + ":" + id
-}
+func Target(in *policy.Input) string { return in.Holder(policy.ScopeSession) }
 
 // Handle implements pipeline.Stage.
 func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {

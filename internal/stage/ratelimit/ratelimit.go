@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
@@ -68,14 +69,16 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		if len(l.Tools) > 0 && !matchAny(l.Tools, target) {
 			continue
 		}
-		key := fmt.Sprintf("ratelimit:%d:%s:%s", i, l.Scope, scopeValue(l.Scope, &c.Input))
+		key := state.Key{Holder: string(l.Scope) + ":" + scopeValue(l.Scope, &c.Input), Name: "ratelimit:" + strconv.Itoa(i)}
 		ok, retry, _, err := s.store.Admit(ctx, key, l.Limit, l.Per)
 		if err != nil {
 			if s.fail == pipeline.FailOpen {
 				s.logger.Error("rate limit state unavailable; failing open", "error", err, "decision_id", c.DecisionID)
 				continue
 			}
+			s.logger.Error("rate limit state unavailable; refusing", "error", err, "decision_id", c.DecisionID)
 			c.Refuse(s.Name(), policy.CodePolicyError, "rate limit state unavailable")
+			c.Decision.Fail, c.Decision.EngineError = pipeline.FailClosed, "rate limit state: "+err.Error()
 			return nil
 		}
 		if !ok {
