@@ -232,7 +232,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			ln.Close()
 			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
 		}
-		var api []func(*http.ServeMux)
+		api := []func(*http.ServeMux){killAPI(store, recorder, logger).Register}
 		if lists != nil {
 			api = append(api, allowlistAPI(lists, recorder, logger).Register)
 		}

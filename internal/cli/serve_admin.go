@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/kill"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 )
 
@@ -32,6 +34,21 @@ func pinAPI(pins *pin.Pinner, rec *audit.Recorder, logger *slog.Logger) *pin.Adm
 		return rec.Event("adm_"+rand.Text(), audit.Event{Method: "admin/pins.approve", Engine: "admin", Effect: "allow",
 			Status: "applied", Upstream: a.Upstream, Tool: a.Tool, User: a.By, ClientIP: a.ClientIP, Args: args,
 			Detail: fmt.Sprintf("approved %s (was approved %s, %s)", a.Digest, orNone(a.Before.Approved), a.Before.Reason)}).Wait()
+	}}
+}
+
+// killAPI is the admin API of the kill switch; every kill and lift is audited before it is
+// acknowledged, and undone if it cannot be.
+func killAPI(store state.Store, rec *audit.Recorder, logger *slog.Logger) *kill.Admin {
+	return &kill.Admin{Store: store, Logger: logger, Record: func(ctx context.Context, c kill.Change) error {
+		args, _ := json.Marshal(map[string]string{"scope": c.Scope, "reason": c.Reason})
+		tenant, _ := strings.CutPrefix(c.Scope, "tenant:")
+		if tenant == c.Scope {
+			tenant = ""
+		}
+		detail := fmt.Sprintf("%s %s: %s", map[string]string{"kill": "killed", "lift": "lifted the kill of"}[c.Action], c.Scope, c.Reason)
+		return rec.Event("adm_"+rand.Text(), audit.Event{Method: "admin/kills." + c.Action, Engine: "admin", Effect: "allow",
+			Status: "applied", Tenant: tenant, User: c.By, ClientIP: c.ClientIP, Args: args, Detail: detail}).Wait()
 	}}
 }
 

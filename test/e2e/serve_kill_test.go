@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
+	"github.com/gatehouse-mcp/gatehouse/internal/testpeer"
+)
+
+// TestServeKillSwitch: a kill_session on a 2026-07-28 request disables its caller and no one else;
+// an operator lists, lifts and sets kills through the admin API, each change audited; the audit log
+// of it all verifies.
+func TestServeKillSwitch(t *testing.T) {
+	dir := t.TempDir()
+	gw, admin := freeAddr(t), freeAddr(t)
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	policy := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(policy, []byte(`
+name: kill-switch
+version: "1"
+default_effect: deny
+rules:
+  - id: tripwire
+    tools: [refund]
+    effect: kill_session
+    reason: refunds are not for agents
+  - id: echo
+    tools: [echo]
+    effect: allow
+`), 0o644)
+	keyHash := func(k string) string { s := sha256.Sum256([]byte(k)); return "sha256:" + hex.EncodeToString(s[:]) }
+	config := fmt.Sprintf(`
+listen: %s
+admin:
+  listen: %s
+auth:
+  api_keys:
+    keys:
+      - {id: mallory, hash: %s}
+      - {id: alice, hash: %s}
+policy:
+  rules: %s
+audit:
+  path: %s
+threat:
+  enabled: false
+upstreams:
+  - name: peer
+    prefix: ""
+    command: [%q]
+`, gw, admin, keyHash("mallory-key"), keyHash("alice-key"), policy, auditPath, testpeer.Binary(t))
+	cfgPath := filepath.Join(dir, "serve.yaml")
+	os.WriteFile(cfgPath, []byte(config), 0o644)
+	_, stop := startServe(t, cfgPath, gw)
+
+	call := func(key, tool string) string {
+		t.Helper()
+		pm := map[string]any{"name": tool, "arguments": map[string]any{"message": "hi", "amount": 1},
+			"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}}
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": pm})
+		req, _ := http.NewRequest(http.MethodPost, "http://"+gw+"/mcp", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", tool)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out struct {
+			Error *struct {
+				Data struct{ Reason string } `json:"data"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s: %d %q", tool, resp.StatusCode, raw)
+		}
+		if out.Error != nil {
+			return out.Error.Data.Reason
+		}
+		return "ok"
+	}
+	adminDo := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+admin+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	expect := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: %s, want %s", what, got, want)
+		}
+	}
+
+	expect("mallory's echo", call("mallory-key", "echo"), "ok")
+	expect("mallory's refund", call("mallory-key", "refund"), "session_killed")
+	expect("mallory's echo after the tripwire", call("mallory-key", "echo"), "session_killed")
+	expect("alice's echo", call("alice-key", "echo"), "ok")
+
+	status, body := adminDo("GET", "/admin/v1/kills", "")
+	if status != 200 || !strings.Contains(body, `"scope":"agent:mallory"`) || !strings.Contains(body, "refunds are not for agents") {
+		t.Errorf("GET kills: %d %s", status, body)
+	}
+	if status, body := adminDo("DELETE", "/admin/v1/kills/agent:mallory", ""); status != 200 {
+		t.Errorf("lift: %d %s", status, body)
+	}
+	expect("mallory's echo after the lift", call("mallory-key", "echo"), "ok")
+	if status, _ := adminDo("DELETE", "/admin/v1/kills/agent:mallory", ""); status != 404 {
+		t.Errorf("a second lift: %d, want 404", status)
+	}
+	if status, _ := adminDo("PUT", "/admin/v1/kills/everyone", `{"reason":"x"}`); status != 400 {
+		t.Errorf("a kill of no scope: %d, want 400", status)
+	}
+	if status, body := adminDo("PUT", "/admin/v1/kills/all", `{"reason":"incident 42"}`); status != 200 {
+		t.Errorf("kill all: %d %s", status, body)
+	}
+	expect("alice's echo with all killed", call("alice-key", "echo"), "session_killed")
+	adminDo("DELETE", "/admin/v1/kills/all", "")
+	expect("alice's echo after all was lifted", call("alice-key", "echo"), "ok")
+	stop()
+
+	data, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		r, err := auditlog.ParseLine(line)
+		if err != nil {
+			t.Fatalf("audit line: %v", err)
+		}
+		if r.Type == auditlog.TypeEvent && strings.HasPrefix(r.Method, "admin/") {
+			methods = append(methods, r.Method+" "+r.Detail)
+		}
+	}
+	want := []string{"admin/kills.lift lifted the kill of agent:mallory: refunds are not for agents",
+		"admin/kills.kill killed all: incident 42", "admin/kills.lift lifted the kill of all: incident 42"}
+	if strings.Join(methods, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audited admin changes:\n%s\nwant\n%s", strings.Join(methods, "\n"), strings.Join(want, "\n"))
+	}
+	if out, err := exec.Command(gatehouseBin, "verify", "--audit", auditPath).CombinedOutput(); err != nil {
+		t.Errorf("verify: %v\n%s", err, out)
+	}
+}
