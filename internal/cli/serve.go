@@ -188,7 +188,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	hcfg := streamable.Config{
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, AllowedHosts: cfg.HTTP.AllowedHosts, Loopback: isLoopbackAddr(cfg.Listen),
-		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions,
+		Limits: limits, SessionIdle: cfg.HTTP.SessionIdle.D(), MaxSessions: cfg.HTTP.MaxSessions, MaxSessionsPerCaller: cfg.HTTP.MaxSessionsPerCaller,
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), MaxInFlight: cfg.HTTP.MaxInFlight, MaxListens: cfg.HTTP.MaxListens,
 		Auth: authn, Logger: logger,
 	}

@@ -164,6 +164,9 @@ type HTTPConfig struct {
 	SessionIdle Duration `yaml:"session_idle"`
 	// MaxSessions bounds live legacy sessions. Default 10000.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxSessionsPerCaller bounds the live legacy sessions of one caller (principal id), so that one
+	// caller cannot hold them all. Default 1000.
+	MaxSessionsPerCaller int `yaml:"max_sessions_per_caller"`
 	// ShutdownGrace is how long in-flight requests may finish at shutdown. Default 10s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	// IdleTimeout closes a keep-alive connection that carries no request for this long. Default 2m.
@@ -229,7 +232,7 @@ func DefaultServe() *ServeConfig {
 		Listen: "127.0.0.1:8080", Path: "/mcp",
 		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State,
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
-			MaxSessions: 10000, ShutdownGrace: Duration(10 * time.Second),
+			MaxSessions: 10000, MaxSessionsPerCaller: 1000, ShutdownGrace: Duration(10 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
 			MaxConnections: 4096, MaxInFlight: 1024, MaxListens: 1024},
 		Admin:      AdminConfig{Listen: "127.0.0.1:9090"},
@@ -547,7 +550,7 @@ func (c *ServeConfig) Validate(src *Source) error {
 			add(key, "must be more than 0 (got %s)", d.D())
 		}
 	}
-	for key, n := range map[string]int{"http.max_sessions": c.HTTP.MaxSessions, "http.max_connections": c.HTTP.MaxConnections, "http.max_in_flight": c.HTTP.MaxInFlight,
+	for key, n := range map[string]int{"http.max_sessions": c.HTTP.MaxSessions, "http.max_sessions_per_caller": c.HTTP.MaxSessionsPerCaller, "http.max_connections": c.HTTP.MaxConnections, "http.max_in_flight": c.HTTP.MaxInFlight,
 		"http.max_listens": c.HTTP.MaxListens} {
 		if n < 1 {
 			add(key, "must be at least 1 (got %d)", n)

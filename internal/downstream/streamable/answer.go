@@ -36,7 +36,7 @@ type answer struct {
 	broken       bool
 	// onResult runs before a successful initialize answer is written: the session must exist
 	// before the client can read its id and use it.
-	onResult func() bool
+	onResult func() error
 
 	// Resumption (legacy sessions, replay.go). With log nil, events carry no id.
 	log    *eventLog
@@ -216,10 +216,15 @@ func (a *answer) Finish(frame []byte, status int) error {
 	if a.sessionID != "" { // an initialize: the session exists only if it succeeded
 		m, err := jsonrpc.Parse(frame, jsonrpc.Reread)
 		a.result = err == nil && m.Result != nil
-		if a.result && a.onResult != nil && !a.onResult() {
-			a.result = false
-			frame = jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, "the session limit is reached; try again later", nil)
-			status = http.StatusServiceUnavailable
+		if a.result && a.onResult != nil {
+			if err := a.onResult(); err != nil {
+				a.result = false
+				frame = jsonrpc.ErrorResponse(m.ID, jsonrpc.CodeInternalError, err.Error(), nil)
+				status = http.StatusServiceUnavailable
+				if errors.Is(err, errCallerSessions) {
+					status = http.StatusTooManyRequests
+				}
+			}
 		}
 	}
 	if a.streaming {

@@ -75,6 +75,8 @@ type Config struct {
 	SessionIdle time.Duration
 	// MaxSessions bounds live legacy sessions (0: unbounded).
 	MaxSessions int
+	// MaxSessionsPerCaller bounds the live legacy sessions of one principal (0: unbounded).
+	MaxSessionsPerCaller int
 	// KeepAlive is the interval of SSE comment lines on GET streams. Default 25s.
 	KeepAlive time.Duration
 	// ReadTimeout bounds the reading of a request's body. Default DefaultReadTimeout.
@@ -188,7 +190,7 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.ReplayTotalBytes <= 0 {
 		cfg.ReplayTotalBytes = DefaultReplayTotalBytes
 	}
-	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions), stop: make(chan struct{}), ending: make(chan struct{}),
+	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions, cfg.MaxSessionsPerCaller), stop: make(chan struct{}), ending: make(chan struct{}),
 		inFlight: make(chan struct{}, cfg.MaxInFlight), listens: make(chan struct{}, cfg.MaxListens)}
 	go h.janitor()
 	return h
@@ -497,12 +499,13 @@ func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 		sess.touch(time.Now())
 		ex.Session = sess
 		ans := newAnswer(w, sess.ID, h.cfg.WriteTimeout)
-		ans.onResult = func() bool {
-			if !h.sessions.add(sess) {
-				h.cfg.Logger.Warn("session limit reached; refusing a new session", "max", h.cfg.MaxSessions)
-				return false
+		ans.onResult = func() error {
+			err := h.sessions.add(sess)
+			if err != nil {
+				h.cfg.Logger.Warn("refusing a new session", "caller", redact.Clip(sess.caller(), 200), "max", h.cfg.MaxSessions,
+					"max_per_caller", h.cfg.MaxSessionsPerCaller, "error", err)
 			}
-			return true
+			return err
 		}
 		defer func() {
 			ans.ensureFinished()

@@ -265,3 +265,32 @@ func TestListenStreamsDoNotKeepCallsOut(t *testing.T) {
 		t.Errorf("a third listen with max_listens 2: HTTP %d, want 503", resp.StatusCode)
 	}
 }
+
+// One caller cannot hold every session: past http.max_sessions_per_caller its initialize is refused
+// 429, others still open theirs, and a session it ends makes room again.
+func TestSessionsPerCaller(t *testing.T) {
+	b := &fakeBackend{}
+	srv := newTestHandler(t, Config{MaxSessions: 10, MaxSessionsPerCaller: 2}, b)
+	open := func(who string) (int, string) {
+		resp, _ := do(t, srv.URL, reqSpec{body: legacyInit, headers: map[string]string{"X-Who": who}})
+		return resp.StatusCode, resp.Header.Get("Mcp-Session-Id")
+	}
+	var ids []string
+	for range 2 {
+		status, id := open("mallory")
+		if status != 200 || id == "" {
+			t.Fatalf("mallory's session: %d %q", status, id)
+		}
+		ids = append(ids, id)
+	}
+	if status, id := open("mallory"); status != http.StatusTooManyRequests || id != "" {
+		t.Errorf("mallory's third session: %d %q, want 429 and no session", status, id)
+	}
+	if status, id := open("alice"); status != 200 || id == "" {
+		t.Errorf("alice's session: %d %q", status, id)
+	}
+	do(t, srv.URL, reqSpec{method: http.MethodDelete, headers: map[string]string{"X-Who": "mallory", "Mcp-Session-Id": ids[0]}})
+	if status, _ := open("mallory"); status != 200 {
+		t.Errorf("mallory's session after ending one: %d, want 200", status)
+	}
+}

@@ -2,6 +2,7 @@ package streamable
 
 import (
 	"crypto/rand"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,24 +31,57 @@ func (s *Session) touch(now time.Time) { s.lastUsed.Store(now.UnixNano()) }
 
 // Sessions is the registry of live legacy sessions.
 type Sessions struct {
-	mu   sync.RWMutex
-	byID map[string]*Session
-	max  int
+	mu       sync.RWMutex
+	byID     map[string]*Session
+	byCaller map[string]int // live sessions per principal id
+	max      int
+	perCall  int // most sessions one principal may hold
 }
 
-func newSessions(max int) *Sessions { return &Sessions{byID: map[string]*Session{}, max: max} }
+func newSessions(max, perCaller int) *Sessions {
+	return &Sessions{byID: map[string]*Session{}, byCaller: map[string]int{}, max: max, perCall: perCaller}
+}
+
+// Why add refuses a session.
+var (
+	errSessionsFull   = errors.New("the session limit is reached; try again later")
+	errCallerSessions = errors.New("this caller holds as many sessions as it may; end one (DELETE) or try again later")
+)
 
 // newID mints a session id: 128 random bits, visible ASCII as the transport requires.
 func newID() string { return rand.Text() }
 
-func (s *Sessions) add(sess *Session) bool {
+func (s *Sessions) add(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.max > 0 && len(s.byID) >= s.max {
-		return false
+		return errSessionsFull
+	}
+	caller := sess.caller()
+	if s.perCall > 0 && s.byCaller[caller] >= s.perCall {
+		return errCallerSessions
 	}
 	s.byID[sess.ID] = sess
-	return true
+	s.byCaller[caller]++
+	return nil
+}
+
+func (sess *Session) caller() string {
+	if sess.Principal == nil {
+		return ""
+	}
+	return sess.Principal.ID
+}
+
+// dropLocked forgets a session that was in byID. The caller holds s.mu.
+func (s *Sessions) dropLocked(sess *Session) {
+	delete(s.byID, sess.ID)
+	caller := sess.caller()
+	if s.byCaller[caller] <= 1 {
+		delete(s.byCaller, caller)
+	} else {
+		s.byCaller[caller]--
+	}
 }
 
 func (s *Sessions) get(id string) *Session {
@@ -60,7 +94,9 @@ func (s *Sessions) remove(id string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := s.byID[id]
-	delete(s.byID, id)
+	if sess != nil {
+		s.dropLocked(sess)
+	}
 	return sess
 }
 
@@ -76,10 +112,10 @@ func (s *Sessions) expired(cutoff time.Time) []*Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Session
-	for id, sess := range s.byID {
+	for _, sess := range s.byID {
 		if sess.lastUsed.Load() < cutoff.UnixNano() {
 			out = append(out, sess)
-			delete(s.byID, id)
+			s.dropLocked(sess)
 		}
 	}
 	return out
@@ -99,9 +135,9 @@ func (s *Sessions) all() []*Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*Session, 0, len(s.byID))
-	for id, sess := range s.byID {
+	for _, sess := range s.byID {
 		out = append(out, sess)
-		delete(s.byID, id)
+		s.dropLocked(sess)
 	}
 	return out
 }
