@@ -42,9 +42,8 @@ type Server struct {
 
 	unprefixed Upstream
 	stateMu    sync.Mutex // guards the creation of sessions' serveState
-	// owners maps resource URIs and URI templates to the upstream that listed them (an ownerEntry);
-	// clashes holds those two upstreams listed, each warned about once.
-	owners, clashes sync.Map
+	// owners remembers which upstream listed which resource URIs and templates.
+	owners *resourceOwners
 	// health is how the last exchanges with each upstream went, for /readyz.
 	health upstreamHealth
 }
@@ -56,7 +55,7 @@ func (g *Gateway) NewServer(o ServeOptions) (*Server, error) {
 	if o.Separator == "" {
 		o.Separator = "."
 	}
-	s := &Server{g: g, opts: o}
+	s := &Server{g: g, opts: o, owners: newResourceOwners(maxOwnedURIs, maxOwnedTemplates)}
 	names := map[string]bool{}
 	for _, u := range o.Upstreams {
 		if names[u.Name()] {

@@ -117,29 +117,10 @@ func (s *Server) ownerName(item string) string {
 // template matching it with the longest literal prefix (the first in configuration order among
 // equals), else the unprefixed upstream.
 func (s *Server) owner(uri string) Upstream {
-	if e, ok := s.owners.Load(uri); ok {
-		return e.(ownerEntry).up
-	}
-	var best ownerEntry
-	bestLen := -1
-	s.owners.Range(func(k, v any) bool {
-		key, e := k.(string), v.(ownerEntry)
-		if i := strings.IndexByte(key, '{'); i >= 0 && strings.HasPrefix(uri, key[:i]) && (i > bestLen || (i == bestLen && e.rank < best.rank)) {
-			best, bestLen = e, i
-		}
-		return true
-	})
-	if best.up != nil {
-		return best.up
+	if up, ok := s.owners.lookup(uri); ok {
+		return up
 	}
 	return s.unprefixed
-}
-
-// ownerEntry is the upstream that owns a resource URI or URI template, and its place in the
-// configuration.
-type ownerEntry struct {
-	up   Upstream
-	rank int
 }
 
 // rank is an upstream's place in the configuration.
@@ -152,30 +133,11 @@ func (s *Server) rank(up Upstream) int {
 	return len(s.opts.Upstreams)
 }
 
-// claim records that e's upstream lists a resource URI or template. When two upstreams list the
-// same one, the first in configuration order owns it, whichever answered first — routing must
-// not depend on timing — and the clash is logged once.
+// claim records that e's upstream lists a resource URI or template, and logs a clash once.
 func (s *Server) claim(key string, e ownerEntry) {
-	for {
-		prev, loaded := s.owners.LoadOrStore(key, e)
-		if !loaded {
-			return
-		}
-		p := prev.(ownerEntry)
-		if p.up == e.up {
-			return
-		}
-		first, other := p, e
-		if e.rank < p.rank {
-			first, other = e, p
-		}
-		if _, warned := s.clashes.LoadOrStore(key, true); !warned {
-			s.g.logger.Warn("two upstreams list the same resource; it is read from the first in configuration order",
-				"resource", key, "upstream", first.up.Name(), "also_listed_by", other.up.Name())
-		}
-		if p.rank <= e.rank || s.owners.CompareAndSwap(key, prev, e) {
-			return
-		}
+	if first, other, clash := s.owners.claim(key, e); clash {
+		s.g.logger.Warn("two upstreams list the same resource; it is read from the first in configuration order",
+			"resource", logText(key), "upstream", first.up.Name(), "also_listed_by", other.up.Name())
 	}
 }
 
