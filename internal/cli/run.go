@@ -64,6 +64,7 @@ and the server is restarted with backoff if it crashes or hangs.
 Stdout carries MCP only; gatehouse logs JSON lines to stderr. The effective mode of every engine, the
 fail posture, the policy and bundle revisions and the request path are logged at start-up. SIGHUP
 reloads the rules file and the Rego bundle (a broken one is refused and the old policy stays);
+SIGUSR1 kills everything: every later request is refused session_killed until gatehouse restarts.
 SIGINT and SIGTERM shut down gracefully.
 
 A Rego bundle (--policy-bundle, docs/policy-rego.md) runs next to the rules, or alone. Unless told
@@ -215,6 +216,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
 	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys)
+	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{
 		Limits:         limits,
@@ -224,7 +226,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Pins:           pins,
 		Fail:           posture,
 		Store:          store,
-		Recorder:       audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger),
+		Recorder:       recorder,
 		Logger:         logger,
 		RequestTimeout: cfg.Upstream.RequestTimeout.D(),
 		HangAfter:      cfg.Upstream.HangAfter.D(),
@@ -257,6 +259,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	// shutdown (drain, close the audit log with its checkpoint), so it asks for SIGPIPE and ignores it.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	eng.watch(ctx, logger)
+	killOnUSR1(ctx, store, recorder, logger, "none in gatehouse run: restart it")
 
 	relay := gw.NewRelay(sess, up, s.in, s.out)
 	seal := func() {

@@ -64,7 +64,8 @@ starter Rego policies enforcing, the admin listener on 127.0.0.1:9090 and the au
 ./gatehouse-audit.jsonl. It prints a command that calls a tool through it.
 
 The admin listener serves /metrics, /healthz, /readyz and the admin API (engagement allowlists, tool
-pin approvals). SIGHUP reloads the rules file and the Rego bundle. SIGINT or SIGTERM shut down
+pin approvals, the kill switch). SIGHUP reloads the rules file and the Rego bundle. SIGUSR1 kills
+everything until DELETE /admin/v1/kills/all. SIGINT or SIGTERM shut down
 gracefully: listen streams (GET, subscriptions/listen) end, in-flight requests finish (up to
 http.shutdown_grace), sessions end, the audit log is sealed.
 
@@ -276,6 +277,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	eng.watch(ctx, logger)
+	killOnUSR1(ctx, store, recorder, logger, "DELETE /admin/v1/kills/all on the admin listener")
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)
 	go func() {
