@@ -3,12 +3,20 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/kill"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
@@ -40,6 +48,126 @@ func killOnUSR1(ctx context.Context, store state.Store, rec *audit.Recorder, log
 				Status: "applied", User: "operator", Args: []byte(`{"scope":"all"}`), Detail: "killed all: " + usr1Reason}).Wait()
 			if err != nil {
 				logger.Error("SIGUSR1: the kill is in force but could not be audited", "error", err)
+			}
+		}
+	}()
+}
+
+// killFileReason is the reason of the kills a sentinel file makes; a kill with another reason (an
+// operator's) is not lifted when the file goes.
+func killFileReason(path string) string { return "sentinel file " + path }
+
+// maxKillFile bounds what is read of a sentinel file; a larger one kills everything.
+const maxKillFile = 64 << 10
+
+// readKillFile reads at most maxKillFile+1 bytes of a regular file (a FIFO would block the poll).
+func readKillFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxKillFile+1))
+}
+
+// killFileScopes reads the scopes a sentinel file names: one per line, '#' starting a comment. An
+// empty file names "all"; so does one that cannot be read whole or names an invalid scope, which is
+// logged (a stop must not fail open on a typo).
+func killFileScopes(data []byte, readErr error, logger *slog.Logger, path string) []string {
+	if readErr != nil || len(data) > maxKillFile {
+		logger.Error("kill file unreadable or over 64 KiB: killing all", "file", path, "error", readErr)
+		return []string{"all"}
+	}
+	var scopes []string
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if err := kill.ValidScope(line); err != nil {
+			logger.Error("kill file names an invalid scope: killing all", "file", path, "error", err)
+			return []string{"all"}
+		}
+		scopes = append(scopes, line)
+	}
+	if len(scopes) == 0 {
+		return []string{"all"}
+	}
+	return scopes
+}
+
+// watchKillFile polls path every interval until ctx ends (SPEC §10.4): while the file exists, the
+// scopes it names are killed; when it goes, or stops naming one, that kill is lifted (unless an
+// operator has since killed the scope for a reason of their own). Each kill and lift is audited.
+func watchKillFile(ctx context.Context, path string, every time.Duration, store state.Store, rec *audit.Recorder, logger *slog.Logger) {
+	if path == "" {
+		return
+	}
+	reason := killFileReason(path)
+	held := map[string]bool{} // scopes this file killed
+	record := func(action, scope string) {
+		args, _ := json.Marshal(map[string]string{"scope": scope})
+		err := rec.Event("sen_"+rand.Text(), audit.Event{Method: "sentinel/kills." + action, Engine: "operator", Effect: "allow",
+			Status: "applied", User: "operator", Args: args, Detail: action + " " + scope + ": " + reason}).Wait()
+		if err != nil {
+			logger.Error("kill file: the change is in force but could not be audited", "action", action, "scope", scope, "error", err)
+		}
+	}
+	poll := func() {
+		want := map[string]bool{}
+		data, err := readKillFile(path)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			for _, s := range killFileScopes(data, err, logger, path) {
+				want[s] = true
+			}
+		}
+		for s := range want {
+			if held[s] {
+				continue
+			}
+			if err := store.Kill(context.Background(), s, reason); err != nil {
+				logger.Error("kill file: the kill could not be saved", "scope", s, "error", err)
+				continue
+			}
+			held[s] = true
+			logger.Warn("scope killed by the kill file", "file", path, "scope", s)
+			record("kill", s)
+		}
+		for s := range held {
+			if want[s] {
+				continue
+			}
+			delete(held, s)
+			if _, why, err := store.Killed(context.Background(), s); err != nil || why != reason {
+				continue // lifted or re-killed by an operator meanwhile: theirs to lift
+			}
+			if _, err := store.Lift(context.Background(), s); err != nil {
+				logger.Error("kill file: the lift could not be saved", "scope", s, "error", err)
+				held[s] = true
+				continue
+			}
+			logger.Warn("kill lifted: the kill file no longer names it", "file", path, "scope", s)
+			record("lift", s)
+		}
+	}
+	poll() // before serving starts: a file present at start-up stops the first request
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				poll()
 			}
 		}
 	}()

@@ -260,6 +260,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	eng.watch(ctx, logger)
 	killOnUSR1(ctx, store, recorder, logger, "none in gatehouse run: restart it")
+	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 
 	relay := gw.NewRelay(sess, up, s.in, s.out)
 	seal := func() {

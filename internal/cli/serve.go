@@ -278,6 +278,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	defer stop()
 	eng.watch(ctx, logger)
 	killOnUSR1(ctx, store, recorder, logger, "DELETE /admin/v1/kills/all on the admin listener")
+	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)
 	go func() {

@@ -42,6 +42,9 @@ type StateConfig struct {
 	// new one is refused policy_error (fail: closed) or let through unlimited (fail: open). Default
 	// 100,000.
 	MaxKeys int `yaml:"max_keys"`
+	// KillFile is a sentinel file (SPEC §10.4): while it exists, the scopes it lists (one per line;
+	// empty: all) are killed. Relative to the configuration file. Polled every second.
+	KillFile string `yaml:"kill_file"`
 }
 
 // PolicyConfig names the policies to enforce: native rules, a Rego bundle, or both (rules first).
