@@ -215,7 +215,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		}
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
-	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys)
+	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys, cfg.State.MaxKeysPerCaller)
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{

@@ -150,7 +150,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	gwMetrics := gateway.NewMetrics(reg)
-	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys)
+	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys, cfg.State.MaxKeysPerCaller)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_state_keys",
 		Help: "Budget counters and rate-limit cells kept (bounded by state.max_keys)."}, func() float64 { return float64(store.Keys()) }))
 	gw := gateway.New(gateway.Options{

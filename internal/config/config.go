@@ -42,6 +42,9 @@ type StateConfig struct {
 	// new one is refused policy_error (fail: closed) or let through unlimited (fail: open). Default
 	// 100,000.
 	MaxKeys int `yaml:"max_keys"`
+	// MaxKeysPerCaller is the most of them the calls of one caller (principal) may make, so that one
+	// caller cannot fill the store for everyone. Default 10,000.
+	MaxKeysPerCaller int `yaml:"max_keys_per_caller"`
 	// KillFile is a sentinel file (SPEC §10.4): while it exists, the scopes it lists (one per line;
 	// empty: all) are killed. Relative to the configuration file. Polled every second.
 	KillFile string `yaml:"kill_file"`
@@ -200,7 +203,7 @@ func Default() *Config {
 			SyncDelay: Duration(10 * time.Millisecond)},
 		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64, MaxTokens: 1_000_000},
-		State:  StateConfig{MaxKeys: 100_000},
+		State:  StateConfig{MaxKeys: 100_000, MaxKeysPerCaller: 10_000},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
 			RequestTimeout:    Duration(5 * time.Minute),

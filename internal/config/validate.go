@@ -57,6 +57,9 @@ func (c *Config) Validate(src *Source) error {
 	if c.State.MaxKeys < 1 || c.State.MaxKeys > 100_000_000 {
 		add("state.max_keys", "must be between 1 and 100000000 (got %d)", c.State.MaxKeys)
 	}
+	if c.State.MaxKeysPerCaller < 1 || c.State.MaxKeysPerCaller > c.State.MaxKeys {
+		add("state.max_keys_per_caller", "must be between 1 and state.max_keys (got %d)", c.State.MaxKeysPerCaller)
+	}
 	if c.Upstream.Name == "" || strings.ContainsAny(c.Upstream.Name, " \t\n") {
 		add("upstream.name", "must be a non-empty name without spaces")
 	}

@@ -240,40 +240,34 @@ const (
 	ScopeTenant  Scope = "tenant"
 )
 
-// Holder is what the call in belongs to in scope, as "<scope>:<value>" (the form of a kill scope). A
-// scope the call has no value for falls back to the nearest one it has: a session to the run (a
-// 2026-07-28 request has no session), a run to the session, either to the agent. Agent and tenant
-// have no fallback. It is "" when the call has none of them.
+// Holder is whom a counter of scope is kept for on the call in, as "<kind>:<id>" (a session's and
+// an agent's in the form of their kill scopes). A run is named by the client, so its holder is
+// qualified by the tenant ("run:<tenant>/<run id>"): one engagement can never name another's run.
+// A scope the call has no value for falls back to a session, then to the agent, which is
+// authenticated; a 2026-07-28 request has no session, and never falls back to a run it names. Agent
+// and tenant have no fallback. It is "" when the call has none of what it needs.
 func (in *Input) Holder(scope Scope) string {
-	var order []Scope
 	switch scope {
-	case ScopeAgent, ScopeTenant:
-		order = []Scope{scope}
+	case ScopeAgent:
+		return holder("agent:", in.Agent.ID)
+	case ScopeTenant:
+		return holder("tenant:", in.Tenant)
 	case ScopeRun:
-		order = []Scope{ScopeRun, ScopeSession, ScopeAgent}
-	default:
-		order = []Scope{ScopeSession, ScopeRun, ScopeAgent}
-	}
-	for _, s := range order {
-		if id := in.scopeValue(s); id != "" {
-			return string(s) + ":" + id
+		if in.Session.RunID != "" {
+			return "run:" + in.Tenant + "/" + in.Session.RunID
 		}
 	}
-	return ""
+	if in.Session.ID != "" {
+		return "session:" + in.Session.ID
+	}
+	return holder("agent:", in.Agent.ID)
 }
 
-func (in *Input) scopeValue(s Scope) string {
-	switch s {
-	case ScopeSession:
-		return in.Session.ID
-	case ScopeRun:
-		return in.Session.RunID
-	case ScopeAgent:
-		return in.Agent.ID
-	case ScopeTenant:
-		return in.Tenant
+func holder(kind, id string) string {
+	if id == "" {
+		return ""
 	}
-	return ""
+	return kind + id
 }
 
 // Budget asks the budget stage to add Amount to a counter and refuse the call if the counter would

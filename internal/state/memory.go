@@ -9,18 +9,24 @@ import (
 	"time"
 )
 
-// DefaultMaxKeys bounds the counters and cells a Memory store keeps at once (about 200 bytes each).
-const DefaultMaxKeys = 100_000
+// Default bounds of a Memory store: the counters and cells kept at once (about 200 bytes each), and
+// the share of them one caller's calls may make.
+const (
+	DefaultMaxKeys          = 100_000
+	DefaultMaxKeysPerCaller = 10_000
+)
 
 // Memory is a Store for one process. The zero value is not usable; call NewMemory.
 type Memory struct {
-	now     func() time.Time
-	maxKeys int
+	now       func() time.Time
+	maxKeys   int
+	maxPerOwn int
 
 	mu       sync.Mutex
 	counters map[string]map[string]*counter // holder → name → counter
 	cells    map[string]map[string]*cell
-	keys     int // counters and cells
+	keys     int            // counters and cells
+	owned    map[string]int // keys per owner
 	kills    map[string]Kill
 	ops      int
 	swept    time.Time // the last sweep forced by a full store
@@ -28,27 +34,38 @@ type Memory struct {
 
 type counter struct {
 	total   float64
-	expires time.Time // zero: never (no window)
+	owner   string
+	expires time.Time     // zero: never (no window)
+	idle    time.Duration // with used: dropped once unused this long
+	used    time.Time
+}
+
+// gone reports whether the counter may be dropped at now.
+func (c *counter) gone(now time.Time) bool {
+	return (!c.expires.IsZero() && now.After(c.expires)) || (c.idle > 0 && now.Sub(c.used) > c.idle)
 }
 
 type cell struct {
-	tat time.Time // theoretical arrival time of the next call; the cell is fresh again once it passes
+	tat   time.Time // theoretical arrival time of the next call; the cell is fresh again once it passes
+	owner string
 }
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns an empty in-memory store. now may be nil (time.Now).
+// NewMemory returns an empty in-memory store with the default bounds. now may be nil (time.Now).
 func NewMemory(now func() time.Time) *Memory {
-	return NewMemoryBounded(now, DefaultMaxKeys)
+	return NewMemoryBounded(now, DefaultMaxKeys, DefaultMaxKeysPerCaller)
 }
 
-// NewMemoryBounded is NewMemory keeping at most maxKeys counters and cells at once: past it, a call
-// that needs a new one gets ErrFull (ones that exist go on counting).
-func NewMemoryBounded(now func() time.Time, maxKeys int) *Memory {
+// NewMemoryBounded is NewMemory keeping at most maxKeys counters and cells at once, and at most
+// perCaller made by the calls of one caller (Key.Owner): past either, a call that needs a new one
+// gets ErrFull (ones that exist go on counting).
+func NewMemoryBounded(now func() time.Time, maxKeys, perCaller int) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now, maxKeys: maxKeys, counters: map[string]map[string]*counter{}, cells: map[string]map[string]*cell{}, kills: map[string]Kill{}}
+	return &Memory{now: now, maxKeys: maxKeys, maxPerOwn: perCaller, counters: map[string]map[string]*counter{},
+		cells: map[string]map[string]*cell{}, owned: map[string]int{}, kills: map[string]Kill{}}
 }
 
 // Keys returns the number of counters and cells kept.
@@ -72,13 +89,14 @@ func (m *Memory) Reserve(_ context.Context, k Key, amount, limit float64, window
 	m.sweep(now, false)
 	c := m.counters[k.Holder][k.Name]
 	if c == nil {
-		if err := m.room(now); err != nil {
+		if err := m.room(now, k.Owner); err != nil {
 			return 0, false, nil, err
 		}
-		c = &counter{expires: expires}
+		c = &counter{expires: expires, owner: k.Owner, idle: k.Idle}
 		add(m.counters, k, c)
-		m.keys++
+		m.own(k.Owner, 1)
 	}
+	c.used = now
 	if c.total+amount > limit {
 		return c.total, false, nil, nil
 	}
@@ -103,12 +121,12 @@ func (m *Memory) Admit(_ context.Context, k Key, limit int, per time.Duration) (
 	m.sweep(now, false)
 	c := m.cells[k.Holder][k.Name]
 	if c == nil {
-		if err := m.room(now); err != nil {
+		if err := m.room(now, k.Owner); err != nil {
 			return false, 0, nil, err
 		}
-		c = &cell{tat: now}
+		c = &cell{tat: now, owner: k.Owner}
 		add(m.cells, k, c)
-		m.keys++
+		m.own(k.Owner, 1)
 	}
 	tat := c.tat
 	if tat.Before(now) {
@@ -138,27 +156,47 @@ func add[T any](m map[string]map[string]*T, k Key, v *T) {
 	names[k.Name] = v
 }
 
-// room makes sure one more key fits, sweeping at once if the store is full (at most once a second,
-// so that a store kept full does not make every call pay for a sweep). The caller holds m.mu.
-func (m *Memory) room(now time.Time) error {
-	if m.keys < m.maxKeys {
+// own counts n more keys (or fewer) made by owner. The caller holds m.mu.
+func (m *Memory) own(owner string, n int) {
+	m.keys += n
+	if m.owned[owner]+n <= 0 {
+		delete(m.owned, owner)
+		return
+	}
+	m.owned[owner] += n
+}
+
+// room makes sure one more key made by owner fits, sweeping at once if the store or the owner's
+// share is full (at most once a second, so that a store kept full does not make every call pay
+// for a sweep). The caller holds m.mu.
+func (m *Memory) room(now time.Time, owner string) error {
+	full := func() bool { return m.keys >= m.maxKeys || m.owned[owner] >= m.maxPerOwn }
+	if !full() {
 		return nil
 	}
 	if now.Sub(m.swept) >= time.Second {
 		m.swept = now
 		m.sweep(now, true)
-		if m.keys < m.maxKeys {
+		if !full() {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %d counters and rate cells live (state.max_keys)", ErrFull, m.keys)
+	if m.keys >= m.maxKeys {
+		return fmt.Errorf("%w: %d counters and rate cells live (state.max_keys)", ErrFull, m.keys)
+	}
+	return fmt.Errorf("%w: this caller's calls made %d counters and rate cells (state.max_keys_per_caller)", ErrFull, m.owned[owner])
 }
 
 // Forget implements Store.
 func (m *Memory) Forget(_ context.Context, holder string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.keys -= len(m.counters[holder]) + len(m.cells[holder])
+	for _, c := range m.counters[holder] {
+		m.own(c.owner, -1)
+	}
+	for _, c := range m.cells[holder] {
+		m.own(c.owner, -1)
+	}
 	delete(m.counters, holder)
 	delete(m.cells, holder)
 	delete(m.kills, holder)
@@ -219,9 +257,10 @@ func (m *Memory) Kills(context.Context) ([]Kill, error) {
 	return out, nil
 }
 
-// sweep drops expired windows and rate cells that have refilled (a cell whose next arrival time has
-// passed is the same as no cell), every few thousand operations or now when force is set, so memory
-// stays bounded by the number of live keys. The caller holds m.mu.
+// sweep drops counters whose window has ended or that went unused past their idle time, and rate
+// cells that have refilled (a cell whose next arrival time has passed is the same as no cell),
+// every few thousand operations or now when force is set, so memory stays bounded by the number of
+// live keys. The caller holds m.mu.
 func (m *Memory) sweep(now time.Time, force bool) {
 	m.ops++
 	if !force && m.ops%4096 != 0 {
@@ -229,9 +268,9 @@ func (m *Memory) sweep(now time.Time, force bool) {
 	}
 	for h, names := range m.counters {
 		for k, c := range names {
-			if !c.expires.IsZero() && now.After(c.expires) {
+			if c.gone(now) {
 				delete(names, k)
-				m.keys--
+				m.own(c.owner, -1)
 			}
 		}
 		if len(names) == 0 {
@@ -242,7 +281,7 @@ func (m *Memory) sweep(now time.Time, force bool) {
 		for k, c := range names {
 			if !now.Before(c.tat) {
 				delete(names, k)
-				m.keys--
+				m.own(c.owner, -1)
 			}
 		}
 		if len(names) == 0 {

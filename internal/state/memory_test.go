@@ -23,7 +23,7 @@ func TestReserveAtomicUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, admitted, _, _ := m.Reserve(context.Background(), Key{"h", "k"}, 100, 2000, 0); admitted {
+			if _, admitted, _, _ := m.Reserve(context.Background(), Key{Holder: "h", Name: "k"}, 100, 2000, 0); admitted {
 				ok.Add(1)
 			}
 		}()
@@ -38,23 +38,23 @@ func TestReserveReleaseAndWindow(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 20, 10, 0, 30, 0, time.UTC)}
 	m := NewMemory(clk.now)
 	ctx := context.Background()
-	_, ok, rel, _ := m.Reserve(ctx, Key{"h", "b"}, 400, 500, time.Minute)
+	_, ok, rel, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 400, 500, time.Minute)
 	if !ok {
 		t.Fatal("first reservation refused")
 	}
-	if _, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 200, 500, time.Minute); ok {
+	if _, ok, _, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 200, 500, time.Minute); ok {
 		t.Fatal("reservation over the limit admitted")
 	}
 	rel()
 	rel() // second call must not give back twice
-	if total, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 500, 500, time.Minute); !ok || total != 500 {
+	if total, ok, _, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 500, 500, time.Minute); !ok || total != 500 {
 		t.Fatalf("after release: total %v ok %v, want 500 true", total, ok)
 	}
-	if _, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 1, 500, time.Minute); ok {
+	if _, ok, _, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 1, 500, time.Minute); ok {
 		t.Fatal("double release gave back twice")
 	}
 	clk.t = clk.t.Add(time.Minute) // next window
-	if total, ok, _, _ := m.Reserve(ctx, Key{"h", "b"}, 500, 500, time.Minute); !ok || total != 500 {
+	if total, ok, _, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 500, 500, time.Minute); !ok || total != 500 {
 		t.Fatalf("new window: total %v ok %v, want 500 true", total, ok)
 	}
 }
@@ -64,11 +64,11 @@ func TestAdmitRate(t *testing.T) {
 	m := NewMemory(clk.now)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if ok, _, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
+		if ok, _, _, _ := m.Admit(ctx, Key{Holder: "h", Name: "r"}, 3, time.Second); !ok {
 			t.Fatalf("call %d of a burst of 3 refused", i+1)
 		}
 	}
-	ok, retry, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second)
+	ok, retry, _, _ := m.Admit(ctx, Key{Holder: "h", Name: "r"}, 3, time.Second)
 	if ok {
 		t.Fatal("4th call within a second admitted")
 	}
@@ -76,12 +76,12 @@ func TestAdmitRate(t *testing.T) {
 		t.Errorf("retryAfter = %v, want within (0, 333ms]", retry)
 	}
 	clk.t = clk.t.Add(time.Second / 3)
-	if ok, _, rel, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
+	if ok, _, rel, _ := m.Admit(ctx, Key{Holder: "h", Name: "r"}, 3, time.Second); !ok {
 		t.Fatal("a slot should have refilled after 1/3 s")
 	} else {
 		rel()
 	}
-	if ok, _, _, _ := m.Admit(ctx, Key{"h", "r"}, 3, time.Second); !ok {
+	if ok, _, _, _ := m.Admit(ctx, Key{Holder: "h", Name: "r"}, 3, time.Second); !ok {
 		t.Fatal("released slot not given back")
 	}
 }
@@ -116,10 +116,10 @@ func TestKill(t *testing.T) {
 func TestForgetDropsWhatAHolderKept(t *testing.T) {
 	m := NewMemory(nil)
 	ctx := context.Background()
-	s1, s2 := Key{"session:s1", "budget:b:session"}, Key{"session:s2", "budget:b:session"}
+	s1, s2 := Key{Holder: "session:s1", Name: "budget:b:session"}, Key{Holder: "session:s2", Name: "budget:b:session"}
 	m.Reserve(ctx, s1, 10, 10, 0)
 	m.Reserve(ctx, s2, 10, 10, 0)
-	m.Admit(ctx, Key{"session:s1", "rate:r:session"}, 1, time.Hour)
+	m.Admit(ctx, Key{Holder: "session:s1", Name: "rate:r:session"}, 1, time.Hour)
 	m.Kill(ctx, "session:s1", "rule k")
 	if m.Keys() != 3 {
 		t.Fatalf("Keys = %d, want 3", m.Keys())
@@ -141,24 +141,24 @@ func TestForgetDropsWhatAHolderKept(t *testing.T) {
 
 func TestBoundedStoreRefusesNewKeysWhenFull(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemoryBounded(clk.now, 3)
+	m := NewMemoryBounded(clk.now, 3, 3)
 	ctx := context.Background()
 	for i := range 3 {
-		if _, ok, _, err := m.Reserve(ctx, Key{fmt.Sprint("run:", i), "b"}, 1, 10, 0); !ok || err != nil {
+		if _, ok, _, err := m.Reserve(ctx, Key{Holder: fmt.Sprint("run:", i), Name: "b"}, 1, 10, 0); !ok || err != nil {
 			t.Fatalf("counter %d: %v %v", i, ok, err)
 		}
 	}
-	if _, _, _, err := m.Reserve(ctx, Key{"run:new", "b"}, 1, 10, 0); !errors.Is(err, ErrFull) {
+	if _, _, _, err := m.Reserve(ctx, Key{Holder: "run:new", Name: "b"}, 1, 10, 0); !errors.Is(err, ErrFull) {
 		t.Fatalf("a fourth counter: %v, want ErrFull", err)
 	}
-	if _, _, _, err := m.Admit(ctx, Key{"run:new", "r"}, 1, time.Minute); !errors.Is(err, ErrFull) {
+	if _, _, _, err := m.Admit(ctx, Key{Holder: "run:new", Name: "r"}, 1, time.Minute); !errors.Is(err, ErrFull) {
 		t.Fatalf("a rate cell in a full store: %v, want ErrFull", err)
 	}
-	if _, ok, _, err := m.Reserve(ctx, Key{"run:0", "b"}, 1, 10, 0); !ok || err != nil {
+	if _, ok, _, err := m.Reserve(ctx, Key{Holder: "run:0", Name: "b"}, 1, 10, 0); !ok || err != nil {
 		t.Errorf("a counter that exists, in a full store: %v %v", ok, err)
 	}
 	m.Forget(ctx, "run:1")
-	if _, ok, _, err := m.Reserve(ctx, Key{"run:new", "b"}, 1, 10, 0); !ok || err != nil {
+	if _, ok, _, err := m.Reserve(ctx, Key{Holder: "run:new", Name: "b"}, 1, 10, 0); !ok || err != nil {
 		t.Errorf("after a Forget: %v %v", ok, err)
 	}
 }
@@ -167,22 +167,63 @@ func TestBoundedStoreRefusesNewKeysWhenFull(t *testing.T) {
 // at once, and a window's counter goes with its window.
 func TestFullStoreSweepsWhatHasExpired(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemoryBounded(clk.now, 2)
+	m := NewMemoryBounded(clk.now, 2, 2)
 	ctx := context.Background()
-	m.Admit(ctx, Key{"tool:a", "r"}, 10, time.Second) // next arrival in 100 ms
-	m.Reserve(ctx, Key{"agent:a", "b"}, 1, 10, time.Minute)
-	if _, _, _, err := m.Admit(ctx, Key{"tool:b", "r"}, 10, time.Second); !errors.Is(err, ErrFull) {
+	m.Admit(ctx, Key{Holder: "tool:a", Name: "r"}, 10, time.Second) // next arrival in 100 ms
+	m.Reserve(ctx, Key{Holder: "agent:a", Name: "b"}, 1, 10, time.Minute)
+	if _, _, _, err := m.Admit(ctx, Key{Holder: "tool:b", Name: "r"}, 10, time.Second); !errors.Is(err, ErrFull) {
 		t.Fatalf("a third key: %v, want ErrFull", err)
 	}
 	clk.t = clk.t.Add(time.Second)
-	if ok, _, _, err := m.Admit(ctx, Key{"tool:b", "r"}, 10, time.Second); !ok || err != nil {
+	if ok, _, _, err := m.Admit(ctx, Key{Holder: "tool:b", Name: "r"}, 10, time.Second); !ok || err != nil {
 		t.Fatalf("after the first cell refilled: %v %v", ok, err)
 	}
 	if m.Keys() != 2 {
 		t.Errorf("Keys = %d, want 2 (the window's counter and the new cell)", m.Keys())
 	}
 	clk.t = clk.t.Add(time.Minute)
-	if _, ok, _, err := m.Reserve(ctx, Key{"agent:b", "b"}, 1, 10, 0); !ok || err != nil {
+	if _, ok, _, err := m.Reserve(ctx, Key{Holder: "agent:b", Name: "b"}, 1, 10, 0); !ok || err != nil {
 		t.Errorf("after the window ended: %v %v", ok, err)
+	}
+}
+
+// One caller's calls cannot fill the store: past its share, its new keys are refused and others'
+// are not. A run's counter that goes unused past its idle time is dropped.
+func TestKeysPerCallerAndIdle(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := NewMemoryBounded(clk.now, 10, 2)
+	ctx := context.Background()
+	run := func(owner string, i int) Key {
+		return Key{Holder: fmt.Sprint("run:/", owner, i), Name: "b", Owner: owner, Idle: time.Hour}
+	}
+	for i := range 2 {
+		if _, ok, _, err := m.Reserve(ctx, run("mallory", i), 1, 10, 0); !ok || err != nil {
+			t.Fatalf("mallory's run %d: %v %v", i, ok, err)
+		}
+	}
+	if _, _, _, err := m.Reserve(ctx, run("mallory", 2), 1, 10, 0); !errors.Is(err, ErrFull) {
+		t.Fatalf("mallory's third run: %v, want ErrFull", err)
+	}
+	if _, _, _, err := m.Admit(ctx, Key{Holder: "identity:mallory", Name: "r", Owner: "mallory"}, 1, time.Second); !errors.Is(err, ErrFull) {
+		t.Fatalf("mallory's rate cell: %v, want ErrFull", err)
+	}
+	if _, ok, _, err := m.Reserve(ctx, run("alice", 0), 1, 10, 0); !ok || err != nil {
+		t.Errorf("alice's run: %v %v", ok, err)
+	}
+	if _, ok, _, err := m.Reserve(ctx, run("mallory", 0), 1, 10, 0); !ok || err != nil {
+		t.Errorf("mallory's existing counter: %v %v", ok, err)
+	}
+
+	clk.t = clk.t.Add(50 * time.Minute)
+	m.Reserve(ctx, run("mallory", 0), 1, 10, 0) // used: stays
+	clk.t = clk.t.Add(20 * time.Minute)         // run 1 idle 70 minutes
+	if _, ok, _, err := m.Reserve(ctx, run("mallory", 2), 1, 10, 0); !ok || err != nil {
+		t.Fatalf("mallory's new run once an idle one was dropped: %v %v", ok, err)
+	}
+	if total, _, _, _ := m.Reserve(ctx, run("mallory", 0), 0, 10, 0); total != 3 {
+		t.Errorf("the run in use: total %v, want 3 (kept)", total)
+	}
+	if m.Keys() != 2 {
+		t.Errorf("Keys = %d, want 2 (alice's run, idle too, dropped as well)", m.Keys())
 	}
 }

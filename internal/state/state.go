@@ -14,23 +14,27 @@ import (
 )
 
 // Key names a counter or a rate limit's cell: Name is what it counts (its kind, rule and scope) and
-// Holder whom it is counted for, in the form of a kill scope ("session:<id>", "run:<id>",
-// "agent:<id>", "tenant:<id>", or another "<kind>:<value>"), so that Forget can drop everything
-// kept for a holder that is gone.
+// Holder whom it is counted for ("session:<id>", "agent:<id>", "tenant:<id>", "run:<tenant>/<id>",
+// or another "<kind>:<value>"), so that Forget can drop everything kept for a holder that is gone.
 type Key struct {
 	Holder, Name string
+	// Owner is the caller whose call made the key (a principal id), for the bound on the keys one
+	// caller may make. It does not name the key: calls of several callers share a key they all hold.
+	Owner string
+	// Idle drops a counter unused this long (0: kept until its window ends or Forget).
+	Idle time.Duration
 }
 
-// ErrFull is returned by Reserve and Admit when a new counter or cell would take the store past its
-// bound on live keys. What a refused call gets then is the fail posture's choice.
+// ErrFull is returned by Reserve and Admit when a new counter or cell would take the store, or the
+// keys its caller made, past their bound. What a refused call gets then is the fail posture's choice.
 var ErrFull = errors.New("state store full")
 
 // Store is the state behind budgets, rate limits and kills. Implementations must make Reserve and
 // Admit atomic check-and-add operations.
 type Store interface {
 	// Reserve adds amount to the counter k if the total stays within limit, and reports whether it
-	// did. With window > 0 the counter restarts at every window boundary (fixed windows aligned to the
-	// Unix epoch). The returned Release takes the amount back; it is nil when nothing was reserved.
+	// did. With window > 0 the counter restarts at every window boundary (fixed windows counted from
+	// the zero time.Time, 0001-01-01 UTC, as time.Truncate counts them). The returned Release takes the amount back; it is nil when nothing was reserved.
 	Reserve(ctx context.Context, k Key, amount, limit float64, window time.Duration) (total float64, ok bool, release Release, err error)
 	// Admit takes one slot of a rate limit of limit calls per per (a generic cell rate algorithm, so a
 	// burst of up to limit is allowed and slots refill smoothly). When refused, retryAfter says when

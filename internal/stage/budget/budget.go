@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
@@ -133,16 +135,25 @@ func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bo
 	return true
 }
 
+// RunIdle is how long a counter kept per run may go unused before it is dropped. A client names its
+// runs, so a run's budget bounds a well-behaved workflow, not a hostile caller (which can start
+// another run); without this, every run ever named would be remembered.
+const RunIdle = 24 * time.Hour
+
 // Key is the state key of a budget or rate counter: what it counts (its kind, name and scope) and
-// whom it is counted for (policy.Input.Holder: a scope the call has no value for falls back to the
-// nearest one it has). Calls without any (no agent id, no tenant) share the counter of all such
-// calls, which is the conservative choice. The holder names its kind, so a client-chosen run id can
-// never name another caller's session or agent counter.
+// whom it is counted for (policy.Input.Holder: a scope the call has no value for falls back to its
+// session, then its agent). Calls without any (no agent id, no tenant) share the counter of all
+// such calls, which is the conservative choice. The key is owned by the calling agent, whose share
+// of the store is bounded.
 func Key(kind, name string, scope policy.Scope, in *policy.Input) state.Key {
 	if scope == "" {
 		scope = policy.ScopeSession
 	}
-	return state.Key{Holder: in.Holder(scope), Name: kind + ":" + name + ":" + string(scope)}
+	k := state.Key{Holder: in.Holder(scope), Name: kind + ":" + name + ":" + string(scope), Owner: in.Agent.ID}
+	if strings.HasPrefix(k.Holder, "run:") {
+		k.Idle = RunIdle
+	}
+	return k
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

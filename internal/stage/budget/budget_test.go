@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"strings"
 	"cmp"
 	"context"
 	"io"
@@ -106,9 +107,10 @@ func TestKeyScopes(t *testing.T) {
 		{full, policy.ScopeSession, "session:s"},
 		{full, "", "session:s"},
 		{full, policy.ScopeAgent, "agent:a"},
-		{full, policy.ScopeRun, "run:r"},
+		{full, policy.ScopeRun, "run:t/r"},
 		{full, policy.ScopeTenant, "tenant:t"},
-		{stateless, policy.ScopeSession, "run:r"},
+		{stateless, policy.ScopeSession, "agent:a"}, // never the run a client names
+		{stateless, policy.ScopeRun, "run:t/r"},
 		{noRun, policy.ScopeRun, "session:s"},
 		{agentOnly, policy.ScopeSession, "agent:a"},
 		{agentOnly, policy.ScopeRun, "agent:a"},
@@ -116,7 +118,10 @@ func TestKeyScopes(t *testing.T) {
 		{nobody, policy.ScopeSession, ""},
 	}
 	for _, tt := range tests {
-		want := state.Key{Holder: tt.holder, Name: "budget:k:" + string(cmp.Or(tt.scope, policy.ScopeSession))}
+		want := state.Key{Holder: tt.holder, Name: "budget:k:" + string(cmp.Or(tt.scope, policy.ScopeSession)), Owner: tt.in.Agent.ID}
+		if strings.HasPrefix(tt.holder, "run:") {
+			want.Idle = RunIdle
+		}
 		if got := Key("budget", "k", tt.scope, tt.in); got != want {
 			t.Errorf("Key(%q) of %+v = %+v, want %+v", tt.scope, tt.in.Session, got, want)
 		}

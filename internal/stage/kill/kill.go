@@ -49,8 +49,9 @@ func Scopes(in *policy.Input) []string {
 	return scopes
 }
 
-// Target is the scope a kill_session decision on the call in disables: its session; a 2026-07-28
-// request, which has none, its run, or without a run its agent. It is "" when the call has none.
+// Target is the scope a kill_session decision on the call in disables: its session; for a
+// 2026-07-28 request, which has none, its agent (never a run the client names, which it could change
+// at will, or name to kill another caller's run). It is "" when the call has neither.
 func Target(in *policy.Input) string { return in.Holder(policy.ScopeSession) }
 
 // Handle implements pipeline.Stage.

@@ -71,7 +71,7 @@ func TestTarget(t *testing.T) {
 		want string
 	}{
 		{policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{ID: "s", RunID: "r"}}, "session:s"},
-		{policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{RunID: "r"}}, "run:r"},
+		{policy.Input{Agent: policy.Principal{ID: "a"}, Session: policy.Session{RunID: "r"}}, "agent:a"}, // never the run a client names
 		{policy.Input{Agent: policy.Principal{ID: "a"}, Tenant: "t"}, "agent:a"},
 		{policy.Input{Tenant: "t"}, ""},
 	}

@@ -14,7 +14,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		killed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_sessions_killed_total",
-			Help: "Sessions killed by a kill_session decision, by the engine that decided it.",
+			Help: "kill_session decisions carried out (the session, or for a 2026-07-28 request the agent, killed), by the engine that decided it.",
 		}, []string{"engine"}),
 	}
 	reg.MustRegister(m.killed)

@@ -69,7 +69,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		if len(l.Tools) > 0 && !matchAny(l.Tools, target) {
 			continue
 		}
-		key := state.Key{Holder: string(l.Scope) + ":" + scopeValue(l.Scope, &c.Input), Name: "ratelimit:" + strconv.Itoa(i)}
+		key := state.Key{Holder: string(l.Scope) + ":" + scopeValue(l.Scope, &c.Input), Name: "ratelimit:" + strconv.Itoa(i), Owner: c.Input.User.ID}
 		ok, retry, _, err := s.store.Admit(ctx, key, l.Limit, l.Per)
 		if err != nil {
 			if s.fail == pipeline.FailOpen {
