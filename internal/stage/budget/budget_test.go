@@ -1,11 +1,11 @@
 package budget
 
 import (
-	"strings"
 	"cmp"
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
