@@ -65,7 +65,7 @@ starter Rego policies enforcing, the admin listener on 127.0.0.1:9090 and the au
 
 The admin listener serves /metrics, /healthz, /readyz and the admin API (engagement allowlists, tool
 pin approvals, the kill switch). SIGHUP reloads the rules file and the Rego bundle. SIGUSR1 kills
-everything until DELETE /admin/v1/kills/all. SIGINT or SIGTERM shut down
+everything until POST /admin/v1/kills/lift {"scope": "all"}. SIGINT or SIGTERM shut down
 gracefully: listen streams (GET, subscriptions/listen) end, in-flight requests finish (up to
 http.shutdown_grace), sessions end, the audit log is sealed.
 
@@ -277,7 +277,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	eng.watch(ctx, logger)
-	killOnUSR1(ctx, store, recorder, logger, "DELETE /admin/v1/kills/all on the admin listener")
+	killOnUSR1(ctx, store, recorder, logger, `POST /admin/v1/kills/lift {"scope": "all"} on the admin listener`)
 	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)

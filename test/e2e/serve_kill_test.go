@@ -125,21 +125,21 @@ upstreams:
 	if status != 200 || !strings.Contains(body, `"scope":"agent:mallory"`) || !strings.Contains(body, "refunds are not for agents") {
 		t.Errorf("GET kills: %d %s", status, body)
 	}
-	if status, body := adminDo("DELETE", "/admin/v1/kills/agent:mallory", ""); status != 200 {
+	if status, body := adminDo("POST", "/admin/v1/kills/lift", `{"scope":"agent:mallory"}`); status != 200 {
 		t.Errorf("lift: %d %s", status, body)
 	}
 	expect("mallory's echo after the lift", call("mallory-key", "echo"), "ok")
-	if status, _ := adminDo("DELETE", "/admin/v1/kills/agent:mallory", ""); status != 404 {
+	if status, _ := adminDo("POST", "/admin/v1/kills/lift", `{"scope":"agent:mallory"}`); status != 404 {
 		t.Errorf("a second lift: %d, want 404", status)
 	}
-	if status, _ := adminDo("PUT", "/admin/v1/kills/everyone", `{"reason":"x"}`); status != 400 {
+	if status, _ := adminDo("POST", "/admin/v1/kills", `{"scope":"everyone","reason":"x"}`); status != 400 {
 		t.Errorf("a kill of no scope: %d, want 400", status)
 	}
-	if status, body := adminDo("PUT", "/admin/v1/kills/all", `{"reason":"incident 42"}`); status != 200 {
+	if status, body := adminDo("POST", "/admin/v1/kills", `{"scope":"all","reason":"incident 42"}`); status != 200 {
 		t.Errorf("kill all: %d %s", status, body)
 	}
 	expect("alice's echo with all killed", call("alice-key", "echo"), "session_killed")
-	adminDo("DELETE", "/admin/v1/kills/all", "")
+	adminDo("POST", "/admin/v1/kills/lift", `{"scope":"all"}`)
 	expect("alice's echo after all was lifted", call("alice-key", "echo"), "ok")
 	stop()
 

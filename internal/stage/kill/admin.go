@@ -22,12 +22,13 @@ type Change struct {
 
 // Admin serves the kill switch's admin API (SPEC §10.4):
 //
-//	GET    /admin/v1/kills           the killed scopes, oldest first
-//	PUT    /admin/v1/kills/{scope}   {"reason": "..."} kills the scope
-//	DELETE /admin/v1/kills/{scope}   lifts it
+//	GET  /admin/v1/kills        the killed scopes, oldest first
+//	POST /admin/v1/kills        {"scope": "agent:a", "reason": "..."} kills the scope
+//	POST /admin/v1/kills/lift   {"scope": "agent:a"} lifts it
 //
-// A scope is "all", or "session:", "run:", "agent:" or "tenant:" followed by an id. Every change is
-// audited before it is acknowledged, and undone if it cannot be.
+// A scope is "all", or "session:", "run:", "agent:" or "tenant:" followed by an id. It travels in
+// the body, never in the path, where a '/' or a '?' in an id would be cleaned or cut into another
+// scope. Every change is audited before it is acknowledged, and undone if it cannot be.
 type Admin struct {
 	Store state.Store
 	// Record writes the audit record of a change.
@@ -40,8 +41,8 @@ type Admin struct {
 // Register adds the routes to mux.
 func (a *Admin) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/v1/kills", a.list)
-	mux.HandleFunc("PUT /admin/v1/kills/{scope...}", a.kill)
-	mux.HandleFunc("DELETE /admin/v1/kills/{scope...}", a.lift)
+	mux.HandleFunc("POST /admin/v1/kills", a.kill)
+	mux.HandleFunc("POST /admin/v1/kills/lift", a.lift)
 }
 
 // Limits of what an operator may name, so that the audit record and the log stay readable.
@@ -79,19 +80,20 @@ func (a *Admin) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) kill(w http.ResponseWriter, r *http.Request) {
-	scope := r.PathValue("scope")
-	if err := ValidScope(scope); err != nil {
-		adminapi.Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	var body struct {
+		Scope  string `json:"scope"`
 		Reason string `json:"reason"`
 	}
 	if !adminapi.Decode(w, r, &body) {
 		return
 	}
-	if body.Reason == "" || len(body.Reason) > maxReason {
-		adminapi.Error(w, http.StatusBadRequest, fmt.Sprintf(`the body must be {"reason": "<why, at most %d bytes>"}`, maxReason))
+	scope := body.Scope
+	if err := ValidScope(scope); err != nil {
+		adminapi.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if body.Reason == "" || len(body.Reason) > maxReason || !utf8.ValidString(body.Reason) {
+		adminapi.Error(w, http.StatusBadRequest, fmt.Sprintf(`the body must be {"scope": "...", "reason": "<why, at most %d bytes>"}`, maxReason))
 		return
 	}
 	ctx := r.Context()
@@ -107,6 +109,10 @@ func (a *Admin) kill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !a.audited(w, r, Change{Action: "kill", Scope: scope, Reason: body.Reason}, func() error {
+		// Only this change is undone: a kill that replaced it meanwhile (a decision's) stays.
+		if _, now, err := a.Store.Killed(ctx, scope); err != nil || now != body.Reason {
+			return err
+		}
 		if was == "" {
 			_, err := a.Store.Lift(ctx, scope)
 			return err
@@ -120,7 +126,13 @@ func (a *Admin) kill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) lift(w http.ResponseWriter, r *http.Request) {
-	scope := r.PathValue("scope")
+	var body struct {
+		Scope string `json:"scope"`
+	}
+	if !adminapi.Decode(w, r, &body) {
+		return
+	}
+	scope := body.Scope
 	if err := ValidScope(scope); err != nil {
 		adminapi.Error(w, http.StatusBadRequest, err.Error())
 		return
@@ -142,6 +154,10 @@ func (a *Admin) lift(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !a.audited(w, r, Change{Action: "lift", Scope: scope, Reason: before}, func() error {
+		// Only this change is undone: a scope killed again meanwhile keeps that kill.
+		if now, _, err := a.Store.Killed(ctx, scope); err != nil || now != "" {
+			return err
+		}
 		return a.Store.Kill(ctx, scope, before)
 	}) {
 		return
