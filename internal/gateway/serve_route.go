@@ -559,10 +559,31 @@ func (s *Server) Closed(sess *streamable.Session) {
 		}
 	}
 	// The session's id is never minted again: what was kept for it (budgets and rates counted per
-	// session, a kill) can only grow the store from now on.
-	if err := s.g.opts.Store.Forget(context.Background(), "session:"+sess.ID); err != nil {
-		s.g.logger.Warn("state of an ended session not dropped", "session", sess.ID, "error", err)
+	// session, a kill) can only grow the store from now on. A call of the session still in flight
+	// may count or kill after this, so it is forgotten again once no call can be: after the longest
+	// request timeout.
+	holder := "session:" + sess.ID
+	forget := func() {
+		if err := s.g.opts.Store.Forget(context.Background(), holder); err != nil {
+			s.g.logger.Warn("state of an ended session not dropped", "session", sess.ID, "error", err)
+		}
 	}
+	forget()
+	time.AfterFunc(forgetAgainAfter(s), forget)
+}
+
+// forgetAgainAfter is when an ended session's state is forgotten a second time; tests shorten it.
+var forgetAgainAfter = func(s *Server) time.Duration { return s.longestCall() + time.Minute }
+
+// longestCall is the longest a request to any upstream may take.
+func (s *Server) longestCall() time.Duration {
+	longest := defaultRequestTimeout
+	for _, up := range s.opts.Upstreams {
+		if t, ok := up.(interface{ RequestTimeout() time.Duration }); ok {
+			longest = max(longest, t.RequestTimeout())
+		}
+	}
+	return longest
 }
 
 // Refused implements streamable.Backend.

@@ -996,8 +996,12 @@ func TestServeStatelessKillAndBudgetStayWithTheirCaller(t *testing.T) {
 	}
 }
 
-// What was kept for a legacy session (its budget counters, its kill) is dropped when it ends.
+// What was kept for a legacy session (its budget counters, its kill) is dropped when it ends, and
+// again once its calls still in flight cannot be any more.
 func TestServeEndedSessionLeavesNoState(t *testing.T) {
+	was := forgetAgainAfter
+	t.Cleanup(func() { forgetAgainAfter = was }) // after the harness's own clean-up, which ends sessions
+	forgetAgainAfter = func(*Server) time.Duration { return 200 * time.Millisecond }
 	store := state.NewMemory(nil)
 	h := newServeHarness(t, ServeOptions{}, withRules(t, killAndBudgetPolicy), func(o *Options, _ *streamable.Config) { o.Store = store })
 	for _, kill := range []bool{false, true} {
@@ -1013,7 +1017,8 @@ func TestServeEndedSessionLeavesNoState(t *testing.T) {
 		if n := store.Keys(); n != 1 {
 			t.Fatalf("keys during the session = %d, want its budget counter", n)
 		}
-		if kills, _ := store.Kills(context.Background()); len(kills) != map[bool]int{false: 0, true: 1}[kill] {
+		kills, _ := store.Kills(context.Background())
+		if len(kills) != map[bool]int{false: 0, true: 1}[kill] {
 			t.Fatalf("kills during the session: %v", kills)
 		}
 		s.Close() // DELETE
@@ -1021,9 +1026,17 @@ func TestServeEndedSessionLeavesNoState(t *testing.T) {
 		for store.Keys() != 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		kills, _ := store.Kills(context.Background())
-		if n := store.Keys(); n != 0 || len(kills) != 0 {
-			t.Errorf("after the session ended: %d keys, kills %v; want none", n, kills)
+		left, _ := store.Kills(context.Background())
+		if n := store.Keys(); n != 0 || len(left) != 0 {
+			t.Errorf("after the session ended: %d keys, kills %v; want none", n, left)
+		}
+		if kill {
+			// A call of the session still in flight kills it after it ended: forgotten again later.
+			store.Kill(context.Background(), kills[0].Scope, "a late decision")
+			time.Sleep(400 * time.Millisecond)
+			if left, _ := store.Kills(context.Background()); len(left) != 0 {
+				t.Errorf("a late kill of the ended session is still kept: %v", left)
+			}
 		}
 	}
 }
