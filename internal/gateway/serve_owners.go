@@ -1,13 +1,15 @@
 package gateway
 
 import (
+	"container/list"
 	"strings"
 	"sync"
 )
 
-// Bounds of what is remembered for routing resources: an upstream lists as many as it likes, page
-// after page. Past maxOwnedURIs the oldest URI is forgotten; past maxOwnedTemplates new templates are
-// not remembered (each read of an unlisted URI is matched against every template).
+// Bounds of what is remembered, per upstream, for routing resources: an upstream lists as many as
+// it likes, page after page. Past maxOwnedURIs the URI it listed least recently is forgotten; past
+// maxOwnedTemplates its new templates are not remembered (each read of an unlisted URI is matched
+// against every template). Each upstream has its own share, so one cannot push out another's.
 const (
 	maxOwnedURIs      = 100_000
 	maxOwnedTemplates = 1_000
@@ -20,23 +22,29 @@ type ownerEntry struct {
 	rank int
 }
 
+// ownedURI is an element of an upstream's list of the URIs it owns.
+type ownedURI struct {
+	uri string
+	e   ownerEntry
+}
+
 // resourceOwners remembers which upstream listed which resource URIs and URI templates (a '{' in the
-// key). URIs are kept up to maxURIs, the oldest forgotten first; templates up to maxTemplates, later
-// ones not kept. A URI not remembered is routed as one never listed: by template, else to the
-// unprefixed upstream.
+// key), within bounds per upstream. A URI not remembered is routed as one never listed: by
+// template, else to the unprefixed upstream.
 type resourceOwners struct {
 	mu        sync.RWMutex
-	uris      map[string]ownerEntry
-	order     []string // uris, oldest first
+	uris      map[string]*list.Element // of an ownedURI, in its owner's list in byUp
+	byUp      map[Upstream]*list.List  // each upstream's URIs, least recently listed first
 	templates map[string]ownerEntry
-	clashes   map[string]bool // keys two upstreams listed, each warned about once
-	maxURIs   int
-	maxTempl  int
+	templOf   map[Upstream]int // templates kept per upstream
+	clashes   map[string]bool  // keys two upstreams listed, each warned about once
+	maxURIs   int              // per upstream
+	maxTempl  int              // per upstream
 }
 
 func newResourceOwners(maxURIs, maxTemplates int) *resourceOwners {
-	return &resourceOwners{uris: map[string]ownerEntry{}, templates: map[string]ownerEntry{}, clashes: map[string]bool{},
-		maxURIs: maxURIs, maxTempl: maxTemplates}
+	return &resourceOwners{uris: map[string]*list.Element{}, byUp: map[Upstream]*list.List{}, templates: map[string]ownerEntry{},
+		templOf: map[Upstream]int{}, clashes: map[string]bool{}, maxURIs: maxURIs, maxTempl: maxTemplates}
 }
 
 // lookup finds the owner of uri: the upstream that listed it, else the one with the template
@@ -44,8 +52,8 @@ func newResourceOwners(maxURIs, maxTemplates int) *resourceOwners {
 func (o *resourceOwners) lookup(uri string) (Upstream, bool) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	if e, ok := o.uris[uri]; ok {
-		return e.up, true
+	if el, ok := o.uris[uri]; ok {
+		return el.Value.(*ownedURI).e.up, true
 	}
 	var best ownerEntry
 	bestLen := -1
@@ -63,30 +71,42 @@ func (o *resourceOwners) lookup(uri string) (Upstream, bool) {
 func (o *resourceOwners) claim(key string, e ownerEntry) (first, other ownerEntry, clash bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	template := strings.IndexByte(key, '{') >= 0
-	m := o.uris
-	if template {
-		m = o.templates
-	}
-	p, ok := m[key]
-	switch {
-	case !ok && template:
-		if len(m) < o.maxTempl {
-			m[key] = e
+	var p ownerEntry
+	if strings.IndexByte(key, '{') >= 0 {
+		var ok bool
+		if p, ok = o.templates[key]; !ok {
+			if o.templOf[e.up] < o.maxTempl {
+				o.templates[key] = e
+				o.templOf[e.up]++
+			}
+			return
 		}
-		return
-	case !ok:
-		m[key] = e
-		o.order = append(o.order, key)
-		o.evictLocked()
-		return
-	case p.up == e.up:
+		if p.up != e.up && e.rank < p.rank {
+			o.templates[key] = e
+			o.templOf[p.up]--
+			o.templOf[e.up]++
+		}
+	} else {
+		el, ok := o.uris[key]
+		if !ok {
+			o.keep(key, e)
+			return
+		}
+		p = el.Value.(*ownedURI).e
+		switch {
+		case p.up == e.up:
+			o.byUp[p.up].MoveToBack(el) // listed again: the last to be forgotten
+		case e.rank < p.rank:
+			o.byUp[p.up].Remove(el)
+			o.keep(key, e)
+		}
+	}
+	if p.up == e.up {
 		return
 	}
 	first, other = p, e
 	if e.rank < p.rank {
 		first, other = e, p
-		m[key] = e
 	}
 	if o.clashes[key] {
 		return
@@ -95,12 +115,18 @@ func (o *resourceOwners) claim(key string, e ownerEntry) (first, other ownerEntr
 	return first, other, true
 }
 
-// evictLocked forgets the oldest URIs past maxURIs. The caller holds o.mu.
-func (o *resourceOwners) evictLocked() {
-	for len(o.uris) > o.maxURIs {
-		oldest := o.order[0]
-		o.order = o.order[1:]
-		delete(o.uris, oldest)
-		delete(o.clashes, oldest)
+// keep records uri as e's, forgetting what e's upstream listed least recently past the bound. The
+// caller holds o.mu.
+func (o *resourceOwners) keep(uri string, e ownerEntry) {
+	l := o.byUp[e.up]
+	if l == nil {
+		l = list.New()
+		o.byUp[e.up] = l
+	}
+	o.uris[uri] = l.PushBack(&ownedURI{uri: uri, e: e})
+	for l.Len() > o.maxURIs {
+		oldest := l.Remove(l.Front()).(*ownedURI)
+		delete(o.uris, oldest.uri)
+		delete(o.clashes, oldest.uri)
 	}
 }
