@@ -23,14 +23,20 @@ import (
 // usr1Reason is the reason of the kill SIGUSR1 makes.
 const usr1Reason = "SIGUSR1 from an operator"
 
-// killOnUSR1 kills every scope ("all") each time gatehouse gets SIGUSR1, until ctx ends (SPEC
-// §10.4): an emergency stop that needs no admin listener. It is registered before serving starts,
-// like SIGHUP's handler, since an unhandled SIGUSR1 would end the process. The kill is audited; one
-// that cannot be audited stays in force all the same (an emergency stop is never undone for want of
-// a record) and is logged at ERROR.
-func killOnUSR1(ctx context.Context, store state.Store, rec *audit.Recorder, logger *slog.Logger, lift string) {
+// notifyUSR1 starts catching SIGUSR1, first thing at start-up: Go ignores a SIGUSR1 nothing is
+// registered for, and an emergency stop sent while gatehouse starts must not be lost. The channel
+// holds it until killOnUSR1 runs.
+func notifyUSR1() chan os.Signal {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
+	return usr1
+}
+
+// killOnUSR1 kills every scope ("all") each time usr1 (notifyUSR1) delivers SIGUSR1, until ctx ends
+// (SPEC §10.4): an emergency stop that needs no admin listener. The kill is audited; one that cannot
+// be audited stays in force all the same (an emergency stop is never undone for want of a record)
+// and is logged at ERROR.
+func killOnUSR1(ctx context.Context, usr1 chan os.Signal, store state.Store, rec *audit.Recorder, logger *slog.Logger, lift string) {
 	go func() {
 		defer signal.Stop(usr1)
 		for {
@@ -60,22 +66,26 @@ func killFileReason(path string) string { return "sentinel file " + path }
 // maxKillFile bounds what is read of a sentinel file; a larger one kills everything.
 const maxKillFile = 64 << 10
 
-// readKillFile reads at most maxKillFile+1 bytes of a regular file (a FIFO would block the poll).
+// readKillFile reads at most maxKillFile+1 bytes of a regular file. It is opened without waiting
+// (a FIFO would block the poll) and checked once open; a path that exists as anything else (a
+// dangling link, a directory) is an error, not an absent file.
 func readKillFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	if _, err := os.Lstat(path); err != nil {
+		return nil, err // absent: fs.ErrNotExist
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s exists but cannot be opened: %w", path, errors.Join(err, errUnreadable))
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: %w", path, errUnreadable)
+	}
 	return io.ReadAll(io.LimitReader(f, maxKillFile+1))
 }
+
+// errUnreadable marks a kill file that exists but cannot be read as one (which kills all).
+var errUnreadable = errors.New("unreadable kill file")
 
 // killFileScopes reads the scopes a sentinel file names: one per line, '#' starting a comment. An
 // empty file names "all"; so does one that cannot be read whole or names an invalid scope, which is
@@ -105,8 +115,10 @@ func killFileScopes(data []byte, readErr error, logger *slog.Logger, path string
 }
 
 // watchKillFile polls path every interval until ctx ends (SPEC §10.4): while the file exists, the
-// scopes it names are killed; when it goes, or stops naming one, that kill is lifted (unless an
-// operator has since killed the scope for a reason of their own). Each kill and lift is audited.
+// scopes it names are killed (again, if lifted meanwhile: the file is the switch); when it goes, or
+// stops naming one, the file's kill of it is lifted. A scope already killed for another reason (an
+// operator's, a decision's, SIGUSR1's) is left to that kill: the file neither takes it over nor
+// lifts it. Each kill and lift is audited.
 func watchKillFile(ctx context.Context, path string, every time.Duration, store state.Store, rec *audit.Recorder, logger *slog.Logger) {
 	if path == "" {
 		return
@@ -124,13 +136,19 @@ func watchKillFile(ctx context.Context, path string, every time.Duration, store 
 	poll := func() {
 		want := map[string]bool{}
 		data, err := readKillFile(path)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || errors.Is(err, errUnreadable) {
 			for _, s := range killFileScopes(data, err, logger, path) {
 				want[s] = true
 			}
 		}
 		for s := range want {
-			if held[s] {
+			killed, why, err := store.Killed(context.Background(), s)
+			if err != nil {
+				logger.Error("kill file: the kill state cannot be read", "scope", s, "error", err)
+				continue
+			}
+			if killed != "" {
+				held[s] = why == reason // another's kill stays theirs
 				continue
 			}
 			if err := store.Kill(context.Background(), s, reason); err != nil {
@@ -143,6 +161,10 @@ func watchKillFile(ctx context.Context, path string, every time.Duration, store 
 		}
 		for s := range held {
 			if want[s] {
+				continue
+			}
+			if !held[s] {
+				delete(held, s)
 				continue
 			}
 			delete(held, s)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,9 +28,12 @@ func TestSIGUSR1KillsEverythingAndIsAudited(t *testing.T) {
 	store := state.NewMemory(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	killOnUSR1(ctx, store, audit.NewRecorder(w, "enforce", logger), logger, "test")
+	usr1 := notifyUSR1()
+	defer signal.Stop(usr1)
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1) // before killOnUSR1 runs, as during start-up: kept
+	time.Sleep(20 * time.Millisecond)
+	killOnUSR1(ctx, usr1, store, audit.NewRecorder(w, "enforce", logger), logger, "test")
 
-	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if scope, reason, _ := store.Killed(ctx, "all"); scope == "all" && reason == usr1Reason {
@@ -115,4 +119,56 @@ func TestKillFile(t *testing.T) {
 	if n := strings.Count(string(data), `"method":"sentinel/kills.lift"`); n != 3 {
 		t.Errorf("audited lifts: %d, want 3 (the operator's kill is theirs)", n)
 	}
+}
+
+// The file never takes over another's kill, so removing it cannot lift one; a kill of the file's
+// lifted through the API comes back while the file names it; a path that exists but is not a
+// readable regular file kills all.
+func TestKillFileLeavesOthersKills(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	w, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit.jsonl"), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	kf := filepath.Join(dir, "STOP")
+	store := state.NewMemory(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store.Kill(ctx, "all", usr1Reason)
+	store.Kill(ctx, "agent:a", "operator")
+	watchKillFile(ctx, kf, 5*time.Millisecond, store, audit.NewRecorder(w, "enforce", logger), logger)
+	reason := func(scope string) string { _, r, _ := store.Killed(ctx, scope); return r }
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !ok() {
+			t.Fatalf("%s: all %q, agent:a %q, tenant:t %q", what, reason("all"), reason("agent:a"), reason("tenant:t"))
+		}
+	}
+
+	os.WriteFile(kf, []byte("all\nagent:a\ntenant:t\n"), 0o644)
+	eventually("the file's own scope", func() bool { return reason("tenant:t") == killFileReason(kf) })
+	time.Sleep(30 * time.Millisecond)
+	if reason("all") != usr1Reason || reason("agent:a") != "operator" {
+		t.Errorf("the file took over kills it did not make: all %q, agent:a %q", reason("all"), reason("agent:a"))
+	}
+	store.Lift(ctx, "tenant:t") // through the API, while the file names it
+	eventually("the file kills again what it names", func() bool { return reason("tenant:t") == killFileReason(kf) })
+	os.Remove(kf)
+	eventually("the file's kill lifted", func() bool { return reason("tenant:t") == "" })
+	if reason("all") != usr1Reason || reason("agent:a") != "operator" {
+		t.Errorf("removing the file lifted kills it did not make: all %q, agent:a %q", reason("all"), reason("agent:a"))
+	}
+
+	store.Lift(ctx, "all")
+	os.Symlink(filepath.Join(dir, "nowhere"), kf)
+	eventually("a dangling link", func() bool { return reason("all") == killFileReason(kf) })
+	os.Remove(kf)
+	eventually("the link removed", func() bool { return reason("all") == "" })
+	os.Mkdir(kf, 0o755)
+	eventually("a directory", func() bool { return reason("all") == killFileReason(kf) })
 }

@@ -177,6 +177,8 @@ func loadRunConfig(p *runParams, env []string) (*config.Config, config.Rego, err
 }
 
 func runGateway(ctx context.Context, p *runParams, s streams) error {
+	usr1 := notifyUSR1() // first: a stop sent while gatehouse starts is kept for killOnUSR1
+	defer signal.Stop(usr1)
 	cfg, plan, err := loadRunConfig(p, s.env)
 	if err != nil {
 		return err
@@ -259,7 +261,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	// shutdown (drain, close the audit log with its checkpoint), so it asks for SIGPIPE and ignores it.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	eng.watch(ctx, logger)
-	killOnUSR1(ctx, store, recorder, logger, "none in gatehouse run: restart it")
+	killOnUSR1(ctx, usr1, store, recorder, logger, "none in gatehouse run: restart it")
 	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 
 	relay := gw.NewRelay(sess, up, s.in, s.out)

@@ -106,6 +106,8 @@ func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.
 }
 
 func runServe(ctx context.Context, p *serveParams, s streams) error {
+	usr1 := notifyUSR1() // first: a stop sent while gatehouse starts is kept for killOnUSR1
+	defer signal.Stop(usr1)
 	cfg, plan, warnings, err := loadServeConfig(p, s.env)
 	if err != nil {
 		return err
@@ -277,7 +279,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	eng.watch(ctx, logger)
-	killOnUSR1(ctx, store, recorder, logger, `POST /admin/v1/kills/lift {"scope": "all"} on the admin listener`)
+	killOnUSR1(ctx, usr1, store, recorder, logger, `POST /admin/v1/kills/lift {"scope": "all"} on the admin listener`)
 	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)

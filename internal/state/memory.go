@@ -184,7 +184,7 @@ func (m *Memory) room(now time.Time, owner string) error {
 	if m.keys >= m.maxKeys {
 		return fmt.Errorf("%w: %d counters and rate cells live (state.max_keys)", ErrFull, m.keys)
 	}
-	return fmt.Errorf("%w: this caller's calls made %d counters and rate cells (state.max_keys_per_caller)", ErrFull, m.owned[owner])
+	return fmt.Errorf("%w: its calls made %d counters and rate cells (state.max_keys_per_caller)", ErrCallerFull, m.owned[owner])
 }
 
 // Forget implements Store.

@@ -201,11 +201,11 @@ func TestKeysPerCallerAndIdle(t *testing.T) {
 			t.Fatalf("mallory's run %d: %v %v", i, ok, err)
 		}
 	}
-	if _, _, _, err := m.Reserve(ctx, run("mallory", 2), 1, 10, 0); !errors.Is(err, ErrFull) {
-		t.Fatalf("mallory's third run: %v, want ErrFull", err)
+	if _, _, _, err := m.Reserve(ctx, run("mallory", 2), 1, 10, 0); !errors.Is(err, ErrCallerFull) {
+		t.Fatalf("mallory's third run: %v, want ErrCallerFull", err)
 	}
-	if _, _, _, err := m.Admit(ctx, Key{Holder: "identity:mallory", Name: "r", Owner: "mallory"}, 1, time.Second); !errors.Is(err, ErrFull) {
-		t.Fatalf("mallory's rate cell: %v, want ErrFull", err)
+	if _, _, _, err := m.Admit(ctx, Key{Holder: "identity:mallory", Name: "r", Owner: "mallory"}, 1, time.Second); !errors.Is(err, ErrCallerFull) {
+		t.Fatalf("mallory's rate cell: %v, want ErrCallerFull", err)
 	}
 	if _, ok, _, err := m.Reserve(ctx, run("alice", 0), 1, 10, 0); !ok || err != nil {
 		t.Errorf("alice's run: %v %v", ok, err)

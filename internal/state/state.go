@@ -25,9 +25,14 @@ type Key struct {
 	Idle time.Duration
 }
 
-// ErrFull is returned by Reserve and Admit when a new counter or cell would take the store, or the
-// keys its caller made, past their bound. What a refused call gets then is the fail posture's choice.
+// ErrFull is returned by Reserve and Admit when a new counter or cell would take the store past its
+// bound. What a refused call gets then is the fail posture's choice.
 var ErrFull = errors.New("state store full")
+
+// ErrCallerFull is returned by Reserve and Admit when a new counter or cell would take the keys its
+// caller's calls made past their bound. The caller did it (by naming new runs, say), so it is
+// refused whatever the fail posture: failing open would let it escape its limits at will.
+var ErrCallerFull = errors.New("this caller's share of the state store is full")
 
 // Store is the state behind budgets, rate limits and kills. Implementations must make Reserve and
 // Admit atomic check-and-add operations.

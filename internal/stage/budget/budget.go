@@ -7,6 +7,7 @@ package budget
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -123,7 +124,7 @@ func (s *Stage) exceeded(c *pipeline.Call, v *pipeline.Verdict, code policy.Code
 
 // storeFailed applies the fail posture to a state store error and reports whether the call was refused.
 func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bool {
-	if s.fail == pipeline.FailOpen || v.Monitor {
+	if (s.fail == pipeline.FailOpen && !errors.Is(err, state.ErrCallerFull)) || v.Monitor {
 		s.logger.Error("budget state unavailable; failing open", "rule_id", v.RuleID, "decision_id", c.DecisionID, "error", err)
 		c.Decision.Fail, c.Decision.EngineError = pipeline.FailOpen, "budget state: "+err.Error()
 		return false

@@ -127,3 +127,34 @@ func TestKeyScopes(t *testing.T) {
 		}
 	}
 }
+
+// A store full for the whole gateway meets the fail posture; a caller that filled its own share is
+// refused even under fail: open, or it could escape its budgets by naming new runs.
+func TestFullStoreAndFailPosture(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tt := range []struct {
+		name      string
+		maxKeys   int
+		perCaller int
+		fail      pipeline.Fail
+		forwards  bool
+	}{
+		{"store full, fail open", 1, 1, pipeline.FailOpen, true},
+		{"store full, fail closed", 1, 1, pipeline.FailClosed, false},
+		{"caller's share full, fail open", 10, 1, pipeline.FailOpen, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := state.NewMemoryBounded(nil, tt.maxKeys, tt.perCaller)
+			other := "someone-else"
+			if tt.perCaller < tt.maxKeys {
+				other = "" // the same caller as the call below
+			}
+			store.Reserve(context.Background(), state.Key{Holder: "run:/r0", Name: "x", Owner: other}, 1, 10, 0)
+			c := call(1, false)
+			handle(t, New(store, tt.fail, logger), c, nil)
+			if c.Decision.Forwards() != tt.forwards {
+				t.Errorf("forwards = %v, want %v (%+v)", c.Decision.Forwards(), tt.forwards, c.Decision)
+			}
+		})
+	}
+}

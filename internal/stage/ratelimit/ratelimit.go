@@ -9,6 +9,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -72,7 +73,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		key := state.Key{Holder: string(l.Scope) + ":" + scopeValue(l.Scope, &c.Input), Name: "ratelimit:" + strconv.Itoa(i), Owner: c.Input.User.ID}
 		ok, retry, _, err := s.store.Admit(ctx, key, l.Limit, l.Per)
 		if err != nil {
-			if s.fail == pipeline.FailOpen {
+			if s.fail == pipeline.FailOpen && !errors.Is(err, state.ErrCallerFull) {
 				s.logger.Error("rate limit state unavailable; failing open", "error", err, "decision_id", c.DecisionID)
 				continue
 			}
