@@ -17,22 +17,29 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
-func TestSIGUSR1KillsEverythingAndIsAudited(t *testing.T) {
+// killSwitchSetup returns an audit recorder writing to a fresh log (and its path), an empty state
+// store, and a context ended with the test.
+func killSwitchSetup(t *testing.T) (*audit.Recorder, string, *state.Memory, context.Context, *slog.Logger) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	w, err := auditlog.Open(auditlog.Options{Path: path, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	store := state.NewMemory(nil)
+	t.Cleanup(func() { w.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
+	return audit.NewRecorder(w, "enforce", logger), path, state.NewMemory(nil), ctx, logger
+}
+
+func TestSIGUSR1KillsEverythingAndIsAudited(t *testing.T) {
+	rec, path, store, ctx, logger := killSwitchSetup(t)
 	usr1 := notifyUSR1()
 	defer signal.Stop(usr1)
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1) // before killOnUSR1 runs, as during start-up: kept
 	time.Sleep(20 * time.Millisecond)
-	killOnUSR1(ctx, usr1, store, audit.NewRecorder(w, "enforce", logger), logger, "test")
+	killOnUSR1(ctx, usr1, store, rec, logger, "test")
 
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -54,19 +61,11 @@ func TestSIGUSR1KillsEverythingAndIsAudited(t *testing.T) {
 }
 
 func TestKillFile(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	auditPath, kf := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "KILL")
-	w, err := auditlog.Open(auditlog.Options{Path: auditPath, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	store := state.NewMemory(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	rec, auditPath, store, ctx, logger := killSwitchSetup(t)
+	ctx, cancel := context.WithCancel(ctx)
+	kf := filepath.Join(t.TempDir(), "KILL")
 	os.WriteFile(kf, []byte("agent:a # looping\n\n"), 0o644)
-	watchKillFile(ctx, kf, 5*time.Millisecond, store, audit.NewRecorder(w, "enforce", logger), logger)
+	watchKillFile(ctx, kf, 5*time.Millisecond, store, rec, logger)
 	scopes := func() string {
 		kills, _ := store.Kills(ctx)
 		var s []string
@@ -125,20 +124,12 @@ func TestKillFile(t *testing.T) {
 // lifted through the API comes back while the file names it; a path that exists but is not a
 // readable regular file kills all.
 func TestKillFileLeavesOthersKills(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec, _, store, ctx, logger := killSwitchSetup(t)
 	dir := t.TempDir()
-	w, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit.jsonl"), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	kf := filepath.Join(dir, "STOP")
-	store := state.NewMemory(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	store.Kill(ctx, "all", usr1Reason)
 	store.Kill(ctx, "agent:a", "operator")
-	watchKillFile(ctx, kf, 5*time.Millisecond, store, audit.NewRecorder(w, "enforce", logger), logger)
+	watchKillFile(ctx, kf, 5*time.Millisecond, store, rec, logger)
 	reason := func(scope string) string { _, r, _ := store.Killed(ctx, scope); return r }
 	eventually := func(what string, ok func() bool) {
 		t.Helper()

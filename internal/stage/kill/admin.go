@@ -79,19 +79,27 @@ func (a *Admin) list(w http.ResponseWriter, r *http.Request) {
 	adminapi.JSON(w, http.StatusOK, map[string]any{"kills": kills})
 }
 
+// decode reads r's body into v and checks the scope it names; on failure it has answered.
+func decode(w http.ResponseWriter, r *http.Request, v any, scope *string) bool {
+	if !adminapi.Decode(w, r, v) {
+		return false
+	}
+	if err := ValidScope(*scope); err != nil {
+		adminapi.Error(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
+}
+
 func (a *Admin) kill(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Scope  string `json:"scope"`
 		Reason string `json:"reason"`
 	}
-	if !adminapi.Decode(w, r, &body) {
+	if !decode(w, r, &body, &body.Scope) {
 		return
 	}
 	scope := body.Scope
-	if err := ValidScope(scope); err != nil {
-		adminapi.Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	if body.Reason == "" || len(body.Reason) > maxReason || !utf8.ValidString(body.Reason) {
 		adminapi.Error(w, http.StatusBadRequest, fmt.Sprintf(`the body must be {"scope": "...", "reason": "<why, at most %d bytes>"}`, maxReason))
 		return
@@ -129,14 +137,10 @@ func (a *Admin) lift(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Scope string `json:"scope"`
 	}
-	if !adminapi.Decode(w, r, &body) {
+	if !decode(w, r, &body, &body.Scope) {
 		return
 	}
 	scope := body.Scope
-	if err := ValidScope(scope); err != nil {
-		adminapi.Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	ctx := r.Context()
 	a.mu.Lock()
 	defer a.mu.Unlock()
