@@ -163,11 +163,11 @@ func watchKillFile(ctx context.Context, path string, every time.Duration, store 
 			if want[s] {
 				continue
 			}
-			if !held[s] {
-				delete(held, s)
+			ours := held[s]
+			delete(held, s)
+			if !ours {
 				continue
 			}
-			delete(held, s)
 			if _, why, err := store.Killed(context.Background(), s); err != nil || why != reason {
 				continue // lifted or re-killed by an operator meanwhile: theirs to lift
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/kill"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
@@ -162,4 +163,27 @@ func TestKillFileLeavesOthersKills(t *testing.T) {
 	eventually("the link removed", func() bool { return reason("all") == "" })
 	os.Mkdir(kf, 0o755)
 	eventually("a directory", func() bool { return reason("all") == killFileReason(kf) })
+}
+
+// The kill file and the admin API's scopes are an operator's input: whatever the bytes, the file
+// names at least one scope and only valid ones, and an invalid line turns it into "all".
+func FuzzKillFileScopes(f *testing.F) {
+	for _, seed := range []string{"", "all\n", "agent:a # why\n\ntenant:t", "run:\x00", "agent:\xff", "session:" + strings.Repeat("s", 600), "# only a comment\n", "user:x\nagent:a"} {
+		f.Add([]byte(seed))
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		scopes := killFileScopes(data, nil, logger, "KILL")
+		if len(scopes) == 0 {
+			t.Fatal("no scope named")
+		}
+		for _, s := range scopes {
+			if err := kill.ValidScope(s); err != nil {
+				t.Fatalf("invalid scope %q returned: %v", s, err)
+			}
+			if strings.ContainsAny(s, "#\n") || s != strings.TrimSpace(s) {
+				t.Fatalf("scope %q keeps a comment or spaces", s)
+			}
+		}
+	})
 }
