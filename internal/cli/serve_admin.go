@@ -42,8 +42,8 @@ func pinAPI(pins *pin.Pinner, rec *audit.Recorder, logger *slog.Logger) *pin.Adm
 func killAPI(store state.Store, rec *audit.Recorder, logger *slog.Logger) *kill.Admin {
 	return &kill.Admin{Store: store, Logger: logger, Record: func(ctx context.Context, c kill.Change) error {
 		args, _ := json.Marshal(map[string]string{"scope": c.Scope, "reason": c.Reason})
-		tenant, _ := strings.CutPrefix(c.Scope, "tenant:")
-		if tenant == c.Scope {
+		tenant, ok := strings.CutPrefix(c.Scope, "tenant:")
+		if !ok {
 			tenant = ""
 		}
 		detail := fmt.Sprintf("%s %s: %s", map[string]string{"kill": "killed", "lift": "lifted the kill of"}[c.Action], c.Scope, c.Reason)

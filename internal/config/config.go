@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
 // Config is the whole configuration.
@@ -203,7 +205,7 @@ func Default() *Config {
 			SyncDelay: Duration(10 * time.Millisecond)},
 		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64, MaxTokens: 1_000_000},
-		State:  StateConfig{MaxKeys: 100_000, MaxKeysPerCaller: 10_000},
+		State:  StateConfig{MaxKeys: state.DefaultMaxKeys, MaxKeysPerCaller: state.DefaultMaxKeysPerCaller},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
 			RequestTimeout:    Duration(5 * time.Minute),

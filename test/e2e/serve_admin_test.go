@@ -232,6 +232,23 @@ upstreams:
 	}
 }
 
+// adminRequest sends method path (with a JSON body when not empty) to the admin listener at addr and
+// returns the status and body.
+func adminRequest(t *testing.T, addr, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func waitListen(t *testing.T, addr string, logs *bytes.Buffer) {
 	t.Helper()
 	for i := 0; i < 200; i++ {

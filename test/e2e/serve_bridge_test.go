@@ -16,6 +16,11 @@ import (
 // modernCall sends one 2026-07-28 request (stateless: no session, per-request _meta and headers)
 // and returns the HTTP status and the final JSON-RPC message.
 func modernCall(url, method string, params map[string]any) (int, map[string]any, error) {
+	return modernCallAs(url, "", method, params)
+}
+
+// modernCallAs is modernCall with the bearer token token, when not empty.
+func modernCallAs(url, token, method string, params map[string]any) (int, map[string]any, error) {
 	pm := map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
 		"io.modelcontextprotocol/clientCapabilities": map[string]any{}}}
 	for k, v := range params {
@@ -29,6 +34,9 @@ func modernCall(url, method string, params map[string]any) (int, map[string]any,
 	req.Header.Set("Mcp-Method", method)
 	if name, ok := pm["name"].(string); ok {
 		req.Header.Set("Mcp-Name", name)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

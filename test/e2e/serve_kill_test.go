@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,48 +63,20 @@ upstreams:
 
 	call := func(key, tool string) string {
 		t.Helper()
-		pm := map[string]any{"name": tool, "arguments": map[string]any{"message": "hi", "amount": 1},
-			"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}}
-		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": pm})
-		req, _ := http.NewRequest(http.MethodPost, "http://"+gw+"/mcp", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
-		req.Header.Set("Mcp-Method", "tools/call")
-		req.Header.Set("Mcp-Name", tool)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
+		_, body, err := modernCallAs("http://"+gw+"/mcp", key, "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"message": "hi", "amount": 1}})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", tool, err)
 		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var out struct {
-			Error *struct {
-				Data struct{ Reason string } `json:"data"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s: %d %q", tool, resp.StatusCode, raw)
-		}
-		if out.Error != nil {
-			return out.Error.Data.Reason
+		if e, ok := body["error"].(map[string]any); ok {
+			d, _ := e["data"].(map[string]any)
+			reason, _ := d["reason"].(string)
+			return reason
 		}
 		return "ok"
 	}
 	adminDo := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+admin+path, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return adminRequest(t, admin, method, path, body)
 	}
 	expect := func(what, got, want string) {
 		t.Helper()

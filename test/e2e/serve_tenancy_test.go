@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -130,15 +129,7 @@ upstreams:
 	}
 
 	patch := func(body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPatch, "http://"+admin+"/admin/v1/engagements/globex/allowlist", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return adminRequest(t, admin, http.MethodPatch, "/admin/v1/engagements/globex/allowlist", body)
 	}
 	if st, body := patch(`{"add":["fs.read"]}`); st != 200 || !strings.Contains(body, `"fs.read"`) {
 		t.Fatalf("PATCH allowlist: %d %s", st, body)

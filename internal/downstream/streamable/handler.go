@@ -155,41 +155,26 @@ const (
 // ErrStreamsEnded is the cause of the context of a listen stream that EndStreams ended.
 var ErrStreamsEnded = errors.New("the gateway is shutting down")
 
+// orDefault sets *v to d when it is not positive (unset).
+func orDefault[T ~int | ~int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 // New returns a handler that hands accepted messages to b.
 func New(cfg Config, b Backend) *Handler {
-	if cfg.SessionIdle <= 0 {
-		cfg.SessionIdle = 30 * time.Minute
-	}
-	if cfg.KeepAlive <= 0 {
-		cfg.KeepAlive = 25 * time.Second
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultWriteTimeout
-	}
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
-	if cfg.MaxListens <= 0 {
-		cfg.MaxListens = DefaultMaxInFlight
-	}
-	if cfg.Limits.MaxBytes <= 0 {
-		cfg.Limits.MaxBytes = jsonrpc.DefaultMaxBytes
-	}
-	if cfg.ReplayEvents <= 0 {
-		cfg.ReplayEvents = DefaultReplayEvents
-	}
-	if cfg.ReplayBytes <= 0 {
-		cfg.ReplayBytes = DefaultReplayBytes
-	}
-	if cfg.ReplayAge <= 0 {
-		cfg.ReplayAge = DefaultReplayAge
-	}
-	if cfg.ReplayTotalBytes <= 0 {
-		cfg.ReplayTotalBytes = DefaultReplayTotalBytes
-	}
+	orDefault(&cfg.SessionIdle, 30*time.Minute)
+	orDefault(&cfg.KeepAlive, 25*time.Second)
+	orDefault(&cfg.ReadTimeout, DefaultReadTimeout)
+	orDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&cfg.MaxInFlight, DefaultMaxInFlight)
+	orDefault(&cfg.MaxListens, DefaultMaxInFlight)
+	orDefault(&cfg.Limits.MaxBytes, jsonrpc.DefaultMaxBytes)
+	orDefault(&cfg.ReplayEvents, DefaultReplayEvents)
+	orDefault(&cfg.ReplayBytes, DefaultReplayBytes)
+	orDefault(&cfg.ReplayAge, DefaultReplayAge)
+	orDefault(&cfg.ReplayTotalBytes, DefaultReplayTotalBytes)
 	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions, cfg.MaxSessionsPerCaller), stop: make(chan struct{}), ending: make(chan struct{}),
 		inFlight: make(chan struct{}, cfg.MaxInFlight), listens: make(chan struct{}, cfg.MaxListens)}
 	go h.janitor()
