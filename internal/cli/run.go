@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
-	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
 
@@ -217,7 +216,11 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		}
 	}() // Close is idempotent: normally the relay has sealed the log already.
 
-	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys, cfg.State.MaxKeysPerCaller)
+	store, closeStore, err := openStore(ctx, cfg.State, os.Getenv, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer closeStore()
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{
@@ -242,6 +245,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Command:    p.command,
 		MaxFrame:   limits.MaxBytes,
 		BackoffMax: cfg.Upstream.RestartBackoffMax.D(),
+		Withhold:   []string{cfg.State.Redis.PasswordEnv},
 		Logger:     logger,
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}

@@ -34,7 +34,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/identity"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/ratelimit"
-	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 	upstreamhttp "github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
@@ -152,9 +151,11 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	}
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
 	gwMetrics := gateway.NewMetrics(reg)
-	store := state.NewMemoryBounded(nil, cfg.State.MaxKeys, cfg.State.MaxKeysPerCaller)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_state_keys",
-		Help: "Budget counters and rate-limit cells kept (bounded by state.max_keys)."}, func() float64 { return float64(store.Keys()) }))
+	store, closeStore, err := openStore(ctx, cfg.State, os.Getenv, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer closeStore()
 	gw := gateway.New(gateway.Options{
 		Threat:     threatStage,
 		Pins:       pins,

@@ -50,6 +50,28 @@ type StateConfig struct {
 	// KillFile is a sentinel file (SPEC §10.4): while it exists, the scopes it lists (one per line;
 	// empty: all) are killed. Relative to the configuration file. Polled every second.
 	KillFile string `yaml:"kill_file"`
+	// Redis keeps this state in Redis, shared by every gatehouse that names the same Redis and prefix
+	// (SPEC §11.1): budgets, rate limits and kills then hold across replicas and restarts. Unset: in
+	// this process's memory.
+	Redis RedisConfig `yaml:"redis"`
+}
+
+// RedisConfig names the Redis of a shared state store.
+type RedisConfig struct {
+	// URL is redis://host:port/db, rediss://host:port/db (TLS) or unix:///path/redis.sock?db=N.
+	// Empty: no Redis. It must not hold a password. GATEHOUSE_STATE_REDIS_URL overrides it.
+	URL string `yaml:"url"`
+	// Username is the Redis ACL user (default: Redis's default user).
+	Username string `yaml:"username"`
+	// PasswordEnv and PasswordFile give the password: the name of an environment variable, or a
+	// file (relative to the configuration file) holding it. At most one.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// Prefix begins the name of every key gatehouse keeps. Default "gatehouse:". Gateways that
+	// must not share state use different prefixes (or databases).
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds connecting and each command. Default 250ms.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // PolicyConfig names the policies to enforce: native rules, a Rego bundle, or both (rules first).
@@ -205,7 +227,8 @@ func Default() *Config {
 			SyncDelay: Duration(10 * time.Millisecond)},
 		Policy: PolicyConfig{Query: DefaultQuery, RegoTimeout: Duration(time.Second)},
 		Limits: LimitsConfig{MaxMessageMB: 50, MaxDepth: 64, MaxTokens: 1_000_000},
-		State:  StateConfig{MaxKeys: state.DefaultMaxKeys, MaxKeysPerCaller: state.DefaultMaxKeysPerCaller},
+		State: StateConfig{MaxKeys: state.DefaultMaxKeys, MaxKeysPerCaller: state.DefaultMaxKeysPerCaller,
+			Redis: RedisConfig{Prefix: state.DefaultRedisPrefix, Timeout: Duration(state.DefaultRedisTimeout)}},
 		Upstream: UpstreamConfig{
 			Name:              "upstream",
 			RequestTimeout:    Duration(5 * time.Minute),

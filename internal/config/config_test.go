@@ -195,3 +195,39 @@ func TestExampleConfigChecks(t *testing.T) {
 		t.Errorf("the example's policy path does not resolve: %v", err)
 	}
 }
+
+func TestRedisSettingsValidated(t *testing.T) {
+	p := write(t, "policy:\n  rules: a.yaml\nstate:\n  redis:\n    url: redis://u:pw-in-url@10.0.0.5:6379/0\n"+
+		"    password_env: PW\n    password_file: pw.txt\n    prefix: \"\"\n    timeout: 0s\n")
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
+	for _, want := range []string{
+		p + ":5: state.redis.url: must not hold a password",
+		p + ":6: state.redis.password_env: give the password one way",
+		p + ":8: state.redis.prefix: must be 1 to 64 bytes",
+		p + ":9: state.redis.timeout: must be between 1ms and 1m",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pw-in-url") {
+		t.Errorf("a problem repeats the password:\n%s", got)
+	}
+	if cfg.State.Redis.PasswordFile != filepath.Join(filepath.Dir(p), "pw.txt") {
+		t.Errorf("password_file %q is not relative to the configuration file", cfg.State.Redis.PasswordFile)
+	}
+
+	p = write(t, "policy:\n  rules: a.yaml\nstate:\n  redis:\n    username: gw\n")
+	cfg, src, _ = Load(p, []string{"GATEHOUSE_STATE_REDIS_URL=unix:///run/redis.sock"})
+	if err := cfg.Validate(src); err != nil || cfg.State.Redis.URL != "unix:///run/redis.sock" {
+		t.Errorf("GATEHOUSE_STATE_REDIS_URL: %v %q", err, cfg.State.Redis.URL)
+	}
+	cfg, src, _ = Load(p, nil)
+	if got := strings.Join(problems(t, cfg.Validate(src)), "\n"); !strings.Contains(got, "state.redis.username: is set but state.redis.url is not") {
+		t.Errorf("a username without a URL: %s", got)
+	}
+}

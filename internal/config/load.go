@@ -197,7 +197,7 @@ func cleanYAMLError(err error) string {
 }
 
 func (c *Config) resolvePaths(dir string) {
-	paths := []*string{&c.Policy.Rules, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile}
+	paths := []*string{&c.Policy.Rules, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile, &c.State.Redis.PasswordFile}
 	if !IsBuiltinBundle(c.Policy.Bundle) {
 		paths = append(paths, &c.Policy.Bundle)
 	}
@@ -240,6 +240,7 @@ var envVars = map[string]func(c *Config, v string) error{
 	"GATEHOUSE_ROLES":            func(c *Config, v string) error { c.Identity.Roles = SplitList(v); return nil },
 	"GATEHOUSE_LOG_LEVEL":        func(c *Config, v string) error { c.Log.Level = v; return nil },
 	"GATEHOUSE_LOG_FORMAT":       func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"GATEHOUSE_STATE_REDIS_URL":  func(c *Config, v string) error { c.State.Redis.URL = v; return nil },
 	"MCP_MAX_REQUEST_SIZE_MB": func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -795,6 +795,7 @@ func (c *ServeConfig) SecretEnv() []string {
 			names = append(names, n)
 		}
 	}
+	add(c.State.Redis.PasswordEnv)
 	if c.Auth != nil && c.Auth.JWT != nil {
 		for _, k := range c.Auth.JWT.HMACKeys {
 			add(k.SecretEnv)

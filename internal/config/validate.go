@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"net/url"
 	"regexp"
 	"slices"
@@ -60,6 +61,7 @@ func (c *Config) Validate(src *Source) error {
 	if c.State.MaxKeysPerCaller < 1 || c.State.MaxKeysPerCaller > c.State.MaxKeys {
 		add("state.max_keys_per_caller", "must be between 1 and state.max_keys (got %d)", c.State.MaxKeysPerCaller)
 	}
+	c.State.Redis.validate(add)
 	if c.Upstream.Name == "" || strings.ContainsAny(c.Upstream.Name, " \t\n") {
 		add("upstream.name", "must be a non-empty name without spaces")
 	}
@@ -142,5 +144,29 @@ func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	}
 	if d := p.RegoTimeout.D(); d != 0 && (d < time.Millisecond || d > time.Minute) {
 		add("policy.rego_timeout", "must be between 1ms and 1m (got %v)", d)
+	}
+}
+
+func (r *RedisConfig) validate(add func(key, format string, args ...any)) {
+	if r.URL == "" {
+		for key, v := range map[string]string{"state.redis.username": r.Username,
+			"state.redis.password_env": r.PasswordEnv, "state.redis.password_file": r.PasswordFile} {
+			if v != "" {
+				add(key, "is set but state.redis.url is not")
+			}
+		}
+		return
+	}
+	if err := state.CheckRedisURL(r.URL); err != nil {
+		add("state.redis.url", "%v", err)
+	}
+	if r.PasswordEnv != "" && r.PasswordFile != "" {
+		add("state.redis.password_env", "give the password one way: password_env or password_file")
+	}
+	if r.Prefix == "" || len(r.Prefix) > 64 {
+		add("state.redis.prefix", "must be 1 to 64 bytes (got %d)", len(r.Prefix))
+	}
+	if d := r.Timeout.D(); d < time.Millisecond || d > time.Minute {
+		add("state.redis.timeout", "must be between 1ms and 1m (got %s)", d)
 	}
 }

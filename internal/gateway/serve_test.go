@@ -1003,6 +1003,7 @@ func TestServeEndedSessionLeavesNoState(t *testing.T) {
 	t.Cleanup(func() { forgetAgainAfter = was }) // after the harness's own clean-up, which ends sessions
 	forgetAgainAfter = func(*Server) time.Duration { return 200 * time.Millisecond }
 	store := state.NewMemory(nil)
+	keys := func() int { n, _ := store.Keys(context.Background()); return n }
 	h := newServeHarness(t, ServeOptions{}, withRules(t, killAndBudgetPolicy), func(o *Options, _ *streamable.Config) { o.Store = store })
 	for _, kill := range []bool{false, true} {
 		s := connectSDK(t, h.url)
@@ -1014,7 +1015,7 @@ func TestServeEndedSessionLeavesNoState(t *testing.T) {
 				t.Fatalf("the tripwire: %v", err)
 			}
 		}
-		if n := store.Keys(); n != 1 {
+		if n := keys(); n != 1 {
 			t.Fatalf("keys during the session = %d, want its budget counter", n)
 		}
 		kills, _ := store.Kills(context.Background())
@@ -1023,11 +1024,11 @@ func TestServeEndedSessionLeavesNoState(t *testing.T) {
 		}
 		s.Close() // DELETE
 		deadline := time.Now().Add(5 * time.Second)
-		for store.Keys() != 0 && time.Now().Before(deadline) {
+		for keys() != 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		left, _ := store.Kills(context.Background())
-		if n := store.Keys(); n != 0 || len(left) != 0 {
+		if n := keys(); n != 0 || len(left) != 0 {
 			t.Errorf("after the session ended: %d keys, kills %v; want none", n, left)
 		}
 		if kill {

@@ -69,10 +69,10 @@ func NewMemoryBounded(now func() time.Time, maxKeys, perCaller int) *Memory {
 }
 
 // Keys returns the number of counters and cells kept.
-func (m *Memory) Keys() int {
+func (m *Memory) Keys(context.Context) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.keys
+	return m.keys, nil
 }
 
 // Reserve implements Store.
@@ -95,6 +95,8 @@ func (m *Memory) Reserve(_ context.Context, k Key, amount, limit float64, window
 		c = &counter{expires: expires, owner: k.Owner, idle: k.Idle}
 		add(m.counters, k, c)
 		m.own(k.Owner, 1)
+	} else if c.gone(now) {
+		c.total = 0 // gone but not yet swept: it starts again
 	}
 	c.used = now
 	if c.total+amount > limit {
@@ -248,13 +250,16 @@ func (m *Memory) Kills(context.Context) ([]Kill, error) {
 		out = append(out, k)
 	}
 	m.mu.Unlock()
-	slices.SortFunc(out, func(a, b Kill) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Scope, b.Scope)
-	})
+	slices.SortFunc(out, byTime)
 	return out, nil
+}
+
+// byTime orders kills by the time they were made, then by scope.
+func byTime(a, b Kill) int {
+	if c := a.Since.Compare(b.Since); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Scope, b.Scope)
 }
 
 // sweep drops counters whose window has ended or that went unused past their idle time, and rate

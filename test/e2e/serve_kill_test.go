@@ -36,7 +36,6 @@ rules:
     tools: [echo]
     effect: allow
 `), 0o644)
-	keyHash := func(k string) string { s := sha256.Sum256([]byte(k)); return "sha256:" + hex.EncodeToString(s[:]) }
 	config := fmt.Sprintf(`
 listen: %s
 admin:
@@ -56,34 +55,17 @@ upstreams:
   - name: peer
     prefix: ""
     command: [%q]
-`, gw, admin, keyHash("mallory-key"), keyHash("alice-key"), policy, auditPath, testpeer.Binary(t))
+`, gw, admin, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, auditPath, testpeer.Binary(t))
 	cfgPath := filepath.Join(dir, "serve.yaml")
 	os.WriteFile(cfgPath, []byte(config), 0o644)
 	_, stop := startServe(t, cfgPath, gw)
 
-	call := func(key, tool string) string {
-		t.Helper()
-		_, body, err := modernCallAs("http://"+gw+"/mcp", key, "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"message": "hi", "amount": 1}})
-		if err != nil {
-			t.Fatalf("%s: %v", tool, err)
-		}
-		if e, ok := body["error"].(map[string]any); ok {
-			d, _ := e["data"].(map[string]any)
-			reason, _ := d["reason"].(string)
-			return reason
-		}
-		return "ok"
-	}
+	call := func(key, tool string) string { t.Helper(); return callReason(t, gw, key, tool, 1) }
 	adminDo := func(method, path, body string) (int, string) {
 		t.Helper()
 		return adminRequest(t, admin, method, path, body)
 	}
-	expect := func(what, got, want string) {
-		t.Helper()
-		if got != want {
-			t.Errorf("%s: %s, want %s", what, got, want)
-		}
-	}
+	expect := expecter(t)
 
 	expect("mallory's echo", call("mallory-key", "echo"), "ok")
 	expect("mallory's refund", call("mallory-key", "refund"), "session_killed")
@@ -133,5 +115,37 @@ upstreams:
 	}
 	if out, err := exec.Command(gatehouseBin, "verify", "--audit", auditPath).CombinedOutput(); err != nil {
 		t.Errorf("verify: %v\n%s", err, out)
+	}
+}
+
+// apiKeyHash is how serve's configuration names an API key.
+func apiKeyHash(k string) string {
+	s := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// callReason calls tool (arguments message and amount) through the gateway at gw with the API key
+// key, in the 2026-07-28 era, and returns the refusal's data.reason, or "ok".
+func callReason(t *testing.T, gw, key, tool string, amount int) string {
+	t.Helper()
+	_, body, err := modernCallAs("http://"+gw+"/mcp", key, "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"message": "hi", "amount": amount}})
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	if e, ok := body["error"].(map[string]any); ok {
+		d, _ := e["data"].(map[string]any)
+		reason, _ := d["reason"].(string)
+		return reason
+	}
+	return "ok"
+}
+
+// expecter returns a check that a call's outcome is the one wanted.
+func expecter(t *testing.T) func(what, got, want string) {
+	return func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: %s, want %s", what, got, want)
+		}
 	}
 }

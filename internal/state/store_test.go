@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,14 +10,91 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/testpeer/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func TestReserveAtomicUnderConcurrency(t *testing.T) {
-	m := NewMemory(nil)
+// maker makes an empty store with a clock (nil: time.Now) and bounds (0: the defaults).
+type maker func(now func() time.Time, maxKeys, perCaller int) Store
+
+// TestStores runs the same tests on each Store: what holds for one process's memory must hold for
+// the Redis the replicas share.
+func TestStores(t *testing.T) {
+	tests := map[string]func(*testing.T, maker){
+		"ReserveAtomicUnderConcurrency":      testReserveAtomicUnderConcurrency,
+		"ReserveReleaseAndWindow":            testReserveReleaseAndWindow,
+		"AdmitRate":                          testAdmitRate,
+		"Kill":                               testKill,
+		"ForgetDropsWhatAHolderKept":         testForgetDropsWhatAHolderKept,
+		"BoundedStoreRefusesNewKeysWhenFull": testBoundedStoreRefusesNewKeysWhenFull,
+		"FullStoreSweepsWhatHasExpired":      testFullStoreSweepsWhatHasExpired,
+		"KeysPerCallerAndIdle":               testKeysPerCallerAndIdle,
+		"IdleCounterStartsAgain":             testIdleCounterStartsAgain,
+	}
+	rdb := redisClient(t)
+	n := 0
+	makers := map[string]maker{
+		"memory": func(now func() time.Time, maxKeys, perCaller int) Store {
+			return NewMemoryBounded(now, cmp.Or(maxKeys, DefaultMaxKeys), cmp.Or(perCaller, DefaultMaxKeysPerCaller))
+		},
+		"redis": func(now func() time.Time, maxKeys, perCaller int) Store {
+			n++ // each store its own keys in the one server
+			return NewRedis(rdb, RedisOptions{Prefix: fmt.Sprintf("t%d:", n), Now: now, MaxKeys: maxKeys, MaxKeysPerCaller: perCaller})
+		},
+	}
+	for store, mk := range makers {
+		for name, test := range tests {
+			t.Run(store+"/"+name, func(t *testing.T) { test(t, mk) })
+		}
+	}
+}
+
+// redisClient starts a redis-server for the test and returns a client of it.
+func redisClient(t *testing.T) *redis.Client {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// keys returns how many counters and cells s keeps.
+func keys(t *testing.T, s Store) int {
+	t.Helper()
+	n, err := s.(interface {
+		Keys(context.Context) (int, error)
+	}).Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A counter unused past its idle time starts again from zero, whether or not it was swept yet.
+func testIdleCounterStartsAgain(t *testing.T, mk maker) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := mk(clk.now, 0, 0)
+	ctx := context.Background()
+	k := Key{Holder: "run:/r", Name: "b", Owner: "o", Idle: time.Hour}
+	if total, ok, _, err := m.Reserve(ctx, k, 7, 10, 0); !ok || total != 7 || err != nil {
+		t.Fatalf("first: %v %v %v", total, ok, err)
+	}
+	clk.t = clk.t.Add(59 * time.Minute)
+	if total, ok, _, _ := m.Reserve(ctx, k, 4, 10, 0); ok || total != 7 {
+		t.Fatalf("within the idle time: total %v ok %v, want 7 false (still counted)", total, ok)
+	}
+	clk.t = clk.t.Add(61 * time.Minute)
+	if total, ok, _, _ := m.Reserve(ctx, k, 4, 10, 0); !ok || total != 4 {
+		t.Fatalf("after an idle hour: total %v ok %v, want 4 true (started again)", total, ok)
+	}
+}
+
+func testReserveAtomicUnderConcurrency(t *testing.T, mk maker) {
+	m := mk(nil, 0, 0)
 	var ok atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < 200; i++ {
@@ -34,9 +112,9 @@ func TestReserveAtomicUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestReserveReleaseAndWindow(t *testing.T) {
+func testReserveReleaseAndWindow(t *testing.T, mk maker) {
 	clk := &clock{t: time.Date(2026, 11, 20, 10, 0, 30, 0, time.UTC)}
-	m := NewMemory(clk.now)
+	m := mk(clk.now, 0, 0)
 	ctx := context.Background()
 	_, ok, rel, _ := m.Reserve(ctx, Key{Holder: "h", Name: "b"}, 400, 500, time.Minute)
 	if !ok {
@@ -59,9 +137,9 @@ func TestReserveReleaseAndWindow(t *testing.T) {
 	}
 }
 
-func TestAdmitRate(t *testing.T) {
+func testAdmitRate(t *testing.T, mk maker) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemory(clk.now)
+	m := mk(clk.now, 0, 0)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if ok, _, _, _ := m.Admit(ctx, Key{Holder: "h", Name: "r"}, 3, time.Second); !ok {
@@ -86,9 +164,9 @@ func TestAdmitRate(t *testing.T) {
 	}
 }
 
-func TestKill(t *testing.T) {
+func testKill(t *testing.T, mk maker) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemory(clk.now)
+	m := mk(clk.now, 0, 0)
 	ctx := context.Background()
 	m.Kill(ctx, "session:s1", "rule k")
 	clk.t = clk.t.Add(time.Second)
@@ -113,20 +191,20 @@ func TestKill(t *testing.T) {
 	}
 }
 
-func TestForgetDropsWhatAHolderKept(t *testing.T) {
-	m := NewMemory(nil)
+func testForgetDropsWhatAHolderKept(t *testing.T, mk maker) {
+	m := mk(nil, 0, 0)
 	ctx := context.Background()
 	s1, s2 := Key{Holder: "session:s1", Name: "budget:b:session"}, Key{Holder: "session:s2", Name: "budget:b:session"}
 	m.Reserve(ctx, s1, 10, 10, 0)
 	m.Reserve(ctx, s2, 10, 10, 0)
 	m.Admit(ctx, Key{Holder: "session:s1", Name: "rate:r:session"}, 1, time.Hour)
 	m.Kill(ctx, "session:s1", "rule k")
-	if m.Keys() != 3 {
-		t.Fatalf("Keys = %d, want 3", m.Keys())
+	if keys(t, m) != 3 {
+		t.Fatalf("Keys = %d, want 3", keys(t, m))
 	}
 	m.Forget(ctx, "session:s1")
-	if m.Keys() != 1 {
-		t.Errorf("Keys after Forget = %d, want 1", m.Keys())
+	if keys(t, m) != 1 {
+		t.Errorf("Keys after Forget = %d, want 1", keys(t, m))
 	}
 	if s, _, _ := m.Killed(ctx, "session:s1"); s != "" {
 		t.Error("the forgotten session is still killed")
@@ -139,9 +217,9 @@ func TestForgetDropsWhatAHolderKept(t *testing.T) {
 	}
 }
 
-func TestBoundedStoreRefusesNewKeysWhenFull(t *testing.T) {
+func testBoundedStoreRefusesNewKeysWhenFull(t *testing.T, mk maker) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemoryBounded(clk.now, 3, 3)
+	m := mk(clk.now, 3, 3)
 	ctx := context.Background()
 	for i := range 3 {
 		if _, ok, _, err := m.Reserve(ctx, Key{Holder: fmt.Sprint("run:", i), Name: "b"}, 1, 10, 0); !ok || err != nil {
@@ -165,9 +243,9 @@ func TestBoundedStoreRefusesNewKeysWhenFull(t *testing.T) {
 
 // A rate cell whose next arrival time has passed is the same as no cell, so a full store drops it
 // at once, and a window's counter goes with its window.
-func TestFullStoreSweepsWhatHasExpired(t *testing.T) {
+func testFullStoreSweepsWhatHasExpired(t *testing.T, mk maker) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemoryBounded(clk.now, 2, 2)
+	m := mk(clk.now, 2, 2)
 	ctx := context.Background()
 	m.Admit(ctx, Key{Holder: "tool:a", Name: "r"}, 10, time.Second) // next arrival in 100 ms
 	m.Reserve(ctx, Key{Holder: "agent:a", Name: "b"}, 1, 10, time.Minute)
@@ -178,8 +256,8 @@ func TestFullStoreSweepsWhatHasExpired(t *testing.T) {
 	if ok, _, _, err := m.Admit(ctx, Key{Holder: "tool:b", Name: "r"}, 10, time.Second); !ok || err != nil {
 		t.Fatalf("after the first cell refilled: %v %v", ok, err)
 	}
-	if m.Keys() != 2 {
-		t.Errorf("Keys = %d, want 2 (the window's counter and the new cell)", m.Keys())
+	if keys(t, m) != 2 {
+		t.Errorf("Keys = %d, want 2 (the window's counter and the new cell)", keys(t, m))
 	}
 	clk.t = clk.t.Add(time.Minute)
 	if _, ok, _, err := m.Reserve(ctx, Key{Holder: "agent:b", Name: "b"}, 1, 10, 0); !ok || err != nil {
@@ -189,9 +267,9 @@ func TestFullStoreSweepsWhatHasExpired(t *testing.T) {
 
 // One caller's calls cannot fill the store: past its share, its new keys are refused and others'
 // are not. A run's counter that goes unused past its idle time is dropped.
-func TestKeysPerCallerAndIdle(t *testing.T) {
+func testKeysPerCallerAndIdle(t *testing.T, mk maker) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	m := NewMemoryBounded(clk.now, 10, 2)
+	m := mk(clk.now, 10, 2)
 	ctx := context.Background()
 	run := func(owner string, i int) Key {
 		return Key{Holder: fmt.Sprint("run:/", owner, i), Name: "b", Owner: owner, Idle: time.Hour}
@@ -223,7 +301,7 @@ func TestKeysPerCallerAndIdle(t *testing.T) {
 	if total, _, _, _ := m.Reserve(ctx, run("mallory", 0), 0, 10, 0); total != 3 {
 		t.Errorf("the run in use: total %v, want 3 (kept)", total)
 	}
-	if m.Keys() != 2 {
-		t.Errorf("Keys = %d, want 2 (alice's run, idle too, dropped as well)", m.Keys())
+	if keys(t, m) != 2 {
+		t.Errorf("Keys = %d, want 2 (alice's run, idle too, dropped as well)", keys(t, m))
 	}
 }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+)
+
+// openStore returns the state store the configuration asks for: one kept in Redis when
+// state.redis.url is set (it must answer now: a gateway that cannot reach its shared state does not
+// start), else one in this process's memory. close releases it. The gauge gatehouse_state_keys
+// reports its size in reg, if any.
+func openStore(ctx context.Context, c config.StateConfig, getenv func(string) string, reg prometheus.Registerer, logger *slog.Logger) (store state.Store, close func(), err error) {
+	var keys func(context.Context) (int, error)
+	close = func() {}
+	if c.Redis.URL == "" {
+		m := state.NewMemoryBounded(nil, c.MaxKeys, c.MaxKeysPerCaller)
+		store, keys = m, m.Keys
+	} else {
+		state.LogRedisTo(logger)
+		password, err := redisPassword(c.Redis, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		rdb, err := state.DialRedis(ctx, state.RedisConn{URL: c.Redis.URL, Username: c.Redis.Username,
+			Password: password, Timeout: c.Redis.Timeout.D()})
+		if err != nil {
+			return nil, nil, err
+		}
+		r := state.NewRedis(rdb, state.RedisOptions{Prefix: c.Redis.Prefix, MaxKeys: c.MaxKeys,
+			MaxKeysPerCaller: c.MaxKeysPerCaller, Logger: logger})
+		if err := r.Ping(ctx); err != nil {
+			rdb.Close()
+			return nil, nil, err
+		}
+		logger.Info("budgets, rate limits and kills are kept in Redis, shared with every gateway using it", "prefix", c.Redis.Prefix)
+		store, keys, close = r, r.Keys, func() { rdb.Close() }
+	}
+	if reg == nil { // gatehouse run has no metrics
+		return store, close, nil
+	}
+	help := "Budget counters and rate-limit cells kept (bounded by state.max_keys)."
+	if c.Redis.URL != "" {
+		help = "Budget counters and rate-limit cells kept in Redis by every gateway sharing it (bounded by state.max_keys); NaN when Redis does not answer."
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_state_keys", Help: help}, func() float64 {
+		n, err := keys(context.Background())
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
+	return store, close, nil
+}
+
+// redisPassword reads state.redis.password_env or password_file (no trailing white space). The file
+// must not be readable by group or others.
+func redisPassword(c config.RedisConfig, getenv func(string) string) (string, error) {
+	switch {
+	case c.PasswordEnv != "":
+		p := getenv(c.PasswordEnv)
+		if p == "" {
+			return "", fmt.Errorf("state.redis.password_env: $%s is not set", c.PasswordEnv)
+		}
+		return p, nil
+	case c.PasswordFile != "":
+		f, err := os.Open(c.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("state.redis.password_file: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return "", fmt.Errorf("state.redis.password_file: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return "", fmt.Errorf("state.redis.password_file %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s)", c.PasswordFile, perm, c.PasswordFile)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+		if err != nil {
+			return "", fmt.Errorf("state.redis.password_file: %w", err)
+		}
+		p := bytes.TrimRight(data, " \t\r\n")
+		if len(p) == 0 {
+			return "", fmt.Errorf("state.redis.password_file %s is empty", c.PasswordFile)
+		}
+		return string(p), nil
+	}
+	return "", nil
+}
