@@ -249,6 +249,14 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Logger:     logger,
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}
+	defer func() {
+		// What the session kept goes with it (in Redis it would outlive the process).
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := store.Forget(fctx, "session:"+sess.ID); err != nil {
+			logger.Error("the session's budget counters and kill could not be dropped", "error", err)
+		}
+	}()
 
 	logger.Info("gatehouse run starting",
 		"mode", cfg.Mode, "engines", eng.modes(), "fail", cfg.Fail, "rego_fail", eng.rego.posture(cfg.Fail),
@@ -265,7 +273,11 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	// shutdown (drain, close the audit log with its checkpoint), so it asks for SIGPIPE and ignores it.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	eng.watch(ctx, logger)
-	killOnUSR1(ctx, usr1, store, recorder, logger, "none in gatehouse run: restart it")
+	liftHint := "none in gatehouse run: restart it"
+	if cfg.State.Redis.URL != "" {
+		liftHint = `POST /admin/v1/kills/lift {"scope": "all"} on a gatehouse serve sharing its Redis, or HDEL ` + cfg.State.Redis.Prefix + "kills all"
+	}
+	killOnUSR1(ctx, usr1, store, recorder, logger, liftHint)
 	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
 
 	relay := gw.NewRelay(sess, up, s.in, s.out)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,4 +208,61 @@ func FuzzRedisKeyNames(f *testing.F) {
 			t.Fatalf("holders %q and %q share an index", h1, h2)
 		}
 	})
+}
+
+// The ACL docs/operations.md gives for a least-privileged gateway user is enough for every
+// operation of the store, and the default user is off.
+func TestRedisLeastPrivilegeACL(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for line := range strings.Lines(string(doc)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "ACL SETUSER gatehouse "); ok {
+			rules = strings.Fields(strings.ReplaceAll(rest, ">PASSWORD", ">acl-test-pw"))
+		}
+	}
+	if len(rules) == 0 {
+		t.Fatal("docs/operations.md gives no ACL SETUSER gatehouse line")
+	}
+	srv := redistest.Start(t, append([]string{"--user", "default", "off", "--user", "gatehouse"}, rules...)...)
+	ctx := context.Background()
+	rdb, err := DialRedis(ctx, RedisConn{URL: srv.URL, Username: "gatehouse", Password: "acl-test-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	s := NewRedis(rdb, RedisOptions{})
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	_, _, rel, err := s.Reserve(ctx, Key{Holder: "session:s", Name: "b", Owner: "a", Idle: time.Hour}, 1, 10, time.Hour)
+	step("Reserve", err)
+	if rel != nil {
+		rel()
+	}
+	_, _, rel, err = s.Admit(ctx, Key{Holder: "session:s", Name: "r", Owner: "a"}, 1, time.Minute)
+	step("Admit", err)
+	if rel != nil {
+		rel()
+	}
+	step("Kill", s.Kill(ctx, "session:s", "x"))
+	_, _, err = s.Killed(ctx, "all", "session:s")
+	step("Killed", err)
+	_, err = s.Kills(ctx)
+	step("Kills", err)
+	_, err = s.Lift(ctx, "session:s")
+	step("Lift", err)
+	_, err = s.Keys(ctx)
+	step("Keys", err)
+	step("Forget", s.Forget(ctx, "session:s"))
+
+	other := NewRedis(rdb, RedisOptions{Prefix: "elsewhere:"})
+	if err := other.Kill(ctx, "all", "x"); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("a key outside gatehouse:*: %v, want NOPERM", err)
+	}
 }

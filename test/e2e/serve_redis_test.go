@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/testpeer"
 	"github.com/gatehouse-mcp/gatehouse/internal/testpeer/redistest"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestServeReplicasShareStateInRedis (SPEC §11.3): two gatehouse serve processes keep their state
@@ -135,5 +139,69 @@ upstreams:
 	}
 	if !strings.Contains(string(out), "does not answer") || strings.Contains(string(out), "hunter2-secret") {
 		t.Errorf("serve's refusal:\n%s", out)
+	}
+}
+
+// TestRunSharesStateInRedis: two gatehouse run processes of one agent, given a Redis by
+// GATEHOUSE_STATE_REDIS_URL, spend one agent budget; what each session kept is gone from Redis when
+// its process ends.
+func TestRunSharesStateInRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("GATEHOUSE_STATE_REDIS_URL", srv.URL)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(policy, []byte(`
+name: run-replicas
+version: "1"
+default_effect: deny
+rules:
+  - id: handshake
+    methods: [initialize, ping, tools/list]
+    effect: allow
+  - id: refunds
+    tools: [refund]
+    effect: allow
+    budget: {field: amount, limit: 1000, scope: agent}
+  - id: echo
+    tools: [echo]
+    effect: allow
+    budget: {field: amount, limit: 10, scope: session}
+`), 0o644)
+	start := func(name string) *mcp.ClientSession {
+		s, _ := connect(t, []string{"--policy", policy, "--agent", "billing-bot", "--audit", filepath.Join(dir, name+".jsonl")}, testpeer.Binary(t))
+		return s
+	}
+	a, b := start("a"), start("b")
+	if got := callText(t, a, "refund", map[string]any{"amount": 900}); got != "refunded 900" {
+		t.Fatalf("refund through a = %q", got)
+	}
+	if _, reason := refusal(t, b, "refund", map[string]any{"amount": 200}); reason != "budget_exceeded" {
+		t.Errorf("refund through b after a spent 900 of 1000: %q, want budget_exceeded", reason)
+	}
+	callText(t, a, "echo", map[string]any{"message": "hi", "amount": 1})
+	callText(t, b, "echo", map[string]any{"message": "hi", "amount": 1})
+
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
+	defer rdb.Close()
+	sessionKeys := func() []string {
+		var out []string
+		for _, k := range rdb.Keys(context.Background(), "gatehouse:*").Val() {
+			if strings.Contains(k, "session:") {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if n := len(sessionKeys()); n == 0 {
+		t.Fatal("no session counters in Redis while the sessions run")
+	}
+	a.Close()
+	b.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sessionKeys()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := sessionKeys(); len(left) != 0 {
+		t.Errorf("session state left in Redis after both runs ended: %q", left)
 	}
 }

@@ -141,6 +141,11 @@ func (s *Stage) storeFailed(c *pipeline.Call, v *pipeline.Verdict, err error) bo
 // another run); without this, every run ever named would be remembered.
 const RunIdle = 24 * time.Hour
 
+// SessionIdle is how long a counter kept per session may go unused before it is dropped. A
+// session's counters are dropped when it ends; this bounds those of a session whose end gatehouse
+// never saw (a gatehouse run killed with SIGKILL, its counters kept in Redis).
+const SessionIdle = 24 * time.Hour
+
 // Key is the state key of a budget or rate counter: what it counts (its kind, name and scope) and
 // whom it is counted for (policy.Input.Holder: a scope the call has no value for falls back to its
 // session, then its agent). Calls without any (no agent id, no tenant) share the counter of all
@@ -151,8 +156,11 @@ func Key(kind, name string, scope policy.Scope, in *policy.Input) state.Key {
 		scope = policy.ScopeSession
 	}
 	k := state.Key{Holder: in.Holder(scope), Name: kind + ":" + name + ":" + string(scope), Owner: in.Agent.ID}
-	if strings.HasPrefix(k.Holder, "run:") {
+	switch {
+	case strings.HasPrefix(k.Holder, "run:"):
 		k.Idle = RunIdle
+	case strings.HasPrefix(k.Holder, "session:"):
+		k.Idle = SessionIdle
 	}
 	return k
 }

@@ -119,8 +119,11 @@ func TestKeyScopes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		want := state.Key{Holder: tt.holder, Name: "budget:k:" + string(cmp.Or(tt.scope, policy.ScopeSession)), Owner: tt.in.Agent.ID}
-		if strings.HasPrefix(tt.holder, "run:") {
+		switch {
+		case strings.HasPrefix(tt.holder, "run:"):
 			want.Idle = RunIdle
+		case strings.HasPrefix(tt.holder, "session:"):
+			want.Idle = SessionIdle
 		}
 		if got := Key("budget", "k", tt.scope, tt.in); got != want {
 			t.Errorf("Key(%q) of %+v = %+v, want %+v", tt.scope, tt.in.Session, got, want)

@@ -46,7 +46,7 @@ func Start(t testing.TB, extra ...string) *Server {
 		t.Fatalf("starting redis-server: %v", err)
 	}
 	var log strings.Builder
-	logDone := make(chan struct{})
+	logDone, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(logDone)
 		sc := bufio.NewScanner(out)
@@ -54,9 +54,10 @@ func Start(t testing.TB, extra ...string) *Server {
 			log.WriteString(sc.Text() + "\n")
 		}
 	}()
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		<-logDone
 		if t.Failed() {
 			t.Logf("redis-server's log:\n%s", log.String())
@@ -67,6 +68,11 @@ func Start(t testing.TB, extra ...string) *Server {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("redis-server %s exited before it listened", strings.Join(extra, " "))
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server did not listen on %s within 10s", sock)
