@@ -639,6 +639,8 @@ func (c *ServeConfig) Validate(src *Source) error {
 		}
 		if r.Limit < 1 || r.Per <= 0 {
 			add(key, "limit must be at least 1 and per a positive duration")
+		} else if r.Per.D()/time.Duration(r.Limit) < time.Microsecond {
+			add(key, "%d per %s is more than one call per microsecond (at most 1000000 per second)", r.Limit, r.Per.D())
 		}
 		for _, g := range r.Tools {
 			if _, err := path.Match(g, ""); err != nil {

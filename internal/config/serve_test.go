@@ -88,6 +88,9 @@ rate_limits:
   - scope: planet
     limit: 0
     per: 1m
+  - scope: tool
+    limit: 2000
+    per: 1ms
 `)
 	want := []string{
 		"0.0.0.0:8080 is not a loopback address", // anonymous on a public address
@@ -101,6 +104,7 @@ rate_limits:
 		"http.max_in_flight: must be at least 1 (got 0)",
 		"http.write_timeout: must be more than 0",
 		"http.max_sessions: must be at least 1 (got -1)",
+		"rate_limits[1]: 2000 per 1ms is more than one call per microsecond",
 	}
 	joined := strings.Join(ps, "\n")
 	for _, w := range want {

@@ -109,7 +109,12 @@ func (r *Redis) killsKey() string               { return r.prefix + "kills" }
 
 // run runs s with the common arguments (now, prefix) before args.
 func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
-	return s.Run(ctx, r.rdb, keys, append([]any{r.now().UnixMicro(), r.prefix}, args...)...)
+	return r.runAt(ctx, r.now(), s, keys, args...)
+}
+
+// runAt is run at a time the caller read from the clock (to decide a window by it, say).
+func (r *Redis) runAt(ctx context.Context, now time.Time, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	return s.Run(ctx, r.rdb, keys, append([]any{now.UnixMicro(), r.prefix}, args...)...)
 }
 
 func float(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
@@ -127,14 +132,15 @@ func (r *Redis) refusal(verdict string) error {
 
 // Reserve implements Store.
 func (r *Redis) Reserve(ctx context.Context, k Key, amount, limit float64, window time.Duration) (float64, bool, Release, error) {
+	now := r.now()
 	var ends int64
 	if window > 0 {
-		start := r.now().Truncate(window)
+		start := now.Truncate(window)
 		k.Name += "@" + start.UTC().Format(time.RFC3339Nano)
 		ends = start.Add(window).UnixMicro()
 	}
 	key := r.counterKey(k)
-	reply, err := r.run(ctx, reserveScript, []string{key, r.allKey(), r.holderKey(k.Holder)},
+	reply, err := r.runAt(ctx, now, reserveScript, []string{key, r.allKey(), r.holderKey(k.Holder)},
 		float(amount), float(limit), ends, k.Idle.Microseconds(), k.Owner, r.maxKeys, r.maxPerOwn).StringSlice()
 	if err != nil {
 		return 0, false, nil, fmt.Errorf("redis state: %w", err)
@@ -169,6 +175,10 @@ func (r *Redis) release(s *redis.Script, key string, arg any) Release {
 // Admit implements Store.
 func (r *Redis) Admit(ctx context.Context, k Key, limit int, per time.Duration) (bool, time.Duration, Release, error) {
 	interval := per / time.Duration(limit)
+	if interval < time.Microsecond {
+		// The cells count in microseconds; configurations are validated to stay above this.
+		return false, 0, nil, fmt.Errorf("redis state: a rate of %d per %s is more than one call per microsecond", limit, per)
+	}
 	key := r.cellKey(k)
 	reply, err := r.run(ctx, admitScript, []string{key, r.allKey(), r.holderKey(k.Holder)},
 		interval.Microseconds(), per.Microseconds(), k.Owner, r.maxKeys, r.maxPerOwn).StringSlice()

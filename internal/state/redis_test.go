@@ -266,3 +266,44 @@ func TestRedisLeastPrivilegeACL(t *testing.T) {
 		t.Errorf("a key outside gatehouse:*: %v, want NOPERM", err)
 	}
 }
+
+// A key Redis expired (or evicted) while its entry in the index of all keys stayed starts again,
+// rather than failing every later call; a holder that lives for good does not gather an entry in
+// its index per window it ever used.
+func TestRedisExpiredKeysAndIndexes(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
+	t.Cleanup(func() { rdb.Close() })
+	clk := &clock{t: time.Now()}
+	s := NewRedis(rdb, RedisOptions{Prefix: "gh:", Now: clk.now})
+	ctx := context.Background()
+	counter := Key{Holder: "run:t/r", Name: "b", Owner: "alice", Idle: time.Hour}
+	cell := Key{Holder: "agent:alice", Name: "rate", Owner: "alice"}
+	if _, ok, _, err := s.Reserve(ctx, counter, 7, 10, 0); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if ok, _, _, err := s.Admit(ctx, cell, 1, time.Hour); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	rdb.Del(ctx, s.counterKey(counter), s.cellKey(cell)) // as Redis's expiry or eviction would
+	if total, ok, _, err := s.Reserve(ctx, counter, 5, 10, 0); !ok || total != 5 || err != nil {
+		t.Errorf("a counter Redis dropped: total %v ok %v err %v, want a new counter of 5", total, ok, err)
+	}
+	if ok, _, _, err := s.Admit(ctx, cell, 1, time.Hour); !ok || err != nil {
+		t.Errorf("a cell Redis dropped: ok %v err %v, want a new cell", ok, err)
+	}
+
+	windowed := Key{Holder: "tenant:t", Name: "w", Owner: "alice"}
+	for range 50 {
+		if _, ok, _, err := s.Reserve(ctx, windowed, 1, 10, time.Minute); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		clk.t = clk.t.Add(time.Minute)
+	}
+	if n := rdb.ZCard(ctx, s.holderKey("tenant:t")).Val(); n > 2 {
+		t.Errorf("the holder's index kept %d entries after 50 windows, want the live ones", n)
+	}
+	if n := rdb.ZCard(ctx, "gh:o:alice").Val(); n > 4 {
+		t.Errorf("the owner's index kept %d entries, want the live ones", n)
+	}
+}

@@ -118,6 +118,10 @@ func (ps *problems) rate(n *yaml.Node, ruleID string) *policy.Rate {
 	} else if sc != "" {
 		r.Scope = sc
 	}
+	if good && r.Per/time.Duration(r.Limit) < time.Microsecond {
+		ps.errorf(n, "rate: %d per %s is more than one call per microsecond (at most 1000000 per second)", r.Limit, r.Per)
+		good = false
+	}
 	if !good {
 		return nil
 	}

@@ -25,8 +25,10 @@ local function ttl(name, expiry)
   end
 end
 
--- index scores member in z, and keeps z as long as its longest-lived member.
+-- index scores member in z, drops the entries of keys that are gone, and keeps z as long as its
+-- longest-lived member.
 local function index(z, member, expiry)
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', '(' .. NOW)
   if expiry == math.huge then
     redis.call('ZADD', z, '+inf', member)
   else
@@ -52,10 +54,13 @@ local function room(all, owner, maxKeys, maxOwn)
   return nil
 end
 
--- keep records key, gone at expiry, in the index of all keys, its owner's and its holder's.
+-- keep records key, gone at expiry, in the index of all keys, its owner's and its holder's. The
+-- index of all keys is pruned only when full (room), as it is large; the others on every use, so
+-- that a holder that lives for good (an agent) does not gather an entry per window it ever used.
 local function keep(key, all, holder, owner, expiry)
   ttl(key, expiry)
-  index(all, key, expiry)
+  redis.call('ZADD', all, expiry == math.huge and '+inf' or string.format('%.0f', expiry), key)
+  ttl(all, math.huge)
   index(prefix .. 'o:' .. owner, key, expiry)
   index(holder, key, expiry)
 end
