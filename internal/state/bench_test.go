@@ -37,7 +37,7 @@ func BenchmarkStores(b *testing.B) {
 		})
 		b.Run(st.name+"/Admit", func(b *testing.B) {
 			for b.Loop() {
-				if _, _, _, err := st.s.Admit(ctx, Key{Holder: "tool:echo", Name: "rate", Owner: "a"}, 1_000_000_000, time.Second); err != nil {
+				if _, _, _, err := st.s.Admit(ctx, Key{Holder: "tool:echo", Name: "rate", Owner: "a"}, 1_000_000, time.Second); err != nil {
 					b.Fatal(err)
 				}
 			}

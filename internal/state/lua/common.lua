@@ -59,8 +59,7 @@ end
 -- that a holder that lives for good (an agent) does not gather an entry per window it ever used.
 local function keep(key, all, holder, owner, expiry)
   ttl(key, expiry)
-  redis.call('ZADD', all, expiry == math.huge and '+inf' or string.format('%.0f', expiry), key)
-  ttl(all, math.huge)
+  redis.call('ZADD', all, expiry == math.huge and '+inf' or string.format('%.0f', expiry), key) -- kept for good
   index(prefix .. 'o:' .. owner, key, expiry)
   index(holder, key, expiry)
 end
