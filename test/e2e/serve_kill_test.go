@@ -36,28 +36,8 @@ rules:
     tools: [echo]
     effect: allow
 `), 0o644)
-	config := fmt.Sprintf(`
-listen: %s
-admin:
-  listen: %s
-auth:
-  api_keys:
-    keys:
-      - {id: mallory, hash: %s}
-      - {id: alice, hash: %s}
-policy:
-  rules: %s
-audit:
-  path: %s
-threat:
-  enabled: false
-upstreams:
-  - name: peer
-    prefix: ""
-    command: [%q]
-`, gw, admin, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, auditPath, testpeer.Binary(t))
 	cfgPath := filepath.Join(dir, "serve.yaml")
-	os.WriteFile(cfgPath, []byte(config), 0o644)
+	writeKeyedServeConfig(t, cfgPath, gw, admin, policy, auditPath, "")
 	_, stop := startServe(t, cfgPath, gw)
 
 	call := func(key, tool string) string { t.Helper(); return callReason(t, gw, key, tool, 1) }
@@ -147,5 +127,36 @@ func expecter(t *testing.T) func(what, got, want string) {
 		if got != want {
 			t.Errorf("%s: %s, want %s", what, got, want)
 		}
+	}
+}
+
+// writeKeyedServeConfig writes a serve configuration at path: the gateway on gw, its admin listener
+// on admin, the API keys "mallory-key" and "alice-key" (principals mallory and alice), the rules
+// policy, the audit log auditPath, no threat scanner, the test peer as its one upstream, and extra
+// YAML (top-level keys) appended.
+func writeKeyedServeConfig(t *testing.T, path, gw, admin, policy, auditPath, extra string) {
+	t.Helper()
+	config := fmt.Sprintf(`
+listen: %s
+admin:
+  listen: %s
+auth:
+  api_keys:
+    keys:
+      - {id: mallory, hash: %s}
+      - {id: alice, hash: %s}
+policy:
+  rules: %s
+audit:
+  path: %s
+threat:
+  enabled: false
+upstreams:
+  - name: peer
+    prefix: ""
+    command: [%q]
+`, gw, admin, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, auditPath, testpeer.Binary(t)) + extra
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

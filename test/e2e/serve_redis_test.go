@@ -41,30 +41,8 @@ rules:
 	type replica struct{ gw, admin, cfg string }
 	replicaConfig := func(name string) replica {
 		r := replica{gw: freeAddr(t), admin: freeAddr(t), cfg: filepath.Join(dir, name+".yaml")}
-		os.WriteFile(r.cfg, fmt.Appendf(nil, `
-listen: %s
-admin:
-  listen: %s
-auth:
-  api_keys:
-    keys:
-      - {id: mallory, hash: %s}
-      - {id: alice, hash: %s}
-policy:
-  rules: %s
-audit:
-  path: %s
-threat:
-  enabled: false
-state:
-  redis:
-    url: %s
-upstreams:
-  - name: peer
-    prefix: ""
-    command: [%q]
-`, r.gw, r.admin, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, filepath.Join(dir, name+"-audit.jsonl"),
-			srv.URL, testpeer.Binary(t)), 0o644)
+		writeKeyedServeConfig(t, r.cfg, r.gw, r.admin, policy, filepath.Join(dir, name+"-audit.jsonl"),
+			"state:\n  redis:\n    url: "+srv.URL+"\n")
 		return r
 	}
 	a, b := replicaConfig("a"), replicaConfig("b")
