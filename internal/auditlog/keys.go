@@ -10,8 +10,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/secretfile"
 )
 
 // PEM block types of the key files.
@@ -105,19 +106,7 @@ func onePEMBlock(data []byte, typ string) ([]byte, error) {
 // a file that group or others may access, as ssh does, because a key others
 // can read lets them forge checkpoints.
 func ReadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat() // of the opened file, so the check and the read see the same file
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("private key %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s)", path, perm, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	data, err := secretfile.Read(path, "private key")
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/secretfile"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
@@ -38,7 +37,7 @@ func openStore(ctx context.Context, c config.StateConfig, getenv func(string) st
 		}
 		r := state.NewRedis(rdb, state.RedisOptions{Prefix: c.Redis.Prefix, MaxKeys: c.MaxKeys,
 			MaxKeysPerCaller: c.MaxKeysPerCaller, Logger: logger})
-		if err := r.Ping(ctx); err != nil {
+		if _, err := r.Keys(ctx); err != nil { // Redis runs the store's scripts (an ACL may not allow them)
 			rdb.Close()
 			return nil, nil, err
 		}
@@ -73,19 +72,7 @@ func redisPassword(c config.RedisConfig, getenv func(string) string) (string, er
 		}
 		return p, nil
 	case c.PasswordFile != "":
-		f, err := os.Open(c.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("state.redis.password_file: %w", err)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return "", fmt.Errorf("state.redis.password_file: %w", err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return "", fmt.Errorf("state.redis.password_file %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s)", c.PasswordFile, perm, c.PasswordFile)
-		}
-		data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+		data, err := secretfile.Read(c.PasswordFile, "password file")
 		if err != nil {
 			return "", fmt.Errorf("state.redis.password_file: %w", err)
 		}

@@ -280,11 +280,3 @@ func (r *Redis) Keys(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
-// Ping checks that Redis answers and runs the store's scripts.
-func (r *Redis) Ping(ctx context.Context) error {
-	if _, err := r.Keys(ctx); err != nil {
-		return err
-	}
-	return nil
-}

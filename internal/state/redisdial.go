@@ -104,10 +104,7 @@ func DialRedis(ctx context.Context, c RedisConn) (*redis.Client, error) {
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("redis at %s does not answer: %w", redactedAddr(o), err)
+		return nil, fmt.Errorf("redis at %s %s does not answer: %w", o.Network, o.Addr, err) // never the URL: it may hold credentials
 	}
 	return rdb, nil
 }
-
-// redactedAddr names the server o reaches, without credentials.
-func redactedAddr(o *redis.Options) string { return o.Network + " " + o.Addr }

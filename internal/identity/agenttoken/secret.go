@@ -3,16 +3,13 @@ package agenttoken
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/secretfile"
 )
 
 // MinSecretBytes is the shortest HMAC secret accepted: 256 bits, the output size of SHA-256, as
 // RFC 7518 §3.2 requires for HS256.
 const MinSecretBytes = 32
-
-// maxSecretBytes bounds what ReadSecretFile reads.
-const maxSecretBytes = 64 << 10
 
 func checkSecret(secret []byte) error {
 	if len(secret) < MinSecretBytes {
@@ -36,24 +33,9 @@ func ParseSecret(data []byte) ([]byte, error) {
 // ReadSecretFile reads an HMAC secret with ParseSecret. Like an SSH private key, the file must not
 // be accessible by group or others: anyone who can read the secret can mint tokens for any agent.
 func ReadSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := secretfile.Read(path, "secret file")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("secret file %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s)", path, perm, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSecretBytes {
-		return nil, fmt.Errorf("secret file %s is larger than %d bytes: is it the right file?", path, maxSecretBytes)
 	}
 	secret, err := ParseSecret(data)
 	if err != nil {

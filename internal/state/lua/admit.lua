@@ -9,8 +9,7 @@ local interval, per = tonumber(ARGV[3]), tonumber(ARGV[4])
 local c = redis.call('HMGET', key, 'tat', 'o')
 local tat, owner = tonumber(c[1]), c[2]
 if not tat or not redis.call('ZSCORE', all, key) then
-  redis.call('ZREM', all, key) -- an entry whose key Redis expired or evicted counts as none
-  local full = room(all, ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
+  local full = room(all, key, ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
   if full then return {full} end
   tat, owner = nil, ARGV[5]
 end

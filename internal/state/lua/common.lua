@@ -38,9 +38,11 @@ local function index(z, member, expiry)
   ttl(z, num(top[2]))
 end
 
--- room reports why one more key made by owner does not fit ('full', 'caller_full'), or nil. A full
+-- room reports why key, new or to start again, made by owner does not fit ('full', 'caller_full'),
+-- or nil. An entry of key left in the index (Redis expired or evicted the key) counts as none; a full
 -- index first drops its entries for keys that are gone.
-local function room(all, owner, maxKeys, maxOwn)
+local function room(all, key, owner, maxKeys, maxOwn)
+  redis.call('ZREM', all, key)
   local past = '(' .. NOW
   if redis.call('ZCARD', all) >= maxKeys then
     redis.call('ZREMRANGEBYSCORE', all, '-inf', past)

@@ -9,8 +9,7 @@ local ends, idle = tonumber(ARGV[5]), tonumber(ARGV[6])
 local c = redis.call('HMGET', key, 't', 'u', 'o')
 local total, owner = tonumber(c[1]), c[3]
 if not total or not redis.call('ZSCORE', all, key) then
-  redis.call('ZREM', all, key) -- an entry whose key Redis expired or evicted counts as none
-  local full = room(all, ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
+  local full = room(all, key, ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
   if full then return {full} end
   total, owner = nil, ARGV[7]
 end
