@@ -1,0 +1,94 @@
+package pack
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestGlobsMatchAsFnmatch(t *testing.T) {
+	for _, c := range pythonGlobs {
+		re, err := compileGlob(c.pattern)
+		if err != nil {
+			t.Errorf("%q: %v", c.pattern, err)
+			continue
+		}
+		var got []string
+		for _, p := range globPaths {
+			if re.MatchString(p) {
+				got = append(got, p)
+			}
+		}
+		if !slices.Equal(got, c.matches) {
+			t.Errorf("%q matches %q; fnmatchcase matches %q", c.pattern, got, c.matches)
+		}
+	}
+	for _, bad := range []string{"[z-a]", "x[c-a]y", "[!z-a]"} {
+		if _, err := compileGlob(bad); err == nil {
+			t.Errorf("%q: the reversed range was not refused", bad)
+		}
+	}
+}
+
+func TestPythonBuiltins(t *testing.T) {
+	for _, c := range pythonFloatRepr {
+		if got := floatRepr(math.Float64frombits(c.bits)); got != c.repr {
+			t.Errorf("repr(%v) = %q, Python says %q", math.Float64frombits(c.bits), got, c.repr)
+		}
+	}
+	for _, c := range pythonInt {
+		n, err := toInt(c.in)
+		switch {
+		case c.out == "" && err == nil:
+			t.Errorf("int(%q) = %v; Python raises", c.in, n)
+		case c.out != "" && (err != nil || n.String() != c.out):
+			t.Errorf("int(%q) = %v, %v; Python says %s", c.in, n, err, c.out)
+		}
+	}
+	for _, c := range pythonRepr {
+		if got := repr(c.in); got != c.repr {
+			t.Errorf("repr(%q) = %s, Python says %s", c.in, got, c.repr)
+		}
+	}
+	for _, c := range pythonStripLower {
+		if got := strip(c.in); got != c.strip {
+			t.Errorf("%q.strip() = %q, Python says %q", c.in, got, c.strip)
+		}
+		if got := lower(c.in); got != c.lower {
+			t.Errorf("%q.lower() = %q, Python says %q", c.in, got, c.lower)
+		}
+	}
+	// Values other than strings.
+	for _, c := range []struct {
+		v    any
+		str  string
+		true bool
+	}{
+		{nil, "None", false}, {true, "True", true}, {false, "False", false},
+		{Number("0"), "0", false}, {Number("-0"), "0", false}, {Number("0.0"), "0.0", false},
+		{Number("1e400"), "inf", true}, {Number("1e-400"), "0.0", false}, {Number("2E2"), "200.0", true},
+		{Number("123456789012345678901234567890"), "123456789012345678901234567890", true},
+		{[]any{}, "[]", false}, {&Object{}, "{}", false}, {"", "", false},
+		{[]any{"a", Number("1"), nil, []any{true}}, "['a', 1, None, [True]]", true},
+		{object("b", "x", "a", Number("1.50")), "{'b': 'x', 'a': 1.5}", true},
+	} {
+		if got := str(c.v); got != c.str {
+			t.Errorf("str(%#v) = %q, want %q", c.v, got, c.str)
+		}
+		if got := truthy(c.v); got != c.true {
+			t.Errorf("bool(%#v) = %v, want %v", c.v, got, c.true)
+		}
+	}
+}
+
+func TestDumpIsJSONDumps(t *testing.T) {
+	v, err := Decode([]byte(`{"b":[1,2.50,{}],"a":"\u00e9\ud83d\ude00\u007f\"\\/\n","c":[],"d":{"z":null,"y":true},"-0":-0,"e":1E2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// json.dumps(json.loads(that), indent=2, sort_keys=True), from Python 3.11.7.
+	want := "{\n  \"-0\": 0,\n  \"a\": \"\\u00e9\\ud83d\\ude00\\u007f\\\"\\\\/\\n\",\n  \"b\": [\n    1,\n    2.5,\n    {}\n  ],\n  \"c\": [],\n  \"d\": {\n    \"y\": true,\n    \"z\": null\n  },\n  \"e\": 100.0\n}"
+	if got := string(Dump(v)); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
