@@ -110,4 +110,3 @@ var pythonStripLower = []struct{ in, strip, lower string }{
 	{"Straße", "Straße", "straße"},
 	{"ΣΑΣ", "ΣΑΣ", "σας"},
 }
-
