@@ -88,6 +88,7 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 		newControlsCommand(s),
 		newTestCommand(s),
 		newBundleCommand(s),
+		newPackCommand(s),
 	)
 	return root
 }

@@ -20,6 +20,9 @@ const (
 
 var decisions = []string{Allow, AllowScopedBranch, AllowScopedTicket, HoldForApproval, Deny, KillSession}
 
+// Decisions lists the six decisions of the pack's contract.
+func Decisions() []string { return slices.Clone(decisions) }
+
 // approvalWords are the statuses that make a human approval record an approval.
 var approvalWords = []string{"approved", "approve", "allow", "allowed", "accepted", "true"}
 

@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	publishedPack     = "testdata/securityrecipes/mcp-gateway-policy.json"
-	publishedManifest = "testdata/securityrecipes/workflow-manifests.json"
+	publishedPack     = "../../../examples/workflow-pack/mcp-gateway-policy.json"
+	publishedManifest = "../../../examples/workflow-pack/workflow-manifests.json"
 )
 
 func loadPack(t *testing.T, path string) *Pack {
