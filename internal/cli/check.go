@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 
@@ -156,7 +157,7 @@ func runCheck(p *checkParams, s streams) error {
 		}
 	}
 	printProblems(s.out, p.format, problems, len(policies), len(bundles))
-	if errorsFound {
+	if errorsFound || slices.ContainsFunc(problems, func(pr checkProblem) bool { return pr.Severity == "error" }) {
 		return fail(ExitProblem, "")
 	}
 	return nil
@@ -256,6 +257,11 @@ func configPolicies(file string, pc *config.PolicyConfig, err error, policies []
 	}
 	if !missing["policy.bundle"] && !missing["policy.bundle_public_key"] {
 		bundles = append(bundles, configBundles(file, pc, problems)...)
+	}
+	if pc.Pack != "" && !missing["policy.pack"] {
+		if _, err := loadPackDecider(pc, slog.New(slog.DiscardHandler)); err != nil {
+			*problems = append(*problems, checkProblem{File: pc.Pack, Severity: "error", Message: err.Error(), Text: err.Error()})
+		}
 	}
 	return policies, bundles
 }

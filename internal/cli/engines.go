@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/pack"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/policysource"
@@ -27,7 +29,10 @@ type engines struct {
 	rulesPath string
 	rules     *engine.Stage // nil without a rules file, or in mode off
 	pol       *rules.Policy
-	rego      *regoEngine // nil when the Rego engine is off
+	rego      *regoEngine   // nil when the Rego engine is off
+	pack      *engine.Stage // nil without a pack, or in mode off
+	// packConfig names the pack and its mapping, for reloads.
+	packConfig *config.PolicyConfig
 }
 
 // startEngines builds the engines the configuration names and loads their policies. A rules file
@@ -51,7 +56,37 @@ func startEngines(ctx context.Context, cfg *config.Config, plan config.Rego, reg
 		return nil, err
 	}
 	e.rego = rg
+	if cfg.Policy.Pack != "" {
+		packMode := pipeline.Mode(cmp.Or(cfg.Policy.PackMode, cfg.Mode))
+		d, err := loadPackDecider(&cfg.Policy, logger)
+		if err != nil {
+			return nil, err
+		}
+		if packMode != pipeline.ModeOff {
+			e.pack = engine.New(engine.Config{Name: "pack", Mode: packMode, Fail: posture, Metrics: metrics, Logger: logger}, d)
+		}
+	}
+	e.packConfig = &cfg.Policy
 	return e, nil
+}
+
+// loadPackDecider loads the configuration's policy pack with its tool mapping, and logs its hash.
+func loadPackDecider(pc *config.PolicyConfig, logger *slog.Logger) (*pack.Decider, error) {
+	pk, err := loadPack(pc.Pack, strings.TrimPrefix(pc.PackSHA256, "sha256:"))
+	if err != nil {
+		return nil, err
+	}
+	tools := make([]pack.Tool, len(pc.PackTools))
+	for i, t := range pc.PackTools {
+		tools[i] = pack.Tool{Tool: t.Tool, Namespace: t.Namespace, Access: t.Access, GatePhase: t.GatePhase, ChangeClass: t.ChangeClass,
+			BranchName: t.Arguments.BranchName, ChangedPaths: t.Arguments.ChangedPaths, DiffLineCount: t.Arguments.DiffLineCount}
+	}
+	d, err := pack.NewDecider(pk, tools)
+	if err != nil {
+		return nil, fmt.Errorf("policy.pack_tools: %w", err)
+	}
+	logger.Info("policy pack loaded", "pack", pc.Pack, "sha256", pk.SHA256(), "policy_id", pk.ID(), "workflows", len(pk.Workflows()), "tools_mapped", len(tools))
+	return d, nil
 }
 
 // stages lists the engine stages in the order they decide.
@@ -62,6 +97,9 @@ func (e *engines) stages() []*engine.Stage {
 	}
 	if e.rego != nil {
 		out = append(out, e.rego.stage)
+	}
+	if e.pack != nil {
+		out = append(out, e.pack)
 	}
 	return out
 }
@@ -77,7 +115,7 @@ func (e *engines) rulesRevision() string {
 // watch reloads the policies on SIGHUP, and polls the bundle when it should, until ctx ends. It is
 // registered before serving starts: a SIGHUP that arrived with no handler would kill gatehouse.
 func (e *engines) watch(ctx context.Context, logger *slog.Logger) {
-	if e.rules == nil && e.rego == nil {
+	if e.rules == nil && e.rego == nil && e.pack == nil {
 		return
 	}
 	hup := make(chan os.Signal, 1)
@@ -86,17 +124,27 @@ func (e *engines) watch(ctx context.Context, logger *slog.Logger) {
 		<-ctx.Done()
 		signal.Stop(hup)
 	}()
-	go reloadOnHUP(ctx, hup, e.rulesPath, e.rules, e.rego, logger)
+	go e.reloadOnHUP(ctx, hup, logger)
 	if e.rego != nil && e.rego.source != nil {
 		go e.rego.source.Run(ctx)
 	}
 }
 
 // modes is the effective mode of every engine, e.g. "rules=enforce,rego=monitor".
-func (e *engines) modes() string { return engineModes(e.rules, e.rego) }
+func (e *engines) modes() string { return engineModes(e.rules, e.rego, e.pack) }
 
 // recordedMode is the mode written on audit records.
-func (e *engines) recordedMode(mode string) string { return recordedMode(mode, e.rules, e.rego) }
+func (e *engines) recordedMode(mode string) string {
+	return recordedMode(mode, e.rules, e.rego, e.pack)
+}
+
+// packRevision is the SHA-256 of the pack in force, "none" without one.
+func (e *engines) packRevision() string {
+	if e.pack == nil || e.pack.Current() == nil {
+		return "none"
+	}
+	return e.pack.Current().Revision()
+}
 
 // loadRules reads and compiles a rules file, logging its warnings.
 func loadRules(path string, logger *slog.Logger) (*rules.Policy, error) {
@@ -114,25 +162,32 @@ func loadRules(path string, logger *slog.Logger) (*rules.Policy, error) {
 	return pol, nil
 }
 
-// reloadOnHUP reloads the rules file and the Rego bundle on SIGHUP. A file or bundle that does not
-// load is refused and the policy in force stays (SPEC §5.5).
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, rulesPath string, rulesStage *engine.Stage, rg *regoEngine, logger *slog.Logger) {
+// reloadOnHUP reloads the rules file, the Rego bundle and the policy pack on SIGHUP. A file or
+// bundle that does not load is refused and the policy in force stays (SPEC §5.5, §6.3).
+func (e *engines) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if rulesStage != nil {
-				pol, err := loadRules(rulesPath, logger)
+			if e.rules != nil {
+				pol, err := loadRules(e.rulesPath, logger)
 				if err != nil {
-					logger.Error("policy reload refused; keeping the policy in force", "error", err, "revision", rulesStage.Current().Revision())
+					logger.Error("policy reload refused; keeping the policy in force", "error", err, "revision", e.rules.Current().Revision())
 				} else {
-					rulesStage.Swap(engine.NewRules(pol))
+					e.rules.Swap(engine.NewRules(pol))
 					logger.Info("policy reloaded", "revision", pol.Revision())
 				}
 			}
-			if rg != nil && rg.source != nil {
-				rg.source.Load(ctx) // logged (and, when refused, counted) by the source
+			if e.rego != nil && e.rego.source != nil {
+				e.rego.source.Load(ctx) // logged (and, when refused, counted) by the source
+			}
+			if e.pack != nil {
+				if d, err := loadPackDecider(e.packConfig, logger); err != nil {
+					logger.Error("policy pack reload refused; keeping the pack in force", "error", err, "sha256", e.packRevision())
+				} else {
+					e.pack.Swap(d)
+				}
 			}
 		}
 	}
@@ -210,13 +265,16 @@ func (rg *regoEngine) revision() string {
 }
 
 // engineModes is the effective mode of every engine, e.g. "rules=enforce,rego=monitor".
-func engineModes(rulesStage *engine.Stage, rg *regoEngine) string {
+func engineModes(rulesStage *engine.Stage, rg *regoEngine, packStage *engine.Stage) string {
 	var parts []string
 	if rulesStage != nil {
 		parts = append(parts, "rules="+string(rulesStage.Mode()))
 	}
 	if rg != nil {
 		parts = append(parts, "rego="+string(rg.stage.Mode()))
+	}
+	if packStage != nil {
+		parts = append(parts, "pack="+string(packStage.Mode()))
 	}
 	if parts == nil {
 		return "none"
@@ -225,10 +283,10 @@ func engineModes(rulesStage *engine.Stage, rg *regoEngine) string {
 }
 
 // recordedMode is the mode written on audit records: the global mode when only the rules engine runs
-// (as before the Rego engine existed), the per-engine summary when Rego runs too.
-func recordedMode(mode string, rulesStage *engine.Stage, rg *regoEngine) string {
-	if rg == nil {
+// (as before the other engines existed), the per-engine summary when Rego or a pack runs too.
+func recordedMode(mode string, rulesStage *engine.Stage, rg *regoEngine, packStage *engine.Stage) string {
+	if rg == nil && packStage == nil {
 		return mode
 	}
-	return engineModes(rulesStage, rg)
+	return engineModes(rulesStage, rg, packStage)
 }

@@ -261,6 +261,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	logger.Info("gatehouse run starting",
 		"mode", cfg.Mode, "engines", eng.modes(), "fail", cfg.Fail, "rego_fail", eng.rego.posture(cfg.Fail),
 		"policy", cfg.Policy.Rules, "policy_revision", eng.rulesRevision(), "bundle", eng.rego.where(), "bundle_revision", eng.rego.revision(),
+		"pack", cfg.Policy.Pack, "pack_sha256", eng.packRevision(),
 		"threat", cfg.Threat.String(), "pins", pins != nil,
 		"audit", cfg.Audit.Path, "audit_signed", cfg.Audit.Key != "", "audit_durability", cfg.Audit.Durability,
 		"identity", who.describe, "agent", who.agent, "roles", who.roles,

@@ -272,6 +272,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	logger.Info("gatehouse serve starting", "config", orEmbedded(p.configFile), "endpoint", endpoint, "admin", cfg.Admin.Listen,
 		"mode", cfg.Mode, "engines", eng.modes(), "fail", cfg.Fail, "rego_fail", eng.rego.posture(cfg.Fail),
 		"policy", cfg.Policy.Rules, "policy_revision", eng.rulesRevision(), "bundle", eng.rego.where(), "bundle_revision", eng.rego.revision(),
+		"pack", cfg.Policy.Pack, "pack_sha256", eng.packRevision(),
 		"threat", cfg.Threat.String(), "pins", pins != nil, "tenancy", cfg.Tenancy.Enabled, "mcp_enabled", cfg.MCPEnabled(),
 		"audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
 		"upstreams", names, "request_path", gw.RequestPath(), "auth_anonymous", authn.Anonymous())

@@ -44,7 +44,8 @@ func (rd *readiness) report() (bool, map[string]any) {
 		problems = append(problems, "no upstream is usable")
 	}
 	pol := map[string]any{"mode": rd.cfg.Mode, "fail": rd.cfg.Fail, "engines": rd.eng.modes(), "rules": rd.cfg.Policy.Rules,
-		"rules_revision": rd.eng.rulesRevision(), "bundle": rd.eng.rego.where(), "bundle_revision": rd.eng.rego.revision()}
+		"rules_revision": rd.eng.rulesRevision(), "bundle": rd.eng.rego.where(), "bundle_revision": rd.eng.rego.revision(),
+		"pack": rd.cfg.Policy.Pack, "pack_sha256": rd.eng.packRevision()}
 	if rg := rd.eng.rego; rg != nil {
 		pol["rego"] = rg.readiness(rd.cfg.Fail)
 	}

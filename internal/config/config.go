@@ -106,10 +106,53 @@ type PolicyConfig struct {
 	// RegoTimeout bounds one Rego evaluation; a slower one is an engine error, decided by fail.
 	// Default 1s.
 	RegoTimeout Duration `yaml:"rego_timeout"`
+	// Pack is a workflow policy pack (SPEC §6, docs/policy-pack.md): the SecurityRecipes JSON
+	// format that gatehouse pack generate writes. Relative to the configuration file. Loaded at
+	// start-up (a pack that does not load stops gatehouse) and again on SIGHUP (a pack that does not
+	// load then is refused, and the one in force stays).
+	Pack string `yaml:"pack"`
+	// PackSHA256 pins the SHA-256 (hex) of the pack file: any other pack is refused, at start-up
+	// and on reload.
+	PackSHA256 string `yaml:"pack_sha256"`
+	// PackMode is the pack engine's mode: enforce, monitor or off. Unset: mode.
+	PackMode string `yaml:"pack_mode"`
+	// PackTools maps tools to the pack's MCP scopes, first match wins. A tools/call whose tool no
+	// entry matches has no scope, and the pack denies it.
+	PackTools []PackTool `yaml:"pack_tools"`
 	// RegoEvaluator chooses how Rego decisions are evaluated: auto (the default) runs OPA's compiled
 	// plan of the decision with gatehouse's plan evaluator when the plan uses only what it
 	// implements, and OPA's own evaluator otherwise; topdown always uses OPA's evaluator.
 	RegoEvaluator string `yaml:"rego_evaluator"`
+}
+
+// PackTool says what the calls of some tools are in a workflow policy pack's terms (SPEC §6.3).
+type PackTool struct {
+	// Tool is a glob over tool names (* any run of characters, ? one, [seq] one of seq).
+	Tool string `yaml:"tool"`
+	// Namespace is the call's tool_namespace, an MCP namespace of the pack (repo.contents).
+	Namespace string `yaml:"namespace"`
+	// Access is the call's tool_access_mode: read, write_branch, write_ticket or approval_required.
+	Access string `yaml:"access"`
+	// GatePhase, when set, is the call's gate_phase; otherwise the request's _meta
+	// (gatehouse/gate_phase) or header (Gatehouse-Gate-Phase) gives it.
+	GatePhase string `yaml:"gate_phase"`
+	// ChangeClass, when set, is the call's change_class (a manual-review class of the pack holds the
+	// call for approval); otherwise _meta or the header may give it.
+	ChangeClass string `yaml:"change_class"`
+	// Arguments name where in the call's arguments the attributes of a write are read.
+	Arguments PackArguments `yaml:"arguments"`
+}
+
+// PackArguments are paths into a call's arguments (member names and array positions joined by
+// dots: files, change.paths, commits.0.branch). An attribute without a path comes from the
+// request's _meta (gatehouse/<attribute>) or header (Gatehouse-<Attribute>), which the agent writes.
+type PackArguments struct {
+	// BranchName is where the branch written to is (branch_name).
+	BranchName string `yaml:"branch_name"`
+	// ChangedPaths is where the paths changed are (changed_paths): a list, or one path.
+	ChangedPaths string `yaml:"changed_paths"`
+	// DiffLineCount is where the number of changed lines is (diff_line_count).
+	DiffLineCount string `yaml:"diff_line_count"`
 }
 
 // AuditConfig configures the audit log.

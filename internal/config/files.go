@@ -14,6 +14,7 @@ import (
 func (c *Config) Files(src *Source) []Problem {
 	var ps []Problem
 	ps = append(ps, src.missing("policy.rules", c.Policy.Rules, false)...)
+	ps = append(ps, src.missing("policy.pack", c.Policy.Pack, false)...)
 	if !IsBuiltinBundle(c.Policy.Bundle) {
 		ps = append(ps, src.missing("policy.bundle", c.Policy.Bundle, true)...)
 	}

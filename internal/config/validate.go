@@ -81,8 +81,8 @@ func (c *Config) Validate(src *Source) error {
 	}
 	c.validatePolicy(add)
 	validateThreat(&c.Threat, &c.Pins, add)
-	if c.Mode != "off" && c.Policy.Rules == "" && !c.regoConfigured() {
-		add("policy.rules", "no policy to enforce: give a rules file (--policy) or a Rego bundle (--policy-bundle), or run with mode off to relay and audit only")
+	if c.Mode != "off" && c.Policy.Rules == "" && !c.regoConfigured() && c.Policy.Pack == "" {
+		add("policy.rules", "no policy to enforce: give a rules file (--policy), a Rego bundle (--policy-bundle) or a policy pack (policy.pack), or run with mode off to relay and audit only")
 	}
 	if ps == nil {
 		return nil
@@ -116,9 +116,33 @@ func (c *Config) regoConfigured() bool {
 	return c.Policy.Bundle != "" || c.Policy.BundleURL != ""
 }
 
-// validatePolicy checks the Rego settings of the policy section.
+// validatePolicy checks the Rego and pack settings of the policy section.
 func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	p := &c.Policy
+	if !slices.Contains([]string{"", "enforce", "monitor", "off"}, p.PackMode) {
+		add("policy.pack_mode", "must be one of enforce, monitor, off (got %q)", p.PackMode)
+	}
+	if p.PackSHA256 != "" && !sha256RE.MatchString(p.PackSHA256) {
+		add("policy.pack_sha256", "must be 64 hex digits, optionally prefixed sha256:")
+	}
+	if p.Pack == "" && (p.PackSHA256 != "" || p.PackMode != "" || len(p.PackTools) > 0) {
+		add("policy.pack", "policy.pack_sha256, pack_mode and pack_tools need a pack (policy.pack)")
+	}
+	accessModes := []string{"read", "write_branch", "write_ticket", "approval_required"}
+	for i, t := range p.PackTools {
+		key := fmt.Sprintf("policy.pack_tools[%d]", i)
+		if t.Tool == "" || t.Namespace == "" {
+			add(key, "needs a tool (a glob over tool names) and a namespace")
+		}
+		if !slices.Contains(accessModes, t.Access) {
+			add(key+".access", "must be one of %s (got %q)", strings.Join(accessModes, ", "), t.Access)
+		}
+		for name, path := range map[string]string{"branch_name": t.Arguments.BranchName, "changed_paths": t.Arguments.ChangedPaths, "diff_line_count": t.Arguments.DiffLineCount} {
+			if path != "" && slices.Contains(strings.Split(path, "."), "") {
+				add(key+".arguments."+name, "%q is not a path: names and positions joined by single dots", path)
+			}
+		}
+	}
 	if !slices.Contains([]string{"", "enforce", "monitor", "off"}, p.RegoMode) {
 		add("policy.rego_mode", "must be one of enforce, monitor, off (got %q)", p.RegoMode)
 	}

@@ -151,16 +151,17 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 
 func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
 	in := policy.Input{
-		Kind:      method,
-		Phase:     policy.PhaseRequest,
-		RequestIP: sess.ClientIP,
-		Headers:   sess.Headers,
-		Tenant:    sess.Tenant,
-		Session:   policy.Session{ID: sess.ID, RunID: req.RunID, WorkflowID: req.WorkflowID},
-		Tool:      policy.Tool{Server: sess.Upstream},
-		User:      policy.Principal{Roles: []string{}, Claims: map[string]any{}},
-		Agent:     policy.Principal{Roles: []string{}, Claims: map[string]any{}},
-		Threat:    policy.Threat{Findings: []policy.Finding{}},
+		Kind:       method,
+		Phase:      policy.PhaseRequest,
+		RequestIP:  sess.ClientIP,
+		Headers:    sess.Headers,
+		Tenant:     sess.Tenant,
+		Session:    policy.Session{ID: sess.ID, RunID: req.RunID, WorkflowID: req.WorkflowID},
+		Attributes: req.Attributes,
+		Tool:       policy.Tool{Server: sess.Upstream},
+		User:       policy.Principal{Roles: []string{}, Claims: map[string]any{}},
+		Agent:      policy.Principal{Roles: []string{}, Claims: map[string]any{}},
+		Threat:     policy.Threat{Findings: []policy.Finding{}},
 	}
 	if in.Headers == nil {
 		in.Headers = map[string]string{}

@@ -27,6 +27,9 @@ func TestDecodeRequest(t *testing.T) {
 		{"resource", "resources/read", `{"uri":"file:///a"}`, Request{URI: "file:///a"}},
 		{"no params", "tools/list", ``, Request{}},
 		{"null arguments", "tools/call", `{"name":"x","arguments":null}`, Request{Name: "x"}},
+		{"workflow attributes", "tools/call",
+			`{"name":"x","_meta":{"gatehouse/workflow_id":"w","gatehouse/changed_paths":["a",1],"gatehouse/diff_line_count":12,"gatehouse/gate_phase":null,"gatehouse/human_approval_record":"approved","gatehouse/other":1}}`,
+			Request{Name: "x", WorkflowID: "w", Attributes: map[string]any{"changed_paths": []any{"a", json.Number("1")}, "diff_line_count": json.Number("12")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

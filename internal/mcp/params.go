@@ -3,11 +3,14 @@ package mcp
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonscan"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
 // Meta keys gatehouse reads from params._meta.
@@ -18,6 +21,8 @@ const (
 	// budgets scoped to a run and the workflow pack read them.
 	MetaRunID      = "gatehouse/run_id"
 	MetaWorkflowID = "gatehouse/workflow_id"
+	// MetaPrefix begins the _meta keys of the workflow pack's attributes (policy.WorkflowAttributes).
+	MetaPrefix = "gatehouse/"
 	// MaxMetaIDBytes bounds a run or workflow id.
 	MaxMetaIDBytes = 256
 )
@@ -39,6 +44,9 @@ type Request struct {
 	Modern     bool
 	RunID      string
 	WorkflowID string
+	// Attributes are the workflow pack's attributes from _meta (gatehouse/<name>, for the names of
+	// policy.WorkflowAttributes). Nil when there are none.
+	Attributes map[string]any
 }
 
 // Decode is DecodeRequest for a parsed message, read once: the reading is kept on the message, so
@@ -103,6 +111,16 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 				case MetaWorkflowID:
 					r.WorkflowID, _ = stringValue(v, "")
 					return metaID(key, r.WorkflowID)
+				}
+				if name, ok := strings.CutPrefix(key, MetaPrefix); ok && slices.Contains(policy.WorkflowAttributes, name) && v.Kind() != 'n' {
+					val, err := DecodeValue(v)
+					if err != nil {
+						return fmt.Errorf("params._meta %s: %w", key, err)
+					}
+					if r.Attributes == nil {
+						r.Attributes = map[string]any{}
+					}
+					r.Attributes[name] = val
 				}
 				return nil
 			})

@@ -172,10 +172,18 @@ type Input struct {
 	Threat    Threat            `json:"threat"`
 	// Response is the result payload; set only in the response phase (post hook).
 	Response any `json:"response,omitempty"`
+	// Attributes are the workflow attributes the request's _meta states (gatehouse/<name>, for the
+	// names of WorkflowAttributes), decoded as arguments are. Only the workflow pack reads them.
+	Attributes map[string]any `json:"-"`
 
 	// Phase is not part of the Rego document: Rego tells phases apart by the presence of response.
 	Phase Phase `json:"-"`
 }
+
+// WorkflowAttributes are the runtime attributes of the workflow pack (SPEC §6.3) that a request
+// may state in its _meta as gatehouse/<name>. The workflow and run ids have members of their own
+// (Session); the tool's namespace and access mode come only from the operator's mapping.
+var WorkflowAttributes = []string{"gate_phase", "change_class", "runtime_kill_signal", "branch_name", "changed_paths", "diff_line_count"}
 
 // Target is the name a rule's tools glob matches: the tool name for tools/call, the prompt name for
 // prompts/get, and the resource URI for resources/read and resources/subscribe.

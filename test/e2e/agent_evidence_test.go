@@ -285,8 +285,9 @@ type wireAnswer struct {
 	ID     json.RawMessage `json:"id"`
 	Result json.RawMessage `json:"result"`
 	Error  *struct {
-		Code int64 `json:"code"`
-		Data struct {
+		Code    int64  `json:"code"`
+		Message string `json:"message"`
+		Data    struct {
 			Reason string `json:"reason"`
 			RuleID string `json:"rule_id"`
 		} `json:"data"`
@@ -296,6 +297,12 @@ type wireAnswer struct {
 // rawExchange runs gatehouse run with args in front of the test peer, sends the initialize
 // handshake and then requests on its stdin, closes it, and returns the answers by id.
 func rawExchange(t *testing.T, args []string, requests ...map[string]any) map[string]wireAnswer {
+	t.Helper()
+	return rawExchangeEnv(t, args, nil, requests...)
+}
+
+// rawExchangeEnv is rawExchange with more environment variables for gatehouse and its server.
+func rawExchangeEnv(t *testing.T, args, env []string, requests ...map[string]any) map[string]wireAnswer {
 	t.Helper()
 	var in bytes.Buffer
 	enc := json.NewEncoder(&in)
@@ -307,7 +314,7 @@ func rawExchange(t *testing.T, args []string, requests ...map[string]any) map[st
 	}
 	full := append(append([]string{"run", "--audit", filepath.Join(t.TempDir(), "a.jsonl")}, args...), "--", testpeer.Binary(t))
 	cmd := exec.Command(gatehouseBin, full...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	cmd.Stdin = &in
 	var stderr regoLog
 	cmd.Stderr = &stderr
