@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -78,7 +77,7 @@ func runPackGenerate(p *packGenerateParams, s streams) error {
 	}
 	ref := p.manifestPath
 	if ref == "" {
-		ref = filepath.ToSlash(p.manifest)
+		ref = posixPath(p.manifest)
 	}
 	data, err := pack.Generate(manifest, pack.GenerateOptions{ManifestPath: ref, GeneratedAt: p.generatedAt})
 	if err != nil {
@@ -95,7 +94,8 @@ func runPackGenerate(p *packGenerateParams, s streams) error {
 			return fail(ExitProblem, "%s is missing; run gatehouse pack generate without --check", p.out)
 		case err != nil:
 			return fail(ExitUsage, "%v", err)
-		case !bytes.Equal(current, data):
+		// Read as Python reads text: CRLF line endings (a Windows checkout) are not a drift.
+		case !bytes.Equal(bytes.ReplaceAll(current, []byte("\r\n"), []byte("\n")), data):
 			return fail(ExitProblem, "%s has drifted from %s (%s); run gatehouse pack generate without --check", p.out, p.manifest, firstLineDiff(current, data))
 		}
 		fmt.Fprintf(s.out, "%s is current: generated from %s (sha256 %s)\n", p.out, p.manifest, loaded.SHA256())
@@ -106,6 +106,28 @@ func runPackGenerate(p *packGenerateParams, s streams) error {
 	}
 	fmt.Fprintf(s.out, "wrote %s: %d workflow(s), sha256 %s\n", p.out, len(loaded.Workflows()), loaded.SHA256())
 	return nil
+}
+
+// posixPath is a path as Python's pathlib writes it (PurePosixPath(p).as_posix()), which is how the
+// published generator records the manifest: empty and "." segments dropped, a leading "//" kept.
+func posixPath(p string) string {
+	root := ""
+	switch {
+	case strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///"):
+		root = "//"
+	case strings.HasPrefix(p, "/"):
+		root = "/"
+	}
+	var segs []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			segs = append(segs, s)
+		}
+	}
+	if out := root + strings.Join(segs, "/"); out != "" {
+		return out
+	}
+	return "."
 }
 
 // firstLineDiff names the first line where have differs from want.

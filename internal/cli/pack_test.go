@@ -39,10 +39,17 @@ func TestPackGenerateAndCheck(t *testing.T) {
 	if code != ExitProblem || !strings.Contains(stderr, "has drifted") || !strings.Contains(stderr, "line ") {
 		t.Errorf("--check of an edited pack: exit %d, %s", code, stderr)
 	}
-	// Without --manifest-path the pack records --manifest as given.
-	code, _, _ = gatehouse(t, "", "pack", "generate", "--manifest", manifest, "--out", out)
+	// A checkout with CRLF line endings has not drifted (Python reads text with them undone).
+	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(published), "\n", "\r\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr = gatehouse(t, "", append([]string{"pack", "generate", "--check"}, ref...)...); code != ExitOK {
+		t.Errorf("--check of a CRLF copy: exit %d, %s", code, stderr)
+	}
+	// Without --manifest-path the pack records --manifest as pathlib writes it.
+	code, _, _ = gatehouse(t, "", "pack", "generate", "--manifest", filepath.Dir(manifest)+"//./"+filepath.Base(manifest), "--out", out)
 	if got, _ := os.ReadFile(out); code != ExitOK || !strings.Contains(string(got), `"path": "`+filepath.ToSlash(manifest)+`"`) {
-		t.Errorf("exit %d; the manifest path is not recorded as given", code)
+		t.Errorf("exit %d; the manifest path is not recorded as pathlib writes it", code)
 	}
 	bad := writeFile(t, "m.json", `{"required_gate_phases": [], "workflows": [{"id": "w"}]}`)
 	if code, _, stderr = gatehouse(t, "", "pack", "generate", "--manifest", bad, "--out", out); code != ExitProblem || !strings.Contains(stderr, "w: owner must be an object") {
@@ -76,6 +83,16 @@ func TestPackEval(t *testing.T) {
 		args := append([]string{"pack", "eval", "--pack", pk, "--request", "-"}, c.args...)
 		if code, _, stderr := gatehouse(t, c.stdin, args...); code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%s %v: exit %d, %s", c.stdin, c.args, code, stderr)
+		}
+	}
+}
+
+func TestPosixPathIsPathlibs(t *testing.T) {
+	// PurePosixPath(p).as_posix(), from Python 3.11.7.
+	for in, want := range map[string]string{"./data//control-plane/m.json": "data/control-plane/m.json", "//a/./b/": "//a/b",
+		"///a": "/a", "a/../b": "a/../b", ".": ".", "": ".", "/": "/", "a/b/": "a/b"} {
+		if got := posixPath(in); got != want {
+			t.Errorf("posixPath(%q) = %q, pathlib says %q", in, got, want)
 		}
 	}
 }

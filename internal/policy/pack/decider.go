@@ -85,6 +85,9 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 		return policy.Verdict{Effect: policy.EffectAllow}, nil
 	}
 	req := d.Request(in)
+	if problem := checkPaths(req.get("changed_paths")); problem != "" {
+		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack", Reason: problem}, nil
+	}
 	r, err := d.pack.Evaluate(req)
 	if err != nil {
 		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack",
@@ -100,6 +103,9 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	if len(r.Violations) > 0 {
 		v.Reason += ": " + strings.Join(r.Violations, "; ")
 	}
+	if len(v.Reason) > maxReasonBytes {
+		v.Reason = strings.ToValidUTF8(v.Reason[:maxReasonBytes], "") + "…"
+	}
 	switch r.Decision {
 	case Allow, AllowScopedBranch, AllowScopedTicket:
 		v.Effect = policy.EffectAllow
@@ -113,6 +119,30 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	return v, nil
 }
 
+// Bounds of the runtime adapter, beyond the published evaluator: what a client can make one
+// decision cost, and how long an error message it can make gatehouse write.
+const (
+	maxChangedPaths = 1000
+	maxReasonBytes  = 2048
+)
+
+// checkPaths refuses, before evaluation, what the published evaluator would accept but gatehouse
+// must not: more changed paths than maxChangedPaths (each is matched against every glob of the
+// workflow), and a path with a ".." segment, which fnmatch's * matches (src/** would allow
+// src/../.github/workflows/release.yml) while the tool would write outside the allowed paths.
+func checkPaths(v any) string {
+	paths := asList(v)
+	if len(paths) > maxChangedPaths {
+		return fmt.Sprintf("changed_paths: %d paths, more than gatehouse decides (%d)", len(paths), maxChangedPaths)
+	}
+	for _, p := range paths {
+		if slices.Contains(strings.Split(normalizePath(str(p)), "/"), "..") {
+			return "changed_paths: " + reprString(str(p)) + " has a '..' segment"
+		}
+	}
+	return ""
+}
+
 // Visible implements the engine's Decider: a tool is listed when it has a mapping and, if the
 // list request names a workflow the pack declares, that workflow allows the tool's scope.
 func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
@@ -123,7 +153,7 @@ func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
 	if t == nil {
 		return false, nil
 	}
-	policy := d.pack.policies[in.Session.WorkflowID]
+	policy := d.pack.policies[workflowOf(in)]
 	if policy == nil {
 		return true, nil
 	}
@@ -137,10 +167,9 @@ func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
 
 // Request builds the runtime request of a call (SPEC §6.3):
 //
-//   - workflow_id: the agent token's workflow_id claim, else _meta gatehouse/workflow_id, else
-//     the HTTP header Gatehouse-Workflow-Id;
+//   - workflow_id: the agent token's workflow_id claim, else _meta gatehouse/workflow_id;
 //   - agent_id: the authenticated agent; agent_class only from its token's agent_class claim;
-//   - run_id: _meta gatehouse/run_id, else the header Gatehouse-Run-Id;
+//   - run_id: _meta gatehouse/run_id (the run that budgets, kills and the audit record know);
 //   - tool_namespace, tool_access_mode: the tool's mapping, only;
 //   - gate_phase, change_class: the mapping, else _meta gatehouse/<name>, else the header
 //     Gatehouse-<Name> (gatehouse-gate-phase);
@@ -159,16 +188,12 @@ func (d *Decider) Request(in *policy.Input) *Object {
 	}
 	// header is the value of the HTTP header gatehouse-<name, with dashes>, nil without one.
 	header := func(name string) any { return nonEmpty(in.Headers["gatehouse-"+strings.ReplaceAll(name, "_", "-")]) }
-	workflow := nonEmpty(in.Session.WorkflowID)
-	if claim, ok := in.Agent.Claims["workflow_id"].(string); ok && claim != "" {
-		workflow = claim
-	}
-	set("workflow_id", or(workflow, header("workflow_id")))
+	set("workflow_id", nonEmpty(workflowOf(in)))
 	set("agent_id", nonEmpty(in.Agent.ID))
 	if claim, ok := in.Agent.Claims["agent_class"].(string); ok && claim != "" {
 		req.Set("agent_class", claim)
 	}
-	set("run_id", or(nonEmpty(in.Session.RunID), header("run_id")))
+	set("run_id", nonEmpty(in.Session.RunID))
 	meta := func(name string) any {
 		if v, ok := in.Attributes[name]; ok {
 			return fromJSON(v)
@@ -199,6 +224,14 @@ func (d *Decider) Request(in *policy.Input) *Object {
 		}
 	}
 	return req
+}
+
+// workflowOf is the workflow of a call: its agent token's workflow_id claim, else its _meta's.
+func workflowOf(in *policy.Input) string {
+	if claim, ok := in.Agent.Claims["workflow_id"].(string); ok && claim != "" {
+		return claim
+	}
+	return in.Session.WorkflowID
 }
 
 func nonEmpty(s string) any {
@@ -242,9 +275,9 @@ func fromJSON(v any) any {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		o := &Object{}
-		for _, n := range names {
-			o.Set(n, fromJSON(x[n]))
+		o := &Object{names: names, values: make([]any, len(names))}
+		for i, n := range names {
+			o.values[i] = fromJSON(x[n])
 		}
 		return o
 	case []any:

@@ -3,7 +3,9 @@ package pack
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
@@ -80,5 +82,48 @@ func TestDeciderRequest(t *testing.T) {
 	}
 	if _, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "x", Namespace: "n", Access: "write"}}); err == nil {
 		t.Error("an unknown access mode was accepted")
+	}
+}
+
+func TestDeciderBounds(t *testing.T) {
+	d, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "git_push", Namespace: "repo.contents", Access: "write_branch", ChangedPaths: "files"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(files []any) *policy.Input {
+		return &policy.Input{Kind: "tools/call", Phase: policy.PhaseRequest,
+			Agent:      policy.Principal{ID: "codex", Claims: map[string]any{}},
+			Session:    policy.Session{RunID: "r", WorkflowID: "sensitive-data-remediation"},
+			Tool:       policy.Tool{Name: "git_push", Args: map[string]any{"files": files}},
+			Attributes: map[string]any{"gate_phase": "tool_call", "branch_name": "sec-auto-remediation/x", "diff_line_count": json.Number("3")}}
+	}
+	if v, _ := d.Decide(context.Background(), in([]any{"src/app.py"})); v.Effect != policy.EffectAllow {
+		t.Fatalf("the plain write: %+v", v)
+	}
+	// fnmatch lets src/** match a path that climbs out of src; gatehouse refuses it.
+	for _, p := range []any{"src/../.github/workflows/release.yml", `src\..\infra\prod.tf`, "../x"} {
+		if v, _ := d.Decide(context.Background(), in([]any{p})); v.Effect != policy.EffectDeny || !strings.Contains(v.Reason, "'..' segment") {
+			t.Errorf("%v: %+v", p, v)
+		}
+	}
+	many := make([]any, maxChangedPaths+1)
+	for i := range many {
+		many[i] = "src/a.py"
+	}
+	if v, _ := d.Decide(context.Background(), in(many)); v.Effect != policy.EffectDeny || !strings.Contains(v.Reason, "more than gatehouse decides") {
+		t.Errorf("%d paths: %+v", len(many), v)
+	}
+	// A long refusal is cut, still valid UTF-8.
+	long := make([]any, maxChangedPaths)
+	for i := range long {
+		long[i] = "infra/é" + strings.Repeat("x", 20)
+	}
+	if v, _ := d.Decide(context.Background(), in(long)); v.Effect != policy.EffectDeny || len(v.Reason) > maxReasonBytes+len("…") || !utf8.ValidString(v.Reason) {
+		t.Errorf("a long reason: %d bytes", len(v.Reason))
+	}
+	// A token's workflow claim decides what tools/list shows, as it decides calls.
+	vis := &policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: "git_push"}, Agent: policy.Principal{Claims: map[string]any{"workflow_id": "artifact-cache-quarantine"}}}
+	if ok, _ := d.Visible(context.Background(), vis); ok {
+		t.Error("a write_branch tool is listed for a workflow that has no such scope")
 	}
 }

@@ -2,8 +2,9 @@
 // into a JSON contract of what each workflow's agents may do, and the decision function that
 // enforces it on one tool call. The format and the decisions are those of the public
 // SecurityRecipes MCP gateway policy pack; gatehouse loads its published pack, generates that pack
-// from its manifest byte for byte, and decides every request exactly as its published evaluator
-// (evaluate_mcp_gateway_decision.py) does.
+// from its manifest byte for byte, and decides requests as its published evaluator
+// (evaluate_mcp_gateway_decision.py) does: the same decision and the same printed answer, except
+// for the few inputs docs/policy-pack.md lists, which gatehouse refuses.
 //
 // That evaluator is a Python function over json.loads values, and its decisions depend on Python's
 // view of them: which values are false, what str() of a number or a list is, how int() reads a

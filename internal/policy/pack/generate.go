@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,9 +26,8 @@ type GenerateOptions struct {
 }
 
 // Generate turns a workflow manifest (SPEC §6.1) into a policy pack, byte for byte as the published
-// generator (generate_mcp_gateway_policy.py) does: deterministic, names sorted, the manifest's
-// SHA-256 pinned. The hash is over the manifest's text with its line endings made "\n", as Python
-// reads a text file, so a checkout with CRLF endings yields the same pack.
+// generator (generate_mcp_gateway_policy.py) does: deterministic, names sorted, the manifest file's
+// SHA-256 pinned.
 func Generate(manifest []byte, opts GenerateOptions) ([]byte, error) {
 	doc, err := Decode(manifest)
 	if err != nil {
@@ -39,9 +37,7 @@ func Generate(manifest []byte, opts GenerateOptions) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("the manifest's root must be an object")
 	}
-	text := bytes.ReplaceAll(manifest, []byte("\r\n"), []byte("\n"))
-	text = bytes.ReplaceAll(text, []byte("\r"), []byte("\n"))
-	sum := sha256.Sum256(text)
+	sum := sha256.Sum256(manifest)
 
 	defaults, err := asObject(m.getOr("workflow_defaults", &Object{}), "workflow_defaults")
 	if err != nil {

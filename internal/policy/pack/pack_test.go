@@ -15,7 +15,7 @@ const (
 	publishedManifest = "../../../examples/workflow-pack/workflow-manifests.json"
 )
 
-func loadPack(t *testing.T, path string) *Pack {
+func loadPack(t testing.TB, path string) *Pack {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -104,8 +104,8 @@ func TestPublishedChecks(t *testing.T) {
 	}
 }
 
-// TestGeneratePublishedPack generates the published pack from its manifest, byte for byte, also
-// from a copy of the manifest with CRLF line endings.
+// TestGeneratePublishedPack generates the published pack from its manifest, byte for byte. A copy
+// of the manifest with CRLF line endings is another file: only its hash differs.
 func TestGeneratePublishedPack(t *testing.T) {
 	manifest, err := os.ReadFile(publishedManifest)
 	if err != nil {
@@ -116,17 +116,25 @@ func TestGeneratePublishedPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := GenerateOptions{ManifestPath: "data/control-plane/workflow-manifests.json"}
-	for name, m := range map[string][]byte{"lf": manifest, "crlf": bytes.ReplaceAll(manifest, []byte("\n"), []byte("\r\n"))} {
-		got, err := Generate(m, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: the generated pack differs from the published one:\n%s", name, firstDifference(got, want))
-		}
+	got, err := Generate(manifest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the generated pack differs from the published one:\n%s", firstDifference(got, want))
+	}
+	crlf, err := Generate(bytes.ReplaceAll(manifest, []byte("\n"), []byte("\r\n")), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The published generator hashes the file's bytes (Path.read_bytes), from Python 3.11.7:
+	// 9b7008a5… for this manifest with CRLF line endings.
+	const lf, crlfSum = "22f45f06fee190b602ac27f300c94d72ab38646f76a1ad2e4f80923a3a444ceb", "9b7008a57230d93f57ca469fb4fe289484c90195ae7409255639f94d300de9e9"
+	if !bytes.Equal(bytes.Replace(crlf, []byte(crlfSum), []byte(lf), 1), want) {
+		t.Errorf("a CRLF manifest: want the published pack with the hash %s", crlfSum)
 	}
 	// Anything else a pack records about its manifest shows.
-	got, err := Generate(manifest, GenerateOptions{ManifestPath: "m.json", GeneratedAt: "2030-01-01"})
+	got, err = Generate(manifest, GenerateOptions{ManifestPath: "m.json", GeneratedAt: "2030-01-01"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,9 +185,14 @@ func lower(s string) string {
 // finalSigma is Unicode's Final_Sigma condition at rs[i]: a cased letter before it and none after
 // it, skipping case-ignorable characters either way.
 func finalSigma(rs []rune, i int) bool {
-	cased := func(r rune) bool { return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) }
+	cased := func(r rune) bool {
+		return unicode.In(r, unicode.Lu, unicode.Ll, unicode.Lt, unicode.Other_Lowercase, unicode.Other_Uppercase)
+	}
+	// Case_Ignorable: these categories, and the characters of Word_Break MidLetter, MidNumLet
+	// and Single_Quote.
 	ignorable := func(r rune) bool {
-		return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) || strings.ContainsRune("'.:\u00b7\u2018\u2019\u2024\u2027", r)
+		return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) ||
+			strings.ContainsRune(":\u00b7\u0387\u055f\u05f4\u2027\ufe13\ufe55\uff1a.\u2018\u2019\u2024\ufe52\uff07\uff0e'", r)
 	}
 	before := false
 	for j := i - 1; j >= 0; j-- {
@@ -222,6 +227,9 @@ func toInt(v any) (*big.Int, error) {
 		return big.NewInt(0), nil
 	case Number:
 		if v.isInt() {
+			if len(strings.TrimPrefix(string(v), "-")) > maxIntDigits {
+				return nil, errNotInt // json.loads would not have read it
+			}
 			n, ok := new(big.Int).SetString(string(v), 10)
 			if !ok {
 				return nil, errNotInt

@@ -3,6 +3,7 @@ package pack
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,29 @@ func TestDumpIsJSONDumps(t *testing.T) {
 	want := "{\n  \"-0\": 0,\n  \"a\": \"\\u00e9\\ud83d\\ude00\\u007f\\\"\\\\/\\n\",\n  \"b\": [\n    1,\n    2.5,\n    {}\n  ],\n  \"c\": [],\n  \"d\": {\n    \"y\": true,\n    \"z\": null\n  },\n  \"e\": 100.0\n}"
 	if got := string(Dump(v)); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// The corners the first review found, with Python 3.11.7's answers.
+func TestPythonCorners(t *testing.T) {
+	for in, want := range map[string]string{"\u2160\u03a3": "\u2170\u03c2", "\u0391\u03a3\u00b7\u0391": "\u03b1\u03c3\u00b7\u03b1",
+		"\u0391\u03a3\uff0e\u0392": "\u03b1\u03c3\uff0e\u03b2", "\u00aa\u03a3": "\u00aa\u03c2", "\u03a3": "\u03c3"} {
+		if got := lower(in); got != want {
+			t.Errorf("%q.lower() = %q, Python says %q", in, got, want)
+		}
+	}
+	for record, want := range map[string]bool{`{"status":"approved","x":NaN}`: true, `{"status":NaN,"decision":"approved"}`: false,
+		`"\ud800approved"`: false, `{"status":"approved","s":"\ud800"}`: true, `[Infinity]`: false, `-Infinity`: false,
+		`{"s":"NaN","status":"approved"}`: true} {
+		if got := approvalSatisfied(record, 0); got != want {
+			t.Errorf("approval_satisfied(%s) = %v, Python says %v", record, got, want)
+		}
+	}
+	big := strings.Repeat("9", maxIntDigits+1)
+	if _, err := Decode([]byte(`{"diff_line_count":` + big + `}`)); err == nil {
+		t.Error("an integer json.loads refuses was read")
+	}
+	if _, err := toInt(Number(big)); err == nil {
+		t.Error("int() of an integer of more digits than Python reads")
 	}
 }

@@ -96,15 +96,56 @@ func Decode(data []byte) (any, error) {
 	return decode(data, false)
 }
 
-// decodeLenient reads JSON the way json.loads does for the approval record: a duplicate name keeps
-// its first position and last value. NaN and Infinity remain errors, which changes nothing there:
-// json.loads would return a float, which is not an approval.
+// decodeLenient reads JSON as json.loads does, for the approval record: a duplicate name keeps its
+// first position and last value, a lone surrogate escape is read (as U+FFFD: no approval word holds
+// one either way), and NaN, Infinity and -Infinity are read as 1, which is, like them, a true
+// number that is not an approval.
 func decodeLenient(data []byte) (any, error) {
-	return decode(data, true)
+	return decode(pythonLiterals(data), true)
+}
+
+// pythonLiterals replaces the NaN, Infinity and -Infinity that json.loads accepts outside strings
+// with 1.
+func pythonLiterals(data []byte) []byte {
+	if !bytes.Contains(data, []byte("NaN")) && !bytes.Contains(data, []byte("Infinity")) {
+		return data
+	}
+	var out []byte
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		default:
+			for _, lit := range []string{"-Infinity", "Infinity", "NaN"} {
+				if bytes.HasPrefix(data[i:], []byte(lit)) {
+					out = append(out, '1')
+					i += len(lit) - 1
+					c = 0
+					break
+				}
+			}
+			if c == 0 {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func decode(data []byte, lenient bool) (any, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(lenient))
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(lenient), jsontext.AllowInvalidUTF8(lenient))
 	v, err := readValue(dec, lenient, 0)
 	if err != nil {
 		return nil, err
@@ -137,7 +178,13 @@ func readValue(dec *jsontext.Decoder, lenient bool, depth int) (any, error) {
 	case '"':
 		return tok.String(), nil
 	case '0':
-		return Number(tok.String()), nil
+		n := Number(tok.String())
+		if n.isInt() && len(strings.TrimPrefix(string(n), "-")) > maxIntDigits {
+			// json.loads refuses such an integer too (ValueError), and converting one costs time
+			// that grows faster than its length.
+			return nil, fmt.Errorf("an integer of more than %d digits", maxIntDigits)
+		}
+		return n, nil
 	case '[':
 		list := []any{}
 		for dec.PeekKind() != ']' {
