@@ -88,7 +88,7 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	if problem := checkPaths(req.get("changed_paths")); problem != "" {
 		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack", Reason: problem}, nil
 	}
-	r, err := d.pack.Evaluate(req)
+	r, err := d.pack.evaluate(req, false)
 	if err != nil {
 		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack",
 			Reason: "the runtime request cannot be decided: " + err.Error()}, nil
@@ -180,7 +180,7 @@ func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
 // human_approval_record is never taken from the call: a hold is lifted by gatehouse's approval
 // flow, not by a record the agent writes.
 func (d *Decider) Request(in *policy.Input) *Object {
-	req := &Object{}
+	req := &Object{names: make([]string, 0, 12), values: make([]any, 0, 12)}
 	set := func(name string, v any) {
 		if v != nil {
 			req.Set(name, v)

@@ -3,7 +3,6 @@ package pack
 import (
 	"fmt"
 	"math/big"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -47,7 +46,11 @@ func (r *Result) Allowed() bool {
 // Evaluate decides one runtime request (an object of the attributes of SPEC §6.3) exactly as the
 // published evaluator's evaluate_policy_decision does. It errors only where that function raises
 // on its input: a diff_line_count that int() cannot read.
-func (p *Pack) Evaluate(runtime *Object) (*Result, error) {
+func (p *Pack) Evaluate(runtime *Object) (*Result, error) { return p.evaluate(runtime, true) }
+
+// evaluate is Evaluate, building the printed answer (Result.Doc) only when withDoc is set: the
+// gateway needs the decision, the reason and the violations.
+func (p *Pack) evaluate(runtime *Object, withDoc bool) (*Result, error) {
 	request := runtime.clone()
 	var paths []any
 	for _, path := range asList(request.get("changed_paths")) {
@@ -65,7 +68,7 @@ func (p *Pack) Evaluate(runtime *Object) (*Result, error) {
 	}
 	request.Set("diff_line_count", Number(diff.String()))
 
-	e := evaluation{pack: p, request: request}
+	e := evaluation{pack: p, request: request, withDoc: withDoc}
 	workflowID := strip(strOr(request.get("workflow_id"), ""))
 	if workflowID == "" {
 		return e.result(Deny, "workflow_id is required", "missing workflow_id"), nil
@@ -211,6 +214,7 @@ type evaluation struct {
 	policy, scope                     *Object
 	workflowID                        string
 	approvalRequired, approvalPresent bool
+	withDoc                           bool
 }
 
 // result builds the answer in the shape of the published evaluator's decision_result.
@@ -218,6 +222,9 @@ func (e *evaluation) result(decision, reason string, violations ...string) *Resu
 	r := &Result{Decision: decision, Reason: reason, Violations: violations, WorkflowID: e.workflowID}
 	if e.scope != nil {
 		r.ScopeID = str(e.scope.get("scope_id"))
+	}
+	if !e.withDoc {
+		return r
 	}
 	var matchedPolicy, matchedScope any
 	var prLabel any
@@ -340,7 +347,11 @@ func gatePhases(policy *Object) []string {
 // normalizePath makes a path relative with forward slashes: backslashes become slashes, white
 // space around and any leading "./" and "/" go.
 func normalizePath(path string) string {
-	v := strip(strings.ReplaceAll(path, `\`, "/"))
+	v := path
+	if strings.Contains(v, `\`) {
+		v = strings.ReplaceAll(v, `\`, "/")
+	}
+	v = strip(v)
 	for strings.HasPrefix(v, "./") {
 		v = v[2:]
 	}
@@ -421,10 +432,10 @@ func (p *Pack) matches(path, pattern string) bool {
 	if path == "" || pattern == "" {
 		return false
 	}
-	if p.glob(pattern).MatchString(path) {
+	if p.glob(pattern)(path) {
 		return true
 	}
-	if rest, ok := strings.CutPrefix(pattern, "**/"); ok && p.glob(rest).MatchString(path) {
+	if rest, ok := strings.CutPrefix(pattern, "**/"); ok && p.glob(rest)(path) {
 		return true
 	}
 	if dir, ok := strings.CutSuffix(pattern, "/**"); ok {
@@ -434,14 +445,14 @@ func (p *Pack) matches(path, pattern string) bool {
 	return false
 }
 
-// glob returns the compiled form of a glob the pack declares (all were compiled when it loaded).
-func (p *Pack) glob(pattern string) *regexp.Regexp {
-	if re := p.globs[pattern]; re != nil {
-		return re
+// glob returns the matcher of a glob the pack declares (all were compiled when it loaded).
+func (p *Pack) glob(pattern string) func(string) bool {
+	if m := p.globs[pattern]; m != nil {
+		return m
 	}
-	re, err := compileGlob(pattern)
+	m, err := globMatcher(pattern)
 	if err != nil { // not reached for a loaded pack's globs
-		return regexp.MustCompile(`[^\x00-\x{10FFFF}]`)
+		return func(string) bool { return false }
 	}
-	return re
+	return m
 }

@@ -63,6 +63,42 @@ func compileGlob(pattern string) (*regexp.Regexp, error) {
 	return regexp.Compile(b.String())
 }
 
+// globMatcher is compileGlob's match, without a regular expression for a glob whose only special
+// character is * (every glob of the published pack): the common case, about ten times faster.
+func globMatcher(pattern string) (func(string) bool, error) {
+	if strings.ContainsAny(pattern, "?[") {
+		re, err := compileGlob(pattern)
+		if err != nil {
+			return nil, err
+		}
+		return re.MatchString, nil
+	}
+	parts := strings.Split(pattern, "*")
+	return func(s string) bool { return starMatch(parts, s) }, nil
+}
+
+// starMatch matches s against the literal parts of a glob split at its stars: the first part is a
+// prefix, the last a suffix, and the others occur in order in between, each at its first place
+// (which is never worse, as the star after it absorbs anything).
+func starMatch(parts []string, s string) bool {
+	if len(parts) == 1 {
+		return s == parts[0]
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	mid := s[len(first) : len(s)-len(last)]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(mid, p)
+		if i < 0 {
+			return false
+		}
+		mid = mid[i+len(p):]
+	}
+	return true
+}
+
 // globSet is the RE2 form of the set pat[i:j] (between the brackets).
 func globSet(pat []rune, i, j int) (string, error) {
 	var chunks [][]rune

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -16,7 +15,7 @@ type Pack struct {
 	sha256   string
 	policies map[string]*Object // by workflow_id
 	ids      []string           // workflow ids in file order
-	globs    map[string]*regexp.Regexp
+	globs    map[string]func(string) bool
 }
 
 // SHA256 is the hex SHA-256 of the pack file's bytes: the pin of SPEC §6.3 and the audit records'
@@ -47,7 +46,7 @@ func Load(data []byte) (*Pack, error) {
 		return nil, errors.New("the root must be an object")
 	}
 	sum := sha256.Sum256(data)
-	p := &Pack{root: root, sha256: hex.EncodeToString(sum[:]), policies: map[string]*Object{}, globs: map[string]*regexp.Regexp{}}
+	p := &Pack{root: root, sha256: hex.EncodeToString(sum[:]), policies: map[string]*Object{}, globs: map[string]func(string) bool{}}
 	c := &checker{}
 	c.objectIfPresent(root, "decision_contract", "decision_contract")
 	if g := c.objectOrFalsy(root.get("global_defaults"), "global_defaults"); g != nil {
@@ -130,11 +129,11 @@ func (p *Pack) addGlob(glob string) error {
 		if p.globs[g] != nil {
 			continue
 		}
-		re, err := compileGlob(g)
+		m, err := globMatcher(g)
 		if err != nil {
 			return err
 		}
-		p.globs[g] = re
+		p.globs[g] = m
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestGlobsMatchAsFnmatch(t *testing.T) {
@@ -14,10 +15,14 @@ func TestGlobsMatchAsFnmatch(t *testing.T) {
 			t.Errorf("%q: %v", c.pattern, err)
 			continue
 		}
+		m, _ := globMatcher(c.pattern)
 		var got []string
 		for _, p := range globPaths {
 			if re.MatchString(p) {
 				got = append(got, p)
+			}
+			if m(p) != re.MatchString(p) {
+				t.Errorf("%q on %q: the matcher and the expression disagree", c.pattern, p)
 			}
 		}
 		if !slices.Equal(got, c.matches) {
@@ -116,4 +121,24 @@ func TestPythonCorners(t *testing.T) {
 	if _, err := toInt(Number(big)); err == nil {
 		t.Error("int() of an integer of more digits than Python reads")
 	}
+}
+
+// FuzzStarMatch: the matcher of a glob of stars and literals agrees with its regular expression.
+func FuzzStarMatch(f *testing.F) {
+	f.Add("src/**", "src/a/b.py")
+	f.Add("*a*b*", "xaybz")
+	f.Add("**/*.pem", "a/b.pem")
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if strings.ContainsAny(pattern, "?[") || !utf8.ValidString(pattern) || !utf8.ValidString(s) {
+			return
+		}
+		re, err := compileGlob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := globMatcher(pattern)
+		if m(s) != re.MatchString(s) {
+			t.Fatalf("%q on %q: matcher %v, expression %v", pattern, s, m(s), re.MatchString(s))
+		}
+	})
 }

@@ -83,7 +83,8 @@ func (o *Object) Names() []string { return slices.Clone(o.names) }
 
 // clone is dict(o): a shallow copy.
 func (o *Object) clone() *Object {
-	return &Object{names: slices.Clone(o.names), values: slices.Clone(o.values)}
+	n := len(o.names) + 4 // room for what the evaluator adds
+	return &Object{names: append(make([]string, 0, n), o.names...), values: append(make([]any, 0, n), o.values...)}
 }
 
 // maxDepth bounds nesting in the files and requests this package reads.
