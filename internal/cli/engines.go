@@ -64,9 +64,9 @@ func startEngines(ctx context.Context, cfg *config.Config, plan config.Rego, reg
 		}
 		if packMode != pipeline.ModeOff {
 			e.pack = engine.New(engine.Config{Name: "pack", Mode: packMode, Fail: posture, Metrics: metrics, Logger: logger}, d)
+			e.packConfig = &cfg.Policy
 		}
 	}
-	e.packConfig = &cfg.Policy
 	return e, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,21 +38,21 @@ var AccessModes = []string{"read", "write_branch", "write_ticket", "approval_req
 type Decider struct {
 	pack  *Pack
 	tools []Tool
-	globs []*regexp.Regexp
+	globs []func(string) bool
 }
 
 // NewDecider returns a Decider for p with the tool mapping tools.
 func NewDecider(p *Pack, tools []Tool) (*Decider, error) {
 	d := &Decider{pack: p, tools: tools}
 	for i, t := range tools {
-		re, err := compileGlob(t.Tool)
+		m, err := globMatcher(t.Tool)
 		if err != nil {
 			return nil, fmt.Errorf("tools[%d].tool %q: %w", i, t.Tool, err)
 		}
 		if !slices.Contains(AccessModes, t.Access) || t.Namespace == "" {
 			return nil, fmt.Errorf("tools[%d]: a namespace and an access mode (%s) are required", i, strings.Join(AccessModes, ", "))
 		}
-		d.globs = append(d.globs, re)
+		d.globs = append(d.globs, m)
 	}
 	return d, nil
 }
@@ -69,8 +68,8 @@ func (d *Decider) HasResponsePhase() bool { return false }
 
 // tool returns the mapping of a tool name, nil when none matches.
 func (d *Decider) tool(name string) *Tool {
-	for i, re := range d.globs {
-		if re.MatchString(name) {
+	for i, match := range d.globs {
+		if match(name) {
 			return &d.tools[i]
 		}
 	}

@@ -251,10 +251,6 @@ func (e *evaluation) result(decision, reason string, violations ...string) *Resu
 	if observed == nil {
 		observed = []any{}
 	}
-	violationList := make([]any, len(violations))
-	for i, v := range violations {
-		violationList[i] = v
-	}
 	req := e.request
 	sourceManifest, _ := or(e.pack.root.get("source_manifest"), &Object{}).(*Object)
 	r.Doc = object(
@@ -282,7 +278,7 @@ func (e *evaluation) result(decision, reason string, violations ...string) *Resu
 			"tool_access_mode", req.get("tool_access_mode"),
 			"tool_namespace", req.get("tool_namespace"),
 			"workflow_id", req.get("workflow_id")),
-		"violations", violationList)
+		"violations", strings2any(violations))
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -76,7 +77,7 @@ func Generate(manifest []byte, opts GenerateOptions) ([]byte, error) {
 	if workflows == nil {
 		workflows = []any{}
 	}
-	policyDecisions := sortedKeys(scopeDecisions)
+	policyDecisions := slices.Sorted(maps.Keys(scopeDecisions))
 	policyDecisions = append(policyDecisions, Deny, KillSession)
 
 	generatedAt := any(opts.GeneratedAt)
@@ -283,15 +284,6 @@ func asArray(v any, label string) ([]any, error) {
 		return nil, fmt.Errorf("%s must be a list", label)
 	}
 	return l, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func strings2any(s []string) []any {

@@ -3,6 +3,7 @@ package pack
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,7 +92,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !contains(decisions, r.Decision) {
+		if !slices.Contains(decisions, r.Decision) {
 			t.Fatalf("decision %q", r.Decision)
 		}
 		if _, err := Decode(Dump(r.Doc)); err != nil {
@@ -123,13 +124,4 @@ func FuzzDecodeDump(f *testing.F) {
 			t.Fatalf("Dump is not stable: %q then %q", out, again)
 		}
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

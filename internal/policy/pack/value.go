@@ -113,31 +113,23 @@ func pythonLiterals(data []byte) []byte {
 	}
 	var out []byte
 	inString, escaped := false, false
+next:
 	for i := 0; i < len(data); i++ {
 		c := data[i]
 		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
 		case c == '"':
-			inString = true
-		default:
+			inString = !inString
+		case !inString:
 			for _, lit := range []string{"-Infinity", "Infinity", "NaN"} {
 				if bytes.HasPrefix(data[i:], []byte(lit)) {
 					out = append(out, '1')
 					i += len(lit) - 1
-					c = 0
-					break
+					continue next
 				}
-			}
-			if c == 0 {
-				continue
 			}
 		}
 		out = append(out, c)
