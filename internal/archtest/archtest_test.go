@@ -101,6 +101,7 @@ var allowedImports = map[string][]string{
 	"internal/report":              {"internal/auditlog"},
 	"internal/redact":              {"internal/auditlog", "internal/jsonscan", "internal/policy"},
 	"internal/jsonscan":            {},
+	"internal/canonjson":           {},
 	"internal/auth":                {"internal/jsonrpc", "internal/policy"},
 	"internal/lineloop":            {"internal/jsonrpc"},
 }

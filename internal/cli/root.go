@@ -89,6 +89,7 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 		newTestCommand(s),
 		newBundleCommand(s),
 		newPackCommand(s),
+		newApprovalsCommand(s),
 	)
 	return root
 }

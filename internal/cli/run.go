@@ -222,6 +222,10 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	}
 	defer closeStore()
 	recorder := audit.NewRecorder(w, eng.recordedMode(cfg.Mode), logger)
+	approvals, err := approvalOptions(ctx, cfg.Approvals, os.Getenv, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	gw := gateway.New(gateway.Options{
 		Limits:         limits,
@@ -231,6 +235,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Pins:           pins,
 		Fail:           posture,
 		Store:          store,
+		Approvals:      approvals,
 		Recorder:       recorder,
 		Logger:         logger,
 		RequestTimeout: cfg.Upstream.RequestTimeout.D(),
@@ -245,7 +250,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Command:    p.command,
 		MaxFrame:   limits.MaxBytes,
 		BackoffMax: cfg.Upstream.RestartBackoffMax.D(),
-		Withhold:   []string{cfg.State.Redis.PasswordEnv},
+		Withhold:   []string{cfg.State.Redis.PasswordEnv, cfg.Approvals.Webhook.SecretEnv},
 		Logger:     logger,
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}

@@ -156,7 +156,12 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		return fail(ExitUsage, "%v", err)
 	}
 	defer closeStore()
+	approvals, err := approvalOptions(ctx, cfg.Approvals, os.Getenv, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
 	gw := gateway.New(gateway.Options{
+		Approvals:  approvals,
 		Threat:     threatStage,
 		Pins:       pins,
 		Allowlists: lists,
@@ -236,7 +241,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			ln.Close()
 			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
 		}
-		api := []func(*http.ServeMux){killAPI(store, recorder, logger).Register}
+		api := []func(*http.ServeMux){killAPI(store, recorder, logger).Register, approvalAPI(store, recorder, logger).Register}
 		if lists != nil {
 			api = append(api, allowlistAPI(lists, recorder, logger).Register)
 		}

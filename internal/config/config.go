@@ -36,6 +36,39 @@ type Config struct {
 	Pins   PinsConfig   `yaml:"pins"`
 	// State bounds what is remembered between calls: budget counters and rate limits' cells.
 	State StateConfig `yaml:"state"`
+	// Approvals configures what a held call (require_approval) gets: an approval a human decides.
+	Approvals ApprovalsConfig `yaml:"approvals"`
+
+	// forServe marks the sections of a serve configuration (ServeConfig.Shared): checks that
+	// only hold for gatehouse run are skipped.
+	forServe bool
+}
+
+// ApprovalsConfig configures human approvals of held calls (SPEC §10.1–10.3).
+type ApprovalsConfig struct {
+	// Wait is how long a held request stays open waiting for a human's decision (with progress
+	// notifications when the client asked for them). 0: answered approval_required at once with the
+	// approval's id, and the client retries the same call once it is approved. Default 0.
+	Wait Duration `yaml:"wait"`
+	// TTL is how long a hold may be decided, and an approval used, after the call was held.
+	// Default 1h.
+	TTL Duration `yaml:"ttl"`
+	// MaxPending bounds the approvals pending at once (across replicas sharing Redis). Default 1000.
+	MaxPending int `yaml:"max_pending"`
+	// Webhook is told of every new hold.
+	Webhook WebhookConfig `yaml:"webhook"`
+}
+
+// WebhookConfig is where new holds are announced.
+type WebhookConfig struct {
+	// URL receives a POST per new hold. Empty: no webhook.
+	URL string `yaml:"url"`
+	// SecretEnv and SecretFile give the HMAC-SHA256 key deliveries are signed with: the name of an
+	// environment variable, or a file (relative to the configuration file). At most one.
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
+	// Timeout bounds one delivery attempt. Default 5s.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // StateConfig bounds the state behind budgets and rate limits (SPEC §11.1).
@@ -283,6 +316,7 @@ func Default() *Config {
 		Log: LogConfig{Level: "info", Format: "json"},
 		// gatehouse run has no admin API to approve a quarantined tool, so its pins live as long as
 		// the process; serve keeps them in a file.
-		Pins: PinsConfig{File: MemoryPins},
+		Pins:      PinsConfig{File: MemoryPins},
+		Approvals: ApprovalsConfig{TTL: Duration(time.Hour), MaxPending: 1000, Webhook: WebhookConfig{Timeout: Duration(5 * time.Second)}},
 	}
 }

@@ -158,6 +158,9 @@ func TestConfigDocCoversEveryKey(t *testing.T) {
 		}
 		for i := 0; i < typ.NumField(); i++ {
 			f := typ.Field(i)
+			if !f.IsExported() {
+				continue
+			}
 			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
 			ft := f.Type
 			for ft.Kind() == reflect.Pointer {

@@ -197,7 +197,7 @@ func cleanYAMLError(err error) string {
 }
 
 func (c *Config) resolvePaths(dir string) {
-	paths := []*string{&c.Policy.Rules, &c.Policy.Pack, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile, &c.State.Redis.PasswordFile}
+	paths := []*string{&c.Policy.Rules, &c.Policy.Pack, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile, &c.State.Redis.PasswordFile, &c.Approvals.Webhook.SecretFile}
 	if !IsBuiltinBundle(c.Policy.Bundle) {
 		paths = append(paths, &c.Policy.Bundle)
 	}

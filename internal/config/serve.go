@@ -65,6 +65,8 @@ type ServeConfig struct {
 	Pins   PinsConfig   `yaml:"pins"`
 	// State bounds the state behind budgets and rate limits, as for gatehouse run.
 	State StateConfig `yaml:"state"`
+	// Approvals configures human approvals of held calls, as for gatehouse run.
+	Approvals ApprovalsConfig `yaml:"approvals"`
 	// Enabled serves the MCP endpoint. false answers every MCP request with 503 while the admin
 	// listener stays up (maintenance). Default true; the environment variable MCP_ENABLED overrides it.
 	Enabled *bool `yaml:"enabled"`
@@ -230,7 +232,7 @@ func DefaultServe() *ServeConfig {
 	d := Default()
 	return &ServeConfig{
 		Listen: "127.0.0.1:8080", Path: "/mcp",
-		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State,
+		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State, Approvals: d.Approvals,
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
 			MaxSessions: 10000, MaxSessionsPerCaller: 1000, ShutdownGrace: Duration(10 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
@@ -493,15 +495,16 @@ func envMap(env []string) map[string]string {
 }
 
 // Shared returns the sections serve shares with run (mode, fail, policy, audit, limits, log, threat,
-// pins, state) as a run Config, so that both are resolved, validated and started by the same code.
+// pins, state, approvals) as a run Config, so that both are resolved, validated and started by the same code.
 func (c *ServeConfig) Shared() *Config {
 	d := Default()
 	return &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
-		Threat: c.Threat, Pins: c.Pins, State: c.State, Upstream: d.Upstream}
+		Threat: c.Threat, Pins: c.Pins, State: c.State, Approvals: c.Approvals, Upstream: d.Upstream, forServe: true}
 }
 
 func (c *ServeConfig) setShared(s *Config) {
 	c.Mode, c.Fail, c.Policy, c.Audit, c.Limits, c.Log, c.Threat, c.Pins, c.State = s.Mode, s.Fail, s.Policy, s.Audit, s.Limits, s.Log, s.Threat, s.Pins, s.State
+	c.Approvals = s.Approvals
 }
 
 // Validate checks serve's configuration and reports every problem at once, located.
@@ -798,6 +801,7 @@ func (c *ServeConfig) SecretEnv() []string {
 		}
 	}
 	add(c.State.Redis.PasswordEnv)
+	add(c.Approvals.Webhook.SecretEnv)
 	if c.Auth != nil && c.Auth.JWT != nil {
 		for _, k := range c.Auth.JWT.HMACKeys {
 			add(k.SecretEnv)

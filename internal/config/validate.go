@@ -62,6 +62,10 @@ func (c *Config) Validate(src *Source) error {
 		add("state.max_keys_per_caller", "must be between 1 and state.max_keys (got %d)", c.State.MaxKeysPerCaller)
 	}
 	c.State.Redis.validate(add)
+	c.Approvals.validate(add)
+	if c.Approvals.Wait > 0 && c.State.Redis.URL == "" && !c.forServe {
+		add("approvals.wait", "gatehouse run has no admin API, so with its state in memory nobody can approve a held call: share state.redis with a gatehouse serve whose admin API decides, or leave wait at 0")
+	}
 	if c.Upstream.Name == "" || strings.ContainsAny(c.Upstream.Name, " \t\n") {
 		add("upstream.name", "must be a non-empty name without spaces")
 	}
@@ -168,6 +172,36 @@ func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	}
 	if d := p.RegoTimeout.D(); d != 0 && (d < time.Millisecond || d > time.Minute) {
 		add("policy.rego_timeout", "must be between 1ms and 1m (got %v)", d)
+	}
+}
+
+func (a *ApprovalsConfig) validate(add func(key, format string, args ...any)) {
+	if d := a.TTL.D(); d < time.Minute || d > 30*24*time.Hour {
+		add("approvals.ttl", "must be between 1m and 720h (got %s)", d)
+	}
+	if d := a.Wait.D(); d < 0 || d > a.TTL.D() {
+		add("approvals.wait", "must be between 0 (answer at once) and approvals.ttl (got %s)", d)
+	}
+	if a.MaxPending < 1 || a.MaxPending > 1_000_000 {
+		add("approvals.max_pending", "must be between 1 and 1000000 (got %d)", a.MaxPending)
+	}
+	w := &a.Webhook
+	if w.URL == "" {
+		for key, v := range map[string]string{"approvals.webhook.secret_env": w.SecretEnv, "approvals.webhook.secret_file": w.SecretFile} {
+			if v != "" {
+				add(key, "is set but approvals.webhook.url is not")
+			}
+		}
+		return
+	}
+	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		add("approvals.webhook.url", "must be an http:// or https:// URL with a host and no credentials in it (got %q)", w.URL)
+	}
+	if w.SecretEnv != "" && w.SecretFile != "" {
+		add("approvals.webhook.secret_env", "give the secret one way: secret_env or secret_file")
+	}
+	if d := w.Timeout.D(); d < 100*time.Millisecond || d > time.Minute {
+		add("approvals.webhook.timeout", "must be between 100ms and 1m (got %s)", d)
 	}
 }
 

@@ -39,8 +39,8 @@ func requestStages(o *Options) []pipeline.Stage {
 	}
 	return append(stages,
 		pipeline.Decide{},                     // §3.3 verdicts combined
+		approval.New(o.Approvals),             // §10  holds: a human's approval, waited for or retried; an approved call goes on
 		budget.New(o.Store, o.Fail, o.Logger), // §4.4 budgets and rule rates, forwarded calls only
-		approval.Stage{},                      // §10  holds
 	)
 }
 

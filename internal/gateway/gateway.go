@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/redact"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/approval"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
@@ -41,6 +42,9 @@ type Options struct {
 	// Pins, when set, pins tool definitions as they are listed and quarantines tools whose definition
 	// changes or reads as poisoned (SPEC §9.3).
 	Pins *pin.Pinner
+	// Approvals configure how holds become approvals (SPEC §10); its Store, Logger and Metrics are
+	// the gateway's. The zero value: approvals kept in Store, held calls answered at once.
+	Approvals approval.Options
 	// RateLimits are the gateway's own limits per identity, tenant or tool (SPEC §8.7).
 	RateLimits []ratelimit.Limit
 	// Fail is the posture when state or an engine fails.
@@ -85,6 +89,7 @@ func New(o Options) *Gateway {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 5 * time.Second
 	}
+	o.Approvals.Store, o.Approvals.Logger, o.Approvals.Metrics = o.Store, o.Logger, o.Metrics.approvalMetrics()
 	g := &Gateway{
 		opts:     o,
 		request:  pipeline.NewChain(requestStages(&o)...),

@@ -53,6 +53,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// approvalMetrics are the approval stage's metrics, nil when m is.
+func (m *Metrics) approvalMetrics() *approval.Metrics {
+	if m == nil {
+		return nil
+	}
+	return m.approvals
+}
+
 // killMetrics are the kill stage's metrics, nil when m is.
 func (m *Metrics) killMetrics() *kill.Metrics {
 	if m == nil {

@@ -44,6 +44,16 @@ type Relay struct {
 	lastHeard   time.Time
 	pingKey     string
 	seq         int
+	// waiting holds the held requests waiting for a human's decision (SPEC §10.2), by id key.
+	waiting map[string]*waiter
+	waiters sync.WaitGroup
+}
+
+// waiter is a held request waiting for a decision: cancel ends its wait; cancelled records that
+// the client cancelled it, so it gets no answer.
+type waiter struct {
+	cancel    context.CancelFunc
+	cancelled bool
 }
 
 // exchange is a forwarded request waiting for its answer. call is nil for requests relayed without a
@@ -66,6 +76,7 @@ func (g *Gateway) NewRelay(sess *Session, up *upstream.Stdio, in io.Reader, out 
 	return &Relay{
 		g: g, sess: sess, up: up, in: in, out: newWriter(out, g.durable, g.logger),
 		pending: map[string]*exchange{}, fromServer: map[string]bool{}, internal: map[string]*internalRequest{},
+		waiting: map[string]*waiter{},
 	}
 }
 
@@ -117,6 +128,7 @@ func (r *Relay) Run(ctx context.Context, quiesced func()) error {
 	case <-clientDone:
 	case <-ctx.Done():
 	}
+	r.endWaits()
 	r.drain()
 	stopWatch()
 	r.failAll("gateway is shutting down")
@@ -236,6 +248,9 @@ func (r *Relay) fromClient(ctx context.Context, line []byte) {
 		if killed {
 			return // a killed session is refused everything; notifications have no one to tell
 		}
+		if msg.Method == mcp.NotificationCancelled && r.cancelWait(msg) {
+			return // the upstream never saw the request
+		}
 		r.sendUp(gen, msg.Raw)
 	case jsonrpc.KindResponse:
 		r.mu.Lock()
@@ -261,6 +276,9 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 	key := msg.ID.Key()
 	r.mu.Lock()
 	_, dup := r.pending[key]
+	if _, w := r.waiting[key]; w {
+		dup = true
+	}
 	killed := r.killed
 	r.mu.Unlock()
 	if dup {
@@ -276,6 +294,15 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 		return
 	}
 	c := r.g.decide(ctx, r.sess, msg)
+	if c.Wait != nil {
+		r.wait(ctx, msg, c)
+		return
+	}
+	r.decided(msg, c)
+}
+
+// decided carries out the decision on a request: a refusal is answered, anything else forwarded.
+func (r *Relay) decided(msg *jsonrpc.Message, c *pipeline.Call) {
 	if c.Decision.Code == policy.CodeSessionKilled {
 		r.mu.Lock()
 		r.killed = true

@@ -156,6 +156,9 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 		upstreamName = targets[0].up.Name()
 	}
 	c := s.g.decide(ctx, s.sessionInfo(ex, upstreamName), msg)
+	if c.Wait != nil {
+		s.g.await(ctx, c, func(frame []byte) { ans.Send(frame) })
+	}
 	if !c.Decision.Forwards() {
 		s.refuse(ctx, c, ans, msg)
 		return

@@ -368,7 +368,7 @@ func (u *StdioUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Strea
 	case mcp.MethodSubscriptionsListen:
 		return u.listen(ctx, m, init)
 	}
-	params, token := m.Params, progressToken(m.Params)
+	params, token := m.Params, mcp.ProgressToken(m.Params)
 	call, id := u.register(l, m.ID, token, gen)
 	if token != nil {
 		quoted, _ := json.Marshal(call.token)
@@ -414,16 +414,6 @@ func discoverFrom(init json.RawMessage) []byte {
 	}
 	b, _ := json.Marshal(out)
 	return b
-}
-
-func progressToken(params []byte) json.RawMessage {
-	var p struct {
-		Meta map[string]json.RawMessage `json:"_meta"`
-	}
-	if json.Unmarshal(params, &p) != nil {
-		return nil
-	}
-	return p.Meta[mcp.MetaProgressToken]
 }
 
 // cancel forwards a client's cancellation of its own request, with gatehouse's id for it.

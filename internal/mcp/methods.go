@@ -19,6 +19,7 @@ const (
 
 	NotificationInitialized = "notifications/initialized"
 	NotificationCancelled   = "notifications/cancelled"
+	NotificationProgress    = "notifications/progress"
 )
 
 // decided is the set of request methods every policy engine decides (SPEC §2.6).

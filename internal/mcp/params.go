@@ -216,4 +216,22 @@ func stringMember(obj map[string]json.RawMessage, name string) (string, error) {
 	return s, nil
 }
 
+// ProgressToken returns the progress token a request's params carry in _meta, or nil.
+func ProgressToken(params []byte) json.RawMessage {
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return p.Meta[MetaProgressToken]
+}
+
+// Progress returns a notifications/progress frame for token: progress n, with message.
+func Progress(token json.RawMessage, n int, message string) []byte {
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": NotificationProgress,
+		"params": map[string]any{"progressToken": token, "progress": n, "message": message}})
+	return b
+}
+
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

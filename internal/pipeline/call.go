@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -60,6 +61,12 @@ type Call struct {
 	// TenantProblem says why the transport could not establish the call's engagement (none named,
 	// sources that disagree, an untrusted header); the tenancy stage refuses such a call.
 	TenantProblem string
+	// Wait, when a stage sets it, is the rest of the call's path, suspended until something outside
+	// the gateway happens: a human deciding a hold (SPEC §10.2). Until it runs, Decision is what the
+	// client gets if it is never run. The transport runs it before acting on Decision, on a
+	// goroutine of the call's own, since it may block until ctx ends; progress, which may be nil,
+	// tells the client the call is still waiting.
+	Wait func(ctx context.Context, progress func(message string)) error
 	// Threats is what the threat scanner found in the call's messages, both phases together, for
 	// the audit record.
 	Threats ThreatSummary

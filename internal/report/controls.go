@@ -49,8 +49,8 @@ func Controls() []Control {
 		{
 			ID:          "human-approval",
 			Name:        "Human approval holds",
-			Description: "Policy can hold a call for a human (require_approval); the call is not forwarded and is answered with an approval id.",
-			Evidence:    "decisions with an approval id; codes approval_required, approval_denied and approval_timeout",
+			Description: "Policy can hold a call for a human (require_approval); it is forwarded only once a human approves that exact call (a single-use approval bound to its arguments and caller), and every human decision is audited.",
+			Evidence:    "decisions with an approval id; codes approval_required, approval_denied and approval_timeout; approvers' decisions (admin/approvals events)",
 			RMF:         []string{"GOVERN 3.2", "MAP 3.5"},
 			ASI:         []string{"ASI02", "ASI09"},
 			NCCoE:       []string{"authorization"},

@@ -30,6 +30,10 @@ type Memory struct {
 	kills    map[string]Kill
 	ops      int
 	swept    time.Time // the last sweep forced by a full store
+
+	approvals map[string]*Approval // id → approval, until ApprovalRetention after it expires
+	bindings  map[string]string    // binding (Approval.Binding) → id of the approval bound to it
+	nextDrop  time.Time            // when the first of approvals is dropped (zero: none kept)
 }
 
 type counter struct {
@@ -65,7 +69,8 @@ func NewMemoryBounded(now func() time.Time, maxKeys, perCaller int) *Memory {
 		now = time.Now
 	}
 	return &Memory{now: now, maxKeys: maxKeys, maxPerOwn: perCaller, counters: map[string]map[string]*counter{},
-		cells: map[string]map[string]*cell{}, owned: map[string]int{}, kills: map[string]Kill{}}
+		cells: map[string]map[string]*cell{}, owned: map[string]int{}, kills: map[string]Kill{},
+		approvals: map[string]*Approval{}, bindings: map[string]string{}}
 }
 
 // Keys returns the number of counters and cells kept.

@@ -210,9 +210,10 @@ func FuzzRedisKeyNames(f *testing.F) {
 	})
 }
 
-// The ACL docs/operations.md gives for a least-privileged gateway user is enough for every
-// operation of the store, and the default user is off.
-func TestRedisLeastPrivilegeACL(t *testing.T) {
+// leastPrivilegeStore is a store whose Redis user has only the ACL docs/operations.md gives a
+// gateway, with the default user off.
+func leastPrivilegeStore(t *testing.T) *Redis {
+	t.Helper()
 	doc, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
@@ -227,13 +228,19 @@ func TestRedisLeastPrivilegeACL(t *testing.T) {
 		t.Fatal("docs/operations.md gives no ACL SETUSER gatehouse line")
 	}
 	srv := redistest.Start(t, append([]string{"--user", "default", "off", "--user", "gatehouse"}, rules...)...)
-	ctx := context.Background()
-	rdb, err := DialRedis(ctx, RedisConn{URL: srv.URL, Username: "gatehouse", Password: "acl-test-pw"})
+	rdb, err := DialRedis(context.Background(), RedisConn{URL: srv.URL, Username: "gatehouse", Password: "acl-test-pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
-	s := NewRedis(rdb, RedisOptions{})
+	t.Cleanup(func() { rdb.Close() })
+	return NewRedis(rdb, RedisOptions{})
+}
+
+// The ACL docs/operations.md gives for a least-privileged gateway user is enough for every
+// operation of the store, and the default user is off.
+func TestRedisLeastPrivilegeACL(t *testing.T) {
+	s := leastPrivilegeStore(t)
+	ctx := context.Background()
 	step := func(what string, err error) {
 		t.Helper()
 		if err != nil {
@@ -261,7 +268,7 @@ func TestRedisLeastPrivilegeACL(t *testing.T) {
 	step("Keys", err)
 	step("Forget", s.Forget(ctx, "session:s"))
 
-	other := NewRedis(rdb, RedisOptions{Prefix: "elsewhere:"})
+	other := NewRedis(s.rdb, RedisOptions{Prefix: "elsewhere:"})
 	if err := other.Kill(ctx, "all", "x"); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("a key outside gatehouse:*: %v, want NOPERM", err)
 	}

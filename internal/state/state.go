@@ -34,7 +34,7 @@ var ErrFull = errors.New("state store full")
 // refused whatever the fail posture: failing open would let it escape its limits at will.
 var ErrCallerFull = errors.New("this caller's share of the state store is full")
 
-// Store is the state behind budgets, rate limits and kills. Implementations must make Reserve and
+// Store is the state behind budgets, rate limits, kills and approvals. Implementations must make Reserve and
 // Admit atomic check-and-add operations.
 type Store interface {
 	// Reserve adds amount to the counter k if the total stays within limit, and reports whether it
@@ -56,6 +56,8 @@ type Store interface {
 	Killed(ctx context.Context, scopes ...string) (scope, reason string, err error)
 	// Kills lists the killed scopes, in the order they were killed.
 	Kills(ctx context.Context) ([]Kill, error)
+	// ApprovalStore keeps the approvals of held calls (SPEC §10.1).
+	ApprovalStore
 }
 
 // Kill is a killed scope.

@@ -35,6 +35,13 @@ func TestStores(t *testing.T) {
 		"FullStoreSweepsWhatHasExpired":      testFullStoreSweepsWhatHasExpired,
 		"KeysPerCallerAndIdle":               testKeysPerCallerAndIdle,
 		"IdleCounterStartsAgain":             testIdleCounterStartsAgain,
+		"ApprovalHoldOutcomes":               testApprovalHoldOutcomes,
+		"ApprovalRoundTrip":                  testApprovalRoundTrip,
+		"ApprovalExpiry":                     testApprovalExpiry,
+		"ApprovalMaxPending":                 testApprovalMaxPending,
+		"ApprovalListAndRetention":           testApprovalListAndRetention,
+		"ApprovalErrors":                     testApprovalErrors,
+		"ApprovalConcurrency":                testApprovalConcurrency,
 	}
 	rdb := redisClient(t)
 	n := 0

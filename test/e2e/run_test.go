@@ -78,18 +78,10 @@ func refusal(t *testing.T, s *mcp.ClientSession, name string, args map[string]an
 // readAudit returns the decision records of an audit log (not its events, checkpoints or recoveries).
 func readAudit(t *testing.T, path string) []auditlog.Record {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []auditlog.Record
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		r, err := auditlog.ParseLine(line)
-		if err != nil {
-			t.Fatalf("audit line: %v", err)
-		}
+	for _, r := range readAuditAll(t, path) {
 		if r.Type == auditlog.TypeDecision {
-			out = append(out, *r)
+			out = append(out, r)
 		}
 	}
 	return out

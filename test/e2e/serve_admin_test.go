@@ -236,17 +236,7 @@ upstreams:
 // returns the status and body.
 func adminRequest(t *testing.T, addr, method, path, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return adminAs(t, addr, "", method, path, body)
 }
 
 func waitListen(t *testing.T, addr string, logs *bytes.Buffer) {

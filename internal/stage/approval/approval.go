@@ -1,33 +1,322 @@
 // Package approval is the stage that turns a hold (require_approval, hold_for_approval) into an
-// approval request. Until the approval flow of SPEC §10 exists, a held call is answered at once with
-// reason approval_required and the id of the approval it would wait for; it is never forwarded.
+// approval a human decides (SPEC §10.1–10.3).
+//
+// A held call gets an approval record bound to the exact call: the SHA-256 of its canonical method,
+// tool and arguments, its caller, its engagement and its upstream. The client then either waits (the
+// request stays open up to approvals.wait, with progress notifications where it asked for them) or,
+// with no wait configured, is answered approval_required with the approval's id at once and retries
+// the same call once a human has approved it. An approval lets exactly one identical call through,
+// once, before it expires; a denied or expired one is answered approval_denied or approval_timeout.
+//
+// The stage sits after the decision and before budgets, so an approved call is counted against its
+// budgets like any forwarded call, and a kill made while a call waited still stops it.
 package approval
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/canonjson"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/kill"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
-// Stage handles holds.
-type Stage struct{}
+// Store is what the stage keeps approvals in, and reads kills from.
+type Store interface {
+	state.ApprovalStore
+	Killed(ctx context.Context, scopes ...string) (scope, reason string, err error)
+}
 
-var _ pipeline.Stage = Stage{}
+// Defaults of Options.
+const (
+	DefaultTTL        = time.Hour
+	DefaultMaxPending = 1000
+	DefaultPoll       = 250 * time.Millisecond
+	// ProgressEvery is how often a waiting client that asked for progress is told it still waits.
+	ProgressEvery = 10 * time.Second
+)
+
+// Options configure the stage.
+type Options struct {
+	Store Store
+	// Wait is how long a held request stays open for a decision; 0 answers approval_required at
+	// once, and the client retries the call once it is approved.
+	Wait time.Duration
+	// TTL is how long a hold may be decided, and an approval used, after the hold was made.
+	TTL time.Duration
+	// MaxPending bounds the approvals pending at once; a hold past it is answered
+	// approval_required with no approval to wait for.
+	MaxPending int
+	// Poll is how often a waiting call reads its approval's state.
+	Poll time.Duration
+	// Notify is told of every new hold (the webhook); it must not block. May be nil.
+	Notify func(state.Approval)
+	// Now is the clock (time.Now).
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Stage handles holds.
+type Stage struct{ o Options }
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// New returns the approval stage.
+func New(o Options) *Stage {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	o.Metrics.source(o.Store)
+	return &Stage{o: o}
+}
 
 // Name implements pipeline.Stage.
-func (Stage) Name() string { return "approval" }
+func (*Stage) Name() string { return "approval" }
 
 // Handle implements pipeline.Stage.
-func (Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
+func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
 	if c.Decision.Effect != policy.EffectRequireApproval {
 		return next(ctx, c)
 	}
 	c.Decision.Code = policy.CodeApprovalRequired
-	c.Decision.ApprovalID = "apr_" + rand.Text()
 	if c.Decision.Reason == "" {
 		c.Decision.Reason = "this call needs a human approval"
 	}
+	a, err := s.approvalFor(c)
+	if err != nil {
+		s.o.Logger.Warn("a held call cannot be bound to an approval; it stays held", "decision_id", c.DecisionID, "error", err)
+		return nil
+	}
+	got, outcome, err := s.o.Store.Hold(ctx, a, s.o.MaxPending)
+	switch {
+	case errors.Is(err, state.ErrTooManyPending):
+		s.o.Logger.Warn("approvals.max_pending approvals are pending: a held call gets no approval", "decision_id", c.DecisionID, "max_pending", s.o.MaxPending)
+		c.Decision.Reason += fmt.Sprintf(" (no approval could be opened: %d are pending already)", s.o.MaxPending)
+		return nil
+	case err != nil:
+		// Fail closed: the call stays held, with no approval that could let it through.
+		s.o.Logger.Error("approval state unavailable: a held call gets no approval", "decision_id", c.DecisionID, "error", err)
+		c.Decision.Reason += " (the approval state is unavailable)"
+		return nil
+	}
+	c.Decision.ApprovalID = got.ID
+	switch outcome {
+	case state.HoldApproved:
+		return s.approved(ctx, c, got, next)
+	case state.HoldDenied:
+		denied(c, got)
+		return nil
+	case state.HoldCreated:
+		s.o.Logger.Info("call held for approval", "approval_id", got.ID, "tool", got.Tool, "caller", got.Caller, "decision_id", c.DecisionID)
+		if s.o.Notify != nil {
+			s.o.Notify(got)
+		}
+	}
+	c.Decision.Reason = fmt.Sprintf("%s; approval %s is pending until %s", c.Decision.Reason, got.ID, got.Expires.UTC().Format(time.RFC3339))
+	if s.o.Wait > 0 {
+		c.Wait = func(ctx context.Context, progress func(string)) error { return s.await(ctx, c, got, next, progress) }
+	}
 	return nil
+}
+
+// approvalFor is the approval a held call would open.
+func (s *Stage) approvalFor(c *pipeline.Call) (state.Approval, error) {
+	var args map[string]any
+	if c.Request != nil {
+		args = c.Request.Arguments
+	}
+	digest, err := Digest(c.Input.Kind, c.Input.Target(), args)
+	if err != nil {
+		return state.Approval{}, err
+	}
+	now := s.o.Now()
+	a := state.Approval{
+		ID: "apr_" + rand.Text(), Digest: digest, Caller: Caller(&c.Input), Tenant: c.Input.Tenant, Upstream: c.Upstream,
+		Method: c.Input.Kind, Tool: c.Input.Target(), RuleID: c.Decision.RuleID, Reason: redact.Text(c.Decision.Reason),
+		Revision: revision(c.Decision.Revisions), DecisionID: c.DecisionID, Created: now, Expires: now.Add(s.o.TTL),
+	}
+	if c.Request != nil && c.Request.RawArguments != nil {
+		a.Arguments = redact.Preview(c.Request.RawArguments)
+	}
+	return a, nil
+}
+
+// Digest is the call digest of SPEC §10.1: the hex SHA-256 of the canonical JSON (package canonjson)
+// of {"arguments": ..., "method": ..., "tool": ...}. Arguments absent and empty are the same.
+func Digest(method, tool string, args map[string]any) (string, error) {
+	if args == nil {
+		args = map[string]any{}
+	}
+	var b bytes.Buffer
+	if err := canonjson.Append(&b, map[string]any{"method": method, "tool": tool, "arguments": args}); err != nil {
+		return "", fmt.Errorf("call digest: %w", err)
+	}
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Caller names who made a call, for binding an approval to it: the agent, else the user, else the
+// legacy session; "" for an anonymous 2026-07-28 caller.
+func Caller(in *policy.Input) string {
+	switch {
+	case in.Agent.ID != "":
+		return "agent:" + in.Agent.ID
+	case in.User.ID != "":
+		return "user:" + in.User.ID
+	case in.Session.ID != "":
+		return "session:" + in.Session.ID
+	}
+	return ""
+}
+
+func revision(r pipeline.Revisions) string {
+	var parts []string
+	for _, p := range [][2]string{{"rules", r.Rules}, {"bundle", r.Bundle}, {"pack", r.Pack}} {
+		if p[1] != "" {
+			parts = append(parts, p[0]+"="+p[1])
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// approved lets a call through on the approval a, which the store has already marked used: the
+// engines' verdicts are combined again with the holds counted as allows (so other engines' rewrites
+// still apply), a kill made meanwhile still stops it, and the rest of the chain (budgets) runs.
+func (s *Stage) approved(ctx context.Context, c *pipeline.Call, a state.Approval, next pipeline.Handler) error {
+	if scope, why, err := s.o.Store.Killed(ctx, kill.Scopes(&c.Input)...); err != nil || scope != "" {
+		if err != nil {
+			why = "kill state unavailable"
+		}
+		c.Refuse(s.Name(), policy.CodeSessionKilled, fmt.Sprintf("approval %s was granted, but %s is killed: %s", a.ID, orAll(scope), why))
+		c.Decision.ApprovalID = a.ID
+		return nil
+	}
+	held := c.Decision
+	vs := make([]pipeline.Verdict, len(c.Verdicts))
+	for i, v := range c.Verdicts {
+		if v.Effect == policy.EffectRequireApproval && !v.Monitor {
+			v.Effect, v.Code = policy.EffectAllow, ""
+		}
+		vs[i] = v
+	}
+	d := pipeline.Combine(vs)
+	d.Revisions, d.ApprovalID = held.Revisions, a.ID
+	d.RuleID, d.Engine = held.RuleID, held.Engine
+	d.Reason = fmt.Sprintf("approved by %s (approval %s)", a.Approver, a.ID)
+	if a.Note != "" {
+		d.Reason += ": " + a.Note
+	}
+	c.Decision = d
+	s.o.Logger.Info("held call approved", "approval_id", a.ID, "approver", a.Approver, "decision_id", c.DecisionID)
+	return next(ctx, c)
+}
+
+func orAll(scope string) string {
+	if scope == "" {
+		return "its scope"
+	}
+	return scope
+}
+
+// denied answers a call whose approval a human denied.
+func denied(c *pipeline.Call, a state.Approval) {
+	ruleID := c.Decision.RuleID
+	reason := fmt.Sprintf("approval %s was denied by %s", a.ID, a.Approver)
+	if a.Note != "" {
+		reason += ": " + a.Note
+	}
+	c.Refuse("approval", policy.CodeApprovalDenied, reason)
+	c.Decision.RuleID, c.Decision.ApprovalID = ruleID, a.ID
+}
+
+// await waits for a human to decide a, until s.o.Wait has passed, a expires, or ctx ends.
+func (s *Stage) await(ctx context.Context, c *pipeline.Call, a state.Approval, next pipeline.Handler, progress func(string)) error {
+	s.o.Metrics.waiting(1)
+	defer s.o.Metrics.waiting(-1)
+	start := s.o.Now()
+	deadline := min(s.o.Wait, a.Expires.Sub(start))
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	poll := time.NewTicker(s.o.Poll)
+	defer poll.Stop()
+	var tick <-chan time.Time
+	if progress != nil {
+		t := time.NewTicker(ProgressEvery)
+		defer t.Stop()
+		tick = t.C
+		progress(fmt.Sprintf("waiting for approval %s", a.ID))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.timedOut(c, a, "the client stopped waiting")
+			return nil
+		case <-timer.C:
+			s.timedOut(c, a, fmt.Sprintf("no decision within %s", deadline.Round(time.Second)))
+			return nil
+		case <-tick:
+			progress(fmt.Sprintf("waiting for approval %s (%s so far)", a.ID, s.o.Now().Sub(start).Round(time.Second)))
+		case <-poll.C:
+			now, err := s.o.Store.Approval(ctx, a.ID)
+			if err != nil {
+				s.o.Logger.Warn("approval state unavailable while a call waits", "approval_id", a.ID, "error", err)
+				continue
+			}
+			switch now.Status {
+			case state.ApprovalApproved:
+				got, ok, err := s.o.Store.ConsumeApproval(ctx, a.ID)
+				switch {
+				case err != nil:
+					s.o.Logger.Warn("approval state unavailable while a call waits", "approval_id", a.ID, "error", err)
+					continue
+				case !ok:
+					// An identical call retried meanwhile, and used the approval.
+					denied(c, now)
+					c.Decision.Reason = fmt.Sprintf("approval %s was used by an identical call", a.ID)
+					return nil
+				}
+				return s.approved(ctx, c, got, next)
+			case state.ApprovalDenied:
+				denied(c, now)
+				return nil
+			case state.ApprovalExpired, state.ApprovalUsed:
+				s.timedOut(c, now, "it expired undecided")
+				return nil
+			}
+		}
+	}
+}
+
+// timedOut answers a call nobody decided in time; its approval stays pending until it expires, so
+// the client may retry once it is approved.
+func (s *Stage) timedOut(c *pipeline.Call, a state.Approval, why string) {
+	c.Decision.Code = policy.CodeApprovalTimeout
+	c.Decision.Reason = fmt.Sprintf("approval %s: %s", a.ID, why)
+	if a.Status == state.ApprovalPending && a.Expires.After(s.o.Now()) {
+		c.Decision.Reason += fmt.Sprintf("; it stays pending until %s, and the same call retried after it is approved goes through", a.Expires.UTC().Format(time.RFC3339))
+	}
 }

@@ -152,8 +152,10 @@ type Event struct {
 	// changed.
 	Args   []byte
 	Detail string
-	// Status is how it ended: applied, observed.
+	// Status is how it ended: applied, not_applied, observed.
 	Status string
+	// ApprovalID is the approval an approver's decision is about.
+	ApprovalID string
 }
 
 // Event submits the record of an event; Wait on the result before acknowledging it.
@@ -173,6 +175,7 @@ func (r *Recorder) Event(id string, e Event) *auditlog.Pending {
 		Mode:       r.mode,
 		Status:     e.Status,
 		Detail:     e.Detail,
+		ApprovalID: e.ApprovalID,
 	}, e.Args, nil)
 	return r.w.Submit(&rec)
 }

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math"
-	"sort"
-	"strconv"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/canonjson"
 )
 
 // PinnedMembers are the members of a tool definition that are pinned: everything the model reads
@@ -26,11 +24,9 @@ func Digest(def map[string]any) (string, error) {
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-// Canonical returns the canonical JSON of the pinned members of def: objects with their members
-// sorted by name, no insignificant white space, strings escaped minimally (no HTML escaping), and
-// numbers written as the shortest form of their float64 value (so 1, 1.0 and 1e0 are the same
-// number), which makes the result independent of how the definition was formatted and decoded.
-// Absent members are left out; null is kept.
+// Canonical returns the canonical JSON (package canonjson) of the pinned members of def, which makes
+// the result independent of how the definition was formatted and decoded. Absent members are left
+// out; null is kept.
 func Canonical(def map[string]any) ([]byte, error) {
 	sub := make(map[string]any, len(PinnedMembers))
 	for _, k := range PinnedMembers {
@@ -39,79 +35,8 @@ func Canonical(def map[string]any) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
-	if err := canonical(&b, sub, 0); err != nil {
-		return nil, err
+	if err := canonjson.Append(&b, sub); err != nil {
+		return nil, fmt.Errorf("tool definition: %w", err)
 	}
 	return b.Bytes(), nil
-}
-
-func canonical(b *bytes.Buffer, v any, depth int) error {
-	if depth > 128 {
-		return fmt.Errorf("definition nested more than 128 deep")
-	}
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case string:
-		writeString(b, x)
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return fmt.Errorf("number %q: %w", x, err)
-		}
-		return writeNumber(b, f)
-	case float64:
-		return writeNumber(b, x)
-	case int:
-		return writeNumber(b, float64(x))
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeString(b, k)
-			b.WriteByte(':')
-			if err := canonical(b, x[k], depth+1); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := canonical(b, e, depth+1); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	default:
-		return fmt.Errorf("unexpected %T in a tool definition", v)
-	}
-	return nil
-}
-
-func writeNumber(b *bytes.Buffer, f float64) error {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return fmt.Errorf("number %v is not JSON", f)
-	}
-	b.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
-	return nil
-}
-
-func writeString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // the newline Encode adds
 }

@@ -1,0 +1,107 @@
+// Package canonjson writes the canonical JSON of a decoded value, for digests that must not depend
+// on how a document was formatted: objects with their members sorted by name, no insignificant
+// white space, strings escaped minimally (no HTML escaping). An integer written without a fraction
+// or exponent keeps its exact digits; any other number is written as the shortest form of its
+// float64 value, so 1.0, 1e0 and 1 are the same number but 2^53+1 is not 2^53.
+package canonjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MaxDepth bounds the nesting Append follows.
+const MaxDepth = 128
+
+// Append appends the canonical JSON of v to b. v is what encoding/json decodes into any (numbers
+// as json.Number or float64), or an int.
+func Append(b *bytes.Buffer, v any) error { return appendValue(b, v, 0) }
+
+func appendValue(b *bytes.Buffer, v any, depth int) error {
+	if depth > MaxDepth {
+		return fmt.Errorf("nested more than %d deep", MaxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case string:
+		writeString(b, x)
+	case json.Number:
+		return writeNumber(b, x)
+	case float64:
+		return writeFloat(b, x)
+	case int:
+		b.WriteString(strconv.Itoa(x))
+	case map[string]any:
+		b.WriteByte('{')
+		for i, k := range slices.Sorted(maps.Keys(x)) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeString(b, k)
+			b.WriteByte(':')
+			if err := appendValue(b, x[k], depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := appendValue(b, e, depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	default:
+		return fmt.Errorf("unexpected %T in a JSON value", v)
+	}
+	return nil
+}
+
+// writeNumber writes an integer literal's exact digits (-0 as 0), and any other number as its float.
+func writeNumber(b *bytes.Buffer, n json.Number) error {
+	s := string(n)
+	digits := strings.TrimPrefix(s, "-")
+	if digits != "" && !strings.ContainsAny(digits, ".eE") && strings.Trim(digits, "0123456789") == "" && (digits == "0" || digits[0] != '0') {
+		if digits == "0" {
+			s = "0"
+		}
+		b.WriteString(s)
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("number %q: %w", s, err)
+	}
+	return writeFloat(b, f)
+}
+
+func writeFloat(b *bytes.Buffer, f float64) error {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("number %v is not JSON", f)
+	}
+	if f == 0 {
+		f = 0 // -0 is 0
+	}
+	b.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	return nil
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)       // a string always encodes
+	b.Truncate(b.Len() - 1) // the newline Encode adds
+}

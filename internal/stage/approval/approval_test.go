@@ -1,0 +1,320 @@
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/state"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// held is a tools/call of refund by agent a1 whose rules verdict holds it, and whose rego verdict
+// redacts an argument.
+func held(t *testing.T, args string) *pipeline.Call {
+	t.Helper()
+	req, err := mcp.DecodeRequest(mcp.MethodToolsCall, []byte(`{"name":"refund","arguments":`+args+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pipeline.Call{DecisionID: "dec_1", Request: req, Upstream: "billing"}
+	c.Input.Kind, c.Input.Tool.Name, c.Input.Agent.ID, c.Input.Tenant = mcp.MethodToolsCall, "refund", "a1", "acme"
+	c.Verdicts = []pipeline.Verdict{
+		{Verdict: policy.Verdict{Engine: "rules", Effect: policy.EffectRequireApproval, RuleID: "big-refund", Reason: "refunds over 500 need a human"}},
+		{Verdict: policy.Verdict{Engine: "rego", Effect: policy.EffectRedact, Ops: []policy.Op{{Kind: policy.OpKind("redact"), Path: []string{"card"}}}}},
+	}
+	c.Decision = pipeline.Combine(c.Verdicts)
+	return c
+}
+
+// recorder is a next handler that records whether the rest of the chain ran.
+type recorder struct {
+	mu  sync.Mutex
+	ran int
+}
+
+func (r *recorder) next(context.Context, *pipeline.Call) error {
+	r.mu.Lock()
+	r.ran++
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ran
+}
+
+func newStage(store *state.Memory, wait time.Duration) *Stage {
+	return New(Options{Store: store, Wait: wait, TTL: time.Hour, Poll: 5 * time.Millisecond, Logger: quiet})
+}
+
+func TestHoldOpensAnApprovalAndARetryAfterApprovalGoesThroughOnce(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := newStage(store, 0)
+	ctx := context.Background()
+	var rec recorder
+	args := `{"amount":900,"card":"4111 1111 1111 1111","password":"hunter2"}`
+
+	c := held(t, args)
+	if err := s.Handle(ctx, c, rec.next); err != nil {
+		t.Fatal(err)
+	}
+	if c.Decision.Code != policy.CodeApprovalRequired || c.Decision.ApprovalID == "" || c.Wait != nil || rec.count() != 0 {
+		t.Fatalf("first call: %+v (wait %v, next ran %d)", c.Decision, c.Wait != nil, rec.count())
+	}
+	id := c.Decision.ApprovalID
+	a, err := store.Approval(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != state.ApprovalPending || a.Caller != "agent:a1" || a.Tenant != "acme" || a.Upstream != "billing" || a.Tool != "refund" ||
+		a.RuleID != "big-refund" || a.DecisionID != "dec_1" || len(a.Digest) != 64 {
+		t.Errorf("approval = %+v", a)
+	}
+	if strings.Contains(a.Arguments, "hunter2") || strings.Contains(a.Arguments, "4111 1111") || !strings.Contains(a.Arguments, "900") {
+		t.Errorf("the arguments preview is not redacted: %s", a.Arguments)
+	}
+
+	// A retry before anyone decides waits for the same approval.
+	c = held(t, `{"password":"hunter2","card":"4111 1111 1111 1111","amount":900.0}`) // the same call, written differently
+	s.Handle(ctx, c, rec.next)
+	if c.Decision.ApprovalID != id || c.Decision.Code != policy.CodeApprovalRequired {
+		t.Fatalf("retry before a decision: %+v, want approval %s", c.Decision, id)
+	}
+
+	if _, err := store.DecideApproval(ctx, id, true, "alice", "checked"); err != nil {
+		t.Fatal(err)
+	}
+	c = held(t, args)
+	s.Handle(ctx, c, rec.next)
+	d := c.Decision
+	if d.Effect != policy.EffectRedact || len(d.Ops) != 1 || d.ApprovalID != id || d.RuleID != "big-refund" || rec.count() != 1 ||
+		!strings.Contains(d.Reason, "alice") {
+		t.Fatalf("retry after approval: %+v (next ran %d): want the redaction applied, the approval named, the chain continued", d, rec.count())
+	}
+
+	// Single use: the next identical call is held anew.
+	c = held(t, args)
+	s.Handle(ctx, c, rec.next)
+	if c.Decision.Code != policy.CodeApprovalRequired || c.Decision.ApprovalID == id || rec.count() != 1 {
+		t.Fatalf("second retry after one approval: %+v", c.Decision)
+	}
+}
+
+func TestApprovalIsBoundToTheExactCall(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := newStage(store, 0)
+	ctx := context.Background()
+	var rec recorder
+	c := held(t, `{"amount":900}`)
+	s.Handle(ctx, c, rec.next)
+	store.DecideApproval(ctx, c.Decision.ApprovalID, true, "alice", "")
+
+	other := []*pipeline.Call{held(t, `{"amount":901}`), held(t, `{"amount":900,"extra":1}`), held(t, `{"amount":900}`), held(t, `{"amount":900}`), held(t, `{"amount":900}`)}
+	other[2].Input.Agent.ID = "a2"
+	other[3].Input.Tenant = "globex"
+	other[4].Upstream = "other"
+	for i, o := range other {
+		s.Handle(ctx, o, rec.next)
+		if o.Decision.Code != policy.CodeApprovalRequired || o.Decision.ApprovalID == c.Decision.ApprovalID {
+			t.Errorf("call %d used another call's approval: %+v", i, o.Decision)
+		}
+	}
+	if rec.count() != 0 {
+		t.Errorf("a different call went through on the approval")
+	}
+}
+
+func TestDeniedApprovalIsAnsweredOnceThenHeldAnew(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := newStage(store, 0)
+	ctx := context.Background()
+	var rec recorder
+	c := held(t, `{"amount":900}`)
+	s.Handle(ctx, c, rec.next)
+	id := c.Decision.ApprovalID
+	store.DecideApproval(ctx, id, false, "bob", "not this customer")
+	c = held(t, `{"amount":900}`)
+	s.Handle(ctx, c, rec.next)
+	if c.Decision.Code != policy.CodeApprovalDenied || c.Decision.Effect != policy.EffectDeny || c.Decision.ApprovalID != id ||
+		!strings.Contains(c.Decision.Reason, "bob") || !strings.Contains(c.Decision.Reason, "not this customer") {
+		t.Fatalf("retry after denial: %+v", c.Decision)
+	}
+	c = held(t, `{"amount":900}`)
+	s.Handle(ctx, c, rec.next)
+	if c.Decision.Code != policy.CodeApprovalRequired || c.Decision.ApprovalID == id {
+		t.Fatalf("the call after the denial was answered: %+v", c.Decision)
+	}
+}
+
+// waitFor runs c.Wait and returns the progress messages it sent.
+func waitFor(t *testing.T, ctx context.Context, c *pipeline.Call) []string {
+	t.Helper()
+	if c.Wait == nil {
+		t.Fatalf("no wait: %+v", c.Decision)
+	}
+	var msgs []string
+	if err := c.Wait(ctx, func(m string) { msgs = append(msgs, m) }); err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func TestWaitingCall(t *testing.T) {
+	ctx := context.Background()
+	t.Run("approved", func(t *testing.T) {
+		store := state.NewMemory(nil)
+		s := newStage(store, 10*time.Second)
+		var rec recorder
+		c := held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			store.DecideApproval(ctx, c.Decision.ApprovalID, true, "alice", "")
+		}()
+		msgs := waitFor(t, ctx, c)
+		if !c.Decision.Forwards() || rec.count() != 1 || len(msgs) == 0 || !strings.Contains(msgs[0], c.Decision.ApprovalID) {
+			t.Fatalf("approved while waiting: %+v, next ran %d, progress %q", c.Decision, rec.count(), msgs)
+		}
+		if a, _ := store.Approval(ctx, c.Decision.ApprovalID); a.Status != state.ApprovalUsed {
+			t.Errorf("the approval is %s after the call went through, want used", a.Status)
+		}
+	})
+	t.Run("denied", func(t *testing.T) {
+		store := state.NewMemory(nil)
+		s := newStage(store, 10*time.Second)
+		var rec recorder
+		c := held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			store.DecideApproval(ctx, c.Decision.ApprovalID, false, "bob", "no")
+		}()
+		waitFor(t, ctx, c)
+		if c.Decision.Code != policy.CodeApprovalDenied || rec.count() != 0 {
+			t.Fatalf("denied while waiting: %+v", c.Decision)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		store := state.NewMemory(nil)
+		s := newStage(store, 50*time.Millisecond)
+		var rec recorder
+		c := held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		id := c.Decision.ApprovalID
+		waitFor(t, ctx, c)
+		if c.Decision.Code != policy.CodeApprovalTimeout || c.Decision.Forwards() || !strings.Contains(c.Decision.Reason, "stays pending") {
+			t.Fatalf("nobody decided: %+v", c.Decision)
+		}
+		// Approved later, the same call retried goes through.
+		store.DecideApproval(ctx, id, true, "alice", "")
+		c = held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		if !c.Decision.Forwards() || c.Decision.ApprovalID != id {
+			t.Fatalf("retry after a late approval: %+v", c.Decision)
+		}
+	})
+	t.Run("client gone", func(t *testing.T) {
+		store := state.NewMemory(nil)
+		s := newStage(store, 10*time.Second)
+		var rec recorder
+		c := held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		defer cancel()
+		waitFor(t, cctx, c)
+		if c.Decision.Code != policy.CodeApprovalTimeout || rec.count() != 0 {
+			t.Fatalf("client went away: %+v", c.Decision)
+		}
+	})
+	t.Run("killed while waiting", func(t *testing.T) {
+		store := state.NewMemory(nil)
+		s := newStage(store, 10*time.Second)
+		var rec recorder
+		c := held(t, `{"amount":900}`)
+		s.Handle(ctx, c, rec.next)
+		store.Kill(ctx, "agent:a1", "operator")
+		store.DecideApproval(ctx, c.Decision.ApprovalID, true, "alice", "")
+		waitFor(t, ctx, c)
+		if c.Decision.Code != policy.CodeSessionKilled || c.Decision.Forwards() || rec.count() != 0 {
+			t.Fatalf("approved after a kill: %+v", c.Decision)
+		}
+	})
+}
+
+func TestTooManyPendingStaysHeld(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := New(Options{Store: store, MaxPending: 1, Logger: quiet})
+	ctx := context.Background()
+	var rec recorder
+	c := held(t, `{"amount":1}`)
+	s.Handle(ctx, c, rec.next)
+	c2 := held(t, `{"amount":2}`)
+	s.Handle(ctx, c2, rec.next)
+	if c2.Decision.Code != policy.CodeApprovalRequired || c2.Decision.ApprovalID != "" || c2.Decision.Forwards() || !strings.Contains(c2.Decision.Reason, "pending already") {
+		t.Fatalf("past max_pending: %+v", c2.Decision)
+	}
+}
+
+func TestNotAHoldPassesThrough(t *testing.T) {
+	s := newStage(state.NewMemory(nil), 0)
+	var rec recorder
+	c := &pipeline.Call{Decision: pipeline.Decision{Effect: policy.EffectAllow}}
+	s.Handle(context.Background(), c, rec.next)
+	if rec.count() != 1 || c.Decision.ApprovalID != "" {
+		t.Fatalf("an allowed call: %+v, next ran %d", c.Decision, rec.count())
+	}
+}
+
+func TestDigest(t *testing.T) {
+	dec := func(s string) map[string]any {
+		req, err := mcp.DecodeRequest(mcp.MethodToolsCall, []byte(`{"name":"t","arguments":`+s+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req.Arguments
+	}
+	digest := func(method, tool string, args map[string]any) string {
+		d, err := Digest(method, tool, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	base := digest("tools/call", "t", dec(`{"a":1,"b":[true,null,"x"]}`))
+	for _, same := range []string{`{"b":[true,null,"x"],"a":1}`, `{ "a" : 1.0 , "b" : [ true , null , "\u0078" ] }`, `{"a":1e0,"b":[true,null,"x"]}`} {
+		if got := digest("tools/call", "t", dec(same)); got != base {
+			t.Errorf("%s: digest differs from the same call written otherwise", same)
+		}
+	}
+	for _, other := range []string{`{"a":2,"b":[true,null,"x"]}`, `{"a":1,"b":["x",null,true]}`, `{"a":1}`, `{"a":"1","b":[true,null,"x"]}`} {
+		if got := digest("tools/call", "t", dec(other)); got == base {
+			t.Errorf("%s: same digest as a different call", other)
+		}
+	}
+	if digest("tools/call", "u", dec(`{"a":1,"b":[true,null,"x"]}`)) == base || digest("prompts/get", "t", dec(`{"a":1,"b":[true,null,"x"]}`)) == base {
+		t.Error("the tool or method is not in the digest")
+	}
+	if digest("tools/call", "t", dec(`{"n":9007199254740993}`)) == digest("tools/call", "t", dec(`{"n":9007199254740992}`)) {
+		t.Error("integers past 2^53 collide")
+	}
+	if digest("tools/call", "t", nil) != digest("tools/call", "t", map[string]any{}) {
+		t.Error("absent and empty arguments differ")
+	}
+	var v map[string]any
+	json.Unmarshal([]byte(`{"a":1}`), &v) // float64 numbers, as encoding/json decodes them
+	if digest("tools/call", "t", v) != digest("tools/call", "t", dec(`{"a":1}`)) {
+		t.Error("float64 and json.Number decodings of one call differ")
+	}
+}

@@ -1,0 +1,56 @@
+-- Hold: use, report or unbind the approval bound to a call, or store a new pending one
+-- (ApprovalStore.Hold). An approval is a hash (approval_redis.go); it is expired once now is past
+-- its expires, and gone once now is past expires + retention.
+-- KEYS: the binding (a hash: id -> the bound approval's id), the new approval, the index of
+-- approvals (id scored by when it is gone), the index of pending approvals (id scored by expires).
+-- ARGV: now, prefix, retention, max pending (0: no bound), the new approval's id, its expires, then
+-- the new approval's fields and values.
+-- Returns {'approved'|'pending'|'denied'|'created', field, value, ...} (the approval as it now
+-- stands), {'taken'} when the new id names a kept approval, or {'too_many', pending}.
+local binding, key, all, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local retention, maxPending = tonumber(ARGV[3]), tonumber(ARGV[4])
+local id, expires = ARGV[5], tonumber(ARGV[6])
+
+local function answer(verdict, k)
+  local r = redis.call('HGETALL', k)
+  table.insert(r, 1, verdict)
+  return r
+end
+
+local bound = redis.call('HGET', binding, 'id')
+if bound then
+  local k = prefix .. 'ap:' .. bound
+  local c = redis.call('HMGET', k, 'status', 'expires')
+  local status, exp = c[1], tonumber(c[2])
+  if status and exp and now <= exp + retention then
+    if status == 'approved' and now <= exp then
+      redis.call('HSET', k, 'status', 'used')
+      return answer('approved', k)
+    elseif status == 'pending' and now <= exp then
+      return answer('pending', k)
+    elseif status == 'denied' then
+      redis.call('DEL', binding)
+      return answer('denied', k)
+    end
+  end
+end
+
+local old = redis.call('HMGET', key, 'status', 'expires')
+if old[1] and tonumber(old[2]) and now <= tonumber(old[2]) + retention then
+  return {'taken'}
+end
+redis.call('ZREMRANGEBYSCORE', pending, '-inf', '(' .. NOW)
+if maxPending > 0 then
+  local n = redis.call('ZCARD', pending)
+  if n >= maxPending then return {'too_many', tostring(n)} end
+end
+
+local gone = expires + retention
+redis.call('DEL', key)
+redis.call('HSET', key, unpack(ARGV, 7))
+ttl(key, gone)
+redis.call('HSET', binding, 'id', id)
+ttl(binding, gone)
+index(all, id, gone)
+index(pending, id, expires)
+return answer('created', key)
