@@ -21,9 +21,14 @@ const MaxDepth = 128
 
 // Append appends the canonical JSON of v to b. v is what encoding/json decodes into any (numbers
 // as json.Number or float64), or an int.
-func Append(b *bytes.Buffer, v any) error { return appendValue(b, v, 0) }
+func Append(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, false) }
 
-func appendValue(b *bytes.Buffer, v any, depth int) error {
+// AppendExact is Append writing every json.Number by its exact decimal value: the digits of its
+// value with no leading or trailing zeros, then, unless it is an integer of at most 400 digits,
+// "e" and the power of ten they are multiplied by (1.50 is 15e-1, 1e2 is 100).
+func AppendExact(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, true) }
+
+func appendValue(b *bytes.Buffer, v any, depth int, exact bool) error {
 	if depth > MaxDepth {
 		return fmt.Errorf("nested more than %d deep", MaxDepth)
 	}
@@ -35,6 +40,9 @@ func appendValue(b *bytes.Buffer, v any, depth int) error {
 	case string:
 		writeString(b, x)
 	case json.Number:
+		if exact {
+			return writeExact(b, string(x))
+		}
 		return writeNumber(b, x)
 	case float64:
 		return writeFloat(b, x)
@@ -48,7 +56,7 @@ func appendValue(b *bytes.Buffer, v any, depth int) error {
 			}
 			writeString(b, k)
 			b.WriteByte(':')
-			if err := appendValue(b, x[k], depth+1); err != nil {
+			if err := appendValue(b, x[k], depth+1, exact); err != nil {
 				return err
 			}
 		}
@@ -59,7 +67,7 @@ func appendValue(b *bytes.Buffer, v any, depth int) error {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := appendValue(b, e, depth+1); err != nil {
+			if err := appendValue(b, e, depth+1, exact); err != nil {
 				return err
 			}
 		}
@@ -86,6 +94,45 @@ func writeNumber(b *bytes.Buffer, n json.Number) error {
 		return fmt.Errorf("number %q: %w", s, err)
 	}
 	return writeFloat(b, f)
+}
+
+// writeExact writes a JSON number literal by its exact value (AppendExact).
+func writeExact(b *bytes.Buffer, s string) error {
+	neg := strings.HasPrefix(s, "-")
+	body := strings.TrimPrefix(s, "-")
+	mant, expPart, hasExp := strings.Cut(strings.ToLower(body), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	exp := 0
+	if hasExp {
+		e, err := strconv.Atoi(expPart)
+		if err != nil || e > 1e6 || e < -1e6 {
+			return fmt.Errorf("number %q: exponent out of range", s)
+		}
+		exp = e
+	}
+	digits := intPart + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return fmt.Errorf("number %q is not a JSON number", s)
+	}
+	exp -= len(frac)
+	trimmed := strings.TrimLeft(digits, "0")
+	if trimmed == "" {
+		b.WriteByte('0')
+		return nil
+	}
+	t := strings.TrimRight(trimmed, "0")
+	exp += len(trimmed) - len(t)
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(t)
+	switch {
+	case exp >= 0 && len(t)+exp <= 400:
+		b.WriteString(strings.Repeat("0", exp))
+	case exp != 0:
+		b.WriteString("e" + strconv.Itoa(exp))
+	}
+	return nil
 }
 
 func writeFloat(b *bytes.Buffer, f float64) error {

@@ -35,6 +35,20 @@ func TestAppend(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.in, got, tc.want)
 		}
 	}
+	for _, tc := range []struct{ in, want string }{
+		{`[1, 1.0, 1e0, 10E-1, 100e-2, -0, -0.0, 0e5, 0]`, `[1,1,1,1,1,0,0,0,0]`},
+		{`[0.1, 0.10000000000000000555, 1.50, 15e-1, -2.5E+3, 1e2]`, `[1e-1,10000000000000000555e-20,15e-1,15e-1,-2500,100]`},
+		{`[9007199254740993, 1e400, 12e-400]`, `[9007199254740993,1e400,12e-400]`},
+	} {
+		d := json.NewDecoder(strings.NewReader(tc.in))
+		d.UseNumber()
+		var v any
+		d.Decode(&v)
+		var b bytes.Buffer
+		if err := AppendExact(&b, v); err != nil || b.String() != tc.want {
+			t.Errorf("exact %s: %s (%v), want %s", tc.in, b.String(), err, tc.want)
+		}
+	}
 	var b bytes.Buffer
 	if err := Append(&b, json.Number("1e400")); err == nil {
 		t.Error("a number past float64 was written")

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf16"
 
 	"github.com/spf13/cobra"
 
@@ -150,6 +151,9 @@ func (c *adminClient) do(method, path string, body []byte, out any) error {
 	if err != nil {
 		return err
 	}
+	if token != "" && u.Scheme == "http" && !isLoopbackAddr(u.Host) {
+		fmt.Fprintf(c.s.err, "gatehouse: warning: sending the admin token to %s without TLS\n", u.Host)
+	}
 	client := &http.Client{Timeout: c.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
@@ -221,10 +225,29 @@ func (c *adminClient) token() (string, error) {
 	return t, nil
 }
 
+// writeJSON prints v as indented JSON for a terminal: every character that is not printable (C1
+// controls, bidirectional overrides that would reorder an amount or an address on screen) is
+// written as a \u escape, which JSON reads as the same string.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, r := range string(data) {
+		switch {
+		case r == '\n' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	b.WriteByte('\n')
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 // printApprovals prints one line per approval.

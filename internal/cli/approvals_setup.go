@@ -18,7 +18,7 @@ import (
 // approvalOptions turns the approvals section into the gateway's approval options, starting the
 // webhook's delivery until ctx ends when one is configured.
 func approvalOptions(ctx context.Context, c config.ApprovalsConfig, getenv func(string) string, logger *slog.Logger) (approval.Options, error) {
-	o := approval.Options{Wait: c.Wait.D(), TTL: c.TTL.D(), MaxPending: c.MaxPending}
+	o := approval.Options{Wait: c.Wait.D(), TTL: c.TTL.D(), MaxPending: c.MaxPending, MaxPendingPerCaller: c.MaxPendingPerCaller}
 	w := c.Webhook
 	if w.URL == "" {
 		return o, nil
@@ -46,8 +46,9 @@ func approvalOptions(ctx context.Context, c config.ApprovalsConfig, getenv func(
 }
 
 // approvalAPI is the admin API of approvals; every decision is audited before it takes effect.
-func approvalAPI(store state.ApprovalStore, rec *audit.Recorder, logger *slog.Logger) *approval.Admin {
-	return &approval.Admin{Store: store, Logger: logger, Record: func(ctx context.Context, d approval.Decision) error {
+// Deciding needs the admin token (admin.token_sha256): without one, any local process could approve.
+func approvalAPI(store state.ApprovalStore, tokenSet bool, rec *audit.Recorder, logger *slog.Logger) *approval.Admin {
+	return &approval.Admin{Store: store, Logger: logger, Authenticated: tokenSet, Record: func(ctx context.Context, d approval.Decision) error {
 		a := d.Approval
 		args, _ := json.Marshal(map[string]string{"approval_id": a.ID, "approver": d.Approver, "note": d.Note, "call_digest": a.Digest, "caller": a.Caller})
 		status, detail := "applied", fmt.Sprintf("%s of %s %s for %s by %s", d.Action, a.Method, a.Tool, orNone(a.Caller), d.Approver)

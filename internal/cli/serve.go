@@ -241,7 +241,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 			ln.Close()
 			return fail(ExitRuntime, "admin listen %s: %v", cfg.Admin.Listen, err)
 		}
-		api := []func(*http.ServeMux){killAPI(store, recorder, logger).Register, approvalAPI(store, recorder, logger).Register}
+		api := []func(*http.ServeMux){killAPI(store, recorder, logger).Register, approvalAPI(store, cfg.Admin.TokenSHA256 != "", recorder, logger).Register}
 		if lists != nil {
 			api = append(api, allowlistAPI(lists, recorder, logger).Register)
 		}
@@ -311,6 +311,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	// Listen streams (GET, subscriptions/listen) never finish on their own: end them first, so that
 	// Shutdown waits only for the requests in flight.
 	handler.EndStreams()
+	backend.EndWaits() // a held request waiting for a human is answered approval_timeout now
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown grace expired; closing remaining connections", "error", err)
 		srv.Close()

@@ -55,6 +55,8 @@ type ApprovalsConfig struct {
 	TTL Duration `yaml:"ttl"`
 	// MaxPending bounds the approvals pending at once (across replicas sharing Redis). Default 1000.
 	MaxPending int `yaml:"max_pending"`
+	// MaxPendingPerCaller bounds those of one caller in one engagement. Default 20.
+	MaxPendingPerCaller int `yaml:"max_pending_per_caller"`
 	// Webhook is told of every new hold.
 	Webhook WebhookConfig `yaml:"webhook"`
 }
@@ -317,6 +319,6 @@ func Default() *Config {
 		// gatehouse run has no admin API to approve a quarantined tool, so its pins live as long as
 		// the process; serve keeps them in a file.
 		Pins:      PinsConfig{File: MemoryPins},
-		Approvals: ApprovalsConfig{TTL: Duration(time.Hour), MaxPending: 1000, Webhook: WebhookConfig{Timeout: Duration(5 * time.Second)}},
+		Approvals: ApprovalsConfig{TTL: Duration(time.Hour), MaxPending: 1000, MaxPendingPerCaller: 20, Webhook: WebhookConfig{Timeout: Duration(5 * time.Second)}},
 	}
 }

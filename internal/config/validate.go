@@ -185,6 +185,9 @@ func (a *ApprovalsConfig) validate(add func(key, format string, args ...any)) {
 	if a.MaxPending < 1 || a.MaxPending > 1_000_000 {
 		add("approvals.max_pending", "must be between 1 and 1000000 (got %d)", a.MaxPending)
 	}
+	if a.MaxPendingPerCaller < 1 || a.MaxPendingPerCaller > a.MaxPending {
+		add("approvals.max_pending_per_caller", "must be between 1 and approvals.max_pending (got %d)", a.MaxPendingPerCaller)
+	}
 	w := &a.Webhook
 	if w.URL == "" {
 		for key, v := range map[string]string{"approvals.webhook.secret_env": w.SecretEnv, "approvals.webhook.secret_file": w.SecretFile} {

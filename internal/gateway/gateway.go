@@ -366,7 +366,18 @@ func (g *Gateway) record(c *pipeline.Call, o audit.Outcome) *auditlog.Pending {
 	m := g.opts.Metrics
 	m.request(c.Input.Kind, string(c.Decision.Effect), string(c.Decision.Code))
 	m.upstreamTime(c.Upstream, o.Upstream)
-	return g.opts.Recorder.Record(c, o)
+	p := g.opts.Recorder.Record(c, o)
+	if fs := c.Decision.TakeDurable(); len(fs) > 0 {
+		go func() {
+			<-p.Done()
+			if p.Err() == nil {
+				for _, f := range fs {
+					f()
+				}
+			}
+		}()
+	}
+	return p
 }
 
 // durable waits for an audit record to be on disk, timing the wait: how long an answer was held

@@ -50,10 +50,12 @@ type Relay struct {
 }
 
 // waiter is a held request waiting for a decision: cancel ends its wait; cancelled records that
-// the client cancelled it, so it gets no answer.
+// the client cancelled it, so it gets no answer; over, that the wait has ended and its decision is
+// being carried out.
 type waiter struct {
 	cancel    context.CancelFunc
 	cancelled bool
+	over      bool
 }
 
 // exchange is a forwarded request waiting for its answer. call is nil for requests relayed without a

@@ -104,13 +104,25 @@ func TestRelayWaitsForApproval(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("hanging up took %s with a call waiting", time.Since(start))
 	}
+	// Each hold is on record before its wait, then how it ended, under a decision id of its own.
 	var codes []string
+	ids := map[string]bool{}
 	for _, rec := range h.auditOf("decision") {
 		if rec.Tool == "refund" {
-			codes = append(codes, rec.Effect+"/"+rec.Code)
+			codes = append(codes, rec.Status+":"+rec.Effect+"/"+rec.Code)
+			ids[rec.DecisionID] = true
+			if rec.ApprovalID == "" {
+				t.Errorf("a refund record without its approval id: %+v", rec)
+			}
 		}
 	}
-	if strings.Join(codes, " ") != "allow/ require_approval/approval_timeout require_approval/approval_timeout" {
-		t.Errorf("refund records: %v", codes)
+	want := "held:require_approval/approval_required answered:allow/ " +
+		"held:require_approval/approval_required refused:require_approval/approval_timeout " +
+		"held:require_approval/approval_required refused:require_approval/approval_timeout"
+	if strings.Join(codes, " ") != want || len(ids) != 6 {
+		t.Errorf("refund records: %v (%d decision ids), want %s", codes, len(ids), want)
+	}
+	if !ids[a.DecisionID] {
+		t.Errorf("the approval names decision %s, which no record has", a.DecisionID)
 	}
 }

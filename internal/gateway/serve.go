@@ -46,6 +46,8 @@ type Server struct {
 	owners *resourceOwners
 	// health is how the last exchanges with each upstream went, for /readyz.
 	health upstreamHealth
+	// waits are the held requests waiting for a human.
+	waits httpWaits
 }
 
 var _ streamable.Backend = (*Server)(nil)
@@ -157,7 +159,7 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 	}
 	c := s.g.decide(ctx, s.sessionInfo(ex, upstreamName), msg)
 	if c.Wait != nil {
-		s.g.await(ctx, c, func(frame []byte) { ans.Send(frame) })
+		s.wait(ctx, ex, c, ans)
 	}
 	if !c.Decision.Forwards() {
 		s.refuse(ctx, c, ans, msg)

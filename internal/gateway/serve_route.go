@@ -468,6 +468,9 @@ func (s *Server) mergeServerInfo(ex *streamable.Exchange, targets []target, resu
 // session (notifications/initialized, roots changes, cancellations). An upstream that shares one
 // session among many clients relays only what a client may say there (bridgeNotification).
 func (s *Server) Notify(ctx context.Context, ex *streamable.Exchange) error {
+	if ex.Msg.Method == mcp.NotificationCancelled && s.cancelWait(ex) {
+		return nil // the request waits for a human: no upstream has seen it
+	}
 	for _, u := range s.opts.Upstreams {
 		st, err := u.Send(ctx, s.link(ex, u), &Outbound{Frame: ex.Msg.Raw, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Client: clientKey(ex)})
 		if err != nil {

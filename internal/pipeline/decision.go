@@ -33,6 +33,7 @@ type Decision struct {
 	Revisions Revisions
 
 	abandon []func()
+	durable []func()
 }
 
 // Revisions identify the policies behind a decision (SPEC §12.1).
@@ -57,6 +58,18 @@ func (d *Decision) Abandon() {
 	for i := len(fs) - 1; i >= 0; i-- {
 		fs[i]()
 	}
+}
+
+// OnDurable registers f to run once the audit record of this decision is on disk: announcing a new
+// hold (the approvals webhook) must not run ahead of the record of the hold.
+func (d *Decision) OnDurable(f func()) { d.durable = append(d.durable, f) }
+
+// TakeDurable returns the callbacks OnDurable registered, and forgets them: the gateway runs them
+// once the record it writes for the decision is durable.
+func (d *Decision) TakeDurable() []func() {
+	fs := d.durable
+	d.durable = nil
+	return fs
 }
 
 // Combine merges engine verdicts by SPEC §3.3: any kill_session wins, then any deny, then any hold,

@@ -24,11 +24,12 @@ const (
 const ApprovalRetention = time.Hour
 
 // Approval is a held call and what a human decided about it (SPEC §10.1). It is bound to the exact
-// call: the digest of its method, tool and arguments, its caller, its engagement and its upstream.
+// call: the digest of its method and parameters (the tool and its arguments), its caller, its
+// engagement and its upstream.
 // An approved approval lets exactly one call with that binding through, once, before Expires.
 type Approval struct {
 	ID string `json:"id"`
-	// Digest is the hex SHA-256 of the call's canonical method, tool and arguments.
+	// Digest is the hex SHA-256 of the call's canonical method and parameters.
 	Digest string `json:"call_digest"`
 	// Caller is who made the call: "agent:<id>", "session:<id>" for an unauthenticated legacy
 	// session, or "" for an anonymous caller with neither.
@@ -42,7 +43,12 @@ type Approval struct {
 	Reason string `json:"reason,omitempty"`
 	// Revision names the policies that held it (rules version, bundle revision, pack sha).
 	Revision string `json:"policy_revision,omitempty"`
-	// Arguments is a redacted, truncated preview of the call's arguments, for the human deciding.
+	// Params are the call's parameters as the human deciding sees them: whole, as canonical JSON,
+	// with values that read as secrets by their form masked (not by the names of their members,
+	// which the caller chose). Not in listings or the webhook.
+	Params string `json:"params,omitempty"`
+	// Arguments is a preview of the call's arguments, redacted as the audit log redacts them and
+	// truncated: for listings and the webhook.
 	Arguments string `json:"arguments_preview,omitempty"`
 	// DecisionID is the decision that held the call.
 	DecisionID string    `json:"decision_id"`
@@ -89,7 +95,13 @@ var ErrNoApproval = errors.New("no such approval")
 // already, used, or expired. The approval as it stands is returned with it.
 var ErrNotPending = errors.New("the approval is not pending")
 
-// ErrTooManyPending is returned by Hold when maxPending approvals are pending already.
+// PendingLimits bound the approvals pending at once (0: no bound): in all, and for one caller in one
+// engagement, so that one agent cannot fill the store for everyone.
+type PendingLimits struct {
+	Total, PerCaller int
+}
+
+// ErrTooManyPending is returned by Hold when the PendingLimits are reached.
 var ErrTooManyPending = errors.New("too many approvals pending")
 
 // ApprovalStore keeps approvals (SPEC §10.1, §11.1). Every method is atomic, across replicas for a
@@ -100,9 +112,10 @@ type ApprovalStore interface {
 	//   - pending and not expired: it is returned, HoldPending;
 	//   - denied: it is returned, HoldDenied, and the binding is dropped;
 	//   - otherwise (none, used, expired): a is stored as a new pending approval (its ID, Created
-	//     and Expires as given, Status set to pending) and returned, HoldCreated, unless maxPending
-	//     (> 0) approvals are pending and not expired already: ErrTooManyPending.
-	Hold(ctx context.Context, a Approval, maxPending int) (Approval, HoldOutcome, error)
+	//     and Expires as given, Status set to pending) and returned, HoldCreated, unless limits.Total
+	//     approvals are pending and not expired already, or limits.PerCaller of a's Caller and
+	//     Tenant: ErrTooManyPending.
+	Hold(ctx context.Context, a Approval, limits PendingLimits) (Approval, HoldOutcome, error)
 	// Approval returns the approval id. A pending or approved approval past its Expires reads as
 	// expired. ErrNoApproval if unknown.
 	Approval(ctx context.Context, id string) (Approval, error)

@@ -75,6 +75,11 @@ func errTooManyPending(n, limit int) error {
 	return fmt.Errorf("%w: %d pending, at most %d", ErrTooManyPending, n, limit)
 }
 
+// errCallerPending is ErrTooManyPending for one caller's share.
+func errCallerPending(n, limit int) error {
+	return fmt.Errorf("%w: this caller has %d pending, at most %d", ErrTooManyPending, n, limit)
+}
+
 // errIDTaken refuses a hold whose id names an approval kept already: the gateway makes a new id
 // for every hold, so this is a fault, and storing it would overwrite the other approval.
 func errIDTaken(id string) error {
@@ -82,7 +87,7 @@ func errIDTaken(id string) error {
 }
 
 // Hold implements ApprovalStore.
-func (m *Memory) Hold(_ context.Context, a Approval, maxPending int) (Approval, HoldOutcome, error) {
+func (m *Memory) Hold(_ context.Context, a Approval, limits PendingLimits) (Approval, HoldOutcome, error) {
 	a, err := newApproval(a)
 	if err != nil {
 		return Approval{}, 0, err
@@ -107,15 +112,21 @@ func (m *Memory) Hold(_ context.Context, a Approval, maxPending int) (Approval, 
 	if _, ok := m.approvals[a.ID]; ok {
 		return Approval{}, 0, errIDTaken(a.ID)
 	}
-	if maxPending > 0 {
-		n := 0
+	if limits.Total > 0 || limits.PerCaller > 0 {
+		n, mine := 0, 0
 		for _, b := range m.approvals {
 			if live(b, ApprovalPending, now) {
 				n++
+				if b.Caller == a.Caller && b.Tenant == a.Tenant {
+					mine++
+				}
 			}
 		}
-		if n >= maxPending {
-			return Approval{}, 0, errTooManyPending(n, maxPending)
+		if limits.Total > 0 && n >= limits.Total {
+			return Approval{}, 0, errTooManyPending(n, limits.Total)
+		}
+		if limits.PerCaller > 0 && mine >= limits.PerCaller {
+			return Approval{}, 0, errCallerPending(mine, limits.PerCaller)
 		}
 	}
 	m.approvals[a.ID] = &a

@@ -2,6 +2,8 @@ package state
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,12 +44,19 @@ func (r *Redis) bindingKey(binding string) string { return r.prefix + "ab:" + bi
 func (r *Redis) approvalsKey() string             { return r.prefix + "approvals" }
 func (r *Redis) pendingKey() string               { return r.prefix + "approvals:pending" }
 
+// callerPendingKey indexes the approvals a's caller opened in a's engagement, scored by when they
+// expire; entries no longer pending are dropped when it is counted.
+func (r *Redis) callerPendingKey(a *Approval) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(len(a.Caller)) + ":" + a.Caller + a.Tenant))
+	return r.prefix + "approvals:caller:" + hex.EncodeToString(sum[:])
+}
+
 // approvalFields names the fields of an approval's hash: its strings and its times.
 func approvalFields(a *Approval) (map[string]*string, map[string]*time.Time) {
 	return map[string]*string{
 			"id": &a.ID, "call_digest": &a.Digest, "caller": &a.Caller, "tenant": &a.Tenant,
 			"upstream": &a.Upstream, "method": &a.Method, "tool": &a.Tool, "rule_id": &a.RuleID,
-			"reason": &a.Reason, "policy_revision": &a.Revision, "arguments_preview": &a.Arguments,
+			"reason": &a.Reason, "policy_revision": &a.Revision, "arguments_preview": &a.Arguments, "params": &a.Params,
 			"decision_id": &a.DecisionID, "status": &a.Status, "approver": &a.Approver, "note": &a.Note,
 		}, map[string]*time.Time{
 			"created": &a.Created, "expires": &a.Expires, "decided": &a.Decided,
@@ -110,14 +119,14 @@ func answer(reply []string) (string, Approval, error) {
 }
 
 // Hold implements ApprovalStore.
-func (r *Redis) Hold(ctx context.Context, a Approval, maxPending int) (Approval, HoldOutcome, error) {
+func (r *Redis) Hold(ctx context.Context, a Approval, limits PendingLimits) (Approval, HoldOutcome, error) {
 	a, err := newApproval(a)
 	if err != nil {
 		return Approval{}, 0, err
 	}
 	now := approvalTime(r.now())
-	keys := []string{r.bindingKey(a.Binding()), r.approvalKey(a.ID), r.approvalsKey(), r.pendingKey()}
-	args := append([]any{ApprovalRetention.Microseconds(), max(maxPending, 0), a.ID, a.Expires.UnixMicro()}, encodeApproval(a)...)
+	keys := []string{r.bindingKey(a.Binding()), r.approvalKey(a.ID), r.approvalsKey(), r.pendingKey(), r.callerPendingKey(&a)}
+	args := append([]any{ApprovalRetention.Microseconds(), max(limits.Total, 0), a.ID, a.Expires.UnixMicro(), max(limits.PerCaller, 0)}, encodeApproval(a)...)
 	reply, err := r.runAt(ctx, now, approvalHoldScript, keys, args...).StringSlice()
 	if err != nil {
 		return Approval{}, 0, fmt.Errorf("redis state: %w", err)
@@ -130,7 +139,13 @@ func (r *Redis) Hold(ctx context.Context, a Approval, maxPending int) (Approval,
 		if err != nil {
 			return Approval{}, 0, fmt.Errorf("redis state: a count of pending approvals %q: %w", reply[1], err)
 		}
-		return Approval{}, 0, errTooManyPending(n, maxPending)
+		return Approval{}, 0, errTooManyPending(n, limits.Total)
+	case len(reply) == 2 && reply[0] == "too_many_caller":
+		n, err := strconv.Atoi(reply[1])
+		if err != nil {
+			return Approval{}, 0, fmt.Errorf("redis state: a count of pending approvals %q: %w", reply[1], err)
+		}
+		return Approval{}, 0, errCallerPending(n, limits.PerCaller)
 	}
 	verdict, got, err := answer(reply)
 	if err != nil {

@@ -41,7 +41,7 @@ func heldCall(id, caller, tool string, created time.Time, ttl time.Duration) App
 // holdWant holds a and checks the outcome and which approval, in which status, came back.
 func holdWant(t *testing.T, s ApprovalStore, a Approval, maxPending int, want HoldOutcome, wantID, wantStatus string) Approval {
 	t.Helper()
-	got, out, err := s.Hold(context.Background(), a, maxPending)
+	got, out, err := s.Hold(context.Background(), a, PendingLimits{Total: maxPending})
 	if err != nil {
 		t.Fatalf("Hold(%s): %v", a.ID, err)
 	}
@@ -118,7 +118,7 @@ func testApprovalRoundTrip(t *testing.T, mk maker) {
 	in := Approval{ID: "ap-1", Digest: strings.Repeat("ab", 32), Caller: "session:s 1", Tenant: "acme",
 		Upstream: "pay:eu", Method: "tools/call", Tool: "wire_transfer", RuleID: "hold-wire",
 		Reason: "a human signs off wires ✓", Revision: "rules v3, bundle r7, pack 9f2c",
-		Arguments: `{"amount":1e6,"to":"\n\u0000"}`, DecisionID: "dec-42",
+		Arguments: `{"amount":1e6,"to":"\n\u0000"}`, Params: `{"arguments":{"amount":1e6}}`, DecisionID: "dec-42",
 		Created: clk.t, Expires: clk.t.Add(5*time.Minute + 999), Status: ApprovalApproved,
 		Approver: "user:mallory", Note: "pre-approved", Decided: clk.t}
 	want := in
@@ -132,7 +132,7 @@ func testApprovalRoundTrip(t *testing.T, mk maker) {
 		}
 	}
 
-	got, out, err := s.Hold(ctx, in, 0)
+	got, out, err := s.Hold(ctx, in, PendingLimits{Total: 0})
 	if err != nil || out != HoldCreated {
 		t.Fatalf("Hold: outcome %d, %v", out, err)
 	}
@@ -199,6 +199,44 @@ func testApprovalExpiry(t *testing.T, mk maker) {
 	holdWant(t, s, call("p5"), 0, HoldCreated, "p5", ApprovalPending)
 }
 
+// PerCaller bounds the approvals one caller has pending in one engagement: others are not affected,
+// and a decided or expired approval frees its place.
+func testApprovalMaxPendingPerCaller(t *testing.T, mk maker) {
+	clk := &clock{t: approvalStart}
+	s := approvalsOf(t, mk, clk)
+	ctx := context.Background()
+	limits := PendingLimits{Total: 10, PerCaller: 2}
+	hold := func(id, caller, tenant string) error {
+		a := heldCall(id, caller, id, clk.t, time.Minute)
+		a.Tenant = tenant
+		_, _, err := s.Hold(ctx, a, limits)
+		return err
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if err := hold(id, "agent:mallory", "evil"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hold("m3", "agent:mallory", "evil"); !errors.Is(err, ErrTooManyPending) {
+		t.Fatalf("mallory's third pending approval: %v, want ErrTooManyPending", err)
+	}
+	for _, c := range [][3]string{{"a1", "agent:alice", "acme"}, {"m4", "agent:mallory", "acme"}} {
+		if err := hold(c[0], c[1], c[2]); err != nil {
+			t.Errorf("%s in %s after mallory filled her share in evil: %v", c[1], c[2], err)
+		}
+	}
+	decide(t, s, "m1", false)
+	if err := hold("m5", "agent:mallory", "evil"); err != nil {
+		t.Errorf("after one of mallory's was decided: %v", err)
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	for _, id := range []string{"m6", "m7"} {
+		if err := hold(id, "agent:mallory", "evil"); err != nil {
+			t.Errorf("after mallory's expired: %v", err)
+		}
+	}
+}
+
 // maxPending bounds the approvals pending at once, counting neither decided nor expired ones, and
 // never refuses a retry of a call already pending.
 func testApprovalMaxPending(t *testing.T, mk maker) {
@@ -210,7 +248,7 @@ func testApprovalMaxPending(t *testing.T, mk maker) {
 	}
 	tooMany := func(i int) {
 		t.Helper()
-		if _, _, err := s.Hold(ctx, call(i), 2); !errors.Is(err, ErrTooManyPending) {
+		if _, _, err := s.Hold(ctx, call(i), PendingLimits{Total: 2}); !errors.Is(err, ErrTooManyPending) {
 			t.Fatalf("call %d with 2 pending: %v, want ErrTooManyPending", i, err)
 		}
 	}
@@ -218,7 +256,7 @@ func testApprovalMaxPending(t *testing.T, mk maker) {
 	holdWant(t, s, call(1), 2, HoldCreated, call(1).ID, ApprovalPending)
 	tooMany(2)
 	holdWant(t, s, call(0), 2, HoldPending, first.ID, ApprovalPending) // a retry is no new approval
-	if _, out, err := s.Hold(ctx, call(2), 0); out != HoldCreated || err != nil {
+	if _, out, err := s.Hold(ctx, call(2), PendingLimits{Total: 0}); out != HoldCreated || err != nil {
 		t.Fatalf("with no bound: outcome %d, %v", out, err)
 	}
 	tooMany(3)
@@ -247,7 +285,7 @@ func testApprovalListAndRetention(t *testing.T, mk maker) {
 		heldCall("d", "agent:alice", "t3", t0.Add(time.Minute), 10*time.Minute),
 		heldCall("c", "agent:alice", "t4", t0.Add(-time.Minute), 5*time.Minute),
 	} {
-		if _, out, err := s.Hold(ctx, a, 0); out != HoldCreated || err != nil {
+		if _, out, err := s.Hold(ctx, a, PendingLimits{Total: 0}); out != HoldCreated || err != nil {
 			t.Fatalf("Hold(%s): outcome %d, %v", a.ID, out, err)
 		}
 	}
@@ -345,7 +383,7 @@ func testApprovalErrors(t *testing.T, mk maker) {
 		"no expiry":    {ID: "z", Caller: "agent:alice", Tool: "other", Created: clk.t},
 		"an id in use": heldCall("y", "agent:bob", "other", clk.t, time.Minute),
 	} {
-		if _, out, err := s.Hold(ctx, bad, 0); err == nil || errors.Is(err, ErrTooManyPending) {
+		if _, out, err := s.Hold(ctx, bad, PendingLimits{Total: 0}); err == nil || errors.Is(err, ErrTooManyPending) {
 			t.Errorf("Hold of an approval with %s: outcome %d, %v; want an error", name, out, err)
 		}
 	}
@@ -410,7 +448,7 @@ func testApprovalConcurrency(t *testing.T, mk maker) {
 	var outcomes, ids sync.Map
 	for i := range n {
 		wg.Go(func() {
-			got, out, err := s.Hold(ctx, heldCall(fmt.Sprint("y", i), "agent:alice", "refund", clk.t, time.Hour), 0)
+			got, out, err := s.Hold(ctx, heldCall(fmt.Sprint("y", i), "agent:alice", "refund", clk.t, time.Hour), PendingLimits{})
 			if err != nil {
 				t.Error(err)
 			}
@@ -439,7 +477,7 @@ func TestMemoryApprovalsBounded(t *testing.T) {
 	ctx := context.Background()
 	for i := range 100 {
 		a := heldCall(fmt.Sprint("a", i), "agent:alice", fmt.Sprint("tool", i), clk.t, time.Minute)
-		if _, _, err := m.Hold(ctx, a, 0); err != nil {
+		if _, _, err := m.Hold(ctx, a, PendingLimits{Total: 0}); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
@@ -468,7 +506,7 @@ func TestRedisApprovalKeys(t *testing.T) {
 	holdWant(t, s, a, 0, HoldCreated, a.ID, ApprovalPending)
 
 	keys := rdb.Keys(ctx, "*").Val()
-	want := []string{"gh:ab:" + a.Binding(), "gh:ap:ap-1", "gh:approvals", "gh:approvals:pending"}
+	want := []string{"gh:ab:" + a.Binding(), "gh:ap:ap-1", "gh:approvals", "gh:approvals:pending", s.callerPendingKey(&a)}
 	if !sameSet(keys, want) {
 		t.Errorf("keys %q, want %q", keys, want)
 	}
@@ -545,7 +583,7 @@ func TestRedisApprovalsLeastPrivilegeACL(t *testing.T) {
 		}
 	}
 	call := func(id string) Approval { return heldCall(id, "agent:alice", "pay", time.Now(), time.Hour) }
-	_, _, err := s.Hold(ctx, call("acl-1"), 10)
+	_, _, err := s.Hold(ctx, call("acl-1"), PendingLimits{Total: 10})
 	step("Hold", err)
 	_, err = s.Approval(ctx, "acl-1")
 	step("Approval", err)
@@ -555,10 +593,10 @@ func TestRedisApprovalsLeastPrivilegeACL(t *testing.T) {
 	step("DecideApproval", err)
 	_, _, err = s.ConsumeApproval(ctx, "acl-1")
 	step("ConsumeApproval", err)
-	_, _, err = s.Hold(ctx, call("acl-2"), 10)
+	_, _, err = s.Hold(ctx, call("acl-2"), PendingLimits{Total: 10})
 	step("Hold again", err)
 	_, err = s.DecideApproval(ctx, "acl-2", false, "user:ops", "")
 	step("DecideApproval (deny)", err)
-	_, _, err = s.Hold(ctx, call("acl-3"), 10)
+	_, _, err = s.Hold(ctx, call("acl-3"), PendingLimits{Total: 10})
 	step("Hold of a denied call", err)
 }

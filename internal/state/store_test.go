@@ -39,6 +39,7 @@ func TestStores(t *testing.T) {
 		"ApprovalRoundTrip":                  testApprovalRoundTrip,
 		"ApprovalExpiry":                     testApprovalExpiry,
 		"ApprovalMaxPending":                 testApprovalMaxPending,
+		"ApprovalMaxPendingPerCaller":        testApprovalMaxPendingPerCaller,
 		"ApprovalListAndRetention":           testApprovalListAndRetention,
 		"ApprovalErrors":                     testApprovalErrors,
 		"ApprovalConcurrency":                testApprovalConcurrency,

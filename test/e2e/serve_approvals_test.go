@@ -203,6 +203,34 @@ upstreams:
 	reason, _, _ = refund(b.gw, "alice-key", 800)
 	expect("the waiting call after a denial", reason, "approval_denied")
 
+	// A client that cancels its waiting request ends the wait; approved afterwards, nothing is sent.
+	cancelled := make(chan string, 1)
+	go func() {
+		frames := modernFrames(t, "http://"+b.gw+"/mcp", "alice-key", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 650}})
+		reason, _, _ := answerOf(t, frames[len(frames)-1])
+		cancelled <- reason
+	}()
+	var pendingID string
+	for deadline := time.Now().Add(10 * time.Second); pendingID == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, body := adminAs(t, b.admin, adminToken, "GET", "/admin/v1/approvals?status=pending", "")
+		if i := strings.Index(body, `"id":"apr_`); i >= 0 && strings.Contains(body, `650`) {
+			pendingID = body[i+6 : i+6+strings.Index(body[i+6:], `"`)]
+		}
+	}
+	if status := modernNotify(t, "http://"+b.gw+"/mcp", "alice-key", "notifications/cancelled", map[string]any{"requestId": 1, "reason": "changed my mind"}); status != http.StatusAccepted {
+		t.Errorf("the cancellation: %d", status)
+	}
+	select {
+	case reason := <-cancelled:
+		expect("the cancelled waiting call", reason, "approval_timeout")
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling did not end the wait")
+	}
+	if st, body := adminAs(t, b.admin, adminToken, "POST", "/admin/v1/approvals/approve", `{"id":"`+pendingID+`","approver":"dave"}`); st != 200 {
+		t.Errorf("approving the cancelled call's approval %q: %d %s", pendingID, st, body)
+	}
+	time.Sleep(200 * time.Millisecond)
+
 	if _, amounts := refunds(); strings.Join(amounts, ",") != "100,900,700" {
 		t.Errorf("the server received refunds %v, want 100,900,700: each approved call once, nothing held", amounts)
 	}
@@ -224,7 +252,7 @@ upstreams:
 			}
 		}
 	}
-	if decided[x] != "admin/approvals.approve by carol" || decided[y] != "admin/approvals.deny by carol" || len(decided) != 4 {
+	if decided[x] != "admin/approvals.approve by carol" || decided[y] != "admin/approvals.deny by carol" || len(decided) != 5 {
 		t.Errorf("audited decisions: %v", decided)
 	}
 }
@@ -297,6 +325,25 @@ func modernFrames(t *testing.T, url, key string, params map[string]any) []map[st
 		t.Fatalf("no answer (status %d)", resp.StatusCode)
 	}
 	return frames
+}
+
+// modernNotify sends a 2026-07-28 notification to url as key's caller and returns the HTTP status.
+func modernNotify(t *testing.T, url, key, method string, params map[string]any) int {
+	t.Helper()
+	params["_meta"] = map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": method, "params": params})
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // answerOf reads an answer: its refusal's reason and approval id, or "ok" and the result's text.

@@ -37,11 +37,15 @@ type Decision struct {
 //	POST /admin/v1/approvals/approve    {"id": "apr_…", "approver": "alice", "note": "…"}
 //	POST /admin/v1/approvals/deny       {"id": "apr_…", "approver": "alice", "note": "…"}
 //
-// A decision is recorded in the audit log before it takes effect: a decision that cannot be
+// Listings leave out each approval's params (GET one for them). A decision needs the listener's
+// token (Authenticated). A decision is recorded in the audit log before it takes effect: a decision that cannot be
 // audited changes nothing (503). Only a pending approval can be decided (409 otherwise, with the
 // approval as it stands).
 type Admin struct {
 	Store state.ApprovalStore
+	// Authenticated says the admin listener requires a token. Without one, approvals are listed but
+	// cannot be decided (403): any local process could approve.
+	Authenticated bool
 	// Record writes the audit record of a decision.
 	Record func(ctx context.Context, d Decision) error
 	Logger *slog.Logger
@@ -77,6 +81,7 @@ func (a *Admin) list(w http.ResponseWriter, r *http.Request) {
 	out := make([]state.Approval, 0, len(all))
 	for _, ap := range all {
 		if status == "" || ap.Status == status {
+			ap.Params = ""
 			out = append(out, ap)
 		}
 	}
@@ -111,6 +116,10 @@ func (a *Admin) decide(w http.ResponseWriter, r *http.Request, approve bool) {
 		ID       string `json:"id"`
 		Approver string `json:"approver"`
 		Note     string `json:"note"`
+	}
+	if !a.Authenticated {
+		adminapi.Error(w, http.StatusForbidden, "deciding approvals needs the admin listener's token (admin.token_sha256): without one, any local process could approve")
+		return
 	}
 	if !adminapi.Decode(w, r, &body) {
 		return

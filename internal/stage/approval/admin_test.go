@@ -19,7 +19,7 @@ import (
 func adminServer(t *testing.T, store state.ApprovalStore, record func(context.Context, Decision) error) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	(&Admin{Store: store, Record: record, Logger: quiet}).Register(mux)
+	(&Admin{Store: store, Record: record, Logger: quiet, Authenticated: true}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -41,7 +41,7 @@ func pending(t *testing.T, store state.ApprovalStore, id string) {
 	t.Helper()
 	now := time.Now()
 	if _, _, err := store.Hold(context.Background(), state.Approval{ID: id, Digest: strings.Repeat("a", 63) + id[len(id)-1:], Caller: "agent:a1",
-		Method: "tools/call", Tool: "refund", Created: now, Expires: now.Add(time.Hour)}, 0); err != nil {
+		Method: "tools/call", Tool: "refund", Created: now, Expires: now.Add(time.Hour)}, state.PendingLimits{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -119,6 +119,22 @@ func TestAdminDecidesAndAuditsFirst(t *testing.T) {
 	}
 }
 
+// Without the admin token, approvals are listed but not decided.
+func TestAdminWithoutTokenCannotDecide(t *testing.T) {
+	store := state.NewMemory(nil)
+	pending(t, store, "apr_1")
+	mux := http.NewServeMux()
+	(&Admin{Store: store, Record: func(context.Context, Decision) error { return nil }, Logger: quiet}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	if code, out := post(t, srv.URL+"/admin/v1/approvals/approve", `{"id":"apr_1","approver":"x"}`); code != 403 || !strings.Contains(out["error"].(string), "token_sha256") {
+		t.Errorf("approve without a token: %d %v", code, out)
+	}
+	if a, _ := store.Approval(context.Background(), "apr_1"); a.Status != state.ApprovalPending {
+		t.Errorf("decided without a token: %s", a.Status)
+	}
+}
+
 func TestWebhookSignsAndRetries(t *testing.T) {
 	secret := []byte("s3cret")
 	var mu sync.Mutex
@@ -138,6 +154,9 @@ func TestWebhookSignsAndRetries(t *testing.T) {
 			t.Errorf("bad signature or event: %v", r.Header)
 		}
 		got = append(got, string(body))
+		if strings.Contains(string(body), "whole call") {
+			t.Errorf("the webhook carries the whole call: %s", body)
+		}
 		if strings.Contains(string(body), "apr_bad") {
 			w.WriteHeader(http.StatusBadRequest) // not retried
 		}
@@ -148,7 +167,7 @@ func TestWebhookSignsAndRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go hook.Run(ctx)
-	hook.Notify(state.Approval{ID: "apr_1", Tool: "refund", Arguments: `{"amount":900}`})
+	hook.Notify(state.Approval{ID: "apr_1", Tool: "refund", Arguments: `{"amount":900}`, Params: `{"secret-ish":"whole call"}`})
 	hook.Notify(state.Approval{ID: "apr_bad"})
 	hook.Notify(state.Approval{ID: "apr_3"})
 	deadline := time.Now().Add(5 * time.Second)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/canonjson"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/redact"
@@ -42,7 +43,9 @@ type Store interface {
 const (
 	DefaultTTL        = time.Hour
 	DefaultMaxPending = 1000
-	DefaultPoll       = 250 * time.Millisecond
+	// DefaultMaxPendingPerCaller bounds the approvals one caller has pending in one engagement.
+	DefaultMaxPendingPerCaller = 20
+	DefaultPoll                = 250 * time.Millisecond
 	// ProgressEvery is how often a waiting client that asked for progress is told it still waits.
 	ProgressEvery = 10 * time.Second
 )
@@ -55,12 +58,14 @@ type Options struct {
 	Wait time.Duration
 	// TTL is how long a hold may be decided, and an approval used, after the hold was made.
 	TTL time.Duration
-	// MaxPending bounds the approvals pending at once; a hold past it is answered
-	// approval_required with no approval to wait for.
-	MaxPending int
+	// MaxPending bounds the approvals pending at once, and MaxPendingPerCaller those of one caller
+	// in one engagement; a hold past either is answered approval_required with no approval to wait
+	// for.
+	MaxPending, MaxPendingPerCaller int
 	// Poll is how often a waiting call reads its approval's state.
 	Poll time.Duration
-	// Notify is told of every new hold (the webhook); it must not block. May be nil.
+	// Notify is told of every new hold (the webhook) once the hold's audit record is on disk; it
+	// must not block. May be nil.
 	Notify func(state.Approval)
 	// Now is the clock (time.Now).
 	Now     func() time.Time
@@ -80,6 +85,9 @@ func New(o Options) *Stage {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxPendingPerCaller <= 0 {
+		o.MaxPendingPerCaller = DefaultMaxPendingPerCaller
 	}
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
@@ -108,14 +116,15 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	}
 	a, err := s.approvalFor(c)
 	if err != nil {
-		s.o.Logger.Warn("a held call cannot be bound to an approval; it stays held", "decision_id", c.DecisionID, "error", err)
+		s.o.Logger.Warn("a held call opens no approval; it stays held", "decision_id", c.DecisionID, "error", err)
+		c.Decision.Reason += " (no approval could be opened: " + err.Error() + ")"
 		return nil
 	}
-	got, outcome, err := s.o.Store.Hold(ctx, a, s.o.MaxPending)
+	got, outcome, err := s.o.Store.Hold(ctx, a, state.PendingLimits{Total: s.o.MaxPending, PerCaller: s.o.MaxPendingPerCaller})
 	switch {
 	case errors.Is(err, state.ErrTooManyPending):
-		s.o.Logger.Warn("approvals.max_pending approvals are pending: a held call gets no approval", "decision_id", c.DecisionID, "max_pending", s.o.MaxPending)
-		c.Decision.Reason += fmt.Sprintf(" (no approval could be opened: %d are pending already)", s.o.MaxPending)
+		s.o.Logger.Warn("too many approvals pending: a held call gets no approval", "decision_id", c.DecisionID, "caller", a.Caller, "error", err)
+		c.Decision.Reason += " (no approval could be opened: too many are pending already)"
 		return nil
 	case err != nil:
 		// Fail closed: the call stays held, with no approval that could let it through.
@@ -133,7 +142,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	case state.HoldCreated:
 		s.o.Logger.Info("call held for approval", "approval_id", got.ID, "tool", got.Tool, "caller", got.Caller, "decision_id", c.DecisionID)
 		if s.o.Notify != nil {
-			s.o.Notify(got)
+			c.Decision.OnDurable(func() { s.o.Notify(got) }) // announced once the hold is on record
 		}
 	}
 	c.Decision.Reason = fmt.Sprintf("%s; approval %s is pending until %s", c.Decision.Reason, got.ID, got.Expires.UTC().Format(time.RFC3339))
@@ -143,21 +152,37 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	return nil
 }
 
+// Bounds of what an approval keeps of a call: its parameters are shown whole to the human deciding,
+// so a call whose parameters are larger opens no approval; names and reasons are cut.
+const (
+	MaxParams = 64 << 10
+	maxName   = 256
+	maxReason = 1024
+)
+
 // approvalFor is the approval a held call would open.
 func (s *Stage) approvalFor(c *pipeline.Call) (state.Approval, error) {
-	var args map[string]any
-	if c.Request != nil {
-		args = c.Request.Arguments
-	}
-	digest, err := Digest(c.Input.Kind, c.Input.Target(), args)
+	params, err := CallParams(c.Msg.Params)
 	if err != nil {
 		return state.Approval{}, err
+	}
+	digest, err := Digest(c.Input.Kind, params)
+	if err != nil {
+		return state.Approval{}, err
+	}
+	var shown bytes.Buffer
+	if err := canonjson.AppendExact(&shown, maskSecrets(params)); err != nil {
+		return state.Approval{}, err
+	}
+	if shown.Len() > MaxParams {
+		return state.Approval{}, fmt.Errorf("its parameters (%d bytes) are too large to show a human in full (at most %d)", shown.Len(), MaxParams)
 	}
 	now := s.o.Now()
 	a := state.Approval{
 		ID: "apr_" + rand.Text(), Digest: digest, Caller: Caller(&c.Input), Tenant: c.Input.Tenant, Upstream: c.Upstream,
-		Method: c.Input.Kind, Tool: c.Input.Target(), RuleID: c.Decision.RuleID, Reason: redact.Text(c.Decision.Reason),
-		Revision: revision(c.Decision.Revisions), DecisionID: c.DecisionID, Created: now, Expires: now.Add(s.o.TTL),
+		Method: c.Input.Kind, Tool: redact.Clip(c.Input.Target(), maxName), RuleID: redact.Clip(c.Decision.RuleID, maxName),
+		Reason: redact.Clip(redact.Text(c.Decision.Reason), maxReason), Revision: revision(c.Decision.Revisions), Params: shown.String(),
+		DecisionID: c.DecisionID, Created: now, Expires: now.Add(s.o.TTL),
 	}
 	if c.Request != nil && c.Request.RawArguments != nil {
 		a.Arguments = redact.Preview(c.Request.RawArguments)
@@ -165,18 +190,65 @@ func (s *Stage) approvalFor(c *pipeline.Call) (state.Approval, error) {
 	return a, nil
 }
 
-// Digest is the call digest of SPEC §10.1: the hex SHA-256 of the canonical JSON (package canonjson)
-// of {"arguments": ..., "method": ..., "tool": ...}. Arguments absent and empty are the same.
-func Digest(method, tool string, args map[string]any) (string, error) {
-	if args == nil {
-		args = map[string]any{}
+// CallParams are the parameters of a call that an approval is bound to: its params without _meta,
+// except the _meta members gatehouse reads as workflow attributes (gatehouse/…), which can change a
+// decision. A progress token or trace context in _meta changes from one try of a call to the next.
+func CallParams(raw []byte) (map[string]any, error) {
+	params := map[string]any{}
+	if len(raw) > 0 {
+		p, err := mcp.DecodeObject(raw)
+		if err != nil {
+			return nil, fmt.Errorf("params: %w", err)
+		}
+		params = p
 	}
+	meta, _ := params["_meta"].(map[string]any)
+	delete(params, "_meta")
+	kept := map[string]any{}
+	for k, v := range meta {
+		if strings.HasPrefix(k, mcp.MetaPrefix) {
+			kept[k] = v
+		}
+	}
+	if len(kept) > 0 {
+		params["_meta"] = kept
+	}
+	return params, nil
+}
+
+// Digest is the call digest of SPEC §10.1: the hex SHA-256 of the canonical JSON (canonjson's exact
+// form) of {"method": method, "params": params}, params as CallParams reads them (for tools/call:
+// the tool's name and its arguments).
+func Digest(method string, params map[string]any) (string, error) {
 	var b bytes.Buffer
-	if err := canonjson.Append(&b, map[string]any{"method": method, "tool": tool, "arguments": args}); err != nil {
+	if err := canonjson.AppendExact(&b, map[string]any{"method": method, "params": params}); err != nil {
 		return "", fmt.Errorf("call digest: %w", err)
 	}
 	sum := sha256.Sum256(b.Bytes())
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// maskSecrets is v with every string that reads as a secret by its form (a token, a key, a card
+// number; redact.Text) masked. Member names are kept, and so are the values under names that
+// merely sound secret: the human deciding must see the call that an approval lets through.
+func maskSecrets(v any) any {
+	switch x := v.(type) {
+	case string:
+		return redact.Text(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = maskSecrets(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = maskSecrets(e)
+		}
+		return out
+	}
+	return v
 }
 
 // Caller names who made a call, for binding an approval to it: the agent, else the user, else the

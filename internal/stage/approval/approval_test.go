@@ -2,7 +2,7 @@ package approval
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"strings"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
@@ -22,11 +23,15 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // redacts an argument.
 func held(t *testing.T, args string) *pipeline.Call {
 	t.Helper()
-	req, err := mcp.DecodeRequest(mcp.MethodToolsCall, []byte(`{"name":"refund","arguments":`+args+`}`))
+	msg, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":`+args+`,"_meta":{"progressToken":"`+rand.Text()+`"}}}`), jsonrpc.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &pipeline.Call{DecisionID: "dec_1", Request: req, Upstream: "billing"}
+	req, err := mcp.Decode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pipeline.Call{DecisionID: "dec_1", Msg: msg, Request: req, Upstream: "billing"}
 	c.Input.Kind, c.Input.Tool.Name, c.Input.Agent.ID, c.Input.Tenant = mcp.MethodToolsCall, "refund", "a1", "acme"
 	c.Verdicts = []pipeline.Verdict{
 		{Verdict: policy.Verdict{Engine: "rules", Effect: policy.EffectRequireApproval, RuleID: "big-refund", Reason: "refunds over 500 need a human"}},
@@ -255,14 +260,14 @@ func TestWaitingCall(t *testing.T) {
 
 func TestTooManyPendingStaysHeld(t *testing.T) {
 	store := state.NewMemory(nil)
-	s := New(Options{Store: store, MaxPending: 1, Logger: quiet})
+	s := New(Options{Store: store, MaxPending: 1, MaxPendingPerCaller: 5, Logger: quiet})
 	ctx := context.Background()
 	var rec recorder
 	c := held(t, `{"amount":1}`)
 	s.Handle(ctx, c, rec.next)
 	c2 := held(t, `{"amount":2}`)
 	s.Handle(ctx, c2, rec.next)
-	if c2.Decision.Code != policy.CodeApprovalRequired || c2.Decision.ApprovalID != "" || c2.Decision.Forwards() || !strings.Contains(c2.Decision.Reason, "pending already") {
+	if c2.Decision.Code != policy.CodeApprovalRequired || c2.Decision.ApprovalID != "" || c2.Decision.Forwards() || !strings.Contains(c2.Decision.Reason, "too many are pending") {
 		t.Fatalf("past max_pending: %+v", c2.Decision)
 	}
 }
@@ -278,43 +283,77 @@ func TestNotAHoldPassesThrough(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
-	dec := func(s string) map[string]any {
-		req, err := mcp.DecodeRequest(mcp.MethodToolsCall, []byte(`{"name":"t","arguments":`+s+`}`))
+	digest := func(method, params string) string {
+		t.Helper()
+		p, err := CallParams([]byte(params))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return req.Arguments
-	}
-	digest := func(method, tool string, args map[string]any) string {
-		d, err := Digest(method, tool, args)
+		d, err := Digest(method, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	base := digest("tools/call", "t", dec(`{"a":1,"b":[true,null,"x"]}`))
-	for _, same := range []string{`{"b":[true,null,"x"],"a":1}`, `{ "a" : 1.0 , "b" : [ true , null , "\u0078" ] }`, `{"a":1e0,"b":[true,null,"x"]}`} {
-		if got := digest("tools/call", "t", dec(same)); got != base {
+	call := func(args string) string { return `{"name":"t","arguments":` + args + `}` }
+	base := digest("tools/call", call(`{"a":1,"b":[true,null,"x"]}`))
+	for _, same := range []string{
+		call(`{"b":[true,null,"x"],"a":1}`),
+		call(`{ "a" : 1.0 , "b" : [ true , null , "\u0078" ] }`),
+		call(`{"a":1e0,"b":[true,null,"x"]}`),
+		`{"arguments":{"a":1,"b":[true,null,"x"]},"name":"t","_meta":{"progressToken":7,"traceparent":"00-x"}}`,
+	} {
+		if got := digest("tools/call", same); got != base {
 			t.Errorf("%s: digest differs from the same call written otherwise", same)
 		}
 	}
-	for _, other := range []string{`{"a":2,"b":[true,null,"x"]}`, `{"a":1,"b":["x",null,true]}`, `{"a":1}`, `{"a":"1","b":[true,null,"x"]}`} {
-		if got := digest("tools/call", "t", dec(other)); got == base {
+	for _, other := range []string{
+		call(`{"a":2,"b":[true,null,"x"]}`), call(`{"a":1,"b":["x",null,true]}`), call(`{"a":1}`),
+		call(`{"a":"1","b":[true,null,"x"]}`), call(`{"a":1.0000000000000000001,"b":[true,null,"x"]}`),
+		`{"name":"u","arguments":{"a":1,"b":[true,null,"x"]}}`,
+		`{"name":"t","arguments":{"a":1,"b":[true,null,"x"]},"_meta":{"gatehouse/gate_phase":"release"}}`,
+		`{"name":"t","arguments":{"a":1,"b":[true,null,"x"]},"task":{"ttl":5}}`,
+	} {
+		if got := digest("tools/call", other); got == base {
 			t.Errorf("%s: same digest as a different call", other)
 		}
 	}
-	if digest("tools/call", "u", dec(`{"a":1,"b":[true,null,"x"]}`)) == base || digest("prompts/get", "t", dec(`{"a":1,"b":[true,null,"x"]}`)) == base {
-		t.Error("the tool or method is not in the digest")
+	if digest("prompts/get", call(`{"a":1,"b":[true,null,"x"]}`)) == base {
+		t.Error("the method is not in the digest")
 	}
-	if digest("tools/call", "t", dec(`{"n":9007199254740993}`)) == digest("tools/call", "t", dec(`{"n":9007199254740992}`)) {
+	if digest("tools/call", call(`{"n":9007199254740993}`)) == digest("tools/call", call(`{"n":9007199254740992}`)) {
 		t.Error("integers past 2^53 collide")
 	}
-	if digest("tools/call", "t", nil) != digest("tools/call", "t", map[string]any{}) {
-		t.Error("absent and empty arguments differ")
+	if digest("completion/complete", `{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}}`) ==
+		digest("completion/complete", `{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"y"}}`) {
+		t.Error("the params of a method without a tool are not in the digest")
 	}
-	var v map[string]any
-	json.Unmarshal([]byte(`{"a":1}`), &v) // float64 numbers, as encoding/json decodes them
-	if digest("tools/call", "t", v) != digest("tools/call", "t", dec(`{"a":1}`)) {
-		t.Error("float64 and json.Number decodings of one call differ")
+}
+
+// TestApproverSeesTheWholeCall: the approval shows the human every parameter, including values
+// under names that sound secret and values past a preview's cut, with secrets masked by their form.
+func TestApproverSeesTheWholeCall(t *testing.T) {
+	store := state.NewMemory(nil)
+	s := newStage(store, 0)
+	var rec recorder
+	pad := strings.Repeat("x", 900)
+	c := held(t, `{"pad":"`+pad+`","address":"attacker-wallet","key":"ship-it","amount":900,"auth":"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"}`)
+	s.Handle(context.Background(), c, rec.next)
+	a, err := store.Approval(context.Background(), c.Decision.ApprovalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"attacker-wallet", "ship-it", `"amount":900`, pad} {
+		if !strings.Contains(a.Params, want) {
+			t.Errorf("the approver does not see %.40q in %.200s", want, a.Params)
+		}
+	}
+	if strings.Contains(a.Params, "c2lnbmF0dXJl") || strings.Contains(a.Arguments, "attacker-wallet") {
+		t.Errorf("a token is shown, or the preview is not redacted: %s / %s", a.Params, a.Arguments)
+	}
+	big := held(t, `{"blob":"`+strings.Repeat("y", MaxParams)+`"}`)
+	s.Handle(context.Background(), big, rec.next)
+	if big.Decision.ApprovalID != "" || big.Decision.Forwards() || !strings.Contains(big.Decision.Reason, "too large") {
+		t.Errorf("a call too large to show: %+v", big.Decision)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // Webhook tells a URL of every new hold (SPEC §10.3), from a goroutine of its own, so that a slow or
 // failing receiver never delays a call. A delivery is a POST of
 //
-//	{"event": "approval.pending", "approval": {…the approval, arguments preview redacted…}}
+//	{"event": "approval.pending", "approval": {…the approval, arguments preview redacted, no params…}}
 //
 // with the headers Gatehouse-Event, Gatehouse-Timestamp (Unix seconds) and, with a secret,
 // Gatehouse-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">. A delivery answered 5xx or
@@ -69,6 +69,7 @@ func (w *Webhook) Run(ctx context.Context) {
 }
 
 func (w *Webhook) deliver(ctx context.Context, a state.Approval) {
+	a.Params = "" // the whole call is for the approver, through the admin API; the preview goes out
 	body, err := json.Marshal(map[string]any{"event": "approval.pending", "approval": a})
 	if err != nil {
 		w.logger.Error("approval webhook: cannot encode the approval", "approval_id", a.ID, "error", err)

@@ -27,6 +27,9 @@ const (
 	StatusUpstreamError Status = "upstream_error"
 	// StatusRefused: refused by gatehouse before forwarding.
 	StatusRefused Status = "refused"
+	// StatusHeld: held for a human, who has yet to decide; a later record with the same approval id
+	// says how it ended.
+	StatusHeld Status = "held"
 	// StatusResultRefused: forwarded, but the response phase refused the result.
 	StatusResultRefused Status = "result_refused"
 	// StatusUnavailable: forwarded (or about to be), and the upstream exited, hung or could not be
