@@ -146,15 +146,25 @@ func (m *Memory) bound(binding string) *Approval {
 	return m.approvals[id]
 }
 
-// Approval implements ApprovalStore.
-func (m *Memory) Approval(_ context.Context, id string) (Approval, error) {
+// lookup locks m, drops what is due, and returns the approval id, or ErrNoApproval, with the time
+// it was read at. The caller unlocks m.mu.
+func (m *Memory) lookup(id string) (*Approval, time.Time, error) {
 	now := approvalTime(m.now())
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.dropApprovals(now)
 	a := m.approvals[id]
 	if a == nil {
-		return Approval{}, errNoApproval(id)
+		return nil, now, errNoApproval(id)
+	}
+	return a, now, nil
+}
+
+// Approval implements ApprovalStore.
+func (m *Memory) Approval(_ context.Context, id string) (Approval, error) {
+	a, now, err := m.lookup(id)
+	defer m.mu.Unlock()
+	if err != nil {
+		return Approval{}, err
 	}
 	return asOf(*a, now), nil
 }
@@ -175,13 +185,10 @@ func (m *Memory) Approvals(context.Context) ([]Approval, error) {
 
 // DecideApproval implements ApprovalStore.
 func (m *Memory) DecideApproval(_ context.Context, id string, approve bool, approver, note string) (Approval, error) {
-	now := approvalTime(m.now())
-	m.mu.Lock()
+	a, now, err := m.lookup(id)
 	defer m.mu.Unlock()
-	m.dropApprovals(now)
-	a := m.approvals[id]
-	if a == nil {
-		return Approval{}, errNoApproval(id)
+	if err != nil {
+		return Approval{}, err
 	}
 	if !live(a, ApprovalPending, now) {
 		got := asOf(*a, now)
@@ -197,13 +204,10 @@ func (m *Memory) DecideApproval(_ context.Context, id string, approve bool, appr
 
 // ConsumeApproval implements ApprovalStore.
 func (m *Memory) ConsumeApproval(_ context.Context, id string) (Approval, bool, error) {
-	now := approvalTime(m.now())
-	m.mu.Lock()
+	a, now, err := m.lookup(id)
 	defer m.mu.Unlock()
-	m.dropApprovals(now)
-	a := m.approvals[id]
-	if a == nil {
-		return Approval{}, false, errNoApproval(id)
+	if err != nil {
+		return Approval{}, false, err
 	}
 	if !live(a, ApprovalApproved, now) {
 		return asOf(*a, now), false, nil

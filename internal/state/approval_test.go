@@ -496,9 +496,7 @@ func TestMemoryApprovalsBounded(t *testing.T) {
 // The Redis store keeps an approval in keys under its prefix that Redis expires a while after the
 // approval is dropped, and prunes its indexes of what was dropped.
 func TestRedisApprovalKeys(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
-	t.Cleanup(func() { rdb.Close() })
+	rdb := redisClient(t)
 	clk := &clock{t: time.Now()}
 	s := NewRedis(rdb, RedisOptions{Prefix: "gh:", Now: clk.now})
 	ctx := context.Background()

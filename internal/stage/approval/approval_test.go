@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
@@ -176,14 +179,23 @@ func waitFor(t *testing.T, ctx context.Context, c *pipeline.Call) []string {
 	return msgs
 }
 
+// holdWaiting holds a refund of 900 on a stage that waits wait, in a store of its own.
+func holdWaiting(t *testing.T, wait time.Duration) (*state.Memory, *Stage, *recorder, *pipeline.Call) {
+	t.Helper()
+	store := state.NewMemory(nil)
+	s := newStage(store, wait)
+	rec := &recorder{}
+	c := held(t, `{"amount":900}`)
+	if err := s.Handle(context.Background(), c, rec.next); err != nil {
+		t.Fatal(err)
+	}
+	return store, s, rec, c
+}
+
 func TestWaitingCall(t *testing.T) {
 	ctx := context.Background()
 	t.Run("approved", func(t *testing.T) {
-		store := state.NewMemory(nil)
-		s := newStage(store, 10*time.Second)
-		var rec recorder
-		c := held(t, `{"amount":900}`)
-		s.Handle(ctx, c, rec.next)
+		store, _, rec, c := holdWaiting(t, 10*time.Second)
 		go func() {
 			time.Sleep(30 * time.Millisecond)
 			store.DecideApproval(ctx, c.Decision.ApprovalID, true, "alice", "")
@@ -197,11 +209,7 @@ func TestWaitingCall(t *testing.T) {
 		}
 	})
 	t.Run("denied", func(t *testing.T) {
-		store := state.NewMemory(nil)
-		s := newStage(store, 10*time.Second)
-		var rec recorder
-		c := held(t, `{"amount":900}`)
-		s.Handle(ctx, c, rec.next)
+		store, _, rec, c := holdWaiting(t, 10*time.Second)
 		go func() {
 			time.Sleep(30 * time.Millisecond)
 			store.DecideApproval(ctx, c.Decision.ApprovalID, false, "bob", "no")
@@ -212,11 +220,7 @@ func TestWaitingCall(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		store := state.NewMemory(nil)
-		s := newStage(store, 50*time.Millisecond)
-		var rec recorder
-		c := held(t, `{"amount":900}`)
-		s.Handle(ctx, c, rec.next)
+		store, s, rec, c := holdWaiting(t, 50*time.Millisecond)
 		id := c.Decision.ApprovalID
 		waitFor(t, ctx, c)
 		if c.Decision.Code != policy.CodeApprovalTimeout || c.Decision.Forwards() || !strings.Contains(c.Decision.Reason, "stays pending") {
@@ -231,11 +235,7 @@ func TestWaitingCall(t *testing.T) {
 		}
 	})
 	t.Run("client gone", func(t *testing.T) {
-		store := state.NewMemory(nil)
-		s := newStage(store, 10*time.Second)
-		var rec recorder
-		c := held(t, `{"amount":900}`)
-		s.Handle(ctx, c, rec.next)
+		_, _, rec, c := holdWaiting(t, 10*time.Second)
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 		defer cancel()
 		waitFor(t, cctx, c)
@@ -244,11 +244,7 @@ func TestWaitingCall(t *testing.T) {
 		}
 	})
 	t.Run("killed while waiting", func(t *testing.T) {
-		store := state.NewMemory(nil)
-		s := newStage(store, 10*time.Second)
-		var rec recorder
-		c := held(t, `{"amount":900}`)
-		s.Handle(ctx, c, rec.next)
+		store, _, rec, c := holdWaiting(t, 10*time.Second)
 		store.Kill(ctx, "agent:a1", "operator")
 		store.DecideApproval(ctx, c.Decision.ApprovalID, true, "alice", "")
 		waitFor(t, ctx, c)
@@ -355,5 +351,38 @@ func TestApproverSeesTheWholeCall(t *testing.T) {
 	s.Handle(context.Background(), big, rec.next)
 	if big.Decision.ApprovalID != "" || big.Decision.Forwards() || !strings.Contains(big.Decision.Reason, "too large") {
 		t.Errorf("a call too large to show: %+v", big.Decision)
+	}
+}
+
+// gatehouse_approvals_pending counts the store's pending approvals when scraped, and
+// gatehouse_approvals_waiting the calls waiting in this process.
+func TestMetrics(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	if got := testutil.ToFloat64(m.pending); got != 0 {
+		t.Errorf("pending before any store: %v", got)
+	}
+	store := state.NewMemory(nil)
+	s := New(Options{Store: store, Wait: 10 * time.Second, Poll: 5 * time.Millisecond, Logger: quiet, Metrics: m})
+	var rec recorder
+	ctx := context.Background()
+	for _, amount := range []string{"1", "2"} {
+		s.Handle(ctx, held(t, `{"amount":`+amount+`}`), rec.next)
+	}
+	c := held(t, `{"amount":3}`)
+	s.Handle(ctx, c, rec.next)
+	if got := testutil.ToFloat64(m.pending); got != 3 {
+		t.Errorf("pending with three holds: %v", got)
+	}
+	done := make(chan struct{})
+	go func() { c.Wait(ctx, nil); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.wait) != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("gatehouse_approvals_waiting never showed the waiting call")
+		}
+	}
+	store.DecideApproval(ctx, c.Decision.ApprovalID, false, "bob", "")
+	<-done
+	if p, w := testutil.ToFloat64(m.pending), testutil.ToFloat64(m.wait); p != 2 || w != 0 {
+		t.Errorf("after one was denied: pending %v, waiting %v, want 2 and 0", p, w)
 	}
 }
