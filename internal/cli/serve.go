@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/adminapi"
+	"github.com/gatehouse-mcp/gatehouse/internal/adminui"
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
@@ -394,17 +395,21 @@ func (disabledEndpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Write(jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError, "the MCP endpoint is disabled (MCP_ENABLED=false)", nil))
 }
 
-// adminHandler serves /metrics, /healthz, /readyz and the admin API, with security headers, behind
-// the admin token (except /healthz, which load balancers probe). Every path is behind the MCP
-// endpoint's DNS-rebinding rule: on a loopback admin listener a Host that is not a loopback name is
-// refused, and so, on any admin listener, is a browser's Origin that is not a loopback origin —
-// otherwise a hostile page could change allowlists through the tokenless embedded default.
+// adminHandler serves /metrics, /healthz, /readyz, the admin API and the admin web page, with
+// security headers, behind the admin token (except /healthz, which load balancers probe, and the
+// page's static files, which hold nothing secret). Every path is behind the MCP endpoint's
+// DNS-rebinding rule: on a loopback admin listener a Host that is not a loopback name is refused,
+// and so, on any admin listener, is a browser's Origin that is not a loopback origin — otherwise a
+// hostile page could change allowlists through the tokenless embedded default. The one exception is
+// the admin web page on a listener that is not loopback (which always has a token): its requests
+// come from the listener's own origin.
 // /readyz answers ready's detail, with 503 unless its ready member is true.
 func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any, api ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
 	for _, register := range api {
 		register(mux)
 	}
+	adminui.Register(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -432,12 +437,12 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		// Browsers honour HSTS only over HTTPS; sent always, it protects the admin listener the day it
 		// is put behind TLS, and costs nothing before.
 		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		if !streamable.OriginAllowed(r, nil, nil, loopback) {
+		if !streamable.OriginAllowed(r, nil, nil, loopback) && !(want != nil && !loopback && sameOrigin(r)) {
 			adminapi.Error(w, http.StatusForbidden, "Origin or Host not allowed: the admin listener "+cfg.Admin.Listen+
 				" answers only loopback names, and no cross-origin browser requests (DNS rebinding)")
 			return
 		}
-		if want != nil && r.URL.Path != "/healthz" {
+		if want != nil && r.URL.Path != "/healthz" && !adminui.Public(r) {
 			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(token))
 			if subtle.ConstantTimeCompare(sum[:], want) != 1 {
@@ -448,6 +453,18 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin says whether r comes from a page of the admin listener itself: the admin web page
+// served on a listener that is not loopback (whose origin is not a loopback origin). A DNS-rebinding
+// page also has the listener's Host as its origin, so this is allowed only where every request must
+// carry the admin token, which such a page does not have (the page keeps it per origin).
+func sameOrigin(r *http.Request) bool {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return r.Header.Get("Origin") == scheme+"://"+r.Host
 }
 
 func isLoopbackAddr(hostport string) bool {

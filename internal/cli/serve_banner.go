@@ -30,7 +30,12 @@ func printBanner(w io.Writer, configFile string, cfg *config.ServeConfig, endpoi
 	}
 	fmt.Fprintln(w)
 	if cfg.Admin.Listen != "" {
-		fmt.Fprintf(w, "  admin         http://%s  (/metrics /healthz /readyz /admin/v1/...)\n", cfg.Admin.Listen)
+		scheme := "http"
+		if cfg.TLS.Cert != "" {
+			scheme = "https"
+		}
+		fmt.Fprintf(w, "  admin         %s://%s  (/metrics /healthz /readyz /admin/v1/...)\n", scheme, cfg.Admin.Listen)
+		fmt.Fprintf(w, "  approvals     %s://%s/admin/  (the admin web page)\n", scheme, cfg.Admin.Listen)
 	}
 	var fsRoot string
 	for _, u := range cfg.Upstreams {

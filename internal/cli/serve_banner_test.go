@@ -26,3 +26,15 @@ func TestBannerRedactsUpstreams(t *testing.T) {
 		t.Errorf("the banner lost the upstreams:\n%s", out.String())
 	}
 }
+
+// The banner names the admin web page, with the admin listener's scheme.
+func TestBannerNamesTheAdminPage(t *testing.T) {
+	for _, c := range []struct{ cert, want string }{{"", "http://127.0.0.1:9090/admin/"}, {"tls.crt", "https://127.0.0.1:9090/admin/"}} {
+		cfg := &config.ServeConfig{Listen: "127.0.0.1:8080", Path: "/mcp", Admin: config.AdminConfig{Listen: "127.0.0.1:9090"}, TLS: config.TLSConfig{Cert: c.cert}}
+		var out bytes.Buffer
+		printBanner(&out, "serve.yaml", cfg, "http://127.0.0.1:8080/mcp", &engines{})
+		if !strings.Contains(out.String(), "approvals     "+c.want+"  (the admin web page)") {
+			t.Errorf("the banner does not name %s:\n%s", c.want, out.String())
+		}
+	}
+}

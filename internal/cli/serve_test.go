@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/adminui"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
@@ -258,6 +259,15 @@ func TestAdminHandlerRefusesForeignHostsAndOrigins(t *testing.T) {
 			host: "gatehouse.internal:9090", auth: bearer, status: 200, reachesAPI: true},
 		{name: "cross-origin request to a non-loopback listener", listen: "0.0.0.0:9090", token: token, method: "PUT", path: "/admin/v1/engagements/default/allowlist",
 			host: "gatehouse.internal:9090", origin: "https://evil.example.com", auth: bearer, status: 403},
+		{name: "the admin page's own origin on a non-loopback listener", listen: "0.0.0.0:9090", token: token, method: "PUT",
+			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "http://gatehouse.internal:9090", auth: bearer,
+			status: 200, reachesAPI: true},
+		{name: "own origin without the token", listen: "0.0.0.0:9090", token: token, method: "PUT",
+			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "http://gatehouse.internal:9090", status: 401},
+		{name: "own origin over another scheme", listen: "0.0.0.0:9090", token: token, method: "PUT",
+			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "https://gatehouse.internal:9090", auth: bearer, status: 403},
+		{name: "a rebound name's own origin on a loopback listener", listen: "127.0.0.1:9090", token: token, method: "GET", path: "/admin/ui/",
+			host: "evil.example.com:9090", origin: "http://evil.example.com:9090", status: 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config.DefaultServe()
@@ -359,5 +369,50 @@ func TestCheckWarnsWhenFilesCannotFitInAMessage(t *testing.T) {
 	fits := writeFile(t, "serve.yaml", fmt.Sprintf(serveBase, "127.0.0.1:8080", "127.0.0.1:9090", t.TempDir()))
 	if code, out, _ := gatehouse(t, "", "check", "--config", fits); code != ExitOK || strings.Contains(out, "warning: ") {
 		t.Errorf("default sizes: exit %d, want 0 without warnings:\n%s", code, out)
+	}
+}
+
+// The admin web page (SPEC §10.3) is served without the token, under its own Content-Security-Policy,
+// and nothing else is: the API it calls, and paths beside it, still want the token.
+func TestAdminWebPage(t *testing.T) {
+	sum := sha256.Sum256([]byte("admin-secret"))
+	cfg := config.DefaultServe()
+	cfg.Admin.Listen, cfg.Admin.TokenSHA256 = "127.0.0.1:9090", hex.EncodeToString(sum[:])
+	h := adminHandler(cfg, prometheus.NewRegistry(), func() any { return map[string]any{"ready": true} }, approvalAPI(nil, true, nil, nil).Register)
+	get := func(method, path string) *http.Response {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, "http://127.0.0.1:9090"+path, nil))
+		return rec.Result()
+	}
+	for path, ctype := range map[string]string{"/admin/ui/": "text/html", "/admin/ui/app.js": "text/javascript", "/admin/ui/app.css": "text/css"} {
+		resp := get(http.MethodGet, path)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) == 0 {
+			t.Errorf("GET %s without the token: %d %s, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); got != adminui.CSP || strings.Contains(got, "unsafe") {
+			t.Errorf("GET %s: CSP %q", path, got)
+		}
+		for _, k := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cache-Control"} {
+			if resp.Header.Get(k) != securityHeaders[k] {
+				t.Errorf("GET %s: %s is %q", path, k, resp.Header.Get(k))
+			}
+		}
+	}
+	for _, path := range []string{"/admin", "/admin/", "/admin/ui"} {
+		if resp := get(http.MethodGet, path); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/admin/ui/" {
+			t.Errorf("GET %s: %d to %q, want a redirect to the page", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, "/admin/v1/approvals"},
+		{http.MethodGet, "/admin/ui/missing.js"},
+		{http.MethodGet, "/admin/ui/app.js/"},
+		{http.MethodPost, "/admin/ui/"},
+		{http.MethodGet, "/metrics"},
+	} {
+		if resp := get(c.method, c.path); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without the token: %d, want 401", c.method, c.path, resp.StatusCode)
+		}
 	}
 }

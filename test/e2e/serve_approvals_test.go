@@ -32,20 +32,7 @@ func TestServeApprovals(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "received.jsonl")
 	policy := filepath.Join(dir, "rules.yaml")
-	os.WriteFile(policy, []byte(`
-name: approvals
-version: "1"
-default_effect: deny
-rules:
-  - id: big-refund
-    tools: [refund]
-    when: {field: amount, op: gt, value: 500}
-    effect: require_approval
-    reason: refunds over 500 need a human
-  - id: refunds
-    tools: [refund]
-    effect: allow
-`), 0o644)
+	os.WriteFile(policy, []byte(refundApprovalRules), 0o644)
 	const adminToken = "admin-token-for-approvals"
 	tokenFile := filepath.Join(dir, "admin.token")
 	os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600)
@@ -53,34 +40,7 @@ rules:
 	type replica struct{ gw, admin, cfg, audit string }
 	newReplica := func(name, wait string) replica {
 		r := replica{gw: freeAddr(t), admin: freeAddr(t), cfg: filepath.Join(dir, name+".yaml"), audit: filepath.Join(dir, name+"-audit.jsonl")}
-		os.WriteFile(r.cfg, fmt.Appendf(nil, `
-listen: %s
-admin:
-  listen: %s
-  token_sha256: %s
-auth:
-  api_keys:
-    keys:
-      - {id: mallory, hash: %s}
-      - {id: alice, hash: %s}
-policy:
-  rules: %s
-audit:
-  path: %s
-threat:
-  enabled: false
-state:
-  redis:
-    url: %s
-approvals:
-  wait: %s
-upstreams:
-  - name: peer
-    prefix: ""
-    command: [%q]
-    env: ["TESTPEER_RECORD=%s"]
-`, r.gw, r.admin, hex.EncodeToString(sum[:]), apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, r.audit, redisSrv.URL, wait,
-			testpeer.Binary(t), record), 0o644)
+		writeApprovalsServeConfig(t, r.cfg, r.gw, r.admin, sum, policy, r.audit, record, "state:\n  redis:\n    url: "+redisSrv.URL+"\napprovals:\n  wait: "+wait+"\n")
 		return r
 	}
 	a, b := newReplica("a", "0s"), newReplica("b", "30s")
@@ -108,17 +68,7 @@ upstreams:
 		return string(out), code
 	}
 	refunds := func() (n int, amounts []string) {
-		for _, line := range testpeer.Recorded(t, record) {
-			if strings.Contains(line, `"refund"`) {
-				var m struct {
-					Params struct {
-						Arguments struct{ Amount json.Number }
-					}
-				}
-				json.Unmarshal([]byte(line), &m)
-				amounts = append(amounts, m.Params.Arguments.Amount.String())
-			}
-		}
+		amounts = recordedRefunds(t, record)
 		return len(amounts), amounts
 	}
 	expect := expecter(t)
@@ -255,6 +205,50 @@ upstreams:
 	if decided[x] != "admin/approvals.approve by carol" || decided[y] != "admin/approvals.deny by carol" || len(decided) != 5 {
 		t.Errorf("audited decisions: %v", decided)
 	}
+}
+
+// refundApprovalRules hold refunds over 500 for a human and allow the others.
+const refundApprovalRules = `
+name: approvals
+version: "1"
+default_effect: deny
+rules:
+  - id: big-refund
+    tools: [refund]
+    when: {field: amount, op: gt, value: 500}
+    effect: require_approval
+    reason: refunds over 500 need a human
+  - id: refunds
+    tools: [refund]
+    effect: allow
+`
+
+// writeApprovalsServeConfig writes a serve configuration at path for the approvals tests: the
+// gateway on gw, its admin listener on admin with the token whose SHA-256 is tokenSum, the API keys
+// "mallory-key" and "alice-key", the rules policy, the audit log auditPath, no threat scanner, the
+// test peer recording what it receives in record, and extra YAML (top-level keys) appended.
+func writeApprovalsServeConfig(t *testing.T, path, gw, admin string, tokenSum [32]byte, policy, auditPath, record, extra string) {
+	t.Helper()
+	writeKeyedServeConfigAdmin(t, path, gw, admin, "  token_sha256: "+hex.EncodeToString(tokenSum[:])+"\n", policy, auditPath,
+		fmt.Sprintf("    env: [\"TESTPEER_RECORD=%s\"]\n", record)+extra)
+}
+
+// recordedRefunds are the amounts of the refunds the test peer recording in record received, as
+// written.
+func recordedRefunds(t *testing.T, record string) (amounts []string) {
+	t.Helper()
+	for _, line := range testpeer.Recorded(t, record) {
+		if strings.Contains(line, `"refund"`) {
+			var m struct {
+				Params struct {
+					Arguments struct{ Amount json.Number }
+				}
+			}
+			json.Unmarshal([]byte(line), &m)
+			amounts = append(amounts, m.Params.Arguments.Amount.String())
+		}
+	}
+	return amounts
 }
 
 func first(reason, _, _ string) string { return reason }

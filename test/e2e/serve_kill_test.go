@@ -133,14 +133,21 @@ func expecter(t *testing.T) func(what, got, want string) {
 // writeKeyedServeConfig writes a serve configuration at path: the gateway on gw, its admin listener
 // on admin, the API keys "mallory-key" and "alice-key" (principals mallory and alice), the rules
 // policy, the audit log auditPath, no threat scanner, the test peer as its one upstream, and extra
-// YAML (top-level keys) appended.
+// YAML appended (top-level keys, or more keys of the upstream, indented by four).
 func writeKeyedServeConfig(t *testing.T, path, gw, admin, policy, auditPath, extra string) {
+	t.Helper()
+	writeKeyedServeConfigAdmin(t, path, gw, admin, "", policy, auditPath, extra)
+}
+
+// writeKeyedServeConfigAdmin is writeKeyedServeConfig with more keys of the admin listener
+// (indented by two) in adminExtra.
+func writeKeyedServeConfigAdmin(t *testing.T, path, gw, admin, adminExtra, policy, auditPath, extra string) {
 	t.Helper()
 	config := fmt.Sprintf(`
 listen: %s
 admin:
   listen: %s
-auth:
+%sauth:
   api_keys:
     keys:
       - {id: mallory, hash: %s}
@@ -155,7 +162,7 @@ upstreams:
   - name: peer
     prefix: ""
     command: [%q]
-`, gw, admin, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, auditPath, testpeer.Binary(t)) + extra
+`, gw, admin, adminExtra, apiKeyHash("mallory-key"), apiKeyHash("alice-key"), policy, auditPath, testpeer.Binary(t)) + extra
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
