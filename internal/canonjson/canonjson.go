@@ -19,16 +19,30 @@ import (
 // MaxDepth bounds the nesting Append follows.
 const MaxDepth = 128
 
+// How a json.Number is written.
+type numbers int
+
+const (
+	floatNumbers    numbers = iota // an integer's digits, any other number as its float64
+	exactNumbers                   // by its exact decimal value
+	verbatimNumbers                // as written
+)
+
 // Append appends the canonical JSON of v to b. v is what encoding/json decodes into any (numbers
 // as json.Number or float64), or an int.
-func Append(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, false) }
+func Append(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, floatNumbers) }
 
 // AppendExact is Append writing every json.Number by its exact decimal value: the digits of its
 // value with no leading or trailing zeros, then, unless it is an integer of at most 400 digits,
 // "e" and the power of ten they are multiplied by (1.50 is 15e-1, 1e2 is 100).
-func AppendExact(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, true) }
+func AppendExact(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, exactNumbers) }
 
-func appendValue(b *bytes.Buffer, v any, depth int, exact bool) error {
+// AppendVerbatim is Append writing every json.Number as it was written (1.50 stays 1.50): not
+// canonical for digests, but what a human reading a call should see. The number must be a valid
+// JSON number literal, as a json.Number from a strict parse is.
+func AppendVerbatim(b *bytes.Buffer, v any) error { return appendValue(b, v, 0, verbatimNumbers) }
+
+func appendValue(b *bytes.Buffer, v any, depth int, mode numbers) error {
 	if depth > MaxDepth {
 		return fmt.Errorf("nested more than %d deep", MaxDepth)
 	}
@@ -40,8 +54,15 @@ func appendValue(b *bytes.Buffer, v any, depth int, exact bool) error {
 	case string:
 		writeString(b, x)
 	case json.Number:
-		if exact {
+		switch mode {
+		case exactNumbers:
 			return writeExact(b, string(x))
+		case verbatimNumbers:
+			if !json.Valid([]byte(x)) {
+				return fmt.Errorf("number %q is not a JSON number", string(x))
+			}
+			b.WriteString(string(x))
+			return nil
 		}
 		return writeNumber(b, x)
 	case float64:
@@ -56,7 +77,7 @@ func appendValue(b *bytes.Buffer, v any, depth int, exact bool) error {
 			}
 			writeString(b, k)
 			b.WriteByte(':')
-			if err := appendValue(b, x[k], depth+1, exact); err != nil {
+			if err := appendValue(b, x[k], depth+1, mode); err != nil {
 				return err
 			}
 		}
@@ -67,7 +88,7 @@ func appendValue(b *bytes.Buffer, v any, depth int, exact bool) error {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := appendValue(b, e, depth+1, exact); err != nil {
+			if err := appendValue(b, e, depth+1, mode); err != nil {
 				return err
 			}
 		}

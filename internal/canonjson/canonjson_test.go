@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-func canon(t *testing.T, doc string) string {
+// decode decodes doc as the gateway does, numbers as json.Number.
+func decode(t *testing.T, doc string) any {
 	t.Helper()
 	d := json.NewDecoder(strings.NewReader(doc))
 	d.UseNumber()
@@ -15,8 +16,13 @@ func canon(t *testing.T, doc string) string {
 	if err := d.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+func canon(t *testing.T, doc string) string {
+	t.Helper()
 	var b bytes.Buffer
-	if err := Append(&b, v); err != nil {
+	if err := Append(&b, decode(t, doc)); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -62,5 +68,22 @@ func TestAppend(t *testing.T) {
 	}
 	if err := Append(&b, struct{}{}); err == nil {
 		t.Error("a value JSON does not decode to was written")
+	}
+}
+
+// AppendVerbatim sorts and compacts like Append but writes numbers as they were written; a
+// json.Number that is not a JSON number is refused, not written into the document.
+func TestAppendVerbatim(t *testing.T) {
+	var b bytes.Buffer
+	if err := AppendVerbatim(&b, decode(t, `{"b": [1.50, 1e2, -0, 9007199254740993], "a": {"z": 1000.50, "y": "1.50"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":{"y":"1.50","z":1000.50},"b":[1.50,1e2,-0,9007199254740993]}`; b.String() != want {
+		t.Errorf("AppendVerbatim: %s, want %s", b.String(), want)
+	}
+	for _, bad := range []string{"1,2", "0x10", "", "1}"} {
+		if err := AppendVerbatim(&bytes.Buffer{}, map[string]any{"n": json.Number(bad)}); err == nil {
+			t.Errorf("AppendVerbatim wrote the number %q", bad)
+		}
 	}
 }

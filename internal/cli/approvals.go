@@ -225,9 +225,9 @@ func (c *adminClient) token() (string, error) {
 	return t, nil
 }
 
-// writeJSON prints v as indented JSON for a terminal: every character that is not printable (C1
-// controls, bidirectional overrides that would reorder an amount or an address on screen) is
-// written as a \u escape, which JSON reads as the same string.
+// writeJSON prints v as indented JSON for a terminal: every character that is not shown (C1
+// controls, bidirectional overrides that would reorder an amount or an address on screen, invisible
+// characters; see shown) is written as a \u escape, which JSON reads as the same string.
 func writeJSON(w io.Writer, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -236,7 +236,7 @@ func writeJSON(w io.Writer, v any) error {
 	var b strings.Builder
 	for _, r := range string(data) {
 		switch {
-		case r == '\n' || unicode.IsPrint(r):
+		case r == '\n' || shown(r):
 			b.WriteRune(r)
 		case r > 0xFFFF:
 			r1, r2 := utf16.EncodeRune(r)
@@ -272,9 +272,19 @@ func orDash(s string) string {
 		return "-"
 	}
 	return strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
+		if !shown(r) {
 			return '?'
 		}
 		return r
 	}, s)
+}
+
+// shown says whether r may be put on a terminal as it is: printable (unicode.IsPrint: no controls,
+// format characters such as bidirectional overrides and zero-width joiners, or spaces other than
+// U+0020), and not one of the printable characters that show nothing: variation selectors, the
+// other default-ignorable code points (Hangul fillers, the combining grapheme joiner), and the
+// braille blank. The admin web page escapes the same characters.
+func shown(r rune) bool {
+	return unicode.IsPrint(r) && !unicode.Is(unicode.Variation_Selector, r) &&
+		!unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) && r != '\u2800'
 }

@@ -12,7 +12,7 @@ import (
 // as a bearer token, a decision posts the approver and note, the answers map to exit codes, and
 // what an agent chose (a tool name) cannot put control or bidi characters on the terminal.
 func TestApprovalsCommand(t *testing.T) {
-	approval := map[string]any{"id": "apr_1", "status": "pending", "method": "tools/call", "tool": "refund\u202e\u009b31m",
+	approval := map[string]any{"id": "apr_1", "status": "pending", "method": "tools/call", "tool": "refund\u202e\u009b31m\ufe0f\u3164\u2800\U000e0100",
 		"caller": "agent:a1", "params": `{"to":"acct\u202e"}`, "created": "2026-11-21T10:00:00Z", "expires": "2026-11-21T11:00:00Z"}
 	var posted map[string]string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,11 +43,11 @@ func TestApprovalsCommand(t *testing.T) {
 	env := []string{"GATEHOUSE_ADMIN_URL=" + srv.URL, "GATEHOUSE_ADMIN_TOKEN=tok", "USER=carol"}
 
 	code, out, errOut := gatehouseEnv(t, env, "approvals", "list")
-	if code != 0 || !strings.Contains(out, "apr_1") || !strings.Contains(out, "refund??31m") || strings.ContainsAny(out, "\u202e\u009b") {
+	if code != 0 || !strings.Contains(out, "apr_1") || !strings.Contains(out, "refund??31m????") || strings.ContainsAny(out, "\u202e\u009b\ufe0f") {
 		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = gatehouseEnv(t, env, "approvals", "show", "apr_1")
-	if code != 0 || strings.ContainsAny(out, "\u202e\u009b") || !strings.Contains(out, `\u202e`) {
+	if code != 0 || strings.ContainsAny(out, "\u202e\u009b\u3164\u2800\U000e0100") || !strings.Contains(out, `\u202e\u009b31m\ufe0f\u3164\u2800\udb40\udd00`) {
 		t.Errorf("show prints raw control characters, or nothing: exit %d\n%q", code, out)
 	}
 	code, out, _ = gatehouseEnv(t, env, "approvals", "approve", "apr_1", "--note", "ok")

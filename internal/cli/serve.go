@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -437,7 +438,12 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		// Browsers honour HSTS only over HTTPS; sent always, it protects the admin listener the day it
 		// is put behind TLS, and costs nothing before.
 		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		if !streamable.OriginAllowed(r, nil, nil, loopback) && !(want != nil && !loopback && sameOrigin(r)) {
+		allowed := streamable.OriginAllowed(r, nil, nil, loopback)
+		if !allowed && want != nil && pageOrigin(r, loopback, cfg.Admin.AllowedOrigins) {
+			// The admin web page's origin; the Host rule still holds.
+			allowed = streamable.OriginAllowed(&http.Request{Host: r.Host, Header: http.Header{}}, nil, nil, loopback)
+		}
+		if !allowed {
 			adminapi.Error(w, http.StatusForbidden, "Origin or Host not allowed: the admin listener "+cfg.Admin.Listen+
 				" answers only loopback names, and no cross-origin browser requests (DNS rebinding)")
 			return
@@ -455,16 +461,18 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 	})
 }
 
-// sameOrigin says whether r comes from a page of the admin listener itself: the admin web page
-// served on a listener that is not loopback (whose origin is not a loopback origin). A DNS-rebinding
-// page also has the listener's Host as its origin, so this is allowed only where every request must
-// carry the admin token, which such a page does not have (the page keeps it per origin).
-func sameOrigin(r *http.Request) bool {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+// pageOrigin says whether r's Origin is the admin web page's, on a listener whose every request must
+// carry the admin token: one of admin.allowed_origins (the page reached through a proxy under
+// another name), or, on a listener that is not loopback, the listener's own origin — http:// or
+// https:// and r's Host, https:// also when a proxy in front ended TLS. A DNS-rebinding page has that
+// origin too, but not the token, which the page keeps per origin. On a loopback listener the Host
+// must be a loopback name, whose origins are accepted anyway.
+func pageOrigin(r *http.Request, loopback bool, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	if slices.Contains(allowed, origin) {
+		return true
 	}
-	return r.Header.Get("Origin") == scheme+"://"+r.Host
+	return !loopback && (origin == "http://"+r.Host || origin == "https://"+r.Host)
 }
 
 func isLoopbackAddr(hostport string) bool {

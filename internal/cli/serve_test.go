@@ -227,6 +227,7 @@ func TestAdminHandlerRefusesForeignHostsAndOrigins(t *testing.T) {
 		host, origin, auth      string
 		status                  int
 		reachesAPI, refusedHost bool
+		origins                 []string
 	}{
 		{name: "loopback IPv4 with port", listen: "127.0.0.1:9090", method: "GET", path: "/healthz", host: "127.0.0.1:9090", status: 200},
 		{name: "localhost", listen: "127.0.0.1:9090", method: "GET", path: "/readyz", host: "localhost:9090", status: 200},
@@ -264,14 +265,24 @@ func TestAdminHandlerRefusesForeignHostsAndOrigins(t *testing.T) {
 			status: 200, reachesAPI: true},
 		{name: "own origin without the token", listen: "0.0.0.0:9090", token: token, method: "PUT",
 			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "http://gatehouse.internal:9090", status: 401},
-		{name: "own origin over another scheme", listen: "0.0.0.0:9090", token: token, method: "PUT",
-			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "https://gatehouse.internal:9090", auth: bearer, status: 403},
+		{name: "own origin over https, TLS ended by a proxy", listen: "0.0.0.0:9090", token: token, method: "PUT",
+			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "https://gatehouse.internal:9090", auth: bearer,
+			status: 200, reachesAPI: true},
+		{name: "another port is another origin", listen: "0.0.0.0:9090", token: token, method: "PUT",
+			path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.internal:9090", origin: "http://gatehouse.internal:8080", auth: bearer, status: 403},
+		{name: "an allowed origin through a proxy to a loopback listener", listen: "127.0.0.1:9090", token: token, origins: []string{"https://gatehouse.example.com"},
+			method: "PUT", path: "/admin/v1/engagements/default/allowlist", host: "127.0.0.1:9090", origin: "https://gatehouse.example.com", auth: bearer,
+			status: 200, reachesAPI: true},
+		{name: "an allowed origin does not lift the Host rule", listen: "127.0.0.1:9090", token: token, origins: []string{"https://gatehouse.example.com"},
+			method: "PUT", path: "/admin/v1/engagements/default/allowlist", host: "gatehouse.example.com", origin: "https://gatehouse.example.com", auth: bearer, status: 403},
+		{name: "an origin not allowed", listen: "127.0.0.1:9090", token: token, origins: []string{"https://gatehouse.example.com"},
+			method: "PUT", path: "/admin/v1/engagements/default/allowlist", host: "127.0.0.1:9090", origin: "https://evil.example.com", auth: bearer, status: 403},
 		{name: "a rebound name's own origin on a loopback listener", listen: "127.0.0.1:9090", token: token, method: "GET", path: "/admin/ui/",
 			host: "evil.example.com:9090", origin: "http://evil.example.com:9090", status: 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config.DefaultServe()
-			cfg.Admin.Listen, cfg.Admin.TokenSHA256 = c.listen, c.token
+			cfg.Admin.Listen, cfg.Admin.TokenSHA256, cfg.Admin.AllowedOrigins = c.listen, c.token, c.origins
 			reached := false
 			api := func(mux *http.ServeMux) {
 				mux.HandleFunc("/admin/v1/engagements/{id}/allowlist", func(w http.ResponseWriter, r *http.Request) {

@@ -192,6 +192,9 @@ type AdminConfig struct {
 	// TokenSHA256 is the SHA-256 (hex) of the bearer token the admin endpoints require, except
 	// /healthz. Empty: no token, allowed only on a loopback admin listener.
 	TokenSHA256 string `yaml:"token_sha256"`
+	// AllowedOrigins are more browser Origins accepted (scheme://host[:port]): the admin web page's
+	// origin when it is reached through a proxy under another name. Needs TokenSHA256.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // UpstreamSpec is one MCP server behind the gateway.
@@ -573,6 +576,14 @@ func (c *ServeConfig) Validate(src *Source) error {
 		if c.Admin.Listen == c.Listen {
 			add("admin.listen", "must differ from listen: the admin endpoints are never served to MCP clients")
 		}
+	}
+	for _, o := range c.Admin.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			add("admin.allowed_origins", "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	if len(c.Admin.AllowedOrigins) > 0 && c.Admin.TokenSHA256 == "" {
+		add("admin.allowed_origins", "needs admin.token_sha256: without a token, a page of another origin could use the admin API")
 	}
 	if t := c.Admin.TokenSHA256; t != "" && !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(t) {
 		add("admin.token_sha256", "must be 64 lowercase hex characters (printf %%s \"$TOKEN\" | sha256sum)")

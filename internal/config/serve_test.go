@@ -305,3 +305,21 @@ func TestServeSecretEnvIncludesReferences(t *testing.T) {
 		t.Errorf("SecretEnv = %q, want WEATHER_TOKEN (referenced as ${WEATHER_TOKEN})", cfg.SecretEnv())
 	}
 }
+
+// admin.allowed_origins must be origins, and needs the admin token: without one, a page of another
+// origin could use the admin API.
+func TestServeAdminAllowedOrigins(t *testing.T) {
+	const base = "upstreams:\n  - name: a\n    url: http://127.0.0.1:1/mcp\npolicy: {rules: rules.yaml}\nadmin:\n  listen: 127.0.0.1:9090\n"
+	token := "  token_sha256: " + strings.Repeat("ab", 32) + "\n"
+	if ps := serveProblems(t, base+token+"  allowed_origins: [https://gatehouse.example.com]\n"); ps != nil {
+		t.Errorf("an origin with a token: %v", ps)
+	}
+	ps := serveProblems(t, base+"  allowed_origins: [https://gatehouse.example.com]\n")
+	if len(ps) != 1 || !strings.Contains(ps[0], "admin.allowed_origins: needs admin.token_sha256") {
+		t.Errorf("an origin without a token: %v", ps)
+	}
+	ps = serveProblems(t, base+token+"  allowed_origins: [gatehouse.example.com, https://x.example/path]\n")
+	if len(ps) != 2 || !strings.Contains(ps[0], "is not an origin") {
+		t.Errorf("values that are not origins: %v", ps)
+	}
+}

@@ -43,9 +43,10 @@ type Approval struct {
 	Reason string `json:"reason,omitempty"`
 	// Revision names the policies that held it (rules version, bundle revision, pack sha).
 	Revision string `json:"policy_revision,omitempty"`
-	// Params are the call's parameters as the human deciding sees them: whole, as canonical JSON,
-	// with values that read as secrets by their form masked (not by the names of their members,
-	// which the caller chose). Not in listings or the webhook.
+	// Params are the call's parameters as the human deciding sees them: whole, as compact JSON with
+	// members sorted and numbers as the call wrote them, with values that read as secrets by their
+	// form masked (not by the names of their members, which the caller chose). Not in listings or
+	// the webhook.
 	Params string `json:"params,omitempty"`
 	// Arguments is a preview of the call's arguments, redacted as the audit log redacts them and
 	// truncated: for listings and the webhook.

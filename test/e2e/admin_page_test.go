@@ -37,28 +37,35 @@ func TestAdminPage(t *testing.T) {
 	writeApprovalsServeConfig(t, cfg, gw, admin, sha256.Sum256([]byte(adminToken)), policy, audit, record, "")
 	_, stop := startServe(t, cfg, gw)
 
-	// A refund whose amount a float64 would round, with a memo that is markup and a file name that a
-	// right-to-left override would show as "evil.exe" read backwards.
+	// A refund whose amount a float64 would round, with a fee written with a trailing zero, a memo
+	// that is markup, a file name that a right-to-left override would show as "evil.exe" read
+	// backwards, characters that show nothing (a variation selector, a Hangul filler, a braille
+	// blank), and an account number whose digit groups a right-to-left letter would reorder.
 	const bigAmount = "9007199254740993"
-	const memo = `<img src=x onerror="document.title='pwned'"> invoice-` + "\u202e" + `fdp.exe`
-	refund := func(amount any, memo string) (reason, approvalID, text string) {
+	const memo = `<img src=x onerror="document.title='pwned'"> invoice-` + "\u202e" + `fdp.exe ok` + "\ufe0f\u3164\u2800"
+	big := map[string]any{"amount": json.Number(bigAmount), "fee": json.Number("1000.50"), "memo": memo, "account": "\u0627 1111 2222"}
+	refundArgs := func(args map[string]any) (reason, approvalID, text string) {
 		t.Helper()
-		args := map[string]any{"amount": amount}
-		if memo != "" {
-			args["memo"] = memo
-		}
 		frames := modernFrames(t, "http://"+gw+"/mcp", "alice-key", map[string]any{"name": "refund", "arguments": args})
 		return answerOf(t, frames[len(frames)-1])
 	}
-	reason, x, _ := refund(json.Number(bigAmount), memo)
+	refund := func(amount int) (reason, approvalID, text string) {
+		t.Helper()
+		return refundArgs(map[string]any{"amount": amount})
+	}
+	ids := map[int]string{}
+	for _, amount := range []int{700, 800, 650} {
+		reason, id, _ := refund(amount)
+		if reason != "approval_required" {
+			t.Fatalf("a refund of %d: %s, want approval_required", amount, reason)
+		}
+		ids[amount] = id
+	}
+	reason, x, _ := refundArgs(big)
 	if reason != "approval_required" {
 		t.Fatalf("the big refund: %s, want approval_required", reason)
 	}
-	reason, y, _ := refund(700, "")
-	reason2, z, _ := refund(800, "")
-	if reason != "approval_required" || reason2 != "approval_required" {
-		t.Fatalf("refunds of 700 and 800: %s %s, want approval_required", reason, reason2)
-	}
+	y, z, w := ids[700], ids[800], ids[650]
 
 	ctx, problems := startChromium(t, chromium)
 	pageURL := "http://" + admin + "/admin"
@@ -83,7 +90,7 @@ func TestAdminPage(t *testing.T) {
 	waitFor("the page says the token was refused", message+`.includes('refused the token')`)
 	run("the token and a name", chromedp.SendKeys(chromedp.ID("token"), adminToken),
 		chromedp.SendKeys(chromedp.ID("approver"), "Alice Admin"), chromedp.Click(chromedp.ID("use-token")))
-	for _, id := range []string{x, y, z} {
+	for _, id := range []string{x, y, z, w} {
 		waitFor("the pending approval "+id+" is listed", fmt.Sprintf(`document.querySelector('tr[data-id=%q]') !== null`, id))
 	}
 	stored := evaluate[map[string]any](t, ctx, `({cookie: document.cookie, local: localStorage.getItem('gatehouse.admin.token'),
@@ -103,6 +110,7 @@ func TestAdminPage(t *testing.T) {
 		ApproveDisabled   bool
 		DetailStatus      string
 		RowArgumentsShown string
+		Bidi, Direction   string
 	}
 	shown := evaluate[page](t, ctx, fmt.Sprintf(`({
 		params: document.getElementById('params').textContent,
@@ -114,9 +122,19 @@ func TestAdminPage(t *testing.T) {
 		approveDisabled: document.getElementById('approve').disabled,
 		detailStatus: document.querySelector('#fields dd.status-pending') ? 'pending' : '',
 		rowArgumentsShown: document.querySelector('tr[data-id=%q]').children[5].textContent,
+		bidi: getComputedStyle(document.getElementById('params')).unicodeBidi,
+		direction: getComputedStyle(document.getElementById('params')).direction,
 	})`, x))
-	if !strings.Contains(shown.Params, `"amount": `+bigAmount) {
-		t.Errorf("the amount is not shown exactly (want %s):\n%s", bigAmount, shown.Params)
+	if !strings.Contains(shown.Params, `"amount": `+bigAmount) || !strings.Contains(shown.Params, `"fee": 1000.50`) {
+		t.Errorf("the numbers are not shown as the call wrote them (%s, 1000.50):\n%s", bigAmount, shown.Params)
+	}
+	for _, esc := range []string{`\ufe0f`, `\u3164`, `\u2800`} {
+		if !slices.Contains(shown.MarkTexts, esc) {
+			t.Errorf("the invisible character %s is not shown as an escape: marks %q", esc, shown.MarkTexts)
+		}
+	}
+	if shown.Bidi != "bidi-override" || shown.Direction != "ltr" {
+		t.Errorf("the params are laid out %s %s: right-to-left letters could reorder the digits around them", shown.Bidi, shown.Direction)
 	}
 	if !strings.Contains(shown.Params, `<img src=x onerror=`) || shown.Images != 0 || shown.Title == "pwned" {
 		t.Errorf("the memo's markup was not shown as text: %d img elements, title %q\n%s", shown.Images, shown.Title, shown.Params)
@@ -140,27 +158,39 @@ func TestAdminPage(t *testing.T) {
 	run("deny it", chromedp.SendKeys(chromedp.ID("note"), "no"), chromedp.Click(chromedp.ID("deny")))
 	waitFor("the page says it is denied", message+`.includes('Denied `+y+` as Alice Admin')`)
 
-	// Another operator approves the refund of 800 while the page shows it: the page's denial is
-	// refused, and the page says what happened instead.
+	// Another operator approves the refund of 800 while the page shows it, before the page looks
+	// again (its refresh paused): the page's denial is refused, and the page says what happened.
 	run("review the refund of 800", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] button.review`, z))))
 	waitFor("the refund of 800 is shown", `document.getElementById('params').textContent.includes('800')`)
+	evaluate[bool](t, ctx, `Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'}) !== null`)
 	if st, body := adminAs(t, admin, adminToken, "POST", "/admin/v1/approvals/approve", `{"id":"`+z+`","approver":"bob"}`); st != 200 {
 		t.Fatalf("bob's approval: %d %s", st, body)
 	}
 	run("deny it on the page", chromedp.Click(chromedp.ID("deny")))
 	waitFor("the page says bob came first", message+`.includes('409') && `+message+`.includes('approved, not pending')`)
 	waitFor("the detail shows bob's approval", `document.getElementById('fields').textContent.includes('bob')`)
+	evaluate[bool](t, ctx, `delete document.visibilityState`)
+
+	// Bob denies the refund of 650 while the page shows it: the page's own refresh shows the denial,
+	// with no decision left to make.
+	run("review the refund of 650", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] button.review`, w))))
+	waitFor("the refund of 650 is shown", `document.getElementById('params').textContent.includes('650')`)
+	if st, body := adminAs(t, admin, adminToken, "POST", "/admin/v1/approvals/deny", `{"id":"`+w+`","approver":"bob"}`); st != 200 {
+		t.Fatalf("bob's denial: %d %s", st, body)
+	}
+	waitFor("the page shows bob's denial by itself", `document.querySelector('#fields dd.status-denied') !== null && document.getElementById('fields').textContent.includes('bob') && document.getElementById('deny').disabled`)
 
 	// The calls retried: the approved ones go through once, exactly as shown; the denied one is refused.
-	if reason, _, text := refund(json.Number(bigAmount), memo); reason != "ok" || !strings.HasPrefix(text, "refunded ") {
+	if reason, _, text := refundArgs(big); reason != "ok" || !strings.HasPrefix(text, "refunded ") {
 		t.Errorf("the big refund retried after the page's approval: %s %q", reason, text)
 	}
-	if reason, _, _ := refund(json.Number(bigAmount), memo); reason != "approval_required" {
+	if reason, _, _ := refundArgs(big); reason != "approval_required" {
 		t.Errorf("a second retry: %s, want approval_required (single use)", reason)
 	}
 	expect := expecter(t)
-	expect("the refund of 700 retried after the page's denial", first(refund(700, "")), "approval_denied")
-	expect("the refund of 800 retried after bob's approval", first(refund(800, "")), "ok")
+	expect("the refund of 700 retried after the page's denial", first(refund(700)), "approval_denied")
+	expect("the refund of 800 retried after bob's approval", first(refund(800)), "ok")
+	expect("the refund of 650 retried after bob's denial", first(refund(650)), "approval_denied")
 	if got := recordedRefunds(t, record); strings.Join(got, ",") != bigAmount+",800" {
 		t.Errorf("the server received refunds %v, want %s then 800", got, bigAmount)
 	}
@@ -178,7 +208,8 @@ func TestAdminPage(t *testing.T) {
 			decided[rec.ApprovalID] = rec.Method + " by " + rec.User
 		}
 	}
-	want := map[string]string{x: "admin/approvals.approve by Alice Admin", y: "admin/approvals.deny by Alice Admin", z: "admin/approvals.approve by bob"}
+	want := map[string]string{x: "admin/approvals.approve by Alice Admin", y: "admin/approvals.deny by Alice Admin", z: "admin/approvals.approve by bob",
+		w: "admin/approvals.deny by bob"}
 	if fmt.Sprint(decided) != fmt.Sprint(want) {
 		t.Errorf("audited decisions: %v, want %v", decided, want)
 	}

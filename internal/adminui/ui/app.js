@@ -11,12 +11,15 @@
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let current = null; // the approval shown in the detail, as last read
   let listFailed = false;
+  let listed = ''; // the listing the rows show, as JSON: rows are rebuilt only when it changes
 
-  // Printable as Go's unicode.IsPrint counts it (the CLI escapes the rest the same way): letters,
-  // marks, numbers, punctuation, symbols and the ASCII space. Controls, format characters (bidi
-  // overrides, zero-width joiners), other spaces, separators, private-use, unassigned code points
-  // and lone surrogates are not.
+  // Shown as it is, as the CLI shows it: printable as Go's unicode.IsPrint counts it (letters, marks,
+  // numbers, punctuation, symbols and the ASCII space; not controls, format characters such as bidi
+  // overrides and zero-width joiners, other spaces, separators, private-use, unassigned code points
+  // or lone surrogates), and not a character that shows nothing: a default-ignorable code point
+  // (variation selectors, Hangul fillers, the combining grapheme joiner) or the braille blank.
   const printable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+  const invisible = /^[\p{Default_Ignorable_Code_Point}\u2800]$/u;
 
   function escapeOf(ch) {
     const cp = ch.codePointAt(0);
@@ -33,7 +36,7 @@
     const frag = document.createDocumentFragment();
     let run = '';
     for (const ch of String(s)) {
-      if (printable.test(ch) || (keepNewlines && ch === '\n')) {
+      if ((printable.test(ch) && !invisible.test(ch)) || (keepNewlines && ch === '\n')) {
         run += ch;
         continue;
       }
@@ -186,8 +189,26 @@
     td.className = 'status-' + status;
   }
 
+  function expiresText(ap) {
+    return ap.status === 'pending' || ap.status === 'approved' ? until(ap.expires) : when(ap.expires);
+  }
+
+  // renderRows shows the listing. Unchanged, only the times left are updated, so that the rows
+  // (and a button about to be clicked) stay in place.
   function renderRows(approvals) {
     const rows = $('rows');
+    const now = JSON.stringify(approvals);
+    if (now === listed) {
+      approvals.forEach((ap, i) => {
+        const td = rows.children[i] && rows.children[i].children[6];
+        if (td) {
+          td.textContent = '';
+          td.append(visible(expiresText(ap) || '—'));
+        }
+      });
+      return;
+    }
+    listed = now;
     rows.textContent = '';
     for (const ap of approvals) {
       const tr = document.createElement('tr');
@@ -199,7 +220,7 @@
       cell(tr, ap.tenant);
       cell(tr, ap.rule_id);
       cell(tr, ap.arguments_preview);
-      cell(tr, ap.status === 'pending' || ap.status === 'approved' ? until(ap.expires) : when(ap.expires));
+      cell(tr, expiresText(ap));
       statusCell(tr, ap.status);
       const td = document.createElement('td');
       const b = document.createElement('button');
@@ -218,7 +239,15 @@
     const status = $('filter').value;
     try {
       const data = await api('GET', API + (status ? '?status=' + encodeURIComponent(status) : ''));
-      renderRows(data.approvals || []);
+      if (status !== $('filter').value) return; // the filter changed meanwhile; its own refresh shows it
+      const approvals = data.approvals || [];
+      renderRows(approvals);
+      // The approval shown was decided elsewhere, or expired (it changed status, or left the
+      // pending listing): show it as it stands.
+      if (current) {
+        const listedNow = approvals.find((ap) => ap.id === current.id);
+        if (listedNow ? listedNow.status !== current.status : status === 'pending' && current.status === 'pending') open(current.id);
+      }
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
       if (listFailed) hideMessage();
       listFailed = false;
@@ -263,7 +292,9 @@
 
   async function open(id) {
     try {
-      renderDetail(await api('GET', API + '/' + encodeURIComponent(id)));
+      const ap = await api('GET', API + '/' + encodeURIComponent(id));
+      if (!current || current.id !== ap.id) $('note').value = ''; // a note is for one approval
+      renderDetail(ap);
       $('detail').scrollIntoView({ block: 'nearest' });
     } catch (e) {
       show(e.message, true);
@@ -314,19 +345,28 @@
     hideMessage();
     refresh();
   });
+  function closeDetail() {
+    current = null;
+    $('note').value = '';
+    $('detail').hidden = true;
+    for (const tr of $('rows').children) tr.classList.remove('selected');
+  }
+
   $('forget-token').addEventListener('click', () => {
     token = '';
     sessionStorage.removeItem(TOKEN_KEY);
     showTokenState();
+    closeDetail();
+    listed = '';
+    $('rows').textContent = '';
     refresh();
   });
   $('filter').addEventListener('change', refresh);
   $('refresh').addEventListener('click', refresh);
-  $('close').addEventListener('click', () => {
-    current = null;
-    $('detail').hidden = true;
-    for (const tr of $('rows').children) tr.classList.remove('selected');
-  });
+  $('close').addEventListener('click', closeDetail);
+  // Enter in the note does not submit anything (the CSP allows no form action): a decision is a
+  // click on Approve or Deny.
+  $('decide').addEventListener('submit', (ev) => ev.preventDefault());
   $('approve').addEventListener('click', () => decide('approve'));
   $('deny').addEventListener('click', () => decide('deny'));
 

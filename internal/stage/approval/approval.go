@@ -171,7 +171,7 @@ func (s *Stage) approvalFor(c *pipeline.Call) (state.Approval, error) {
 		return state.Approval{}, err
 	}
 	var shown bytes.Buffer
-	if err := canonjson.AppendExact(&shown, maskSecrets(params)); err != nil {
+	if err := canonjson.AppendVerbatim(&shown, maskSecrets(params)); err != nil {
 		return state.Approval{}, err
 	}
 	if shown.Len() > MaxParams {

@@ -333,13 +333,13 @@ func TestApproverSeesTheWholeCall(t *testing.T) {
 	s := newStage(store, 0)
 	var rec recorder
 	pad := strings.Repeat("x", 900)
-	c := held(t, `{"pad":"`+pad+`","address":"attacker-wallet","key":"ship-it","amount":900,"auth":"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"}`)
+	c := held(t, `{"pad":"`+pad+`","address":"attacker-wallet","key":"ship-it","amount":900,"fee":1000.50,"auth":"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"}`)
 	s.Handle(context.Background(), c, rec.next)
 	a, err := store.Approval(context.Background(), c.Decision.ApprovalID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"attacker-wallet", "ship-it", `"amount":900`, pad} {
+	for _, want := range []string{"attacker-wallet", "ship-it", `"amount":900`, `"fee":1000.50`, pad} {
 		if !strings.Contains(a.Params, want) {
 			t.Errorf("the approver does not see %.40q in %.200s", want, a.Params)
 		}
