@@ -297,6 +297,7 @@
       renderDetail(ap);
       $('detail').scrollIntoView({ block: 'nearest' });
     } catch (e) {
+      if (e.status === 404 && current && current.id === id) closeDetail(); // no longer kept
       show(e.message, true);
     }
   }
