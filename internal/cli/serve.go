@@ -401,9 +401,9 @@ func (disabledEndpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // page's static files, which hold nothing secret). Every path is behind the MCP endpoint's
 // DNS-rebinding rule: on a loopback admin listener a Host that is not a loopback name is refused,
 // and so, on any admin listener, is a browser's Origin that is not a loopback origin — otherwise a
-// hostile page could change allowlists through the tokenless embedded default. The one exception is
-// the admin web page on a listener that is not loopback (which always has a token): its requests
-// come from the listener's own origin.
+// hostile page could change allowlists through the tokenless embedded default. The exception is the
+// admin web page's origin where a token is required (pageOrigin): the listener's own origin when it
+// is not loopback, and admin.allowed_origins.
 // /readyz answers ready's detail, with 503 unless its ready member is true.
 func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func() any, api ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()

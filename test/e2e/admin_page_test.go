@@ -77,6 +77,12 @@ func TestAdminPage(t *testing.T) {
 		}
 	}
 	message := `(document.getElementById('message').hidden ? '' : document.getElementById('message').textContent)`
+	// fill types text into the input with id. It sets the value from JavaScript rather than with
+	// chromedp.SendKeys, which reads a node's attributes without their lock (chromedp v0.23.0,
+	// query.go) and races the page changing them, failing the race detector.
+	fill := func(id, text string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`{ const e = document.getElementById(%q); e.focus(); e.value = %q; }`, id, text))
+	}
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -86,10 +92,10 @@ func TestAdminPage(t *testing.T) {
 
 	run("open the page", chromedp.Navigate(pageURL))
 	waitFor("the page asks for the token", message+`.includes('needs its token')`)
-	run("a wrong token", chromedp.SendKeys(chromedp.ID("token"), "not-the-token"), chromedp.Click(chromedp.ID("use-token")))
+	run("a wrong token", fill("token", "not-the-token"), chromedp.Click(chromedp.ID("use-token")))
 	waitFor("the page says the token was refused", message+`.includes('refused the token')`)
-	run("the token and a name", chromedp.SendKeys(chromedp.ID("token"), adminToken),
-		chromedp.SendKeys(chromedp.ID("approver"), "Alice Admin"), chromedp.Click(chromedp.ID("use-token")))
+	run("the token and a name", fill("token", adminToken),
+		fill("approver", "Alice Admin"), chromedp.Click(chromedp.ID("use-token")))
 	for _, id := range []string{x, y, z, w} {
 		waitFor("the pending approval "+id+" is listed", fmt.Sprintf(`document.querySelector('tr[data-id=%q]') !== null`, id))
 	}
@@ -149,13 +155,13 @@ func TestAdminPage(t *testing.T) {
 		t.Errorf("a pending approval cannot be approved on the page: %+v", shown)
 	}
 
-	run("approve it", chromedp.SendKeys(chromedp.ID("note"), "checked with billing"), chromedp.Click(chromedp.ID("approve")))
+	run("approve it", fill("note", "checked with billing"), chromedp.Click(chromedp.ID("approve")))
 	waitFor("the page says it is approved", message+`.includes('Approved `+x+` as Alice Admin')`)
 	waitFor("the detail shows it approved", `document.querySelector('#fields dd.status-approved') !== null && document.getElementById('approve').disabled`)
 
 	run("review the refund of 700", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] button.review`, y))))
 	waitFor("the refund of 700 is shown", `document.getElementById('params').textContent.includes('700')`)
-	run("deny it", chromedp.SendKeys(chromedp.ID("note"), "no"), chromedp.Click(chromedp.ID("deny")))
+	run("deny it", fill("note", "no"), chromedp.Click(chromedp.ID("deny")))
 	waitFor("the page says it is denied", message+`.includes('Denied `+y+` as Alice Admin')`)
 
 	// Another operator approves the refund of 800 while the page shows it, before the page looks
