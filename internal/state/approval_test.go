@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/testpeer/redistest"
-	"github.com/redis/go-redis/v9"
 )
 
 // approvalStart is when the approval tests' clocks start.
@@ -551,12 +550,7 @@ func sameSet(a, b []string) bool {
 // on either; a gateway with another prefix sees none of it.
 func TestRedisReplicasShareApprovals(t *testing.T) {
 	srv := redistest.Start(t)
-	replica := func(prefix string) *Redis {
-		rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
-		t.Cleanup(func() { rdb.Close() })
-		return NewRedis(rdb, RedisOptions{Prefix: prefix})
-	}
-	a, b, other := replica("gh:"), replica("gh:"), replica("other:")
+	a, b, other := redisReplica(t, srv, "gh:"), redisReplica(t, srv, "gh:"), redisReplica(t, srv, "other:")
 	ctx := context.Background()
 	call := func(id string) Approval { return heldCall(id, "agent:alice", "pay", time.Now(), time.Hour) }
 	holdWant(t, a, call("r1"), 0, HoldCreated, "r1", ApprovalPending)

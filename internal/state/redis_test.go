@@ -13,16 +13,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// redisReplica is one gateway's store on srv: its own connections, keys under prefix.
+func redisReplica(t *testing.T, srv *redistest.Server, prefix string) *Redis {
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
+	t.Cleanup(func() { rdb.Close() })
+	return NewRedis(rdb, RedisOptions{Prefix: prefix})
+}
+
 // Two replicas, each with its own connections to one Redis, share every limit and kill; a gateway
 // with another prefix shares nothing with them.
 func TestRedisReplicasShareState(t *testing.T) {
 	srv := redistest.Start(t)
-	replica := func(prefix string) *Redis {
-		rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket})
-		t.Cleanup(func() { rdb.Close() })
-		return NewRedis(rdb, RedisOptions{Prefix: prefix})
-	}
-	a, b, other := replica("gh:"), replica("gh:"), replica("other:")
+	a, b, other := redisReplica(t, srv, "gh:"), redisReplica(t, srv, "gh:"), redisReplica(t, srv, "other:")
 	ctx := context.Background()
 	budget := Key{Holder: "agent:alice", Name: "budget:refunds:agent", Owner: "alice"}
 

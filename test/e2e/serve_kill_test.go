@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -74,16 +73,8 @@ rules:
 	expect("alice's echo after all was lifted", call("alice-key", "echo"), "ok")
 	stop()
 
-	data, err := os.ReadFile(auditPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var methods []string
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		r, err := auditlog.ParseLine(line)
-		if err != nil {
-			t.Fatalf("audit line: %v", err)
-		}
+	for _, r := range readAuditAll(t, auditPath) {
 		if r.Type == auditlog.TypeEvent && strings.HasPrefix(r.Method, "admin/") {
 			methods = append(methods, r.Method+" "+r.Detail)
 		}
