@@ -132,7 +132,17 @@ type Session struct {
 // fails: an internal fault becomes an internal_error refusal whose id is logged.
 func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
 	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal, TenantProblem: sess.TenantProblem}
-	req, err := mcp.Decode(msg)
+	if mcp.MultiRoundTrip(msg.Method) {
+		retried, answer, err := g.unwrapHold(msg)
+		if err != nil {
+			c.Request = &mcp.Request{}
+			c.Input = baseInput(sess, msg.Method, c.Request)
+			c.Refuse("codec", policy.CodeMalformed, err.Error())
+			return c
+		}
+		c.Msg, c.HoldAnswer = retried, answer
+	}
+	req, err := mcp.Decode(c.Msg)
 	if err != nil {
 		c.Request = &mcp.Request{}
 		c.Input = baseInput(sess, msg.Method, c.Request)
@@ -222,9 +232,33 @@ func previewArgs(c *pipeline.Call) []byte {
 	return c.Msg.Params
 }
 
-// refusal builds the error frame for a call that is not forwarded.
+// unwrapHold returns msg as the call it retries when it is the retry of gatehouse's input_required
+// answer to a hold (mcp.UnwrapHold): gatehouse's requestState taken off, the held call's own put
+// back, and the frame read again under the limits, with the client's answer to the elicitation.
+// Any other message is returned as it is.
+func (g *Gateway) unwrapHold(msg *jsonrpc.Message) (*jsonrpc.Message, string, error) {
+	params, answer, ok, err := mcp.UnwrapHold(msg.Params)
+	if !ok || err != nil {
+		return msg, "", err
+	}
+	m, err := jsonrpc.Parse(msg.WithParams(params), g.opts.Limits)
+	if err != nil {
+		return msg, "", fmt.Errorf("the call its requestState restores cannot be read: %w", err)
+	}
+	return m, answer, nil
+}
+
+// refusal builds the frame for a call that is not forwarded: an error, or for a hold whose client
+// may be asked (Decision.Ask), the input_required result that asks it to retry once approved.
 func refusal(c *pipeline.Call) []byte {
 	d := &c.Decision
+	if d.Ask {
+		result, err := mcp.HoldResult(c.Msg.Params, askMessage(c))
+		if err == nil {
+			return jsonrpc.Result(c.Msg.ID, result)
+		}
+		d.Ask = false // the params passed the codec, so this cannot happen; refuse as to any client
+	}
 	return jsonrpc.Refusal(c.Msg.ID, jsonrpc.ErrorData{
 		Reason:       d.Code,
 		Detail:       redact.Text(d.Reason), // a policy's reason may quote the arguments it refused
@@ -233,6 +267,16 @@ func refusal(c *pipeline.Call) []byte {
 		ApprovalID:   d.ApprovalID,
 		RetryAfterMS: d.RetryAfter.Milliseconds(),
 	})
+}
+
+// askMessage is what the human behind a held call is told when asked to retry it (Decision.Ask).
+func askMessage(c *pipeline.Call) string {
+	what := c.Input.Kind
+	if t := c.Input.Target(); t != "" {
+		what += " " + redact.Clip(t, 256)
+	}
+	return fmt.Sprintf("gatehouse holds %s for a human's approval: %s. Accept to try it again: it goes through once approved. Decline to withdraw it. (decision %s)",
+		what, redact.Text(c.Decision.Reason), c.DecisionID)
 }
 
 // unavailable turns a call into an upstream_unavailable refusal.

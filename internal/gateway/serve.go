@@ -348,6 +348,9 @@ func (s *Server) finish(c *pipeline.Call, ans streamable.Answer, frame []byte, s
 func (s *Server) refuse(ctx context.Context, c *pipeline.Call, ans streamable.Answer, msg *jsonrpc.Message) {
 	frame := refusal(c)
 	status := s.status(c.Decision.Code)
+	if c.Decision.Ask {
+		status = http.StatusOK // an input_required result, not an error
+	}
 	if ra := c.Decision.RetryAfter; ra > 0 {
 		ans.SetHeader("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 	}

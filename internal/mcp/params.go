@@ -47,6 +47,9 @@ type Request struct {
 	// Attributes are the workflow pack's attributes from _meta (gatehouse/<name>, for the names of
 	// policy.WorkflowAttributes). Nil when there are none.
 	Attributes map[string]any
+	// Elicits reports a 2026-07-28 request that may be answered input_required (MultiRoundTrip) from
+	// a client that declares form elicitation in _meta: a hold may ask its human (HoldResult).
+	Elicits bool
 }
 
 // Decode is DecodeRequest for a parsed message, read once: the reading is kept on the message, so
@@ -111,6 +114,8 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 				case MetaWorkflowID:
 					r.WorkflowID, _ = stringValue(v, "")
 					return metaID(key, r.WorkflowID)
+				case MetaClientCapabilities:
+					r.Elicits = formElicitation(v)
 				}
 				if name, ok := strings.CutPrefix(key, MetaPrefix); ok && slices.Contains(policy.WorkflowAttributes, name) && v.Kind() != 'n' {
 					val, err := DecodeValue(v)
@@ -130,6 +135,7 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Elicits = r.Elicits && r.Modern && MultiRoundTrip(method)
 	return r, nil
 }
 

@@ -67,6 +67,10 @@ type Call struct {
 	// goroutine of the call's own, since it may block until ctx ends; progress, which may be nil,
 	// tells the client the call is still waiting.
 	Wait func(ctx context.Context, progress func(message string)) error
+	// HoldAnswer is the client's answer to the elicitation of gatehouse's input_required answer to
+	// this call, when the call is the retry that answer asked for: "accept", "decline", "cancel", or
+	// "" (none given). Empty for any other call.
+	HoldAnswer string
 	// Threats is what the threat scanner found in the call's messages, both phases together, for
 	// the audit record.
 	Threats ThreatSummary

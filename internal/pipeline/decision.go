@@ -28,7 +28,11 @@ type Decision struct {
 	Fail        Fail
 	EngineError string
 	ApprovalID  string
-	RetryAfter  time.Duration
+	// Ask, on a hold whose approval is pending, answers the call with an input_required result
+	// that asks the human to retry once it is approved (mcp.HoldResult), instead of the refusal;
+	// the approval stage sets it only for a request that may be answered so (mcp.Request.Elicits).
+	Ask        bool
+	RetryAfter time.Duration
 	// Revisions of the policies that took part.
 	Revisions Revisions
 

@@ -5,7 +5,10 @@
 // tool and arguments, its caller, its engagement and its upstream. The client then either waits (the
 // request stays open up to approvals.wait, with progress notifications where it asked for them) or,
 // with no wait configured, is answered approval_required with the approval's id at once and retries
-// the same call once a human has approved it. An approval lets exactly one identical call through,
+// the same call once a human has approved it. A 2026-07-28 client that declares form elicitation is
+// answered, instead of approval_required (or approval_timeout after a wait), with an input_required
+// result that asks its human to retry (Decision.Ask); its retry comes back with gatehouse's
+// requestState, which the gateway takes off before the call is decided again. An approval lets exactly one identical call through,
 // once, before it expires; a denied or expired one is answered approval_denied or approval_timeout.
 //
 // The stage sits after the decision and before budgets, so an approved call is counted against its
@@ -107,6 +110,15 @@ func (*Stage) Name() string { return "approval" }
 
 // Handle implements pipeline.Stage.
 func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
+	if (c.HoldAnswer == "decline" || c.HoldAnswer == "cancel") && (c.Decision.Forwards() || c.Decision.Effect == policy.EffectRequireApproval) {
+		// The retry that an input_required answer asked for, sent although its human declined:
+		// refused without consulting the approvals, so that it neither opens one nor uses one
+		// already approved, and not forwarded even if the policies would now let it through.
+		ruleID := c.Decision.RuleID
+		c.Refuse(s.Name(), policy.CodeApprovalRequired, "the client's user declined to retry this held call, so it is not forwarded")
+		c.Decision.RuleID = ruleID
+		return nil
+	}
 	if c.Decision.Effect != policy.EffectRequireApproval {
 		return next(ctx, c)
 	}
@@ -146,6 +158,7 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		}
 	}
 	c.Decision.Reason = fmt.Sprintf("%s; approval %s is pending until %s", c.Decision.Reason, got.ID, got.Expires.UTC().Format(time.RFC3339))
+	c.Decision.Ask = c.Request != nil && c.Request.Elicits
 	if s.o.Wait > 0 {
 		c.Wait = func(ctx context.Context, progress func(string)) error { return s.await(ctx, c, got, next, progress) }
 	}
@@ -345,6 +358,7 @@ func (s *Stage) await(ctx context.Context, c *pipeline.Call, a state.Approval, n
 	for {
 		select {
 		case <-ctx.Done():
+			c.Decision.Ask = false // a client that stopped waiting is not asked to retry
 			s.timedOut(c, a, "the client stopped waiting")
 			return nil
 		case <-timer.C:
@@ -384,11 +398,13 @@ func (s *Stage) await(ctx context.Context, c *pipeline.Call, a state.Approval, n
 }
 
 // timedOut answers a call nobody decided in time; its approval stays pending until it expires, so
-// the client may retry once it is approved.
+// the client may retry once it is approved (and a client that can be asked, is: Decision.Ask).
 func (s *Stage) timedOut(c *pipeline.Call, a state.Approval, why string) {
 	c.Decision.Code = policy.CodeApprovalTimeout
 	c.Decision.Reason = fmt.Sprintf("approval %s: %s", a.ID, why)
 	if a.Status == state.ApprovalPending && a.Expires.After(s.o.Now()) {
 		c.Decision.Reason += fmt.Sprintf("; it stays pending until %s, and the same call retried after it is approved goes through", a.Expires.UTC().Format(time.RFC3339))
+	} else {
+		c.Decision.Ask = false
 	}
 }

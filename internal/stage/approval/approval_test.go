@@ -386,3 +386,88 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("after one was denied: pending %v, waiting %v, want 2 and 0", p, w)
 	}
 }
+
+// heldEliciting is held's call made by a 2026-07-28 client that declares form elicitation.
+func heldEliciting(t *testing.T, args string) *pipeline.Call {
+	t.Helper()
+	c := held(t, args)
+	msg, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":`+args+
+		`,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`), jsonrpc.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Request, err = mcp.Decode(msg); err != nil || !c.Request.Elicits {
+		t.Fatalf("the call does not elicit: %v", err)
+	}
+	c.Msg = msg
+	return c
+}
+
+// TestAsk (SPEC §10.2): a pending hold of a client that can be asked is answered by asking it
+// (Decision.Ask), at once or after a wait nobody decided; not when it stopped waiting, nor when the
+// hold opened no approval. A retry whose human declined is refused without touching the approvals,
+// even one the policies would now let through.
+func TestAsk(t *testing.T) {
+	ctx := context.Background()
+	store := state.NewMemory(nil)
+	s := newStage(store, 0)
+	var rec recorder
+
+	c := heldEliciting(t, `{"amount":900}`)
+	s.Handle(ctx, c, rec.next)
+	id := c.Decision.ApprovalID
+	if !c.Decision.Ask || id == "" || c.Decision.Code != policy.CodeApprovalRequired || c.Decision.Forwards() {
+		t.Fatalf("a held call of a client that elicits: %+v", c.Decision)
+	}
+	if c := held(t, `{"amount":900}`); s.Handle(ctx, c, rec.next) == nil && (c.Decision.Ask || c.Decision.ApprovalID != id) {
+		t.Errorf("a client that does not elicit is asked, or gets another approval: %+v", c.Decision)
+	}
+
+	store.DecideApproval(ctx, id, true, "alice", "")
+	for _, answer := range []string{"decline", "cancel"} {
+		c = heldEliciting(t, `{"amount":900}`)
+		c.HoldAnswer = answer
+		s.Handle(ctx, c, rec.next)
+		if c.Decision.Code != policy.CodeApprovalRequired || c.Decision.Forwards() || c.Decision.Ask || c.Decision.RuleID != "big-refund" || rec.count() != 0 {
+			t.Errorf("a retry answered %s: %+v, next ran %d", answer, c.Decision, rec.count())
+		}
+	}
+	if a, _ := store.Approval(ctx, id); a.Status != state.ApprovalApproved {
+		t.Errorf("declined retries changed the approval: %s", a.Status)
+	}
+	allowed := &pipeline.Call{Decision: pipeline.Decision{Effect: policy.EffectAllow}, HoldAnswer: "decline"}
+	s.Handle(ctx, allowed, rec.next)
+	if allowed.Decision.Forwards() || allowed.Decision.Code != policy.CodeApprovalRequired || rec.count() != 0 {
+		t.Errorf("a declined retry the policies allow: %+v, next ran %d", allowed.Decision, rec.count())
+	}
+	c = heldEliciting(t, `{"amount":900}`)
+	c.HoldAnswer = "accept"
+	s.Handle(ctx, c, rec.next)
+	if !c.Decision.Forwards() || c.Decision.Ask || rec.count() != 1 {
+		t.Errorf("the accepted retry once approved: %+v", c.Decision)
+	}
+
+	full := New(Options{Store: state.NewMemory(nil), MaxPending: 1, Logger: quiet})
+	full.Handle(ctx, heldEliciting(t, `{"amount":1}`), rec.next)
+	c = heldEliciting(t, `{"amount":2}`)
+	full.Handle(ctx, c, rec.next)
+	if c.Decision.Ask || c.Decision.ApprovalID != "" {
+		t.Errorf("asked to retry a hold that has no approval: %+v", c.Decision)
+	}
+
+	waiting := newStage(state.NewMemory(nil), 30*time.Millisecond)
+	c = heldEliciting(t, `{"amount":900}`)
+	waiting.Handle(ctx, c, rec.next)
+	waitFor(t, ctx, c)
+	if !c.Decision.Ask || c.Decision.Code != policy.CodeApprovalTimeout {
+		t.Errorf("nobody decided within the wait: %+v", c.Decision)
+	}
+	c = heldEliciting(t, `{"amount":901}`)
+	waiting.Handle(ctx, c, rec.next)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	waitFor(t, gone, c)
+	if c.Decision.Ask || c.Decision.Code != policy.CodeApprovalTimeout {
+		t.Errorf("the client stopped waiting: %+v", c.Decision)
+	}
+}

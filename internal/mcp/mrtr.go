@@ -1,0 +1,200 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Multi Round-Trip answers to a held call (SPEC §10.2; MCP 2026-07-28, basic/patterns/mrtr): a
+// held 2026-07-28 request whose client declares form elicitation is answered with an
+// input_required result instead of an approval_required error. The result asks the human, through
+// one elicitation, to retry once the call is approved, and carries a requestState that the client
+// echoes on the retry. That state is gatehouse's own and never reaches a server: it holds the
+// requestState and inputResponses the held call had (a server's earlier round of its own), which
+// UnwrapHold puts back, so the retry is the held call again and matches its approval's digest.
+//
+// The state is not integrity-protected, because it grants nothing: the approval is found by the
+// digest of the call as restored, so a forged state is only another call, decided afresh.
+
+const (
+	// MetaClientCapabilities is the _meta key of a 2026-07-28 request's client capabilities.
+	MetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
+	// HoldInputKey names gatehouse's elicitation in the inputRequests of its input_required answer,
+	// and so the client's answer to it in the retry's inputResponses.
+	HoldInputKey = "gatehouse/approval"
+	// holdStatePrefix begins the requestState of gatehouse's input_required answers; the rest is
+	// the base64url (unpadded) JSON object of the held call's own requestState and inputResponses.
+	holdStatePrefix = "gatehouse.hold.v1."
+)
+
+// The members of a request's params that carry a multi round-trip retry.
+const (
+	memberRequestState   = "requestState"
+	memberInputResponses = "inputResponses"
+)
+
+// MultiRoundTrip reports whether a request with method may be answered input_required: only
+// tools/call, resources/read and prompts/get may.
+func MultiRoundTrip(method string) bool {
+	return method == MethodToolsCall || method == MethodResourcesRead || method == MethodPromptsGet
+}
+
+// formElicitation reports whether client capabilities (the JSON of _meta's
+// io.modelcontextprotocol/clientCapabilities) declare form elicitation: an elicitation object that
+// names form mode, or names no mode at all (which means form).
+func formElicitation(caps jsontext.Value) bool {
+	if caps.Kind() != '{' {
+		return false
+	}
+	var elicitation jsontext.Value
+	_ = members(caps, func(name string, v jsontext.Value) error {
+		if name == "elicitation" {
+			elicitation = v
+		}
+		return nil
+	})
+	if elicitation.Kind() != '{' {
+		return false
+	}
+	form, url := false, false
+	_ = members(elicitation, func(name string, v jsontext.Value) error {
+		form = form || name == "form" && v.Kind() == '{'
+		url = url || name == "url" && v.Kind() == '{'
+		return nil
+	})
+	return form || !url
+}
+
+// HoldResult is the input_required result that answers a held call whose params are params: one
+// form elicitation, with message and an empty schema (the human is only asked whether to retry),
+// and a requestState that carries the requestState and inputResponses the params hold.
+func HoldResult(params []byte, message string) ([]byte, error) {
+	stash := []byte{'{'}
+	if len(params) > 0 && params[0] == '{' {
+		err := members(params, func(name string, v jsontext.Value) error {
+			if name == memberRequestState || name == memberInputResponses {
+				if len(stash) > 1 {
+					stash = append(stash, ',')
+				}
+				stash = append(stash, '"')
+				stash = append(stash, name...)
+				stash = append(stash, `":`...)
+				stash = append(stash, v...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("params: %w", err)
+		}
+	}
+	stash = append(stash, '}')
+	type form struct {
+		Mode            string         `json:"mode"`
+		Message         string         `json:"message"`
+		RequestedSchema map[string]any `json:"requestedSchema"`
+	}
+	type request struct {
+		Method string `json:"method"`
+		Params form   `json:"params"`
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		ResultType    string             `json:"resultType"`
+		InputRequests map[string]request `json:"inputRequests"`
+		RequestState  string             `json:"requestState"`
+	}{
+		ResultType: "input_required",
+		InputRequests: map[string]request{HoldInputKey: {Method: "elicitation/create", Params: form{
+			Mode: "form", Message: message, RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{}},
+		}}},
+		RequestState: holdStatePrefix + base64.RawURLEncoding.EncodeToString(stash),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// UnwrapHold reads a retry of a call that HoldResult answered: params whose requestState is
+// gatehouse's. It returns the params as the held call had them — gatehouse's requestState and the
+// client's inputResponses replaced by the requestState and inputResponses the state carries — and
+// the action of the client's answer to gatehouse's elicitation ("accept", "decline", "cancel", or
+// "" when it gave none). ok is false when the params carry no state of gatehouse's; err says why a
+// state of gatehouse's cannot be read. params must have passed jsonrpc.Parse.
+func UnwrapHold(params []byte) (restored []byte, action string, ok bool, err error) {
+	if len(params) == 0 || params[0] != '{' || !bytes.Contains(params, []byte(holdStatePrefix)) {
+		return nil, "", false, nil
+	}
+	var state string
+	var responses jsontext.Value
+	err = members(params, func(name string, v jsontext.Value) error {
+		switch name {
+		case memberRequestState:
+			state, _ = stringValue(v, "")
+		case memberInputResponses:
+			responses = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", false, fmt.Errorf("params: %w", err)
+	}
+	encoded, mine := strings.CutPrefix(state, holdStatePrefix)
+	if !mine {
+		return nil, "", false, nil
+	}
+	stash, err := base64.RawURLEncoding.DecodeString(encoded)
+	if err != nil || !jsontext.Value(stash).IsValid() || jsontext.Value(stash).Kind() != '{' {
+		return nil, "", true, fmt.Errorf("params.requestState is not a state gatehouse made")
+	}
+	err = members(stash, func(name string, v jsontext.Value) error {
+		switch {
+		case name == memberRequestState && v.Kind() == '"', name == memberInputResponses && v.Kind() == '{':
+			return nil
+		}
+		return fmt.Errorf("params.requestState is not a state gatehouse made")
+	})
+	if err != nil {
+		return nil, "", true, err
+	}
+	if responses.Kind() == '{' {
+		_ = members(responses, func(name string, v jsontext.Value) error {
+			if name == HoldInputKey && v.Kind() == '{' {
+				_ = members(v, func(name string, v jsontext.Value) error {
+					if name == "action" {
+						action, _ = stringValue(v, "")
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+	}
+	out := []byte{'{'}
+	add := func(name string, v []byte) {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out, _ = jsontext.AppendQuote(out, name)
+		out = append(out, ':')
+		out = append(out, v...)
+	}
+	_ = members(params, func(name string, v jsontext.Value) error {
+		if name != memberRequestState && name != memberInputResponses {
+			add(name, v)
+		}
+		return nil
+	})
+	_ = members(stash, func(name string, v jsontext.Value) error {
+		add(name, v)
+		return nil
+	})
+	return append(out, '}'), action, true, nil
+}
