@@ -133,14 +133,14 @@ type Session struct {
 func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Message) *pipeline.Call {
 	c := &pipeline.Call{DecisionID: newID("dec"), Received: time.Now(), Msg: msg, Upstream: sess.Upstream, Principal: sess.Principal, TenantProblem: sess.TenantProblem}
 	if mcp.MultiRoundTrip(msg.Method) {
-		retried, answer, err := g.unwrapHold(msg)
+		retried, r, err := g.unwrapHold(msg)
 		if err != nil {
 			c.Request = &mcp.Request{}
 			c.Input = baseInput(sess, msg.Method, c.Request)
 			c.Refuse("codec", policy.CodeMalformed, err.Error())
 			return c
 		}
-		c.Msg, c.HoldAnswer = retried, answer
+		c.Msg, c.HoldAnswer, c.HoldApproval = retried, r.Action, r.ApprovalID
 	}
 	req, err := mcp.Decode(c.Msg)
 	if err != nil {
@@ -234,18 +234,18 @@ func previewArgs(c *pipeline.Call) []byte {
 
 // unwrapHold returns msg as the call it retries when it is the retry of gatehouse's input_required
 // answer to a hold (mcp.UnwrapHold): gatehouse's requestState taken off, the held call's own put
-// back, and the frame read again under the limits, with the client's answer to the elicitation.
-// Any other message is returned as it is.
-func (g *Gateway) unwrapHold(msg *jsonrpc.Message) (*jsonrpc.Message, string, error) {
-	params, answer, ok, err := mcp.UnwrapHold(msg.Params)
+// back, and the frame read again under the limits, with what the retry says of the hold. Any other
+// message is returned as it is.
+func (g *Gateway) unwrapHold(msg *jsonrpc.Message) (*jsonrpc.Message, mcp.HoldRetry, error) {
+	r, ok, err := mcp.UnwrapHold(msg.Params)
 	if !ok || err != nil {
-		return msg, "", err
+		return msg, mcp.HoldRetry{}, err
 	}
-	m, err := jsonrpc.Parse(msg.WithParams(params), g.opts.Limits)
+	m, err := jsonrpc.Parse(msg.WithParams(r.Params), g.opts.Limits)
 	if err != nil {
-		return msg, "", fmt.Errorf("the call its requestState restores cannot be read: %w", err)
+		return msg, mcp.HoldRetry{}, fmt.Errorf("the call its requestState restores cannot be read: %w", err)
 	}
-	return m, answer, nil
+	return m, r, nil
 }
 
 // refusal builds the frame for a call that is not forwarded: an error, or for a hold whose client
@@ -253,7 +253,7 @@ func (g *Gateway) unwrapHold(msg *jsonrpc.Message) (*jsonrpc.Message, string, er
 func refusal(c *pipeline.Call) []byte {
 	d := &c.Decision
 	if d.Ask {
-		result, err := mcp.HoldResult(c.Msg.Params, askMessage(c))
+		result, err := mcp.HoldResult(c.Msg.Params, askMessage(c), d.ApprovalID)
 		if err == nil {
 			return jsonrpc.Result(c.Msg.ID, result)
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -58,29 +59,57 @@ func TestRelayAsksModernClientToRetryHold(t *testing.T) {
 		return h.request(id, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 900}, "_meta": elicitingMeta,
 			"requestState": requestState, "inputResponses": map[string]any{"gatehouse/approval": map[string]any{"action": action}}})
 	}
+	status := func(id string) string {
+		got, _ := store.Approval(ctx, id)
+		return got.Status
+	}
+	declined := func(id int, approvalID, how string) {
+		t.Helper()
+		r := retry(id, "decline")
+		data := errorData(t, r)
+		if data["reason"] != "approval_required" || data["approval_id"] != approvalID || !strings.Contains(data["detail"].(string), "declined") ||
+			!strings.Contains(data["detail"].(string), how) {
+			t.Errorf("a declined retry: %v", r)
+		}
+		if h.received(`"amount":900`) {
+			t.Fatal("a declined retry reached the server")
+		}
+	}
 
+	// Pending: the accepted retry is asked again, for the same approval.
 	if again, _ := askOf(t, retry(2, "accept")); again != requestState {
 		t.Errorf("asked again with another state: %q, want %q", again, requestState)
 	}
-	if all, _ := store.Approvals(ctx); len(all) != 1 {
-		t.Errorf("the retry opened another approval: %d kept", len(all))
-	}
-	if h.received(`"amount":900`) {
-		t.Fatal("the held call reached the server before any approval")
+	if all, _ := store.Approvals(ctx); len(all) != 1 || h.received(`"amount":900`) {
+		t.Fatalf("the retry opened another approval (%d kept) or reached the server", len(all))
 	}
 
-	if _, err := store.DecideApproval(ctx, a.ID, true, "alice", "fine"); err != nil {
+	// Declined while pending: the approval is withdrawn, denied with the caller as approver; the
+	// next retry gets that denial, once, and the one after it is held anew.
+	declined(3, a.ID, "withdrawn")
+	if got, _ := store.Approval(ctx, a.ID); got.Status != state.ApprovalDenied || got.Approver != "agent:a1" || !strings.Contains(got.Note, "withdrawn") {
+		t.Errorf("the approval after a decline: %+v", got)
+	}
+	if data := errorData(t, retry(4, "accept")); data["reason"] != "approval_denied" {
+		t.Errorf("the retry after a withdrawal: %v", data)
+	}
+	requestState, _ = askOf(t, retry(5, "accept"))
+	b := pendingApproval(t, store, 900)
+
+	// Declined once granted: the approval is used up, and the call still not forwarded.
+	store.DecideApproval(ctx, b.ID, true, "alice", "fine")
+	declined(6, b.ID, "used up")
+	if status(b.ID) != state.ApprovalUsed {
+		t.Errorf("a granted approval after a declined retry: %s, want used", status(b.ID))
+	}
+
+	// Accepted once granted: the server gets the held call, its own state back and gatehouse's gone.
+	requestState, _ = askOf(t, retry(7, "accept"))
+	c := pendingApproval(t, store, 900)
+	if _, err := store.DecideApproval(ctx, c.ID, true, "alice", "fine"); err != nil {
 		t.Fatal(err)
 	}
-	r := retry(3, "decline")
-	if data := errorData(t, r); data["reason"] != "approval_required" || !strings.Contains(data["detail"].(string), "declined") {
-		t.Errorf("a declined retry: %v", r)
-	}
-	if got, _ := store.Approval(ctx, a.ID); got.Status != state.ApprovalApproved || h.received(`"amount":900`) {
-		t.Fatalf("a declined retry used the approval (%s) or reached the server", got.Status)
-	}
-
-	r = retry(4, "accept")
+	r := retry(8, "accept")
 	if text := resultText(t, r); text != "refunded 900" {
 		t.Fatalf("the accepted retry once approved: %v", r)
 	}
@@ -100,10 +129,19 @@ func TestRelayAsksModernClientToRetryHold(t *testing.T) {
 		strings.Contains(forwarded, "gatehouse.hold") || strings.Contains(forwarded, "gatehouse/approval") {
 		t.Errorf("the server did not get the held call as it was: %s", forwarded)
 	}
-	if got, _ := store.Approval(ctx, a.ID); got.Status != state.ApprovalUsed {
-		t.Errorf("the approval after the retry went through: %s", got.Status)
+	if status(c.ID) != state.ApprovalUsed {
+		t.Errorf("the approval after the retry went through: %s", status(c.ID))
 	}
 
+	// A declined retry whose state names the approval of another call withdraws nothing.
+	askOf(t, h.request(9, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 905}, "_meta": elicitingMeta}))
+	d := pendingApproval(t, store, 905)
+	forged := "gatehouse.hold.v1." + base64.RawURLEncoding.EncodeToString([]byte(`{"approval":"`+d.ID+`"}`))
+	r = h.request(20, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 906}, "_meta": elicitingMeta,
+		"requestState": forged, "inputResponses": map[string]any{"gatehouse/approval": map[string]any{"action": "decline"}}})
+	if data := errorData(t, r); data["reason"] != "approval_required" || data["approval_id"] != nil || status(d.ID) != state.ApprovalPending {
+		t.Errorf("a decline naming another call's approval: %v; that approval is %s", r, status(d.ID))
+	}
 	// A client that does not declare elicitation, and a legacy request, get the error.
 	plain := map[string]any{"name": "refund", "arguments": map[string]any{"amount": 901},
 		"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}
@@ -120,7 +158,7 @@ func TestRelayAsksModernClientToRetryHold(t *testing.T) {
 	}
 
 	// A state of gatehouse's that does not decode is refused, and nothing is forwarded.
-	for id, bad := range []string{"gatehouse.hold.v1.!!!", "gatehouse.hold.v1.e30", "gatehouse.hold.v1.eyJhIjoxfQ", "gatehouse.hold.v1.eyJyZXF1ZXN0U3RhdGUiOjF9"} {
+	for id, bad := range []string{"gatehouse.hold.v1.!!!", "gatehouse.hold.v1.e30", "gatehouse.hold.v1.eyJhIjoxfQ", "gatehouse.hold.v1.eyJhcHByb3ZhbCI6MX0"} {
 		r := h.request(10+id, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 904}, "_meta": elicitingMeta, "requestState": bad})
 		if id == 1 {
 			// "{}": a state with nothing to restore is gatehouse's, and the call is held.

@@ -18,8 +18,10 @@ import (
 // requestState and inputResponses the held call had (a server's earlier round of its own), which
 // UnwrapHold puts back, so the retry is the held call again and matches its approval's digest.
 //
-// The state is not integrity-protected, because it grants nothing: the approval is found by the
-// digest of the call as restored, so a forged state is only another call, decided afresh.
+// The state is not integrity-protected, because it grants nothing: the approval that lets a call
+// through is found by the digest of the call as restored, so a forged state is only another call,
+// decided afresh; and the approval the state names is withdrawn on a decline only when it is bound
+// to that call and its caller.
 
 const (
 	// MetaClientCapabilities is the _meta key of a 2026-07-28 request's client capabilities.
@@ -28,7 +30,8 @@ const (
 	// and so the client's answer to it in the retry's inputResponses.
 	HoldInputKey = "gatehouse/approval"
 	// holdStatePrefix begins the requestState of gatehouse's input_required answers; the rest is
-	// the base64url (unpadded) JSON object of the held call's own requestState and inputResponses.
+	// the base64url (unpadded) JSON object of the held call's own requestState and inputResponses
+	// and its approval's id.
 	holdStatePrefix = "gatehouse.hold.v1."
 )
 
@@ -36,6 +39,8 @@ const (
 const (
 	memberRequestState   = "requestState"
 	memberInputResponses = "inputResponses"
+	// stashApproval is the member of gatehouse's state that names the held call's approval.
+	stashApproval = "approval"
 )
 
 // MultiRoundTrip reports whether a request with method may be answered input_required: only
@@ -70,21 +75,25 @@ func formElicitation(caps jsontext.Value) bool {
 	return form || !url
 }
 
-// HoldResult is the input_required result that answers a held call whose params are params: one
-// form elicitation, with message and an empty schema (the human is only asked whether to retry),
-// and a requestState that carries the requestState and inputResponses the params hold.
-func HoldResult(params []byte, message string) ([]byte, error) {
+// HoldResult is the input_required result that answers a held call whose params are params, for
+// its approval approvalID: one form elicitation, with message and an empty schema (the human is
+// only asked whether to retry), and a requestState that carries the requestState and
+// inputResponses the params hold, whatever their JSON, and the approval's id.
+func HoldResult(params []byte, message, approvalID string) ([]byte, error) {
 	stash := []byte{'{'}
+	add := func(name string, v []byte) {
+		if len(stash) > 1 {
+			stash = append(stash, ',')
+		}
+		stash = append(stash, '"')
+		stash = append(stash, name...)
+		stash = append(stash, `":`...)
+		stash = append(stash, v...)
+	}
 	if len(params) > 0 && params[0] == '{' {
 		err := members(params, func(name string, v jsontext.Value) error {
 			if name == memberRequestState || name == memberInputResponses {
-				if len(stash) > 1 {
-					stash = append(stash, ',')
-				}
-				stash = append(stash, '"')
-				stash = append(stash, name...)
-				stash = append(stash, `":`...)
-				stash = append(stash, v...)
+				add(name, v)
 			}
 			return nil
 		})
@@ -92,6 +101,8 @@ func HoldResult(params []byte, message string) ([]byte, error) {
 			return nil, fmt.Errorf("params: %w", err)
 		}
 	}
+	id, _ := json.Marshal(approvalID)
+	add(stashApproval, id)
 	stash = append(stash, '}')
 	type form struct {
 		Mode            string         `json:"mode"`
@@ -122,15 +133,29 @@ func HoldResult(params []byte, message string) ([]byte, error) {
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
+// HoldRetry is what a retry of a call that HoldResult answered says to gatehouse.
+type HoldRetry struct {
+	// Params are the params as the held call had them: gatehouse's requestState and the client's
+	// inputResponses replaced by the requestState and inputResponses the state carries.
+	Params []byte
+	// Action is the client's answer to gatehouse's elicitation: "accept", "decline", "cancel", or
+	// "" when it gave none.
+	Action string
+	// ApprovalID is the approval the state names. Like all of the state it is what the client
+	// says: it must be checked against the call before it is acted on.
+	ApprovalID string
+}
+
+// errNotMine refuses a requestState that begins with gatehouse's prefix but is not one HoldResult
+// made.
+var errNotMine = fmt.Errorf("params.requestState is not a state gatehouse made")
+
 // UnwrapHold reads a retry of a call that HoldResult answered: params whose requestState is
-// gatehouse's. It returns the params as the held call had them — gatehouse's requestState and the
-// client's inputResponses replaced by the requestState and inputResponses the state carries — and
-// the action of the client's answer to gatehouse's elicitation ("accept", "decline", "cancel", or
-// "" when it gave none). ok is false when the params carry no state of gatehouse's; err says why a
-// state of gatehouse's cannot be read. params must have passed jsonrpc.Parse.
-func UnwrapHold(params []byte) (restored []byte, action string, ok bool, err error) {
+// gatehouse's. ok is false when the params carry no state of gatehouse's; err says why a state of
+// gatehouse's cannot be read. params must have passed jsonrpc.Parse.
+func UnwrapHold(params []byte) (r HoldRetry, ok bool, err error) {
 	if len(params) == 0 || params[0] != '{' || !bytes.Contains(params, []byte(holdStatePrefix)) {
-		return nil, "", false, nil
+		return HoldRetry{}, false, nil
 	}
 	var state string
 	var responses jsontext.Value
@@ -144,32 +169,37 @@ func UnwrapHold(params []byte) (restored []byte, action string, ok bool, err err
 		return nil
 	})
 	if err != nil {
-		return nil, "", false, fmt.Errorf("params: %w", err)
+		return HoldRetry{}, false, fmt.Errorf("params: %w", err)
 	}
 	encoded, mine := strings.CutPrefix(state, holdStatePrefix)
 	if !mine {
-		return nil, "", false, nil
+		return HoldRetry{}, false, nil
 	}
 	stash, err := base64.RawURLEncoding.DecodeString(encoded)
 	if err != nil || !jsontext.Value(stash).IsValid() || jsontext.Value(stash).Kind() != '{' {
-		return nil, "", true, fmt.Errorf("params.requestState is not a state gatehouse made")
+		return HoldRetry{}, true, errNotMine
 	}
+	// The held call's own requestState and inputResponses are put back whatever their JSON: the
+	// restored frame is parsed again and decided afresh, and its digest must be the held call's.
 	err = members(stash, func(name string, v jsontext.Value) error {
 		switch {
-		case name == memberRequestState && v.Kind() == '"', name == memberInputResponses && v.Kind() == '{':
-			return nil
+		case name == memberRequestState || name == memberInputResponses:
+		case name == stashApproval && v.Kind() == '"':
+			r.ApprovalID, _ = stringValue(v, "")
+		default:
+			return errNotMine
 		}
-		return fmt.Errorf("params.requestState is not a state gatehouse made")
+		return nil
 	})
 	if err != nil {
-		return nil, "", true, err
+		return HoldRetry{}, true, err
 	}
 	if responses.Kind() == '{' {
 		_ = members(responses, func(name string, v jsontext.Value) error {
 			if name == HoldInputKey && v.Kind() == '{' {
 				_ = members(v, func(name string, v jsontext.Value) error {
 					if name == "action" {
-						action, _ = stringValue(v, "")
+						r.Action, _ = stringValue(v, "")
 					}
 					return nil
 				})
@@ -193,8 +223,11 @@ func UnwrapHold(params []byte) (restored []byte, action string, ok bool, err err
 		return nil
 	})
 	_ = members(stash, func(name string, v jsontext.Value) error {
-		add(name, v)
+		if name != stashApproval {
+			add(name, v)
+		}
 		return nil
 	})
-	return append(out, '}'), action, true, nil
+	r.Params = append(out, '}')
+	return r, true, nil
 }

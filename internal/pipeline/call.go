@@ -69,8 +69,9 @@ type Call struct {
 	Wait func(ctx context.Context, progress func(message string)) error
 	// HoldAnswer is the client's answer to the elicitation of gatehouse's input_required answer to
 	// this call, when the call is the retry that answer asked for: "accept", "decline", "cancel", or
-	// "" (none given). Empty for any other call.
-	HoldAnswer string
+	// "" (none given); HoldApproval is the approval that answer named, as the client echoed it
+	// (unverified). Both empty for any other call.
+	HoldAnswer, HoldApproval string
 	// Threats is what the threat scanner found in the call's messages, both phases together, for
 	// the audit record.
 	Threats ThreatSummary

@@ -29,7 +29,8 @@ import (
 // the admin API and accepts; the SDK retries. The server's own round goes through gatehouse both
 // ways: its requestState and the client's answer come back, are held as a call of their own, and
 // reach the server unchanged once that is approved too, so the tool completes. A human who declines
-// gatehouse's elicitation gets approval_required, and nothing is forwarded.
+// gatehouse's elicitation gets approval_required, nothing is forwarded, and the approval is
+// withdrawn.
 func TestServeAsksHeldClientToRetry(t *testing.T) {
 	dir := t.TempDir()
 	upstream, gw, admin := freeAddr(t), freeAddr(t), freeAddr(t)
@@ -131,10 +132,15 @@ upstreams:
 		t.Errorf("the declined call: %v", err)
 	}
 	mu.Lock()
-	if len(asked) != 1 {
-		t.Errorf("gatehouse asked %d times before the decline, want 1", len(asked))
+	if len(asked) != 1 || approvalID.FindStringSubmatch(asked[0]) == nil {
+		t.Fatalf("gatehouse asked %q before the decline, want once", asked)
 	}
+	withdrawn := approvalID.FindStringSubmatch(asked[0])[1]
 	mu.Unlock()
+	if st, body := adminAs(t, admin, adminToken, "GET", "/admin/v1/approvals/"+withdrawn, ""); st != 200 ||
+		!strings.Contains(body, `"status":"denied"`) || !strings.Contains(body, "withdrawn") {
+		t.Errorf("the declined call's approval: %d %s, want it withdrawn (denied)", st, body)
+	}
 
 	stop()
 	if out, err := exec.Command(gatehouseBin, "verify", "--audit", auditPath).CombinedOutput(); err != nil {

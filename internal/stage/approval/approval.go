@@ -112,11 +112,18 @@ func (*Stage) Name() string { return "approval" }
 func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Handler) error {
 	if (c.HoldAnswer == "decline" || c.HoldAnswer == "cancel") && (c.Decision.Forwards() || c.Decision.Effect == policy.EffectRequireApproval) {
 		// The retry that an input_required answer asked for, sent although its human declined:
-		// refused without consulting the approvals, so that it neither opens one nor uses one
-		// already approved, and not forwarded even if the policies would now let it through.
+		// not forwarded even if the policies would now let it through, and it uses no approval.
+		// The approval it was held for is withdrawn, so that nobody approves a call its user gave
+		// up, and no later identical call goes through on it.
 		ruleID := c.Decision.RuleID
-		c.Refuse(s.Name(), policy.CodeApprovalRequired, "the client's user declined to retry this held call, so it is not forwarded")
-		c.Decision.RuleID = ruleID
+		reason := "the client's user declined to retry this held call, so it is not forwarded"
+		id := ""
+		if how := s.withdraw(ctx, c); how != "" {
+			reason += "; " + how
+			id = c.HoldApproval
+		}
+		c.Refuse(s.Name(), policy.CodeApprovalRequired, reason)
+		c.Decision.RuleID, c.Decision.ApprovalID = ruleID, id
 		return nil
 	}
 	if c.Decision.Effect != policy.EffectRequireApproval {
@@ -163,6 +170,49 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 		c.Wait = func(ctx context.Context, progress func(string)) error { return s.await(ctx, c, got, next, progress) }
 	}
 	return nil
+}
+
+// Withdrawn is the note of an approval its caller withdrew: its user declined to retry the call.
+const Withdrawn = "withdrawn: the caller's user declined to retry the held call"
+
+// withdraw withdraws the approval that a declined retry names, if it is bound to this very call
+// (the retry's state is the client's word), and says how: a pending one is denied, its caller the
+// approver of record; one already granted is used up, unforwarded. "" when there is none to
+// withdraw.
+func (s *Stage) withdraw(ctx context.Context, c *pipeline.Call) string {
+	if c.HoldApproval == "" {
+		return ""
+	}
+	want, err := s.approvalFor(c)
+	if err != nil {
+		return ""
+	}
+	a, err := s.o.Store.Approval(ctx, c.HoldApproval)
+	if err != nil || a.Binding() != want.Binding() {
+		return ""
+	}
+	switch a.Status {
+	case state.ApprovalPending:
+		approver := want.Caller
+		if approver == "" {
+			approver = "anonymous caller"
+		}
+		_, err = s.o.Store.DecideApproval(ctx, a.ID, false, approver, Withdrawn)
+	case state.ApprovalApproved:
+		_, _, err = s.o.Store.ConsumeApproval(ctx, a.ID)
+	default:
+		return ""
+	}
+	if err != nil {
+		// Decided meanwhile, or the state is unavailable: the retry is refused all the same.
+		s.o.Logger.Warn("a declined retry's approval could not be withdrawn", "approval_id", a.ID, "decision_id", c.DecisionID, "error", err)
+		return ""
+	}
+	s.o.Logger.Info("approval withdrawn by its caller", "approval_id", a.ID, "was", a.Status, "caller", want.Caller, "decision_id", c.DecisionID)
+	if a.Status == state.ApprovalApproved {
+		return fmt.Sprintf("approval %s, granted by %s, is used up without the call being forwarded", a.ID, a.Approver)
+	}
+	return fmt.Sprintf("approval %s is withdrawn (denied)", a.ID)
 }
 
 // Bounds of what an approval keeps of a call: its parameters are shown whole to the human deciding,

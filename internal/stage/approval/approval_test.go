@@ -462,6 +462,13 @@ func TestAsk(t *testing.T) {
 	if !c.Decision.Ask || c.Decision.Code != policy.CodeApprovalTimeout {
 		t.Errorf("nobody decided within the wait: %+v", c.Decision)
 	}
+	expiring := New(Options{Store: state.NewMemory(nil), Wait: 10 * time.Second, TTL: 30 * time.Millisecond, Poll: 5 * time.Millisecond, Logger: quiet})
+	c = heldEliciting(t, `{"amount":900}`)
+	expiring.Handle(ctx, c, rec.next)
+	waitFor(t, ctx, c)
+	if c.Decision.Ask || c.Decision.Code != policy.CodeApprovalTimeout {
+		t.Errorf("the approval expired while the call waited: %+v", c.Decision)
+	}
 	c = heldEliciting(t, `{"amount":901}`)
 	waiting.Handle(ctx, c, rec.next)
 	gone, cancel := context.WithCancel(ctx)
