@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -48,33 +47,15 @@ func (b *bodyLog) with(s string) []string {
 	return out
 }
 
-// postModern posts one 2026-07-28 request, with its headers, and returns the status and the answer.
-func postModern(t *testing.T, url, method, name string, params map[string]any) (int, map[string]any) {
+// postModern is modernPost (its _meta that of a client that can be asked) for the test's goroutine.
+func postModern(t *testing.T, url, method string, params map[string]any) (int, map[string]any) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
-	req.Header.Set("Mcp-Method", method)
-	if name != "" {
-		req.Header.Set("Mcp-Name", name)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	params["_meta"] = elicitingMeta
+	status, body, err := modernPost(url, method, params)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", method, err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-		raw = []byte(strings.TrimPrefix(lines[len(lines)-1], "data: "))
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("body %q: %v", raw, err)
-	}
-	return resp.StatusCode, out
+	return status, body
 }
 
 // TestServeAsksAndForwardsTheHeldCall (SPEC §10.2, §2.5): through serve, with two prefixed
@@ -119,7 +100,7 @@ rules:
 			}
 			o.Engines = []*engine.Stage{enforcingRules(p, o.Logger)}
 		})
-	postModern(t, url, "resources/list", "", map[string]any{"_meta": elicitingMeta}) // so that the resource is routed
+	postModern(t, url, "resources/list", map[string]any{}) // so that the resource is routed
 	approvePending := func() {
 		t.Helper()
 		all, _ := store.Approvals(context.Background())
@@ -135,16 +116,15 @@ rules:
 		}
 	}
 	for _, tc := range []struct {
-		method, name string
-		params       map[string]any
-		mark         string
+		method string
+		params map[string]any
+		mark   string
 	}{
-		{"tools/call", "files.echo", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "hi"},
+		{"tools/call", map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "hi"},
 			"requestState": "server-S1", "inputResponses": map[string]any{"k": map[string]any{"action": "accept"}}}, "server-S1"},
-		{"resources/read", "file:///notes.txt", map[string]any{"uri": "file:///notes.txt", "requestState": "server-R1"}, "server-R1"},
+		{"resources/read", map[string]any{"uri": "file:///notes.txt", "requestState": "server-R1"}, "server-R1"},
 	} {
-		tc.params["_meta"] = elicitingMeta
-		status, body := postModern(t, url, tc.method, tc.name, tc.params)
+		status, body := postModern(t, url, tc.method, tc.params)
 		if status != http.StatusOK {
 			t.Fatalf("held %s: %d %v", tc.method, status, body)
 		}
@@ -152,7 +132,7 @@ rules:
 		approvePending()
 		tc.params["requestState"] = requestState
 		tc.params["inputResponses"] = map[string]any{"gatehouse/approval": map[string]any{"action": "accept"}}
-		if status, body = postModern(t, url, tc.method, tc.name, tc.params); status != http.StatusOK || body["result"] == nil {
+		if status, body = postModern(t, url, tc.method, tc.params); status != http.StatusOK || body["result"] == nil {
 			t.Fatalf("the accepted retry of %s: %d %v", tc.method, status, body)
 		}
 		got := files.with(tc.mark)
