@@ -8,8 +8,9 @@
 // the same call once a human has approved it. A 2026-07-28 client that declares form elicitation is
 // answered, instead of approval_required (or approval_timeout after a wait), with an input_required
 // result that asks its human to retry (Decision.Ask); its retry comes back with gatehouse's
-// requestState, which the gateway takes off before the call is decided again. An approval lets exactly one identical call through,
-// once, before it expires; a denied or expired one is answered approval_denied or approval_timeout.
+// requestState, which the gateway takes off before the call is decided again, and a retry its
+// human declined withdraws the approval. An approval lets exactly one identical call through, once,
+// before it expires; a denied or expired one is answered approval_denied or approval_timeout.
 //
 // The stage sits after the decision and before budgets, so an approved call is counted against its
 // budgets like any forwarded call, and a kill made while a call waited still stops it.
@@ -199,7 +200,10 @@ func (s *Stage) withdraw(ctx context.Context, c *pipeline.Call) string {
 		}
 		_, err = s.o.Store.DecideApproval(ctx, a.ID, false, approver, Withdrawn)
 	case state.ApprovalApproved:
-		_, _, err = s.o.Store.ConsumeApproval(ctx, a.ID)
+		var used bool
+		if _, used, err = s.o.Store.ConsumeApproval(ctx, a.ID); err == nil && !used {
+			return "" // an identical call used it meanwhile, or it expired
+		}
 	default:
 		return ""
 	}
