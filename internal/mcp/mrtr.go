@@ -80,6 +80,7 @@ func formElicitation(caps jsontext.Value) bool {
 // only asked whether to retry), and a requestState that carries the requestState and
 // inputResponses the params hold, whatever their JSON, and the approval's id.
 func HoldResult(params []byte, message, approvalID string) ([]byte, error) {
+	params = bytes.TrimLeft(params, " \t\r\n")
 	stash := []byte{'{'}
 	add := func(name string, v []byte) {
 		if len(stash) > 1 {
@@ -154,6 +155,7 @@ var errNotMine = fmt.Errorf("params.requestState is not a state gatehouse made")
 // gatehouse's. ok is false when the params carry no state of gatehouse's; err says why a state of
 // gatehouse's cannot be read. params must have passed jsonrpc.Parse.
 func UnwrapHold(params []byte) (r HoldRetry, ok bool, err error) {
+	params = bytes.TrimLeft(params, " \t\r\n")
 	if len(params) == 0 || params[0] != '{' || !bytes.Contains(params, []byte(holdStatePrefix)) {
 		return HoldRetry{}, false, nil
 	}
