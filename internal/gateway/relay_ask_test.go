@@ -157,18 +157,15 @@ func TestRelayAsksModernClientToRetryHold(t *testing.T) {
 		t.Errorf("a legacy request: %v", data)
 	}
 
-	// A state of gatehouse's that does not decode is refused, and nothing is forwarded.
-	for id, bad := range []string{"gatehouse.hold.v1.!!!", "gatehouse.hold.v1.e30", "gatehouse.hold.v1.eyJhIjoxfQ", "gatehouse.hold.v1.eyJhcHByb3ZhbCI6MX0"} {
+	// A state of gatehouse's that does not decode is refused; one with nothing to restore ("{}") is
+	// read, and the call held. Nothing is forwarded.
+	for id, bad := range []string{"gatehouse.hold.v1.!!!", "gatehouse.hold.v1.eyJhIjoxfQ", "gatehouse.hold.v1.eyJhcHByb3ZhbCI6MX0"} {
 		r := h.request(10+id, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 904}, "_meta": elicitingMeta, "requestState": bad})
-		if id == 1 {
-			// "{}": a state with nothing to restore is gatehouse's, and the call is held.
-			askOf(t, r)
-			continue
-		}
 		if data := errorData(t, r); data["reason"] != "malformed_message" {
 			t.Errorf("requestState %q: %v", bad, r)
 		}
 	}
+	askOf(t, h.request(13, "tools/call", map[string]any{"name": "refund", "arguments": map[string]any{"amount": 904}, "_meta": elicitingMeta, "requestState": "gatehouse.hold.v1.e30"}))
 	if h.received(`"amount":904`) {
 		t.Error("a call with a bad state reached the server")
 	}
