@@ -104,6 +104,8 @@ var allowedImports = map[string][]string{
 	"internal/canonjson":           {},
 	"internal/auth":                {"internal/jsonrpc", "internal/policy"},
 	"internal/lineloop":            {"internal/jsonrpc"},
+	"internal/webhook":             {},
+	"internal/auditsink":           {"internal/webhook"},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -45,6 +45,12 @@ type Options struct {
 	// each (an fsync costs tens of microseconds of CPU). 0 is DefaultSyncDelay; negative fsyncs as
 	// soon as anything is written.
 	SyncDelay time.Duration
+	// Export, when set, is given every line written to the file, in the file's order (records,
+	// checkpoints and recovery records alike), once the write has succeeded: what a SIEM sink
+	// forwards (SPEC §12.5). It is called with the writer's commit lock held, on the path of the
+	// answers waiting for those records, so it must copy what it keeps and return at once. The slice
+	// is the writer's and is reused.
+	Export func(lines []byte)
 
 	// syncFile replaces (*os.File).Sync, so tests can count and block fsyncs.
 	syncFile func(*os.File) error
@@ -586,6 +592,9 @@ func (w *Writer) write(buf []byte) error {
 	w.size += int64(n)
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	if w.opts.Export != nil {
+		w.opts.Export(buf)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
-	"github.com/gatehouse-mcp/gatehouse/internal/secretfile"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/approval"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
@@ -23,20 +21,9 @@ func approvalOptions(ctx context.Context, c config.ApprovalsConfig, getenv func(
 	if w.URL == "" {
 		return o, nil
 	}
-	var secret []byte
-	switch {
-	case w.SecretEnv != "":
-		if secret = []byte(getenv(w.SecretEnv)); len(secret) == 0 {
-			return o, fmt.Errorf("approvals.webhook.secret_env: $%s is not set", w.SecretEnv)
-		}
-	case w.SecretFile != "":
-		data, err := secretfile.Read(w.SecretFile, "webhook secret")
-		if err != nil {
-			return o, fmt.Errorf("approvals.webhook.secret_file: %w", err)
-		}
-		if secret = bytes.TrimRight(data, " \t\r\n"); len(secret) == 0 {
-			return o, fmt.Errorf("approvals.webhook.secret_file %s is empty", w.SecretFile)
-		}
+	secret, err := readSecret("approvals.webhook.secret", w.SecretEnv, w.SecretFile, "webhook secret", getenv)
+	if err != nil {
+		return o, err
 	}
 	hook := approval.NewWebhook(w.URL, secret, w.Timeout.D(), logger)
 	go hook.Run(ctx)

@@ -206,7 +206,12 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	if err != nil {
 		return err
 	}
-	w, err := openAudit(cfg, logger)
+	sinks, err := newAuditSinks(cfg.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer sinks.Close() // after the audit log's close, so its last lines go out too
+	w, err := openAudit(cfg, logger, sinks)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
@@ -250,7 +255,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Command:    p.command,
 		MaxFrame:   limits.MaxBytes,
 		BackoffMax: cfg.Upstream.RestartBackoffMax.D(),
-		Withhold:   []string{cfg.State.Redis.PasswordEnv, cfg.Approvals.Webhook.SecretEnv},
+		Withhold:   append([]string{cfg.State.Redis.PasswordEnv, cfg.Approvals.Webhook.SecretEnv}, cfg.Audit.SecretEnv()...),
 		Logger:     logger,
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}
@@ -301,10 +306,13 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	return nil
 }
 
-// openAudit opens the audit log the configuration names.
-func openAudit(cfg *config.Config, logger *slog.Logger) (*auditlog.Writer, error) {
+// openAudit opens the audit log the configuration names, exporting its lines to sinks.
+func openAudit(cfg *config.Config, logger *slog.Logger, sinks auditSinks) (*auditlog.Writer, error) {
 	opts := auditlog.Options{Path: cfg.Audit.Path, MaxBytes: int64(cfg.Audit.MaxSizeMB) << 20, Logger: logger,
 		Durability: auditlog.Durability(cfg.Audit.Durability), SyncDelay: cfg.Audit.SyncDelay.D()}
+	if len(sinks) > 0 {
+		opts.Export = sinks.Export
+	}
 	if cfg.Audit.CheckpointEvery != nil {
 		opts.CheckpointEvery = *cfg.Audit.CheckpointEvery
 	}

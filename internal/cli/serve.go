@@ -130,7 +130,12 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	w, err := openAudit(shared, logger)
+	sinks, err := newAuditSinks(shared.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer sinks.Close() // after the audit log's close, so its last lines go out too
+	w, err := openAudit(shared, logger, sinks)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
@@ -283,7 +288,11 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		"threat", cfg.Threat.String(), "pins", pins != nil, "tenancy", cfg.Tenancy.Enabled, "mcp_enabled", cfg.MCPEnabled(),
 		"audit", cfg.Audit.Path, "audit_durability", cfg.Audit.Durability,
 		"upstreams", names, "request_path", gw.RequestPath(), "auth_anonymous", authn.Anonymous())
-	printBanner(s.out, p.configFile, cfg, endpoint, eng)
+	banner := s.out
+	if slices.ContainsFunc(cfg.Audit.Sinks, func(c config.SinkConfig) bool { return c.Type == "stdout" }) {
+		banner = s.err // standard output carries the audit log's lines, one JSON record each
+	}
+	printBanner(banner, p.configFile, cfg, endpoint, eng)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -477,9 +486,5 @@ func pageOrigin(r *http.Request, loopback bool, allowed []string) bool {
 
 func isLoopbackAddr(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
+	return err == nil && loopbackHost(host)
 }

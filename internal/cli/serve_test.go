@@ -47,6 +47,8 @@ type served struct {
 	mcp, admin string // host:port
 	dir        string // the configuration's directory
 	logs       *lockedBuffer
+	// stop shuts serve down and waits for it (at most 20 s); the test's cleanup calls it too.
+	stop func()
 }
 
 func freeAddr(t *testing.T) string {
@@ -63,6 +65,12 @@ func freeAddr(t *testing.T) string {
 // the configuration's directory) until the test ends.
 func startServe(t *testing.T, body string, env ...string) *served {
 	t.Helper()
+	return startServeTo(t, io.Discard, body, env...)
+}
+
+// startServeTo is startServe with serve's standard output written to out.
+func startServeTo(t *testing.T, out io.Writer, body string, env ...string) *served {
+	t.Helper()
 	s := &served{mcp: freeAddr(t), admin: freeAddr(t), dir: t.TempDir(), logs: &lockedBuffer{}}
 	path := filepath.Join(s.dir, "gatehouse.yaml")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(body, s.mcp, s.admin, s.dir)), 0o600); err != nil {
@@ -71,16 +79,20 @@ func startServe(t *testing.T, body string, env ...string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, &serveParams{configFile: path}, streams{out: io.Discard, err: s.logs, env: env})
+		done <- runServe(ctx, &serveParams{configFile: path}, streams{out: out, err: s.logs, env: env})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not stop:\n%s", s.logs)
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Errorf("serve did not stop:\n%s", s.logs)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
 	for i := 0; i < 200; i++ {
 		select {
 		case err := <-done:

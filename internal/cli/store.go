@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
-	"github.com/gatehouse-mcp/gatehouse/internal/secretfile"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
 
@@ -64,23 +61,6 @@ func openStore(ctx context.Context, c config.StateConfig, getenv func(string) st
 // redisPassword reads state.redis.password_env or password_file (no trailing white space). The file
 // must not be readable by group or others.
 func redisPassword(c config.RedisConfig, getenv func(string) string) (string, error) {
-	switch {
-	case c.PasswordEnv != "":
-		p := getenv(c.PasswordEnv)
-		if p == "" {
-			return "", fmt.Errorf("state.redis.password_env: $%s is not set", c.PasswordEnv)
-		}
-		return p, nil
-	case c.PasswordFile != "":
-		data, err := secretfile.Read(c.PasswordFile, "password file")
-		if err != nil {
-			return "", fmt.Errorf("state.redis.password_file: %w", err)
-		}
-		p := bytes.TrimRight(data, " \t\r\n")
-		if len(p) == 0 {
-			return "", fmt.Errorf("state.redis.password_file %s is empty", c.PasswordFile)
-		}
-		return string(p), nil
-	}
-	return "", nil
+	p, err := readSecret("state.redis.password", c.PasswordEnv, c.PasswordFile, "password file", getenv)
+	return string(p), err
 }

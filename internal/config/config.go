@@ -215,6 +215,59 @@ type AuditConfig struct {
 	// one fsync covers everything written in that time. What a kernel crash or power loss can take.
 	// Default 10ms; between 1ms and 1s.
 	SyncDelay Duration `yaml:"sync_delay"`
+	// Sinks export every line of the log, as it is written, to a SIEM (SPEC §12.5). They never
+	// replace the local file, and never delay it.
+	Sinks []SinkConfig `yaml:"sinks"`
+}
+
+// SinkConfig is one destination of the audit log's lines.
+type SinkConfig struct {
+	// Type is stdout or stderr (JSON Lines, for a log collector) or webhook (batches POSTed as
+	// application/x-ndjson).
+	Type string `yaml:"type"`
+	// Name identifies the sink in logs and metrics. Default: its type. Names are unique.
+	Name string `yaml:"name"`
+	// URL is where a webhook posts: http:// or https://, no credentials in it.
+	URL string `yaml:"url"`
+	// SecretEnv and SecretFile give the HMAC-SHA256 key a webhook's deliveries are signed with: the
+	// name of an environment variable, or a file (relative to the configuration file). At most one.
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
+	// AuthHeader names a header the receiver authenticates with (e.g. Authorization), whose value
+	// comes from AuthEnv or AuthFile, exactly one.
+	AuthHeader string `yaml:"auth_header"`
+	AuthEnv    string `yaml:"auth_env"`
+	AuthFile   string `yaml:"auth_file"`
+	// Timeout bounds one delivery attempt of a webhook. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// BatchRecords is the most lines in one delivery. Default 500.
+	BatchRecords int `yaml:"batch_records"`
+	// FlushInterval is the longest a line waits before a delivery. Default 1s.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// QueueMB bounds the lines waiting for delivery; past it new lines are dropped (and counted).
+	// Default 16.
+	QueueMB int `yaml:"queue_mb"`
+}
+
+// SinkName is the sink's name: Name, or its type.
+func (s *SinkConfig) SinkName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Type
+}
+
+// SecretEnv returns the environment variables the sinks read secrets from.
+func (a *AuditConfig) SecretEnv() []string {
+	var names []string
+	for _, s := range a.Sinks {
+		for _, n := range []string{s.SecretEnv, s.AuthEnv} {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // IdentityConfig is the trusted local identity of `gatehouse run`.

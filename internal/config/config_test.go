@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,82 @@ func TestRedisSettingsValidated(t *testing.T) {
 	cfg, src, _ = Load(p, nil)
 	if got := strings.Join(problems(t, cfg.Validate(src)), "\n"); !strings.Contains(got, "state.redis.username: is set but state.redis.url is not") {
 		t.Errorf("a username without a URL: %s", got)
+	}
+}
+
+// Every mistake in audit.sinks is reported at its line, together; stdout is refused to
+// gatehouse run, whose standard output is the client's.
+func TestAuditSinksValidated(t *testing.T) {
+	p := write(t, `policy:
+  rules: a.yaml
+audit:
+  sinks:
+    - type: stdout
+    - type: splunk
+    - type: webhook
+      url: https://user:pw@siem.example/in
+      secret_env: S
+      secret_file: s.txt
+      auth_env: TOKEN
+    - type: webhook
+      name: siem
+      url: ftp://siem.example/
+      auth_header: "Bad Header"
+      auth_file: tok.txt
+      timeout: 5m
+      batch_records: -1
+      flush_interval: 1ms
+      queue_mb: 2048
+    - type: stderr
+      name: siem
+      url: https://x.example/
+      timeout: 1s
+    - type: webhook
+      name: ok
+      url: https://siem.example/in
+      auth_header: Content-Type
+      auth_env: TOKEN
+    - type: webhook
+      name: both
+      url: https://siem.example/in
+      auth_header: Authorization
+      auth_env: TOKEN
+      auth_file: tok.txt
+`)
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
+	for _, want := range []string{
+		p + ":5: audit.sinks[0].type: gatehouse run's standard output is the MCP client's channel: use stderr",
+		p + ":6: audit.sinks[1].type: must be one of stdout, stderr, webhook",
+		p + ":8: audit.sinks[2].url: must be an http:// or https:// URL with a host and no credentials in it",
+		p + ":9: audit.sinks[2].secret_env: give the secret one way",
+		p + ":11: audit.sinks[2].auth_env: needs auth_header, the header it fills",
+		p + ":14: audit.sinks[3].url: must be an http:// or https:// URL",
+		p + `:15: audit.sinks[3].auth_header: "Bad Header" is not a header name`,
+		p + ":17: audit.sinks[3].timeout: must be between 100ms and 1m",
+		p + ":18: audit.sinks[3].batch_records: must be between 1 and 100000",
+		p + ":19: audit.sinks[3].flush_interval: must be between 10ms and 1m",
+		p + ":20: audit.sinks[3].queue_mb: must be between 1 and 1024",
+		p + `:22: audit.sinks[4].name: "siem" is also the name of audit.sinks[3]`,
+		p + ":23: audit.sinks[4].url: is a setting of a webhook sink, not of stderr",
+		p + ":24: audit.sinks[4].timeout: is a setting of a webhook sink, not of stderr",
+		p + ":28: audit.sinks[5].auth_header: Content-Type is set by gatehouse itself",
+		p + ":33: audit.sinks[6].auth_header: needs its value from exactly one of auth_env and auth_file",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pw@") {
+		t.Errorf("a problem repeats the URL's password:\n%s", got)
+	}
+	if s := cfg.Audit.Sinks[3]; s.AuthFile != filepath.Join(filepath.Dir(p), "tok.txt") {
+		t.Errorf("auth_file %q is not relative to the configuration file", s.AuthFile)
+	}
+	if got, want := cfg.Audit.SecretEnv(), []string{"S", "TOKEN", "TOKEN", "TOKEN"}; !slices.Equal(got, want) {
+		t.Errorf("SecretEnv %q, want %q", got, want)
 	}
 }

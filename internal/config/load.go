@@ -204,6 +204,9 @@ func (c *Config) resolvePaths(dir string) {
 	if c.Pins.File != MemoryPins {
 		paths = append(paths, &c.Pins.File)
 	}
+	for i := range c.Audit.Sinks {
+		paths = append(paths, &c.Audit.Sinks[i].SecretFile, &c.Audit.Sinks[i].AuthFile)
+	}
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)

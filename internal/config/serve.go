@@ -813,6 +813,9 @@ func (c *ServeConfig) SecretEnv() []string {
 	}
 	add(c.State.Redis.PasswordEnv)
 	add(c.Approvals.Webhook.SecretEnv)
+	for _, n := range c.Audit.SecretEnv() {
+		add(n)
+	}
 	if c.Auth != nil && c.Auth.JWT != nil {
 		for _, k := range c.Auth.JWT.HMACKeys {
 			add(k.SecretEnv)

@@ -63,6 +63,7 @@ func (c *Config) Validate(src *Source) error {
 	}
 	c.State.Redis.validate(add)
 	c.Approvals.validate(add)
+	c.validateSinks(add)
 	if c.Approvals.Wait > 0 && c.State.Redis.URL == "" && !c.forServe {
 		add("approvals.wait", "gatehouse run has no admin API, so with its state in memory nobody can approve a held call: share state.redis with a gatehouse serve whose admin API decides, or leave wait at 0")
 	}
@@ -206,6 +207,111 @@ func (a *ApprovalsConfig) validate(add func(key, format string, args ...any)) {
 	if d := w.Timeout.D(); d < 100*time.Millisecond || d > time.Minute {
 		add("approvals.webhook.timeout", "must be between 100ms and 1m (got %s)", d)
 	}
+}
+
+// validateSinks checks audit.sinks (SPEC §12.5).
+func (c *Config) validateSinks(add func(key, format string, args ...any)) {
+	names := map[string]int{}
+	for i := range c.Audit.Sinks {
+		s := &c.Audit.Sinks[i]
+		key := func(k string) string { return fmt.Sprintf("audit.sinks[%d].%s", i, k) }
+		switch s.Type {
+		case "stdout":
+			if !c.forServe {
+				add(key("type"), "gatehouse run's standard output is the MCP client's channel: use stderr")
+			}
+		case "stderr", "webhook":
+		default:
+			add(key("type"), "must be one of stdout, stderr, webhook (got %q)", s.Type)
+		}
+		if s.Name != "" && !validSinkName(s.Name) {
+			add(key("name"), "must be 1 to 64 letters, digits, '-', '_' or '.' (got %q)", s.Name)
+		}
+		if first, dup := names[s.SinkName()]; dup {
+			add(key("name"), "%q is also the name of audit.sinks[%d]: give each sink its own name", s.SinkName(), first)
+		} else {
+			names[s.SinkName()] = i
+		}
+		if s.Type != "webhook" {
+			for k, v := range map[string]string{"url": s.URL, "secret_env": s.SecretEnv, "secret_file": s.SecretFile,
+				"auth_header": s.AuthHeader, "auth_env": s.AuthEnv, "auth_file": s.AuthFile} {
+				if v != "" {
+					add(key(k), "is a setting of a webhook sink, not of %s", s.Type)
+				}
+			}
+			if s.Timeout != 0 {
+				add(key("timeout"), "is a setting of a webhook sink, not of %s", s.Type)
+			}
+		} else {
+			if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+				add(key("url"), "must be an http:// or https:// URL with a host and no credentials in it")
+			}
+			if s.SecretEnv != "" && s.SecretFile != "" {
+				add(key("secret_env"), "give the secret one way: secret_env or secret_file")
+			}
+			switch {
+			case s.AuthHeader == "" && s.AuthEnv != "":
+				add(key("auth_env"), "needs auth_header, the header it fills")
+			case s.AuthHeader == "" && s.AuthFile != "":
+				add(key("auth_file"), "needs auth_header, the header it fills")
+			case s.AuthHeader != "" && (s.AuthEnv == "") == (s.AuthFile == ""):
+				add(key("auth_header"), "needs its value from exactly one of auth_env and auth_file")
+			case s.AuthHeader != "" && !validHeaderName(s.AuthHeader):
+				add(key("auth_header"), "%q is not a header name", s.AuthHeader)
+			case reservedHeader(s.AuthHeader):
+				add(key("auth_header"), "%s is set by gatehouse itself", s.AuthHeader)
+			}
+			if d := s.Timeout.D(); d != 0 && (d < 100*time.Millisecond || d > time.Minute) {
+				add(key("timeout"), "must be between 100ms and 1m (got %s)", d)
+			}
+		}
+		if s.BatchRecords < 0 || s.BatchRecords > 100_000 {
+			add(key("batch_records"), "must be between 1 and 100000 (got %d)", s.BatchRecords)
+		}
+		if d := s.FlushInterval.D(); d != 0 && (d < 10*time.Millisecond || d > time.Minute) {
+			add(key("flush_interval"), "must be between 10ms and 1m (got %s)", d)
+		}
+		if s.QueueMB < 0 || s.QueueMB > 1024 {
+			add(key("queue_mb"), "must be between 1 and 1024 (got %d)", s.QueueMB)
+		}
+	}
+}
+
+func validSinkName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName reports whether s is an HTTP header name (an RFC 9110 token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeader reports whether a header is one a delivery sets itself.
+func reservedHeader(s string) bool {
+	for _, h := range []string{"Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection",
+		"Gatehouse-Event", "Gatehouse-Timestamp", "Gatehouse-Signature"} {
+		if strings.EqualFold(s, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *RedisConfig) validate(add func(key, format string, args ...any)) {

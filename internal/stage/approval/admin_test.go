@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/webhook"
 )
 
 func adminServer(t *testing.T, store state.ApprovalStore, record func(context.Context, Decision) error) *httptest.Server {
@@ -150,7 +151,7 @@ func TestWebhookSignsAndRetries(t *testing.T) {
 			return
 		}
 		ts := r.Header.Get("Gatehouse-Timestamp")
-		if r.Header.Get("Gatehouse-Signature") != "sha256="+Sign(secret, ts, body) || r.Header.Get("Gatehouse-Event") != "approval.pending" {
+		if r.Header.Get("Gatehouse-Signature") != "sha256="+webhook.Sign(secret, ts, body) || r.Header.Get("Gatehouse-Event") != "approval.pending" {
 			t.Errorf("bad signature or event: %v", r.Header)
 		}
 		got = append(got, string(body))

@@ -1,21 +1,14 @@
 package approval
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/webhook"
 )
 
 // Webhook tells a URL of every new hold (SPEC §10.3), from a goroutine of its own, so that a slow or
@@ -23,9 +16,8 @@ import (
 //
 //	{"event": "approval.pending", "approval": {…the approval, arguments preview redacted, no params…}}
 //
-// with the headers Gatehouse-Event, Gatehouse-Timestamp (Unix seconds) and, with a secret,
-// Gatehouse-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">. A delivery answered 5xx or
-// 429, or not answered, is tried 3 times in all; redirects are not followed.
+// with the headers of package webhook (signed when there is a secret). A delivery answered 5xx, 408
+// or 429, or not answered, is tried 3 times in all; redirects are not followed.
 type Webhook struct {
 	url    string
 	secret []byte
@@ -44,7 +36,7 @@ const webhookQueue = 256
 // attempt bounded by timeout. Call Run to deliver.
 func NewWebhook(url string, secret []byte, timeout time.Duration, logger *slog.Logger) *Webhook {
 	return &Webhook{url: url, secret: secret, logger: logger, queue: make(chan state.Approval, webhookQueue), now: time.Now, backup: time.Second,
-		client: &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		client: webhook.Client(timeout)}
 }
 
 // Notify queues a for delivery. It never blocks.
@@ -81,8 +73,7 @@ func (w *Webhook) deliver(ctx context.Context, a state.Approval) {
 		if err == nil {
 			return
 		}
-		var final *finalError
-		if attempt == 3 || errors.As(err, &final) || ctx.Err() != nil {
+		if attempt == 3 || webhook.Final(err) || ctx.Err() != nil {
 			w.logger.Warn("approval webhook: the hold was not announced", "approval_id", a.ID, "attempts", attempt, "error", err)
 			return
 		}
@@ -94,44 +85,6 @@ func (w *Webhook) deliver(ctx context.Context, a state.Approval) {
 	}
 }
 
-// finalError is a failure not worth retrying: a request that cannot be made, or an answer 4xx
-// other than 429.
-type finalError struct{ err error }
-
-func (e *finalError) Error() string { return e.err.Error() }
-
 func (w *Webhook) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return &finalError{err}
-	}
-	ts := strconv.FormatInt(w.now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Gatehouse-Event", "approval.pending")
-	req.Header.Set("Gatehouse-Timestamp", ts)
-	if len(w.secret) > 0 {
-		req.Header.Set("Gatehouse-Signature", "sha256="+Sign(w.secret, ts, body))
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return fmt.Errorf("answered %d", resp.StatusCode)
-	}
-	return &finalError{fmt.Errorf("answered %d", resp.StatusCode)}
-}
-
-// Sign is the hex HMAC-SHA256 a webhook delivery is signed with: over the timestamp, a '.', and the
-// body, so a receiver can refuse a replayed delivery by its age.
-func Sign(secret []byte, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp + "."))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return webhook.Post(ctx, w.client, webhook.Delivery{URL: w.url, Event: "approval.pending", ContentType: "application/json", Body: body, Secret: w.secret}, w.now())
 }

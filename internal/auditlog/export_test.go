@@ -1,0 +1,76 @@
+package auditlog
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Export is given every line the writer writes, in the file's order and byte for byte: records,
+// checkpoints (count, rotate, close) and the recovery records of an Open after an unclean stop. So
+// what a SIEM sink received verifies as the chain itself.
+func TestExportGetsEveryLineWritten(t *testing.T) {
+	opts := testOptions(t)
+	opts.MaxBytes = 3000
+	var exported bytes.Buffer
+	opts.Export = func(lines []byte) {
+		if len(lines) == 0 || lines[len(lines)-1] != '\n' {
+			t.Errorf("exported %q, not whole lines", lines)
+		}
+		exported.Write(lines) // the writer's buffer is reused: this copies
+	}
+	writeLog(t, opts, 60)
+
+	// A torn tail: the next Open moves it aside and writes a recovery record.
+	writeRaw(t, opts.Path, func(b []byte) []byte { return append(b, `{"v":2,"seq":9`...) })
+	before := exported.Len()
+	w, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(exported.Bytes()[before:], []byte(`"type":"recovery"`)) {
+		t.Errorf("the recovery record Open wrote was not exported")
+	}
+	if err := w.Append(t.Context(), decision(61)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	sibs, err := siblings(opts.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files bytes.Buffer
+	var paths []string
+	for _, s := range sibs {
+		paths = append(paths, s.path)
+	}
+	paths = append(paths, opts.Path)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files.Write(data)
+	}
+	if len(sibs) < 2 {
+		t.Fatalf("%d rotated files, want several", len(sibs))
+	}
+	got := exported.Bytes()
+	if !bytes.Equal(got, files.Bytes()) {
+		t.Fatalf("exported lines (%d bytes) differ from the files' (%d bytes)", len(got), files.Len())
+	}
+
+	// What was exported, as one file, verifies: checkpoints, rotation and recovery included.
+	one := filepath.Join(t.TempDir(), "received.jsonl")
+	if err := os.WriteFile(one, got, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := verifyOK(t, []string{one}, VerifyOptions{PublicKey: testPub()})
+	if rep.Records == 0 {
+		t.Errorf("verify read no records: %+v", rep)
+	}
+}
