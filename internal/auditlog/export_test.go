@@ -2,9 +2,13 @@ package auditlog
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Export is given every line the writer writes, in the file's order and byte for byte: records,
@@ -72,5 +76,71 @@ func TestExportGetsEveryLineWritten(t *testing.T) {
 	rep := verifyOK(t, []string{one}, VerifyOptions{PublicKey: testPub()})
 	if rep.Records == 0 {
 		t.Errorf("verify read no records: %+v", rep)
+	}
+}
+
+// A line is exported only once an fsync that covers it has succeeded, with either durability: a
+// receiver never holds a line the file could lose, and a line whose fsync failed is never exported.
+func TestExportOnlyWhatIsFsynced(t *testing.T) {
+	for _, d := range []Durability{DurabilityFsync, DurabilityWrite} {
+		t.Run(string(d), func(t *testing.T) {
+			opts := testOptions(t)
+			opts.Durability, opts.SyncDelay = d, time.Millisecond
+			var synced, exported atomic.Int64
+			var failing atomic.Bool
+			var mu sync.Mutex
+			var got bytes.Buffer
+			opts.syncFile = func(f *os.File) error {
+				if failing.Load() {
+					return errors.New("input/output error")
+				}
+				fi, err := f.Stat()
+				if err == nil {
+					err = f.Sync()
+				}
+				synced.Store(fi.Size())
+				return err
+			}
+			opts.Export = func(lines []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				got.Write(lines)
+				if n := exported.Add(int64(len(lines))); n > synced.Load() {
+					t.Errorf("%d bytes exported, only %d fsync'd", n, synced.Load())
+				}
+			}
+			w, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 20; i++ {
+				if err := w.Append(t.Context(), decision(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Every line gets fsync'd and exported (in write mode, by the syncer, soon after).
+			fi, err := os.Stat(opts.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 500 && exported.Load() < fi.Size(); i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if exported.Load() != fi.Size() {
+				t.Fatalf("%d bytes exported, %d written", exported.Load(), fi.Size())
+			}
+			failing.Store(true)
+			w.Append(t.Context(), &Record{DecisionID: "dec_lost", Tool: "t"}) // fails (fsync) or is released (write)
+			w.Append(t.Context(), decision(22))
+			w.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			if n := bytes.Count(got.Bytes(), []byte(`"type":"decision"`)); n != 20 {
+				t.Errorf("%d decisions exported, want the 20 before the failure", n)
+			}
+			if bytes.Contains(got.Bytes(), []byte("dec_lost")) {
+				t.Errorf("a record whose fsync failed was exported")
+			}
+		})
 	}
 }

@@ -45,11 +45,12 @@ type Options struct {
 	// each (an fsync costs tens of microseconds of CPU). 0 is DefaultSyncDelay; negative fsyncs as
 	// soon as anything is written.
 	SyncDelay time.Duration
-	// Export, when set, is given every line written to the file, in the file's order (records,
-	// checkpoints and recovery records alike), once the write has succeeded: what a SIEM sink
-	// forwards (SPEC §12.5). It is called with the writer's commit lock held, on the path of the
-	// answers waiting for those records, so it must copy what it keeps and return at once. The slice
-	// is the writer's and is reused.
+	// Export, when set, is given every line of the file, in the file's order (records, checkpoints
+	// and recovery records alike), once it is fsync'd: what a SIEM sink forwards (SPEC §12.5). A line
+	// that is exported is on disk, so a receiver never holds a line the file could lose to a power
+	// cut. With DurabilityFsync it is called on the path of the answers waiting for those lines, with
+	// the commit lock held; with DurabilityWrite, by the goroutine that fsyncs. Either way it must
+	// copy what it keeps and return at once; the slice is the writer's.
 	Export func(lines []byte)
 
 	// syncFile replaces (*os.File).Sync, so tests can count and block fsyncs.
@@ -135,6 +136,10 @@ type Writer struct {
 	lastCheckpoint  time.Time
 	buf             []byte
 	hasher          chainHasher
+
+	// unexported holds the lines written since the last fsync began, for Options.Export.
+	exportMu   sync.Mutex
+	unexported []byte
 
 	records, checkpoints, syncs, rotations atomic.Uint64
 }
@@ -594,16 +599,34 @@ func (w *Writer) write(buf []byte) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	if w.opts.Export != nil {
-		w.opts.Export(buf)
+		w.exportMu.Lock()
+		w.unexported = append(w.unexported, buf...)
+		w.exportMu.Unlock()
 	}
 	return nil
 }
 
-// syncNow fsyncs the file.
+// syncNow fsyncs the file, and then exports what was written before the fsync began. Calls never
+// overlap (the syncer's, under DurabilityWrite; the committer's, under DurabilityFsync; rotation and
+// close after a barrier; Open before the syncer starts), so lines are exported in the file's order.
 func (w *Writer) syncNow() error {
+	var lines []byte
+	if w.opts.Export != nil {
+		w.exportMu.Lock()
+		lines, w.unexported = w.unexported, nil
+		w.exportMu.Unlock()
+	}
 	w.syncs.Add(1)
 	if err := w.sync(w.f); err != nil {
-		return fmt.Errorf("fsync: %w", err)
+		return fmt.Errorf("fsync: %w", err) // the lines are not exported: they may not be on disk
+	}
+	if len(lines) > 0 {
+		w.opts.Export(lines)
+		w.exportMu.Lock()
+		if w.unexported == nil {
+			w.unexported = lines[:0] // Export copied them: the array serves the next lines
+		}
+		w.exportMu.Unlock()
 	}
 	return nil
 }

@@ -16,12 +16,23 @@ type Stream struct {
 	W io.Writer
 }
 
-// Deliver writes body.
-func (s Stream) Deliver(_ context.Context, body []byte, _ int) error {
-	if _, err := s.W.Write(body); err != nil {
-		return &webhook.FinalError{Err: fmt.Errorf("write: %w", err)}
+// Deliver writes body. A write the reader does not take blocks the sink, not the gateway; once ctx
+// ends (Close's timeout) Deliver returns and leaves the write to its goroutine.
+func (s Stream) Deliver(ctx context.Context, body []byte, _ int) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.W.Write(body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return &webhook.FinalError{Err: fmt.Errorf("write: %w", err)}
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 // Event is the Gatehouse-Event of an audit sink's delivery.

@@ -1,10 +1,10 @@
-// Package auditsink exports the audit log's lines, as they are written, to a SIEM (SPEC §12.5):
-// standard output or standard error as JSON Lines, or a webhook in batches.
+// Package auditsink exports the audit log's lines to a SIEM (SPEC §12.5): to standard output or
+// standard error as JSON Lines, or to a webhook in batches.
 //
 // A sink never replaces the local chained file and never delays it. The writer hands each sink the
-// bytes it has just written (Export), which copies them into a bounded queue and returns without
-// waking anyone; the sink's own goroutine delivers the queue every flush interval, or at once when
-// a batch is full. The lines are the file's, byte for byte, checkpoints and recovery records
+// lines it has just made durable (Export), which copies them into a bounded queue and returns
+// without waking anyone; the sink's own goroutine delivers the queue every flush interval, or at once
+// when a batch is full. The lines are the file's, byte for byte, checkpoints and recovery records
 // included, so a receiver can verify the chain itself. When the queue is full, new lines are
 // dropped, counted and logged with the seq of the first one dropped: the local file keeps them, and
 // the receiver sees a gap in seq.
@@ -13,7 +13,9 @@ package auditsink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,10 @@ import (
 
 // Deliverer sends one batch of whole lines.
 type Deliverer interface {
-	// Deliver sends body, records lines of the audit log. An error for which webhook.Final is true
-	// drops the batch; any other is retried with a backoff until it succeeds or the sink is closed.
+	// Deliver sends body, records lines of the audit log. It may keep body (the sink never writes
+	// to it again) and must return once ctx ends. An error for which webhook.Final is true drops
+	// the batch, except that a webhook.StatusError 413 splits it; any other is retried with a
+	// backoff until it succeeds or the sink's Close times out.
 	Deliver(ctx context.Context, body []byte, records int) error
 }
 
@@ -37,6 +41,11 @@ const (
 	// MaxBatchBytes bounds the body of one delivery (a single longer line goes alone).
 	MaxBatchBytes = 4 << 20
 )
+
+// chunkBytes is the size of the blocks the queue is kept in: a line is copied once, into the last
+// block, and nothing queued is ever moved, so handing lines over costs the same with a long queue
+// as with an empty one.
+const chunkBytes = 64 << 10
 
 // Options configures a Sink.
 type Options struct {
@@ -64,18 +73,20 @@ type Stats struct {
 }
 
 // Sink exports lines to one destination. Export is safe for concurrent use, but the writer calls it
-// with its commit lock held, so lines arrive in chain order.
+// with a lock held, so lines arrive in chain order.
 type Sink struct {
 	opts Options
 	log  *slog.Logger
 
 	mu sync.Mutex
-	// lines[head:] are the queued whole lines; lines[:head] were taken for delivery (the batch under
-	// way is a slice of them, so the array is reused only once it is delivered).
-	lines    []byte
-	head     int
-	queued   int // lines in lines[head:]
-	inFlight int // bytes taken for the delivery under way
+	// chunks hold the queued lines, oldest first, each chunk whole lines; the first chunk's lines
+	// start at off. A chunk is appended to only past its end, and never reused once taken from, so
+	// the lines of a batch being copied out or delivered are never written.
+	chunks   [][]byte
+	off      int
+	queued   int // lines queued
+	size     int // bytes queued
+	inFlight int // bytes of the batch under way
 	closed   bool
 	// overflow counts the lines dropped since the last WARN about it, and overflowSeq is the seq of
 	// the first of them.
@@ -126,20 +137,28 @@ func (s *Sink) Stats() Stats {
 	return Stats{Sent: s.sent.Load(), Dropped: s.dropped.Load(), Failures: s.failures.Load()}
 }
 
-// Export queues lines (whole lines, each ending in a newline), copying them. It never blocks on the
+var newline = []byte{'\n'}
+
+// Export queues lines (whole lines, each ending in a newline), copying them. It never waits for the
 // destination and wakes the sink's goroutine only when a batch is full.
 func (s *Sink) Export(lines []byte) {
 	s.mu.Lock()
-	room := s.opts.QueueBytes - (len(s.lines) - s.head) - s.inFlight
 	take := lines
-	if s.closed {
+	if room := s.opts.QueueBytes - s.size - s.inFlight; s.closed {
 		take = nil
 	} else if len(take) > room {
 		take = take[:bytes.LastIndexByte(take[:max(room, 0)], '\n')+1]
 	}
-	n := bytes.Count(take, newline)
-	s.lines = append(s.lines, take...)
-	s.queued += n
+	if len(take) > 0 {
+		last := len(s.chunks) - 1
+		if last >= 0 && cap(s.chunks[last])-len(s.chunks[last]) >= len(take) {
+			s.chunks[last] = append(s.chunks[last], take...)
+		} else {
+			s.chunks = append(s.chunks, append(make([]byte, 0, max(chunkBytes, len(take))), take...))
+		}
+		s.queued += bytes.Count(take, newline)
+		s.size += len(take)
+	}
 	if rest := lines[len(take):]; len(rest) > 0 {
 		if s.overflow == 0 {
 			s.overflowSeq = seqOf(rest)
@@ -157,8 +176,6 @@ func (s *Sink) Export(lines []byte) {
 		}
 	}
 }
-
-var newline = []byte{'\n'}
 
 // shutdownRetry is the pace of retries after Close.
 const shutdownRetry = 100 * time.Millisecond
@@ -187,11 +204,14 @@ func (s *Sink) run() {
 		case <-s.kick:
 		case <-t.C:
 		case <-s.stop:
-			s.flush(s.ctx)
+			s.flush()
+			s.reportOverflow()
 			s.mu.Lock()
-			left := s.queued
-			seq := seqOf(s.lines[s.head:])
-			s.lines, s.head, s.queued = nil, 0, 0
+			left, seq := s.queued, ""
+			if left > 0 {
+				seq = seqOf(s.chunks[0][s.off:])
+			}
+			s.chunks, s.off, s.queued, s.size = nil, 0, 0, 0
 			s.mu.Unlock()
 			if left > 0 {
 				s.dropped.Add(uint64(left))
@@ -200,66 +220,76 @@ func (s *Sink) run() {
 			}
 			return
 		}
-		s.flush(s.ctx)
+		s.flush()
 	}
 }
 
-// flush delivers the queue, batch by batch, until it is empty or ctx ends.
-func (s *Sink) flush(ctx context.Context) {
-	for ctx.Err() == nil {
+// flush delivers the queue, batch by batch, until it is empty or Close's timeout ends.
+func (s *Sink) flush() {
+	for s.ctx.Err() == nil {
 		s.reportOverflow()
 		body, n := s.take()
 		if n == 0 {
 			return
 		}
-		s.deliver(ctx, body, n)
-		s.delivered()
+		s.deliver(body, n)
+		s.mu.Lock()
+		s.inFlight = 0
+		s.mu.Unlock()
 	}
 }
 
-// delivered frees the batch that was under way: the space it took is reused once the queue is
-// empty, or once the delivered part is at least half of the array (so a long backlog is moved
-// down a few times, not once per batch).
-func (s *Sink) delivered() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inFlight = 0
-	switch {
-	case s.head == len(s.lines):
-		s.lines, s.head = s.lines[:0], 0
-	case s.head >= len(s.lines)/2:
-		s.lines, s.head = s.lines[:copy(s.lines, s.lines[s.head:])], 0
-	}
-}
-
-// take removes the next batch from the queue. The batch is a slice of the queue's array, which
-// nothing writes over until delivered is called.
+// take removes the next batch from the queue and returns a copy of it.
 func (s *Sink) take() ([]byte, int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	cut, n := s.head, 0
-	for n < s.opts.BatchRecords && cut < len(s.lines) {
-		end := bytes.IndexByte(s.lines[cut:], '\n') + cut + 1
-		if n > 0 && end-s.head > MaxBatchBytes {
+	var parts [][]byte
+	total, n := 0, 0
+	for n < s.opts.BatchRecords && len(s.chunks) > 0 {
+		c := s.chunks[0][s.off:]
+		if len(c) == 0 && len(s.chunks) > 1 {
+			s.chunks, s.off = s.chunks[1:], 0 // taken whole, and kept for its spare room, which went unused
+			continue
+		}
+		end, k := 0, 0
+		for n+k < s.opts.BatchRecords && end < len(c) {
+			next := end + bytes.IndexByte(c[end:], '\n') + 1
+			if n+k > 0 && total+next > MaxBatchBytes {
+				break
+			}
+			end, k = next, k+1
+		}
+		if k == 0 {
+			break // the batch is full by size
+		}
+		parts = append(parts, c[:end])
+		total, n = total+end, n+k
+		if end == len(c) && (len(s.chunks) > 1 || cap(c) == len(c)) {
+			s.chunks, s.off = s.chunks[1:], 0
+		} else {
+			s.off += end
+		}
+		if end < len(c) {
 			break
 		}
-		cut, n = end, n+1
 	}
-	if n == 0 {
-		return nil, 0
-	}
-	body := s.lines[s.head:cut:cut]
-	s.head = cut
 	s.queued -= n
-	s.inFlight = len(body)
+	s.size -= total
+	s.inFlight = total
+	s.mu.Unlock()
+	// Copied outside the lock: these bytes are never written again (see chunks).
+	body := make([]byte, 0, total)
+	for _, p := range parts {
+		body = append(body, p...)
+	}
 	return body, n
 }
 
-// deliver sends one batch, retrying what may succeed later until ctx ends.
-func (s *Sink) deliver(ctx context.Context, body []byte, n int) {
+// deliver sends one batch, retrying what may succeed later until Close's timeout ends. A batch too
+// large for the receiver (413) is sent again in halves.
+func (s *Sink) deliver(body []byte, n int) {
 	wait := s.opts.backoff
 	for attempt := 1; ; attempt++ {
-		err := s.opts.Deliverer.Deliver(ctx, body, n)
+		err := s.opts.Deliverer.Deliver(s.ctx, body, n)
 		if err == nil {
 			s.sent.Add(uint64(n))
 			if attempt > 1 {
@@ -268,22 +298,43 @@ func (s *Sink) deliver(ctx context.Context, body []byte, n int) {
 			return
 		}
 		s.failures.Add(1)
-		if webhook.Final(err) {
+		var status *webhook.StatusError
+		errors.As(err, &status)
+		switch {
+		case status != nil && status.Code == http.StatusRequestEntityTooLarge && n > 1:
+			half := n / 2
+			cut := 0
+			for range half {
+				cut += bytes.IndexByte(body[cut:], '\n') + 1
+			}
+			s.log.Warn("audit sink: the receiver refused a batch as too large; sending it in halves", "sink", s.opts.Name, "lines", n)
+			s.deliver(body[:cut:cut], half)
+			s.deliver(body[cut:], n-half)
+			return
+		case status != nil && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden):
+			// A credential the receiver refuses may be accepted again (a token re-enabled, a
+			// permission restored): keep the lines, and say so loudly.
+			if attempt == 1 || attempt%10 == 0 {
+				s.log.Error("audit sink: the receiver refuses gatehouse's credential; retrying", "sink", s.opts.Name, "attempts", attempt, "error", err)
+			}
+		case webhook.Final(err):
 			s.dropped.Add(uint64(n))
 			s.log.Error("audit sink: the receiver refused a batch; its lines are dropped (they are in the local audit log)",
 				"sink", s.opts.Name, "lines", n, "first_seq", seqOf(body), "error", err)
 			return
+		default:
+			if attempt == 1 || attempt%10 == 0 {
+				s.log.Warn("audit sink: delivery failed; retrying", "sink", s.opts.Name, "attempts", attempt, "error", err)
+			}
 		}
-		if ctx.Err() != nil {
+		if s.ctx.Err() != nil {
 			s.dropped.Add(uint64(n))
 			s.log.Warn("audit sink: lines not delivered before shutdown; they are in the local audit log",
 				"sink", s.opts.Name, "lines", n, "first_seq", seqOf(body))
 			return
 		}
-		if attempt == 1 || attempt%10 == 0 {
-			s.log.Warn("audit sink: delivery failed; retrying", "sink", s.opts.Name, "attempts", attempt, "error", err)
-		}
-		// Once Close has come, retry at a short pace until its timeout ends (ctx); a Close that comes
+		s.reportOverflow() // while the receiver is away, the queue fills: say so as it happens
+		// Once Close has come, retry at a short pace until its timeout ends; a Close that comes
 		// during a long wait ends the wait.
 		stop := s.stop
 		select {
@@ -293,7 +344,7 @@ func (s *Sink) deliver(ctx context.Context, body []byte, n int) {
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 		case <-stop:
 		case <-t.C:
 		}
@@ -316,8 +367,9 @@ func (s *Sink) reportOverflow() {
 
 // seqOf reads the seq of the first line: the canonical encoding begins {"v":N,"seq":N,.
 func seqOf(lines []byte) string {
-	_, rest, ok := bytes.Cut(lines, []byte(`,"seq":`))
-	if !ok || bytes.IndexByte(lines[:len(lines)-len(rest)], '\n') >= 0 {
+	first, _, _ := bytes.Cut(lines, newline)
+	_, rest, ok := bytes.Cut(first, []byte(`,"seq":`))
+	if !ok {
 		return ""
 	}
 	i := 0

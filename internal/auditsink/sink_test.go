@@ -286,3 +286,96 @@ func TestSinkDrainsABacklogInOrder(t *testing.T) {
 		t.Errorf("the backlog was not delivered in order, whole")
 	}
 }
+
+// BenchmarkExport is what a sink adds to the path of an answer: one record's line handed over.
+func BenchmarkExport(b *testing.B) {
+	s := New(Options{Name: "b", Deliverer: Stream{W: io.Discard}, BatchRecords: 100_000, FlushInterval: 10 * time.Millisecond, QueueBytes: 1 << 30})
+	defer s.Close(time.Second)
+	line := lines(1, 1)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Export(line)
+	}
+}
+
+// A batch the receiver finds too large (413) goes again in halves, down to single lines; one line
+// still too large is dropped. A refused credential (401, 403) is retried, not dropped.
+func TestSinkSplitsAndKeepsRetryingAuth(t *testing.T) {
+	var mu sync.Mutex
+	var got [][]byte
+	auth := 2 // answers 401 twice first
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case auth > 0:
+			auth--
+			w.WriteHeader(http.StatusUnauthorized)
+		case bytes.Count(b, newline) > 2 || bytes.Contains(b, []byte(`"seq":5,`)):
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		default:
+			got = append(got, b)
+		}
+	}))
+	defer srv.Close()
+	s := New(Options{Name: "t", Deliverer: &Webhook{URL: srv.URL, Client: webhook.Client(time.Second)}, BatchRecords: 8,
+		FlushInterval: time.Hour, backoff: time.Millisecond})
+	s.Export(lines(1, 8))
+	s.Close(5 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	want := append(lines(1, 4), lines(6, 3)...)
+	if all := bytes.Join(got, nil); !bytes.Equal(all, want) {
+		t.Errorf("delivered:\n%s\nwant seq 1-4 and 6-8 in order", all)
+	}
+	for _, b := range got {
+		if bytes.Count(b, newline) > 2 {
+			t.Errorf("a delivery of more than 2 lines was accepted: %q", b)
+		}
+	}
+	if st := s.Stats(); st.Sent != 7 || st.Dropped != 1 {
+		t.Errorf("stats %+v, want 7 sent and seq 5 dropped", st)
+	}
+}
+
+// While a receiver is down, a full queue's drops are logged as they happen, not once it recovers.
+func TestSinkReportsDropsDuringAnOutage(t *testing.T) {
+	var logMu sync.Mutex
+	var logs bytes.Buffer
+	down := &recorder{fail: func(int) error { return errors.New("connection refused") }}
+	s := New(Options{Name: "t", Deliverer: down, BatchRecords: 5, FlushInterval: time.Millisecond, QueueBytes: len(lines(1, 10)),
+		backoff: 5 * time.Millisecond, maxBackoff: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))})
+	defer s.Close(100 * time.Millisecond)
+	s.Export(lines(1, 5))
+	waitFor(t, "a failed attempt", func() bool { return s.Stats().Failures > 0 })
+	s.Export(lines(6, 20)) // 5 fit
+	waitFor(t, "the drop logged", func() bool {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Contains(logs.String(), "lines=15 first_seq=11")
+	})
+}
+
+// A stream whose reader stops reading holds up its sink, never the writer, and Close still returns
+// when its timeout ends.
+func TestStreamCloseIsBounded(t *testing.T) {
+	pr, pw := io.Pipe() // nobody reads pr
+	defer pr.Close()
+	s := New(Options{Name: "stuck", Deliverer: Stream{W: pw}, BatchRecords: 1, FlushInterval: time.Millisecond})
+	s.Export(lines(1, 1))
+	waitFor(t, "the write to start", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.inFlight > 0 })
+	start := time.Now()
+	s.Export(lines(2, 1)) // the writer's hand-over does not wait for the stuck write
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("Export took %s behind a stuck write", d)
+	}
+	s.Close(200 * time.Millisecond)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %s with a 200ms timeout", d)
+	}
+	if st := s.Stats(); st.Dropped != 2 {
+		t.Errorf("stats %+v, want both lines dropped", st)
+	}
+}

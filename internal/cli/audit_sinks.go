@@ -7,10 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditsink"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
@@ -67,8 +67,8 @@ func sinkDeliverer(c config.SinkConfig, i int, out, errOut io.Writer, getenv fun
 		if err != nil {
 			return nil, err
 		}
-		if strings.ContainsAny(string(v), "\r\n\x00") {
-			return nil, fmt.Errorf("%sauth: the value of %s holds a line break or NUL", key, c.AuthHeader)
+		if !httpguts.ValidHeaderFieldValue(string(v)) {
+			return nil, fmt.Errorf("%sauth: the value of %s holds a character a header cannot carry (a control character or line break)", key, c.AuthHeader)
 		}
 		header.Set(c.AuthHeader, string(v))
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,10 +15,11 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/auditsink"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/webhook"
 )
 
-// gatehouse serve exports every line of its audit log, as written, to a signed webhook with the
+// gatehouse serve exports every line of its audit log, once on disk, to a signed webhook with the
 // receiver's credential and to standard output: both get exactly the file, which verifies as a
 // chain; the banner moves to standard error; the secrets appear in no log line.
 func TestServeExportsTheAuditLog(t *testing.T) {
@@ -126,4 +128,16 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A credential a header cannot carry is refused at start-up, not retried for ever.
+func TestSinkCredentialMustFitAHeader(t *testing.T) {
+	for _, v := range []string{"Bearer a\x01b", "Bearer a\rX-Injected: 1", "tok\x7f"} {
+		t.Setenv("GH_TEST_SINK_AUTH", v)
+		_, err := newAuditSinks([]config.SinkConfig{{Type: "webhook", URL: "https://siem.example/in", AuthHeader: "Authorization", AuthEnv: "GH_TEST_SINK_AUTH"}},
+			io.Discard, io.Discard, os.Getenv, nil, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), "a character a header cannot carry") || strings.Contains(err.Error(), v) {
+			t.Errorf("%q: %v, want a refusal that does not repeat the value", v, err)
+		}
+	}
 }

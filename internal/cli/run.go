@@ -178,6 +178,7 @@ func loadRunConfig(p *runParams, env []string) (*config.Config, config.Rego, err
 func runGateway(ctx context.Context, p *runParams, s streams) error {
 	usr1 := notifyUSR1() // first: a stop sent while gatehouse starts is kept for killOnUSR1
 	defer signal.Stop(usr1)
+	ignoreSIGPIPE()
 	cfg, plan, err := loadRunConfig(p, s.env)
 	if err != nil {
 		return err
@@ -279,10 +280,6 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// When the client goes away, stdout and stderr become broken pipes. Go exits a program that writes
-	// to a broken stdout or stderr unless SIGPIPE is being notified; gatehouse must instead finish its
-	// shutdown (drain, close the audit log with its checkpoint), so it asks for SIGPIPE and ignores it.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	eng.watch(ctx, logger)
 	liftHint := "none in gatehouse run: restart it"
 	if cfg.State.Redis.URL != "" {
@@ -305,6 +302,13 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	logger.Info("gatehouse run stopped", "session", sess.ID)
 	return nil
 }
+
+// ignoreSIGPIPE keeps gatehouse alive when it writes to a stdout or stderr whose reader went away
+// (the client, a log collector reading an audit sink). Go exits a program that writes to a broken
+// stdout or stderr unless SIGPIPE is being notified; gatehouse must instead finish its shutdown
+// (drain, close the audit log with its checkpoint), so it asks for SIGPIPE, before anything it
+// starts can write, and ignores it.
+func ignoreSIGPIPE() { signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) }
 
 // openAudit opens the audit log the configuration names, exporting its lines to sinks.
 func openAudit(cfg *config.Config, logger *slog.Logger, sinks auditSinks) (*auditlog.Writer, error) {

@@ -109,6 +109,7 @@ func loadServeConfig(p *serveParams, env []string) (*config.ServeConfig, config.
 func runServe(ctx context.Context, p *serveParams, s streams) error {
 	usr1 := notifyUSR1() // first: a stop sent while gatehouse starts is kept for killOnUSR1
 	defer signal.Stop(usr1)
+	ignoreSIGPIPE()
 	cfg, plan, warnings, err := loadServeConfig(p, s.env)
 	if err != nil {
 		return err
@@ -299,7 +300,6 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	eng.watch(ctx, logger)
 	killOnUSR1(ctx, usr1, store, recorder, logger, `POST /admin/v1/kills/lift {"scope": "all"} on the admin listener`)
 	watchKillFile(ctx, cfg.State.KillFile, time.Second, store, recorder, logger)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLS.Cert != "" {

@@ -215,7 +215,7 @@ type AuditConfig struct {
 	// one fsync covers everything written in that time. What a kernel crash or power loss can take.
 	// Default 10ms; between 1ms and 1s.
 	SyncDelay Duration `yaml:"sync_delay"`
-	// Sinks export every line of the log, as it is written, to a SIEM (SPEC §12.5). They never
+	// Sinks export every line of the log, once it is fsync'd, to a SIEM (SPEC §12.5). They never
 	// replace the local file, and never delay it.
 	Sinks []SinkConfig `yaml:"sinks"`
 }

@@ -305,7 +305,8 @@ func validHeaderName(s string) bool {
 
 // reservedHeader reports whether a header is one a delivery sets itself.
 func reservedHeader(s string) bool {
-	for _, h := range []string{"Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection",
+	for _, h := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Host", "Transfer-Encoding",
+		"Connection", "Keep-Alive", "Upgrade", "Expect", "Te", "Trailer", "Proxy-Connection",
 		"Gatehouse-Event", "Gatehouse-Timestamp", "Gatehouse-Signature"} {
 		if strings.EqualFold(s, h) {
 			return true

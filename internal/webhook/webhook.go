@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -50,6 +51,12 @@ type Delivery struct {
 // 4xx other than 408 and 429. Any other error of Post may succeed if tried again.
 type FinalError struct{ Err error }
 
+// StatusError is an answer other than 2xx; Post returns it wrapped in a FinalError when it is final
+// by the rule above, so a caller with its own rule can read the status.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string { return fmt.Sprintf("answered %d", e.Code) }
+
 func (e *FinalError) Error() string { return e.Err.Error() }
 func (e *FinalError) Unwrap() error { return e.Err }
 
@@ -63,7 +70,7 @@ func Final(err error) bool {
 func Post(ctx context.Context, c *http.Client, d Delivery, now time.Time) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
-		return &FinalError{err}
+		return &FinalError{withoutURL(err)}
 	}
 	for k, vs := range d.Header {
 		req.Header[k] = vs
@@ -78,7 +85,7 @@ func Post(ctx context.Context, c *http.Client, d Delivery, now time.Time) error 
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("POST to %s: %w", req.URL.Host, withoutURL(err))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -86,10 +93,20 @@ func Post(ctx context.Context, c *http.Client, d Delivery, now time.Time) error 
 	case code >= 200 && code < 300:
 		return nil
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		return fmt.Errorf("answered %d", code)
+		return &StatusError{code}
 	default:
-		return &FinalError{fmt.Errorf("answered %d", code)}
+		return &FinalError{&StatusError{code}}
 	}
+}
+
+// withoutURL is err without the URL a *url.Error spells out: the URL's path or query may hold the
+// receiver's token, and errors end up in logs.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // Sign is the hex HMAC-SHA256 a delivery is signed with: over the timestamp, a '.', and the body.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,7 +60,13 @@ func TestPostSignsAndClassifies(t *testing.T) {
 		t.Errorf("a URL that cannot be requested: %v, want a final error", err)
 	}
 	srv.Close()
-	if err := Post(context.Background(), Client(time.Second), d, now); err == nil || Final(err) {
+	d.URL = srv.URL + "/in/s3cr3t-path?sig=0a1b2c"
+	err := Post(context.Background(), Client(time.Second), d, now)
+	if err == nil || Final(err) {
 		t.Errorf("a receiver that is down: %v, want an error worth retrying", err)
+	}
+	// Errors end up in logs: they name the host, never the path or query that may hold a token.
+	if msg := err.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "0a1b2c") || !strings.Contains(msg, strings.TrimPrefix(srv.URL, "http://")) {
+		t.Errorf("the error %q spells out the URL, or does not name the host", msg)
 	}
 }
