@@ -80,8 +80,8 @@ type Sink struct {
 
 	mu sync.Mutex
 	// chunks hold the queued lines, oldest first, each chunk whole lines; the first chunk's lines
-	// start at off. A chunk is appended to only past its end, and never reused once taken from, so
-	// the lines of a batch being copied out or delivered are never written.
+	// start at off. A chunk is appended to only past its end, and dropped once taken whole, so the
+	// lines of a batch being copied out or delivered are never written.
 	chunks   [][]byte
 	off      int
 	queued   int // lines queued
@@ -245,11 +245,7 @@ func (s *Sink) take() ([]byte, int) {
 	var parts [][]byte
 	total, n := 0, 0
 	for n < s.opts.BatchRecords && len(s.chunks) > 0 {
-		c := s.chunks[0][s.off:]
-		if len(c) == 0 && len(s.chunks) > 1 {
-			s.chunks, s.off = s.chunks[1:], 0 // taken whole, and kept for its spare room, which went unused
-			continue
-		}
+		c := s.chunks[0][s.off:] // never empty: a chunk taken whole is dropped
 		end, k := 0, 0
 		for n+k < s.opts.BatchRecords && end < len(c) {
 			next := end + bytes.IndexByte(c[end:], '\n') + 1
@@ -263,14 +259,11 @@ func (s *Sink) take() ([]byte, int) {
 		}
 		parts = append(parts, c[:end])
 		total, n = total+end, n+k
-		if end == len(c) && (len(s.chunks) > 1 || cap(c) == len(c)) {
-			s.chunks, s.off = s.chunks[1:], 0
-		} else {
-			s.off += end
-		}
 		if end < len(c) {
+			s.off += end
 			break
 		}
+		s.chunks, s.off = s.chunks[1:], 0
 	}
 	s.queued -= n
 	s.size -= total
