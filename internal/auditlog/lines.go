@@ -3,7 +3,9 @@ package auditlog
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 )
 
 // maxLine is the longest line the verifier and recovery read. A record is
@@ -55,4 +57,31 @@ func (lr *lineReader) next() (line []byte, whole bool, err error) {
 		return lr.long, false, nil
 	}
 	return nil, false, err
+}
+
+// Records calls fn for every record of the file at path, in order, and stops at the first error fn
+// returns. A line that is not a record is an error naming it: read a log that verified.
+func Records(path string, fn func(*Record) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	lr := newLineReader(f)
+	for n := 1; ; n++ {
+		line, _, err := lr.next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		rec, err := ParseLine(line)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
 }

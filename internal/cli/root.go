@@ -90,6 +90,7 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 		newBundleCommand(s),
 		newPackCommand(s),
 		newApprovalsCommand(s),
+		newReplayCommand(s),
 	)
 	return root
 }

@@ -156,17 +156,31 @@ var flagKeys = map[string]string{"fail": "fail", "mode": "mode", "rego-mode": "p
 
 // loadRunConfig resolves the effective configuration of `gatehouse run`, and how the Rego engine runs.
 func loadRunConfig(p *runParams, env []string) (*config.Config, config.Rego, error) {
-	cfg, src, err := config.Load(p.configFile, env)
+	return loadConfig(p.configFile, env, p.changed, p.applyFlags, func(cfg *config.Config, src *config.Source) []config.Problem {
+		return startupFiles(cfg.Files(src))
+	})
+}
+
+// loadConfig loads a configuration file (none: the defaults) with the environment over it, lays the
+// given flags over both (apply), validates the result, with the problems files finds, and resolves
+// how the Rego engine runs, a flag counting as an explicit setting (changed).
+func loadConfig(file string, env []string, changed func(flag string) bool, apply func(*config.Config),
+	files func(*config.Config, *config.Source) []config.Problem) (*config.Config, config.Rego, error) {
+	cfg, src, err := config.Load(file, env)
 	if err != nil {
 		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
-	p.applyFlags(cfg)
-	if err := joinConfigErrors(cfg.Validate(src), startupFiles(cfg.Files(src))); err != nil {
+	apply(cfg)
+	var more []config.Problem
+	if files != nil {
+		more = files(cfg, src)
+	}
+	if err := joinConfigErrors(cfg.Validate(src), more); err != nil {
 		return nil, config.Rego{}, fail(ExitUsage, "configuration:\n%v", err)
 	}
 	explicit := func(key string) bool {
 		for flag, k := range flagKeys {
-			if k == key && p.changed(flag) {
+			if k == key && changed(flag) {
 				return true
 			}
 		}

@@ -54,13 +54,9 @@ func runVerify(p *verifyParams, s streams) error {
 	if p.format != "text" && p.format != "json" {
 		return fail(ExitUsage, "--format must be text or json")
 	}
-	opts := auditlog.VerifyOptions{AllowUnsealed: p.allowUnsealed}
-	if p.pubkey != "" {
-		pub, err := auditlog.ReadPublicKeyFile(p.pubkey)
-		if err != nil {
-			return fail(ExitUsage, "public key: %v", err)
-		}
-		opts.PublicKey = pub
+	opts, err := verifyOptions(p.pubkey, p.allowUnsealed)
+	if err != nil {
+		return err
 	}
 	report, err := auditlog.Verify(p.files, opts)
 	var problem *auditlog.Problem
@@ -90,4 +86,18 @@ func runVerify(p *verifyParams, s streams) error {
 		return fail(ExitProblem, "NOT INTACT: %v", err)
 	}
 	return nil
+}
+
+// verifyOptions are the options of --pubkey and --allow-unsealed, for every command that verifies a
+// log before it reads it.
+func verifyOptions(pubkey string, allowUnsealed bool) (auditlog.VerifyOptions, error) {
+	opts := auditlog.VerifyOptions{AllowUnsealed: allowUnsealed}
+	if pubkey != "" {
+		pub, err := auditlog.ReadPublicKeyFile(pubkey)
+		if err != nil {
+			return opts, fail(ExitUsage, "public key: %v", err)
+		}
+		opts.PublicKey = pub
+	}
+	return opts, nil
 }
