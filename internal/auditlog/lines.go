@@ -60,7 +60,8 @@ func (lr *lineReader) next() (line []byte, whole bool, err error) {
 }
 
 // Records calls fn for every record of the file at path, in order, and stops at the first error fn
-// returns. A line that is not a record is an error naming it: read a log that verified.
+// returns. A line that is not a record is an error naming it: read a log that verified. A last line
+// without its newline is one a writer has not finished: it is left out.
 func Records(path string, fn func(*Record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -69,9 +70,9 @@ func Records(path string, fn func(*Record) error) error {
 	defer f.Close()
 	lr := newLineReader(f)
 	for n := 1; ; n++ {
-		line, _, err := lr.next()
+		line, whole, err := lr.next()
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, io.EOF), err == nil && !whole:
 			return nil
 		case err != nil:
 			return fmt.Errorf("%s:%d: %w", path, n, err)

@@ -3,6 +3,8 @@ package auditlog
 import (
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -41,5 +43,26 @@ func TestLineReader(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Records reads every whole record and leaves out a last line still being written; a line that is
+// not a record is an error naming it.
+func TestRecords(t *testing.T) {
+	r := &Record{V: Version, Seq: 1, Type: TypeDecision, Method: "tools/call", PrevHash: GenesisHash}
+	line := string(Seal(r))
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	os.WriteFile(path, []byte(line+"\n"+line[:40]), 0o600)
+	var seqs []uint64
+	if err := Records(path, func(rec *Record) error { seqs = append(seqs, rec.Seq); return nil }); err != nil || len(seqs) != 1 {
+		t.Errorf("records %v, err %v", seqs, err)
+	}
+	os.WriteFile(path, []byte(line+"\n"+line[:40]+"\n"), 0o600)
+	if err := Records(path, func(*Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "a.jsonl:2:") {
+		t.Errorf("a bad line: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := Records(path, func(*Record) error { return stop }); err != stop {
+		t.Errorf("fn's error: %v", err)
 	}
 }

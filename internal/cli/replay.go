@@ -52,20 +52,28 @@ unchanged (perhaps by another rule), or uncertain: decided otherwise, but from a
 could not give back whole, so the difference may come from what is missing rather than from the
 policies. --fail-on-change counts the changed ones; uncertain ones are listed for a person to judge.
 
-Budgets and rule rates are counted again from zero, in the order of the log, on the records' times.
+Budgets and rule rates are counted again from zero, on the times the calls were decided.
 The input of each call is rebuilt from its record, which holds less than the call did, so some
 replays are inexact, with why:
   arguments_cut        the arguments were longer than the record keeps (500 characters): the call
                        is replayed without arguments
   arguments_redacted   secrets in the arguments were redacted before they were recorded
   arguments_rewritten  the policy of the time rewrote the arguments: they are replayed as forwarded
-  no_workflow_attributes  a workflow pack decides, and records keep no workflow attributes
+  no_workflow_attributes  a workflow pack decided, then or now, and records keep no workflow
+                       attributes
+  threat_score         the recorded threat score is the call's highest, its result's included
 Records keep no request headers or token claims. Calls refused before the policies decide (bad
 frames, authentication, tenancy, the kill switch, the threat scanner's own refusals, the gateway's
-own rate limits) are counted, not replayed. Only the request phase is replayed: response rules are
-not (a record keeps the result as the old policy returned it, cut short).
+own rate limits), by tool pinning, or for an unavailable budget state are counted, not replayed.
+Only the request phase is replayed: response rules are not (a record keeps the result as the old
+policy returned it, cut short).
 
-The log is the only input: nothing is sent to a server and nothing is written.
+Budgets and rates start again from zero where the gateway restarted (a closing checkpoint, a
+recovery record) unless state.redis is configured, as the gateway's own did. Within one run, calls
+are replayed in the order they were decided (a record is written when its call ends, so the log's
+order is the order calls ended); the records of a run are held in memory until it ends.
+
+Nothing is sent to an MCP server and nothing is written (a bundle named by URL is fetched).
 
 Exit status: 0 replayed (with --fail-on-change: and no decision changed), 1 a decision changed and
 --fail-on-change was given, or the log does not verify (nothing is replayed), 2 bad usage, or a
@@ -114,9 +122,6 @@ func runReplay(ctx context.Context, p *replayParams, s streams) error {
 	if p.show < 0 {
 		return fail(ExitUsage, "--show must be 0 (all) or more")
 	}
-	if p.configFile == "" && p.policy == "" && p.policyBundle == "" {
-		return fail(ExitUsage, "give the policies to replay with: --config FILE, --policy FILE or --policy-bundle PATH")
-	}
 	opts, err := verifyOptions(p.pubkey, p.allowUnsealed)
 	if err != nil {
 		return err
@@ -149,21 +154,34 @@ func runReplay(ctx context.Context, p *replayParams, s streams) error {
 	for _, st := range eng.stages() {
 		stages = append(stages, st)
 	}
-	rp := replay.New(replay.Options{Engines: stages, Pack: eng.pack != nil})
-
+	if len(stages) == 0 && cfg.Mode != string(pipeline.ModeOff) {
+		return fail(ExitUsage, "give the policies to replay with: --config FILE, --policy FILE or --policy-bundle PATH (or mode off)")
+	}
 	var listed []*replay.Result
-	for _, path := range chain.Files {
-		err := auditlog.Records(path, func(rec *auditlog.Record) error {
-			res := rp.Record(ctx, rec)
-			if res != nil && res.Skipped == "" && (res.Status != replay.StatusUnchanged || p.all) {
+	rp := replay.New(replay.Options{Engines: stages, Fail: pipeline.Fail(cfg.Fail), MemoryState: cfg.State.Redis.URL == "",
+		Emit: func(res *replay.Result) {
+			if res.Skipped == "" && (res.Status != replay.StatusUnchanged || p.all) {
 				listed = append(listed, res)
 			}
+		}})
+	// Only what was verified is replayed: a live log may have grown since.
+	errVerified := errors.New("past the verified records")
+	for _, path := range chain.Files {
+		err := auditlog.Records(path, func(rec *auditlog.Record) error {
+			if rec.Seq > chain.LastSeq {
+				return errVerified
+			}
+			rp.Record(ctx, rec)
 			return ctx.Err()
 		})
+		if errors.Is(err, errVerified) {
+			break
+		}
 		if err != nil {
 			return fail(ExitUsage, "read %v", err)
 		}
 	}
+	rp.Flush(ctx)
 	sum := rp.Summary()
 	against := replayedWith(eng, plan)
 	if p.format == "json" {
@@ -172,8 +190,10 @@ func runReplay(ctx context.Context, p *replayParams, s streams) error {
 		if listed == nil {
 			listed = []*replay.Result{}
 		}
-		enc.Encode(map[string]any{"files": chain.Files, "first_seq": chain.FirstSeq, "last_seq": chain.LastSeq,
-			"policies": against, "summary": sum, "decisions": listed})
+		if err := enc.Encode(map[string]any{"files": chain.Files, "first_seq": chain.FirstSeq, "last_seq": chain.LastSeq,
+			"policies": against, "summary": sum, "decisions": listed}); err != nil {
+			return fail(ExitUsage, "write the replay: %v", err)
+		}
 	} else {
 		printReplay(s.out, chain, against, sum, listed, p.show)
 	}

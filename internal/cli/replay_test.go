@@ -74,7 +74,7 @@ func TestReplayCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"--policy", "v2.yaml"}, "give the audit file(s)"},
-		{[]string{"--audit", log}, "give the policies to replay with"},
+		{[]string{"--audit", log}, "no policy to enforce"},
 		{[]string{"--audit", log, "--policy", cfg}, "does not load"},
 		{[]string{"--audit", log, "--config", cfg, "--format", "xml"}, "--format must be text or json"},
 		{[]string{"--audit", log, "--config", cfg, "--show", "-1"}, "--show must be"},

@@ -34,7 +34,7 @@ rules:
 		if err != nil {
 			return
 		}
-		res := rp.Record(context.Background(), rec)
+		res := rp.one(context.Background(), rec)
 		switch {
 		case rec.Type != auditlog.TypeDecision:
 			if res != nil {

@@ -37,27 +37,42 @@ const Forwarded = "forward"
 type Options struct {
 	// Engines are the engine stages, in the order the gateway runs them (rules, rego, pack).
 	Engines []pipeline.Stage
-	// Pack says a workflow pack decides: it reads workflow attributes, which records do not keep.
-	Pack bool
+	// Fail is the posture of the budget stage when its state fails (it is in memory here: never).
+	Fail pipeline.Fail
+	// MemoryState says the gateway kept budgets and rates in its memory, so that they started again
+	// from zero at each restart: at a closing checkpoint, and at a recovery record. False when they
+	// were kept in Redis, across restarts.
+	MemoryState bool
+	// Emit receives every result, in the order the calls were decided.
+	Emit func(*Result)
 }
 
-// Replayer replays records one at a time, in chain order, keeping the budgets and rates between them.
+// Replayer replays the records of a log given in chain order, keeping the budgets and rates between
+// them. The log is in the order calls ended (a record is written once its outcome is known), so the
+// decisions of one run of the gateway are held until the run ends (Flush, a closing checkpoint, a
+// recovery record) and replayed in the order they were made.
 type Replayer struct {
-	chain *pipeline.Chain
-	pack  bool
-	now   time.Time
-	sum   Summary
+	o       Options
+	chain   *pipeline.Chain
+	now     time.Time
+	pending []*auditlog.Record
+	sum     Summary
 }
 
 // New returns a replayer for the engines in o.
 func New(o Options) *Replayer {
-	r := &Replayer{pack: o.Pack}
-	store := state.NewMemory(func() time.Time { return r.now })
-	stages := append(slices.Clone(o.Engines), pipeline.Decide{}, budget.New(store, pipeline.FailClosed, discard))
-	r.chain = pipeline.NewChain(stages...)
+	r := &Replayer{o: o}
+	r.restart()
 	r.sum.Transitions = map[string]int{}
 	r.sum.Skipped = map[string]int{}
 	return r
+}
+
+// restart starts the budgets and rates from zero, as a gateway that starts with them in memory.
+func (r *Replayer) restart() {
+	store := state.NewMemory(func() time.Time { return r.now })
+	stages := append(slices.Clone(r.o.Engines), pipeline.Decide{}, budget.New(store, r.o.Fail, discard))
+	r.chain = pipeline.NewChain(stages...)
 }
 
 // Outcome is a decision as replay compares it.
@@ -128,18 +143,44 @@ func (r *Replayer) Summary() Summary { return r.sum }
 
 // Inexactness reasons, stable for tools that read the JSON output.
 const (
-	InexactArgsCut       = "arguments_cut"       // the record's preview was cut at 500 characters: replayed without arguments
-	InexactArgsRedacted  = "arguments_redacted"  // the preview holds redacted values, replayed as the [REDACTED] markers
-	InexactArgsRewritten = "arguments_rewritten" // the old policy rewrote the arguments: replayed as forwarded
-	InexactNoAttributes  = "no_workflow_attributes"
+	InexactArgsCut       = "arguments_cut"          // the record's preview was cut at 500 characters: replayed without arguments
+	InexactArgsRedacted  = "arguments_redacted"     // the preview holds redacted values, replayed as the [REDACTED] markers
+	InexactArgsRewritten = "arguments_rewritten"    // the old policy rewrote the arguments: replayed as forwarded
+	InexactNoAttributes  = "no_workflow_attributes" // a workflow pack decided, then or now: records keep no workflow attributes
+	InexactThreatScore   = "threat_score"           // the recorded score is the call's highest, its result's included
 )
 
-// Record replays one record. Records other than decisions return nil; call it for every record of
-// the log, in chain order, so that budgets and rates count as they did.
-func (r *Replayer) Record(ctx context.Context, rec *auditlog.Record) *Result {
-	if rec.Type != auditlog.TypeDecision {
-		return nil
+// Record takes the next record of the log, in chain order.
+func (r *Replayer) Record(ctx context.Context, rec *auditlog.Record) {
+	switch {
+	case rec.Type == auditlog.TypeDecision:
+		r.pending = append(r.pending, rec)
+	case rec.Type == auditlog.TypeRecovery,
+		rec.Type == auditlog.TypeCheckpoint && rec.Checkpoint != nil && rec.Checkpoint.Reason == auditlog.CheckpointClose:
+		// The gateway stopped here (cleanly, or it crashed and the next one recovered the log).
+		r.Flush(ctx)
+		if r.o.MemoryState {
+			r.restart()
+		}
 	}
+}
+
+// Flush replays the decisions held, in the order they were made. Call it at the end of the log.
+func (r *Replayer) Flush(ctx context.Context) {
+	slices.SortStableFunc(r.pending, func(a, b *auditlog.Record) int { return decided(a).Compare(decided(b)) })
+	for i, rec := range r.pending {
+		r.o.Emit(r.replay(ctx, rec))
+		r.pending[i] = nil
+	}
+	r.pending = r.pending[:0]
+}
+
+// decided is when the gateway received the call: the record's time is when its outcome was known.
+func decided(rec *auditlog.Record) time.Time {
+	return rec.Time.Add(-time.Duration(max(rec.LatencyUS, 0)) * time.Microsecond)
+}
+
+func (r *Replayer) replay(ctx context.Context, rec *auditlog.Record) *Result {
 	r.sum.Decisions++
 	res := &Result{Seq: rec.Seq, Time: rec.Time, DecisionID: rec.DecisionID, Agent: rec.Agent, Tenant: rec.Tenant,
 		Method: rec.Method, Target: rec.Tool}
@@ -148,23 +189,28 @@ func (r *Replayer) Record(ctx context.Context, rec *auditlog.Record) *Result {
 		r.sum.Skipped[res.Skipped]++
 		return res
 	}
-	r.now = rec.Time
+	r.now = decided(rec)
 	in, inexact := input(rec)
-	if r.pack {
-		inexact = append(inexact, InexactNoAttributes)
-	}
-	c := &pipeline.Call{DecisionID: rec.DecisionID, Received: rec.Time, Upstream: rec.Upstream, Input: in}
+	c := &pipeline.Call{DecisionID: rec.DecisionID, Received: r.now, Upstream: rec.Upstream, Input: in}
 	if err := r.chain.Run(ctx, c); err != nil {
 		c.Refuse("replay", policy.CodeInternal, err.Error())
 	}
-	if c.Decision.Forwards() && rec.Code == string(policy.CodeUpstreamUnavailable) {
-		// The gateway gives back what a call reserved when the upstream cannot take it.
+	if c.Decision.Forwards() && rec.Code == string(policy.CodeUpstreamUnavailable) && rec.UpstreamUS == 0 {
+		// The call never reached the upstream, and the gateway gave back what it had reserved.
 		c.Decision.Abandon()
+	}
+	if rec.Method == "tools/call" && (c.Decision.Engine == "pack" || rec.Engine == "pack") && hasEngine(r.o.Engines, "pack") {
+		// The pack decided, then or now, from workflow attributes the record does not keep.
+		inexact = append(inexact, InexactNoAttributes)
 	}
 	now := outcome(&c.Decision)
 	res.Now, res.Inexact = &now, inexact
 	r.count(res)
 	return res
+}
+
+func hasEngine(stages []pipeline.Stage, name string) bool {
+	return slices.ContainsFunc(stages, func(s pipeline.Stage) bool { return s.Name() == name })
 }
 
 // count sets res.Status and counts it.
@@ -214,7 +260,9 @@ func differs(then, now Outcome) bool {
 // Skip reasons name who refused a call before the engines decided it, or why a record is not a
 // decision of the policies at all.
 const (
-	skipMalformed = "malformed message (refused before the policies)"
+	skipMalformed   = "malformed message (refused before the policies)"
+	skipPin         = "tool definition changed (tool pinning, not a decision of the policies)"
+	skipBudgetState = "budget state unavailable (not a decision of the policies)"
 )
 
 // then reads what the policies decided from a record, or says why it cannot be replayed. A record
@@ -228,6 +276,12 @@ func then(rec *auditlog.Record) (Outcome, string) {
 	switch {
 	case rec.Status == "malformed":
 		return o, skipMalformed
+	case rec.Engine == "pin" || strings.HasPrefix(rec.RuleID, "pin."):
+		// Held or refused because a tool's definition changed (or its approval of that was denied):
+		// the pins are state of the gateway's, not a policy.
+		return o, skipPin
+	case rec.Engine == "budget" && rec.Code == string(policy.CodePolicyError):
+		return o, skipBudgetState
 	case rec.Engine == "approval" || rec.ApprovalID != "":
 		// Held by the policies: whatever the human then did, the policies' effect was a hold.
 		o.Effect, o.Code = string(policy.EffectRequireApproval), string(policy.CodeApprovalRequired)
@@ -288,6 +342,9 @@ func input(rec *auditlog.Record) (policy.Input, []string) {
 		in.Threat.Findings = append(in.Threat.Findings, policy.Finding{Rule: rule})
 	}
 	args, inexact := arguments(rec)
+	if rec.ThreatScore > 0 {
+		inexact = append(inexact, InexactThreatScore)
+	}
 	switch rec.Method {
 	case mcp.MethodToolsCall:
 		in.Tool.Name = rec.Tool

@@ -12,15 +12,35 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/engine"
 )
 
-// replayer returns a replayer for a rules policy in mode.
-func replayer(t testing.TB, mode pipeline.Mode, src string) *Replayer {
+// harness is a replayer whose results are kept.
+type harness struct {
+	*Replayer
+	got []*Result
+}
+
+// replayer returns a replayer for a rules policy in mode, with budgets in memory.
+func replayer(t testing.TB, mode pipeline.Mode, src string) *harness {
 	t.Helper()
 	pol, err := rules.Load("p.yaml", []byte("name: p\nversion: \"1\"\n"+src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := engine.New(engine.Config{Name: "rules", Mode: mode, Fail: pipeline.FailClosed, Logger: discard}, engine.NewRules(pol))
-	return New(Options{Engines: []pipeline.Stage{st}})
+	h := &harness{}
+	h.Replayer = New(Options{Engines: []pipeline.Stage{st}, Fail: pipeline.FailClosed, MemoryState: true,
+		Emit: func(r *Result) { h.got = append(h.got, r) }})
+	return h
+}
+
+// one replays one record on its own and returns its result, nil when there is none.
+func (h *harness) one(ctx context.Context, rec *auditlog.Record) *Result {
+	h.got = nil
+	h.Record(ctx, rec)
+	h.Flush(ctx)
+	if len(h.got) != 1 {
+		return nil
+	}
+	return h.got[0]
 }
 
 var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -61,7 +81,7 @@ rules:
 		{call(6, "refund", `{"amount":"[REDACTED]"}`), StatusUncertain, "deny", "", InexactArgsRedacted},
 	}
 	for _, c := range cases {
-		res := rp.Record(ctx, c.rec)
+		res := rp.one(ctx, c.rec)
 		if res == nil || res.Skipped != "" {
 			t.Fatalf("seq %d not replayed: %+v", c.rec.Seq, res)
 		}
@@ -92,23 +112,31 @@ func TestReplaySkipsWhatThePoliciesDidNotDecide(t *testing.T) {
 		refused(call(4, "x", `{}`), "kill", "session_killed"),
 		refused(call(5, "x", `{}`), "threat", "threat_detected"),
 		refused(call(6, "x", `{}`), "ratelimit", "rate_limited"),
+		refused(call(7, "x", `{}`), "pin", "approval_required"),
+		refused(call(8, "x", `{}`), "budget", "policy_error"),
 	} {
-		if res := rp.Record(ctx, rec); res == nil || res.Skipped == "" || res.Now != nil || res.Status != "" {
+		if res := rp.one(ctx, rec); res == nil || res.Skipped == "" || res.Now != nil || res.Status != "" {
 			t.Errorf("seq %d (%s) replayed: %+v", rec.Seq, rec.Engine, res)
 		}
 	}
+	pinDenied := refused(call(9, "x", `{}`), "approval", "approval_denied")
+	pinDenied.RuleID, pinDenied.ApprovalID = "pin.changed", "apr_1"
+	if res := rp.one(ctx, pinDenied); res.Skipped != skipPin {
+		t.Errorf("a denied approval of a changed tool definition: %+v", res)
+	}
 	for _, typ := range []string{auditlog.TypeEvent, auditlog.TypeCheckpoint, auditlog.TypeRecovery} {
-		rec := call(9, "x", `{}`)
+		rec := call(10, "x", `{}`)
 		rec.Type = typ
-		if res := rp.Record(ctx, rec); res != nil {
+		if res := rp.one(ctx, rec); res != nil {
 			t.Errorf("a %s record gave a result: %+v", typ, res)
 		}
 	}
 	sum := rp.Summary()
-	if sum.Decisions != 6 || sum.Replayed != 0 {
+	if sum.Decisions != 9 || sum.Replayed != 0 {
 		t.Errorf("summary %+v", sum)
 	}
-	if sum.Skipped["refused by kill: session_killed (not a decision of the policies)"] != 2 || sum.Skipped[skipMalformed] != 1 || len(sum.Skipped) != 5 {
+	if sum.Skipped["refused by kill: session_killed (not a decision of the policies)"] != 2 || sum.Skipped[skipMalformed] != 1 ||
+		sum.Skipped[skipPin] != 2 || sum.Skipped[skipBudgetState] != 1 || len(sum.Skipped) != 7 {
 		t.Errorf("skipped %v", sum.Skipped)
 	}
 }
@@ -137,7 +165,7 @@ rules:
 		{StatusChanged, Forwarded, "deny"},
 	}
 	for i, rec := range []*auditlog.Record{approved, timedOut, heldThenNowAllowed, failed, failedNowDenied} {
-		res := rp.Record(ctx, rec)
+		res := rp.one(ctx, rec)
 		if res.Status != want[i].status || res.Then.Effect != want[i].then || res.Now.Effect != want[i].now {
 			t.Errorf("seq %d: %s, then %+v, now %+v; want %+v", rec.Seq, res.Status, res.Then, *res.Now, want[i])
 		}
@@ -164,17 +192,63 @@ rules:
 		at(refused(call(2, "refund", `{"amount":4}`), "upstream", "upstream_unavailable"), time.Minute), // given back
 		at(call(3, "refund", `{"amount":4}`), 2*time.Minute),                                            // 6 + 4 = 10: allowed
 		at(call(4, "refund", `{"amount":1}`), 3*time.Minute),                                            // 11: refused
-		at(call(5, "refund", `{"amount":9}`), 61*time.Minute),                                           // a new window
+		at(sentThenFailed(call(5, "refund", `{"amount":9}`)), 61*time.Minute),                           // a new window; sent, so kept
 	}
 	want := []string{"allow", "allow", "allow", "deny", "allow"}
 	for i, rec := range recs {
-		res := rp.Record(ctx, rec)
-		if res.Now.Effect != want[i] {
+		res := rp.one(ctx, rec)
+		if res.Now.Effect != want[i] || res.Status != StatusUnchanged && rec.Seq != 4 {
 			t.Errorf("seq %d: now %+v, want %s", rec.Seq, *res.Now, want[i])
 		}
 	}
-	if res := rp.Record(ctx, at(call(6, "refund", `{"amount":2}`), 62*time.Minute)); res.Now.Code != "budget_exceeded" || res.Now.Engine != "budget" {
+	if res := rp.one(ctx, at(call(6, "refund", `{"amount":2}`), 62*time.Minute)); res.Now.Code != "budget_exceeded" || res.Now.Engine != "budget" {
 		t.Errorf("over the budget in the new window: %+v", *res.Now)
+	}
+}
+
+// sentThenFailed is a call the upstream received and then failed to answer.
+func sentThenFailed(r *auditlog.Record) *auditlog.Record {
+	r = refused(r, "upstream", "upstream_unavailable")
+	r.UpstreamUS = 5000
+	return r
+}
+
+// The log is in the order calls ended: calls are replayed in the order they were decided.
+func TestReplayOrdersByDecisionTime(t *testing.T) {
+	rp := replayer(t, pipeline.ModeEnforce, `default_effect: deny
+rules:
+  - {id: slow, tools: [t], effect: allow, rate: {limit: 1, per: 1m, scope: agent}}
+`)
+	ctx := context.Background()
+	second := refused(call(1, "t", `{}`), "budget", "rate_limited") // decided and written at t0+1s
+	second.RuleID = "slow"
+	first := call(2, "t", `{}`) // written at t0+2s, decided 3 s before
+	first.LatencyUS = (3 * time.Second).Microseconds()
+	rp.Record(ctx, second)
+	rp.Record(ctx, first)
+	rp.Flush(ctx)
+	if len(rp.got) != 2 || rp.got[0].Seq != 2 || rp.got[0].Status != StatusUnchanged || rp.got[1].Status != StatusUnchanged || rp.got[1].Now.Code != "rate_limited" {
+		for _, r := range rp.got {
+			t.Logf("seq %d %s now %+v", r.Seq, r.Status, *r.Now)
+		}
+		t.Error("not replayed in the order decided")
+	}
+}
+
+// Budgets kept in memory start again when the gateway restarts; kept in Redis, they do not.
+func TestReplayRestarts(t *testing.T) {
+	policy := "default_effect: deny\nrules:\n  - {id: once, tools: [t], effect: allow, rate: {limit: 1, per: 1h, scope: agent}}\n"
+	ctx := context.Background()
+	for _, memory := range []bool{true, false} {
+		rp := replayer(t, pipeline.ModeEnforce, policy)
+		rp.o.MemoryState = memory
+		rp.Record(ctx, call(1, "t", `{}`))
+		rp.Record(ctx, &auditlog.Record{Seq: 2, Type: auditlog.TypeCheckpoint, Checkpoint: &auditlog.Checkpoint{Reason: auditlog.CheckpointClose}})
+		rp.Record(ctx, call(3, "t", `{}`)) // the next run's first call
+		rp.Flush(ctx)
+		if len(rp.got) != 2 || rp.got[0].Status != StatusUnchanged || (rp.got[1].Status == StatusUnchanged) != memory {
+			t.Errorf("state in memory %v: %s then %s (%+v)", memory, rp.got[0].Status, rp.got[1].Status, *rp.got[1].Now)
+		}
 	}
 }
 
@@ -184,10 +258,10 @@ func TestReplayMonitorMode(t *testing.T) {
 	monitored := call(1, "x", `{}`)
 	monitored.Engine, monitored.WouldEffect, monitored.Code, monitored.RuleID = "", "deny", "policy_deny", "no-x"
 	ctx := context.Background()
-	if res := replayer(t, pipeline.ModeMonitor, src).Record(ctx, monitored); res.Status != StatusUnchanged || res.Now.Would != "deny" || res.Now.RuleID != "no-x" {
+	if res := replayer(t, pipeline.ModeMonitor, src).one(ctx, monitored); res.Status != StatusUnchanged || res.Now.Would != "deny" || res.Now.RuleID != "no-x" {
 		t.Errorf("monitor replayed in monitor: %s %+v", res.Status, *res.Now)
 	}
-	res := replayer(t, pipeline.ModeEnforce, src).Record(ctx, monitored)
+	res := replayer(t, pipeline.ModeEnforce, src).one(ctx, monitored)
 	if res.Status != StatusChanged || Transition(res.Then, *res.Now) != "allow (would deny) → deny" {
 		t.Errorf("monitor replayed enforced: %s %s", res.Status, Transition(res.Then, *res.Now))
 	}
@@ -197,7 +271,7 @@ func TestReplayRebuildsTheInput(t *testing.T) {
 	rec := call(1, "t", `{"n":1.50,"s":"v"}`)
 	rec.Tenant, rec.ClientIP, rec.RunID, rec.User, rec.ThreatScore, rec.Threats = "acme", "10.0.0.1", "run_1", "alice", 0.9, []string{"pi.ignore"}
 	in, inexact := input(rec)
-	if inexact != nil || in.Tool.Name != "t" || in.Tool.Server != "up" || in.Tenant != "acme" || in.RequestIP != "10.0.0.1" ||
+	if strings.Join(inexact, ",") != InexactThreatScore || in.Tool.Name != "t" || in.Tool.Server != "up" || in.Tenant != "acme" || in.RequestIP != "10.0.0.1" ||
 		in.Session.ID != "sess_1" || in.Session.RunID != "run_1" || in.Agent.ID != "bot" || in.User.ID != "alice" ||
 		in.Agent.Roles[0] != "dev" || in.Threat.Score != 0.9 || in.Threat.Findings[0].Rule != "pi.ignore" {
 		t.Errorf("input %+v inexact %v", in, inexact)
@@ -215,7 +289,7 @@ func TestReplayRebuildsTheInput(t *testing.T) {
 			t.Errorf("%s: target not set: %+v", method, in)
 		}
 	}
-	rec.Method, rec.Effect = "tools/call", "redact"
+	rec.Method, rec.Effect, rec.ThreatScore = "tools/call", "redact", 0
 	if _, inexact := input(rec); strings.Join(inexact, ",") != InexactArgsRewritten {
 		t.Errorf("a redacted call: inexact %v", inexact)
 	}
