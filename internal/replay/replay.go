@@ -5,7 +5,8 @@
 //
 // A record is replayed through the same stages the gateway runs after the caller is established: the
 // policy engines, the combination of their verdicts, and the budgets and rule rates, counted from
-// empty in the order of the log with the records' times as the clock. The input is rebuilt from the
+// empty (again at each restart of a gateway that kept them in memory) in the order the calls were
+// decided, with those times as the clock. The input is rebuilt from the
 // record, which holds less than the call did: the arguments as forwarded (after the old policy's
 // rewrites), redacted and cut at 500 characters; no headers, token claims or workflow attributes; a
 // threat score only when it reached the scanner's threshold. A replay whose input is known to differ
