@@ -183,7 +183,7 @@ func runReplay(ctx context.Context, p *replayParams, s streams) error {
 	}
 	rp.Flush(ctx)
 	sum := rp.Summary()
-	against := replayedWith(eng, plan)
+	against := replayedWith(eng)
 	if p.format == "json" {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
@@ -224,7 +224,7 @@ func loadReplayConfig(p *replayParams, env []string) (*config.Config, config.Reg
 }
 
 // replayedWith names the policies replayed with, engine by engine, with their modes.
-func replayedWith(eng *engines, plan config.Rego) map[string]string {
+func replayedWith(eng *engines) map[string]string {
 	out := map[string]string{}
 	if eng.rules != nil {
 		out["rules"] = eng.rulesRevision() + " (" + string(eng.rules.Mode()) + ")"

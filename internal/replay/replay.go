@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/budget"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 )
@@ -200,7 +201,7 @@ func (r *Replayer) replay(ctx context.Context, rec *auditlog.Record) *Result {
 		// The call never reached the upstream, and the gateway gave back what it had reserved.
 		c.Decision.Abandon()
 	}
-	if rec.Method == "tools/call" && (c.Decision.Engine == "pack" || rec.Engine == "pack") && hasEngine(r.o.Engines, "pack") {
+	if rec.Method == mcp.MethodToolsCall && (c.Decision.Engine == "pack" || rec.Engine == "pack") && hasEngine(r.o.Engines, "pack") {
 		// The pack decided, then or now, from workflow attributes the record does not keep.
 		inexact = append(inexact, InexactNoAttributes)
 	}
@@ -275,7 +276,7 @@ func then(rec *auditlog.Record) (Outcome, string) {
 	reason := strings.TrimPrefix(rec.Reason, "blocked by "+rec.Engine+": ")
 	o := Outcome{Effect: rec.Effect, Would: rec.WouldEffect, Code: rec.Code, RuleID: rec.RuleID, Engine: rec.Engine, Reason: reason}
 	switch {
-	case rec.Status == "malformed":
+	case rec.Status == string(audit.StatusMalformed):
 		return o, skipMalformed
 	case rec.Engine == "pin" || strings.HasPrefix(rec.RuleID, "pin."):
 		// Held or refused because a tool's definition changed (or its approval of that was denied):
