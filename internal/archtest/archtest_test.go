@@ -106,6 +106,7 @@ var allowedImports = map[string][]string{
 	"internal/lineloop":            {"internal/jsonrpc"},
 	"internal/webhook":             {},
 	"internal/auditsink":           {"internal/webhook"},
+	"internal/tracing":             {},
 }
 
 func TestDependencyDirection(t *testing.T) {

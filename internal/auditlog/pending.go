@@ -8,6 +8,8 @@ type Pending struct {
 	seq  uint64
 	hash string
 	w    *Writer // nil for a Pending that failed at once
+	// then, when set, is told how the record ended, by the goroutine that ended its wait.
+	then func(seq uint64, err error)
 }
 
 // Wait blocks until the record is on disk (fsync returned) or failed, and
@@ -77,10 +79,16 @@ func failedPending(err error) *Pending {
 	return p
 }
 
-// release ends the wait of every record in batch, in submission order.
+// release ends the wait of every record in batch, in submission order, then tells those that asked
+// (SubmitThen).
 func release(batch []*Pending, err error) {
 	for _, p := range batch {
 		p.err = err
 		close(p.done)
+	}
+	for _, p := range batch {
+		if p.then != nil {
+			p.then(p.seq, p.err)
+		}
 	}
 }

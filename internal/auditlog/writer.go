@@ -243,13 +243,23 @@ func openActive(path string, flag int) (*os.File, error) {
 // Submit never blocks and never panics; a record that cannot be written
 // yields a Pending that fails. The record is written once the Pending is
 // waited for (Wait, Done) or detached (Detach).
-func (w *Writer) Submit(r *Record) *Pending {
-	if r == nil {
-		return failedPending(errors.New("auditlog: Submit of a nil record"))
-	}
-	p := &Pending{rec: *r, done: make(chan struct{}), w: w}
-	if err := prepare(&p.rec); err != nil {
+func (w *Writer) Submit(r *Record) *Pending { return w.SubmitThen(r, nil) }
+
+// SubmitThen is Submit, and then, when not nil, is called once the record is on disk (with its seq)
+// or has failed (with why), by the goroutine that ended the record's wait: it must return quickly.
+func (w *Writer) SubmitThen(r *Record, then func(seq uint64, err error)) *Pending {
+	failed := func(err error) *Pending {
+		if then != nil {
+			then(0, err)
+		}
 		return failedPending(err)
+	}
+	if r == nil {
+		return failed(errors.New("auditlog: Submit of a nil record"))
+	}
+	p := &Pending{rec: *r, done: make(chan struct{}), w: w, then: then}
+	if err := prepare(&p.rec); err != nil {
+		return failed(err)
 	}
 	w.mu.Lock()
 	err := w.failed
@@ -261,7 +271,7 @@ func (w *Writer) Submit(r *Record) *Pending {
 	}
 	w.mu.Unlock()
 	if err != nil {
-		return failedPending(err)
+		return failed(err)
 	}
 	return p
 }

@@ -455,3 +455,57 @@ func TestDurabilityWriteReleasesBeforeSync(t *testing.T) {
 		t.Error("an unknown durability was accepted")
 	}
 }
+
+// SubmitThen tells its callback how the record ended, once, after the record's wait has ended:
+// with the record's seq when written, whether the commit was the waiter's or the writer's; with the
+// failure when the record could not be taken.
+func TestSubmitThen(t *testing.T) {
+	w, err := Open(testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		seq  uint64
+		err  error
+		done bool
+	}
+	got := make(chan outcome, 4)
+	var p *Pending
+	then := func(seq uint64, err error) {
+		got <- outcome{seq, err, p == nil || p.isDone()}
+	}
+	p = w.SubmitThen(decision(1), then)
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-got; o.err != nil || o.seq != p.Seq() || o.seq == 0 || !o.done {
+		t.Errorf("waited record: then got %+v, want seq %d after its wait ended", o, p.Seq())
+	}
+	p = w.SubmitThen(decision(2), then)
+	p.Detach() // the writer's goroutine commits it
+	select {
+	case o := <-got:
+		if o.err != nil || o.seq != p.Seq() || !o.done {
+			t.Errorf("detached record: then got %+v, want seq %d", o, p.Seq())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("then was not called for a record the writer committed")
+	}
+	w.SubmitThen(nil, then)
+	if o := <-got; o.err == nil || o.seq != 0 {
+		t.Errorf("nil record: then got %+v, want its failure", o)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = nil
+	w.SubmitThen(decision(3), then)
+	if o := <-got; !errors.Is(o.err, ErrClosed) {
+		t.Errorf("after Close: then got %+v, want ErrClosed", o)
+	}
+	select {
+	case o := <-got:
+		t.Errorf("then called again: %+v", o)
+	default:
+	}
+}

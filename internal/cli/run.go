@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -221,6 +222,11 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	if err != nil {
 		return err
 	}
+	tracer, err := startTracing(ctx, cfg.Tracing, "pipe", os.Getenv, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer stopTracing(tracer, logger) // after the audit log's close: the last spans end when their records are durable
 	sinks, err := newAuditSinks(cfg.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
@@ -258,6 +264,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Approvals:      approvals,
 		Recorder:       recorder,
 		Logger:         logger,
+		Tracer:         tracer,
 		RequestTimeout: cfg.Upstream.RequestTimeout.D(),
 		HangAfter:      cfg.Upstream.HangAfter.D(),
 		PingTimeout:    cfg.Upstream.PingTimeout.D(),
@@ -270,7 +277,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		Command:    p.command,
 		MaxFrame:   limits.MaxBytes,
 		BackoffMax: cfg.Upstream.RestartBackoffMax.D(),
-		Withhold:   append([]string{cfg.State.Redis.PasswordEnv, cfg.Approvals.Webhook.SecretEnv}, cfg.Audit.SecretEnv()...),
+		Withhold:   slices.Concat([]string{cfg.State.Redis.PasswordEnv, cfg.Approvals.Webhook.SecretEnv}, cfg.Audit.SecretEnv(), cfg.Tracing.SecretEnv()),
 		Logger:     logger,
 	})
 	sess := &gateway.Session{ID: "sess_" + rand.Text(), Upstream: cfg.Upstream.Name}

@@ -131,6 +131,11 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
+	tracer, err := startTracing(ctx, shared.Tracing, "tcp", os.Getenv, logger)
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	defer stopTracing(tracer, logger) // after the audit log's close: the last spans end when their records are durable
 	sinks, err := newAuditSinks(shared.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
@@ -182,6 +187,7 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 		Store:      store,
 		Recorder:   recorder,
 		Logger:     logger,
+		Tracer:     tracer,
 	})
 
 	upCtx, stopUpstreams := context.WithCancel(context.Background())

@@ -38,6 +38,8 @@ type Config struct {
 	State StateConfig `yaml:"state"`
 	// Approvals configures what a held call (require_approval) gets: an approval a human decides.
 	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Tracing exports OpenTelemetry spans of the calls gatehouse decides (SPEC §13.2).
+	Tracing TracingConfig `yaml:"tracing"`
 
 	// forServe marks the sections of a serve configuration (ServeConfig.Shared): checks that
 	// only hold for gatehouse run are skipped.
@@ -257,6 +259,14 @@ func (s *SinkConfig) SinkName() string {
 	return s.Type
 }
 
+// SecretEnv returns the environment variables the tracing exporter reads its credential from.
+func (t *TracingConfig) SecretEnv() []string {
+	if t.AuthEnv == "" {
+		return nil
+	}
+	return []string{t.AuthEnv}
+}
+
 // SecretEnv returns the environment variables the sinks read secrets from.
 func (a *AuditConfig) SecretEnv() []string {
 	var names []string
@@ -268,6 +278,46 @@ func (a *AuditConfig) SecretEnv() []string {
 		}
 	}
 	return names
+}
+
+// TracingConfig exports a span per decided request to an OpenTelemetry collector over OTLP. Spans
+// carry method, tool or prompt name, request id, decision, engine verdicts, upstream and audit
+// sequence number; never arguments, results, headers or credentials.
+type TracingConfig struct {
+	// Enabled turns tracing on. Default off. GATEHOUSE_TRACING_ENABLED (true or false) overrides it.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector: an http:// or https:// URL with a host and port, no credentials in
+	// it. For http/protobuf a path may follow (default /v1/traces); grpc takes none. Default
+	// http://127.0.0.1:4318, or http://127.0.0.1:4317 for grpc. GATEHOUSE_TRACING_ENDPOINT
+	// overrides it.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is OTLP's http/protobuf (default) or grpc.
+	Protocol string `yaml:"protocol"`
+	// AuthHeader names a header the collector authenticates with (e.g. Authorization), whose value
+	// comes from AuthEnv or AuthFile (relative to the configuration file), exactly one.
+	AuthHeader string `yaml:"auth_header"`
+	AuthEnv    string `yaml:"auth_env"`
+	AuthFile   string `yaml:"auth_file"`
+	// CAFile is a PEM bundle an https collector's certificate is verified against, instead of the
+	// system's roots. Relative to the configuration file.
+	CAFile string `yaml:"ca_file"`
+	// SampleRatio is the share of traces begun at gatehouse that are recorded, from 0 to 1.
+	// Default 1. A call whose client sent a trace context follows the client's sampling decision
+	// (when accept_parent is on).
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// AcceptParent makes the trace context a client sends (params._meta traceparent, or the HTTP
+	// traceparent header) the parent of its calls' spans, and its sampled flag decide whether they
+	// are recorded. Off, each call begins a trace of its own, linked to the client's, so that no
+	// client chooses what is sampled. Default true.
+	AcceptParent bool `yaml:"accept_parent"`
+	// Propagate gives the upstream the trace context of gatehouse's span of the forward, in the
+	// forwarded request's params._meta traceparent, so the server's spans join the trace. Only a
+	// recorded call's request is changed. Default true.
+	Propagate bool `yaml:"propagate"`
+	// ServiceName is the service.name of the spans. Default gatehouse.
+	ServiceName string `yaml:"service_name"`
+	// Timeout bounds one export. Default 10s.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // IdentityConfig is the trusted local identity of `gatehouse run`.
@@ -373,5 +423,7 @@ func Default() *Config {
 		// the process; serve keeps them in a file.
 		Pins:      PinsConfig{File: MemoryPins},
 		Approvals: ApprovalsConfig{TTL: Duration(time.Hour), MaxPending: 1000, MaxPendingPerCaller: 20, Webhook: WebhookConfig{Timeout: Duration(5 * time.Second)}},
+		Tracing: TracingConfig{Protocol: "http/protobuf", SampleRatio: 1, AcceptParent: true, Propagate: true,
+			ServiceName: "gatehouse", Timeout: Duration(10 * time.Second)},
 	}
 }

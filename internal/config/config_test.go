@@ -312,3 +312,73 @@ audit:
 		t.Errorf("SecretEnv %q, want %q", got, want)
 	}
 }
+
+func TestTracingValidated(t *testing.T) {
+	p := write(t, `policy:
+  rules: a.yaml
+tracing:
+  enabled: true
+  endpoint: https://user:pw@collector.example:4317/v1/traces
+  protocol: thrift
+  auth_env: OTLP_TOKEN
+  sample_ratio: 1.5
+  timeout: 5m
+  service_name: ""
+`)
+	cfg, src, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
+	for _, want := range []string{
+		p + ":5: tracing.endpoint: must be an http:// or https:// URL with a host and no credentials in it",
+		p + ":6: tracing.protocol: must be one of http/protobuf, grpc",
+		p + ":7: tracing.auth_env: needs auth_header, the header it fills",
+		p + ":8: tracing.sample_ratio: must be between 0 and 1",
+		p + ":9: tracing.timeout: must be between 100ms and 1m",
+		p + ":10: tracing.service_name: must not be empty",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pw@") {
+		t.Errorf("a problem repeats the endpoint's password:\n%s", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{`tracing: {protocol: grpc, endpoint: "http://127.0.0.1:4317/v1/traces"}`, "tracing.endpoint: a grpc endpoint has no path"},
+		{`tracing: {endpoint: "http://collector:4318?token=x"}`, "tracing.endpoint: must not have a query or fragment"},
+		{`tracing: {endpoint: "http://collector:4318", ca_file: ca.pem}`, "tracing.ca_file: is for an https endpoint"},
+		{"tracing: {auth_header: Authorization, auth_env: A, auth_file: f}", "tracing.auth_header: needs its value from exactly one of auth_env and auth_file"},
+	} {
+		cfg, src, err := Load(write(t, "policy: {rules: a.yaml}\n"+tc.yaml+"\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(problems(t, cfg.Validate(src)), "\n"); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: missing %q in:\n%s", tc.yaml, tc.want, got)
+		}
+	}
+
+	// The defaults are valid and off; the environment turns tracing on and points it elsewhere; the
+	// credential's variable is withheld from the upstream; files are relative to the configuration.
+	p = write(t, "policy: {rules: a.yaml}\ntracing: {auth_header: Authorization, auth_env: OTLP_TOKEN, ca_file: ca.pem}\n")
+	cfg, _, err = Load(p, []string{"GATEHOUSE_TRACING_ENABLED=true", "GATEHOUSE_TRACING_ENDPOINT=https://collector.example:4318"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := cfg.Tracing
+	if !tr.Enabled || tr.Endpoint != "https://collector.example:4318" || tr.Protocol != "http/protobuf" || tr.SampleRatio != 1 ||
+		!tr.AcceptParent || !tr.Propagate || tr.ServiceName != "gatehouse" || tr.CAFile != filepath.Join(filepath.Dir(p), "ca.pem") {
+		t.Errorf("tracing %+v", tr)
+	}
+	if got := tr.SecretEnv(); !slices.Equal(got, []string{"OTLP_TOKEN"}) {
+		t.Errorf("SecretEnv %q", got)
+	}
+	if _, _, err := Load(p, []string{"GATEHOUSE_TRACING_ENABLED=maybe"}); err == nil || !strings.Contains(err.Error(), "$GATEHOUSE_TRACING_ENABLED") {
+		t.Errorf("bad GATEHOUSE_TRACING_ENABLED: %v", err)
+	}
+	if Default().Tracing.Enabled {
+		t.Error("tracing is on by default")
+	}
+}

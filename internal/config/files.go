@@ -8,7 +8,7 @@ import (
 )
 
 // Files checks that the files the configuration names exist — policy.rules, policy.bundle (a file
-// or a directory), policy.bundle_public_key and audit.key — and returns a problem located at the
+// or a directory), policy.bundle_public_key, audit.key and tracing.ca_file — and returns a problem located at the
 // key that names each one that does not. Validate checks the values; Files, what they point at.
 // `gatehouse check` reports both, and the problems inside the files that do exist.
 func (c *Config) Files(src *Source) []Problem {
@@ -20,6 +20,7 @@ func (c *Config) Files(src *Source) []Problem {
 	}
 	ps = append(ps, src.missing("policy.bundle_public_key", c.Policy.BundlePublicKey, false)...)
 	ps = append(ps, src.missing("audit.key", c.Audit.Key, false)...)
+	ps = append(ps, src.missing("tracing.ca_file", c.Tracing.CAFile, false)...)
 	return ps
 }
 

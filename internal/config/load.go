@@ -197,7 +197,7 @@ func cleanYAMLError(err error) string {
 }
 
 func (c *Config) resolvePaths(dir string) {
-	paths := []*string{&c.Policy.Rules, &c.Policy.Pack, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile, &c.State.Redis.PasswordFile, &c.Approvals.Webhook.SecretFile}
+	paths := []*string{&c.Policy.Rules, &c.Policy.Pack, &c.Policy.BundlePublicKey, &c.Audit.Path, &c.Audit.Key, &c.State.KillFile, &c.State.Redis.PasswordFile, &c.Approvals.Webhook.SecretFile, &c.Tracing.AuthFile, &c.Tracing.CAFile}
 	if !IsBuiltinBundle(c.Policy.Bundle) {
 		paths = append(paths, &c.Policy.Bundle)
 	}
@@ -244,6 +244,15 @@ var envVars = map[string]func(c *Config, v string) error{
 	"GATEHOUSE_LOG_LEVEL":        func(c *Config, v string) error { c.Log.Level = v; return nil },
 	"GATEHOUSE_LOG_FORMAT":       func(c *Config, v string) error { c.Log.Format = v; return nil },
 	"GATEHOUSE_STATE_REDIS_URL":  func(c *Config, v string) error { c.State.Redis.URL = v; return nil },
+	"GATEHOUSE_TRACING_ENDPOINT": func(c *Config, v string) error { c.Tracing.Endpoint = v; return nil },
+	"GATEHOUSE_TRACING_ENABLED": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		c.Tracing.Enabled = b
+		return nil
+	},
 	"MCP_MAX_REQUEST_SIZE_MB": func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

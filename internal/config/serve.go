@@ -67,6 +67,8 @@ type ServeConfig struct {
 	State StateConfig `yaml:"state"`
 	// Approvals configures human approvals of held calls, as for gatehouse run.
 	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Tracing exports OpenTelemetry spans of the calls gatehouse decides, as for gatehouse run.
+	Tracing TracingConfig `yaml:"tracing"`
 	// Enabled serves the MCP endpoint. false answers every MCP request with 503 while the admin
 	// listener stays up (maintenance). Default true; the environment variable MCP_ENABLED overrides it.
 	Enabled *bool `yaml:"enabled"`
@@ -235,7 +237,7 @@ func DefaultServe() *ServeConfig {
 	d := Default()
 	return &ServeConfig{
 		Listen: "127.0.0.1:8080", Path: "/mcp",
-		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State, Approvals: d.Approvals,
+		Mode: d.Mode, Fail: d.Fail, Audit: d.Audit, Limits: d.Limits, Log: d.Log, State: d.State, Approvals: d.Approvals, Tracing: d.Tracing,
 		HTTP: HTTPConfig{RefusalStatus: "mapped", DenyAs: "error", SessionIdle: Duration(30 * time.Minute),
 			MaxSessions: 10000, MaxSessionsPerCaller: 1000, ShutdownGrace: Duration(10 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute), ReadTimeout: Duration(time.Minute), WriteTimeout: Duration(time.Minute),
@@ -502,12 +504,12 @@ func envMap(env []string) map[string]string {
 func (c *ServeConfig) Shared() *Config {
 	d := Default()
 	return &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
-		Threat: c.Threat, Pins: c.Pins, State: c.State, Approvals: c.Approvals, Upstream: d.Upstream, forServe: true}
+		Threat: c.Threat, Pins: c.Pins, State: c.State, Approvals: c.Approvals, Tracing: c.Tracing, Upstream: d.Upstream, forServe: true}
 }
 
 func (c *ServeConfig) setShared(s *Config) {
 	c.Mode, c.Fail, c.Policy, c.Audit, c.Limits, c.Log, c.Threat, c.Pins, c.State = s.Mode, s.Fail, s.Policy, s.Audit, s.Limits, s.Log, s.Threat, s.Pins, s.State
-	c.Approvals = s.Approvals
+	c.Approvals, c.Tracing = s.Approvals, s.Tracing
 }
 
 // Validate checks serve's configuration and reports every problem at once, located.
@@ -813,7 +815,7 @@ func (c *ServeConfig) SecretEnv() []string {
 	}
 	add(c.State.Redis.PasswordEnv)
 	add(c.Approvals.Webhook.SecretEnv)
-	for _, n := range c.Audit.SecretEnv() {
+	for _, n := range append(c.Audit.SecretEnv(), c.Tracing.SecretEnv()...) {
 		add(n)
 	}
 	if c.Auth != nil && c.Auth.JWT != nil {

@@ -64,6 +64,7 @@ func (c *Config) Validate(src *Source) error {
 	c.State.Redis.validate(add)
 	c.Approvals.validate(add)
 	c.validateSinks(add)
+	c.Tracing.validate(add)
 	if c.Approvals.Wait > 0 && c.State.Redis.URL == "" && !c.forServe {
 		add("approvals.wait", "gatehouse run has no admin API, so with its state in memory nobody can approve a held call: share state.redis with a gatehouse serve whose admin API decides, or leave wait at 0")
 	}
@@ -249,18 +250,7 @@ func (c *Config) validateSinks(add func(key, format string, args ...any)) {
 			if s.SecretEnv != "" && s.SecretFile != "" {
 				add(key("secret_env"), "give the secret one way: secret_env or secret_file")
 			}
-			switch {
-			case s.AuthHeader == "" && s.AuthEnv != "":
-				add(key("auth_env"), "needs auth_header, the header it fills")
-			case s.AuthHeader == "" && s.AuthFile != "":
-				add(key("auth_file"), "needs auth_header, the header it fills")
-			case s.AuthHeader != "" && (s.AuthEnv == "") == (s.AuthFile == ""):
-				add(key("auth_header"), "needs its value from exactly one of auth_env and auth_file")
-			case s.AuthHeader != "" && !validHeaderName(s.AuthHeader):
-				add(key("auth_header"), "%q is not a header name", s.AuthHeader)
-			case reservedHeader(s.AuthHeader):
-				add(key("auth_header"), "%s is set by gatehouse itself", s.AuthHeader)
-			}
+			validateAuthHeader(key, s.AuthHeader, s.AuthEnv, s.AuthFile, add)
 			if d := s.Timeout.D(); d != 0 && (d < 100*time.Millisecond || d > time.Minute) {
 				add(key("timeout"), "must be between 100ms and 1m (got %s)", d)
 			}
@@ -274,6 +264,54 @@ func (c *Config) validateSinks(add func(key, format string, args ...any)) {
 		if s.QueueMB < 0 || s.QueueMB > 1024 {
 			add(key("queue_mb"), "must be between 1 and 1024 (got %d)", s.QueueMB)
 		}
+	}
+}
+
+// validateAuthHeader checks a credential header whose value comes from an environment variable or
+// a file: key names the settings (key("auth_header") and so on).
+func validateAuthHeader(key func(string) string, header, env, file string, add func(key, format string, args ...any)) {
+	switch {
+	case header == "" && env != "":
+		add(key("auth_env"), "needs auth_header, the header it fills")
+	case header == "" && file != "":
+		add(key("auth_file"), "needs auth_header, the header it fills")
+	case header != "" && (env == "") == (file == ""):
+		add(key("auth_header"), "needs its value from exactly one of auth_env and auth_file")
+	case header != "" && !validHeaderName(header):
+		add(key("auth_header"), "%q is not a header name", header)
+	case reservedHeader(header):
+		add(key("auth_header"), "%s is set by gatehouse itself", header)
+	}
+}
+
+// validate checks the tracing exporter's settings, whether or not tracing is enabled.
+func (t *TracingConfig) validate(add func(key, format string, args ...any)) {
+	key := func(k string) string { return "tracing." + k }
+	if t.Protocol != "http/protobuf" && t.Protocol != "grpc" {
+		add(key("protocol"), "must be one of http/protobuf, grpc (got %q)", t.Protocol)
+	}
+	if t.Endpoint != "" {
+		u, err := url.Parse(t.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+			add(key("endpoint"), "must be an http:// or https:// URL with a host and no credentials in it")
+		case u.RawQuery != "" || u.Fragment != "":
+			add(key("endpoint"), "must not have a query or fragment")
+		case t.Protocol == "grpc" && u.Path != "" && u.Path != "/":
+			add(key("endpoint"), "a grpc endpoint has no path (got %q)", u.Path)
+		case t.CAFile != "" && u.Scheme != "https":
+			add(key("ca_file"), "is for an https endpoint, and tracing.endpoint is %s", u.Scheme)
+		}
+	}
+	validateAuthHeader(key, t.AuthHeader, t.AuthEnv, t.AuthFile, add)
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		add(key("sample_ratio"), "must be between 0 and 1 (got %g)", t.SampleRatio)
+	}
+	if d := t.Timeout.D(); d < 100*time.Millisecond || d > time.Minute {
+		add(key("timeout"), "must be between 100ms and 1m (got %s)", d)
+	}
+	if t.ServiceName == "" {
+		add(key("service_name"), "must not be empty")
 	}
 }
 

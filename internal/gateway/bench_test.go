@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auditlog"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -22,6 +23,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
 	stagethreat "github.com/gatehouse-mcp/gatehouse/internal/stage/threat"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // BenchmarkRequestPipeline measures the whole request path of one tools/call inside the gateway
@@ -110,6 +112,20 @@ func mustPins(tb testing.TB) *pin.Pinner {
 // parse and decide the request, parse and decide the answer, build, commit and write its record,
 // and write the answer. It leaves out the pipes and thread wake-ups that loadgen stdio measures too.
 func BenchmarkExchange(b *testing.B) {
+	benchExchange(b, nil, `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from loadgen"}}}`)
+}
+
+// BenchmarkExchangeTraced is BenchmarkExchange with tracing on and the call recorded: the client's
+// trace context read from _meta, the server, policy and forward spans, the traceparent set in the
+// forwarded frame, and the spans handed to the batch processor (its exporter discards them).
+func BenchmarkExchangeTraced(b *testing.B) {
+	tr := tracing.NewWithExporter(tracetest.NewNoopExporter(), tracing.Config{SampleRatio: 1, AcceptParent: true, Propagate: true}).ForTransport("pipe")
+	defer tr.Shutdown(context.Background())
+	benchExchange(b, tr, `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from loadgen"},`+
+		`"_meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"}}}`)
+}
+
+func benchExchange(b *testing.B, tr *tracing.Tracer, requestFrame string) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	src, err := os.ReadFile("../../examples/policies/everything-demo.yaml")
 	if err != nil {
@@ -128,11 +144,11 @@ func BenchmarkExchange(b *testing.B) {
 		Identity: identity.NewLocal("", nil),
 		Engines:  []*engine.Stage{enforcingRules(pol, logger)},
 		Fail:     pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger,
-		Threat: withThreatStage(b), Pins: mustPins(b), Metrics: NewMetrics(prometheus.NewRegistry()),
+		Threat: withThreatStage(b), Pins: mustPins(b), Metrics: NewMetrics(prometheus.NewRegistry()), Tracer: tr,
 	})
 	sess := &Session{ID: "sess_bench", Upstream: "upstream"}
 	out := newWriter(io.Discard, gw.durable, logger)
-	request := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from loadgen"}}}`)
+	request := []byte(requestFrame)
 	answer := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"Echo: hello from loadgen"}]}}`)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	stagethreat "github.com/gatehouse-mcp/gatehouse/internal/stage/threat"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Options are what a Gateway is built from.
@@ -64,6 +66,8 @@ type Options struct {
 	EventLoop bool
 	// Metrics may be nil.
 	Metrics *Metrics
+	// Tracer, when set, exports a span per decided request (SPEC §13.2).
+	Tracer *tracing.Tracer
 }
 
 // Gateway decides and records exchanges. It is safe for concurrent use by many sessions.
@@ -126,6 +130,9 @@ type Session struct {
 	Tenant string
 	// TenantProblem says why the transport could not resolve one, when it could not.
 	TenantProblem string
+	// TraceParent and TraceState are the trace context of the HTTP request (serve), a parent for
+	// a call whose _meta has none.
+	TraceParent, TraceState string
 }
 
 // decide runs a request through the request path and returns the call with its decision. It never
@@ -151,7 +158,8 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 	}
 	c.Request = req
 	c.Input = baseInput(sess, msg.Method, req)
-	if err := g.request.Run(ctx, c); err != nil {
+	c.Trace = g.startTrace(ctx, sess, c)
+	if err := g.request.Run(c.Trace.Context(ctx), c); err != nil {
 		g.logger.Error("request path failed", "decision_id", c.DecisionID, "method", logText(msg.Method), "error", err)
 		if c.Decision.Effect == "" || c.Decision.Forwards() {
 			c.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
@@ -162,6 +170,25 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 			"reason", c.Decision.WouldReason, "method", logText(msg.Method), "target", logText(c.Input.Target()), "decision_id", c.DecisionID)
 	}
 	return c
+}
+
+// startTrace begins the spans of a decoded request, when tracing is on and the trace is sampled.
+func (g *Gateway) startTrace(ctx context.Context, sess *Session, c *pipeline.Call) *tracing.Call {
+	if g.opts.Tracer == nil {
+		return nil
+	}
+	s := tracing.Start{Received: c.Received, Method: c.Msg.Method, RequestID: c.Msg.ID.String(), ProtocolVersion: c.Request.ProtocolVersion,
+		DecisionID: c.DecisionID, Upstream: c.Upstream, HeaderParent: sess.TraceParent, HeaderState: sess.TraceState}
+	if tc := c.Request.Trace; tc != nil {
+		s.MetaParent, s.MetaState = tc.Parent, tc.State
+	}
+	switch c.Msg.Method {
+	case mcp.MethodToolsCall:
+		s.Tool = c.Request.Name
+	case mcp.MethodPromptsGet:
+		s.Prompt = c.Request.Name
+	}
+	return g.opts.Tracer.Start(ctx, s)
 }
 
 func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
@@ -200,22 +227,32 @@ func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
 
 // outbound returns the frame to forward for an allowed call and the arguments as forwarded: the
 // original bytes, or a rewritten copy when the decision carries rewrites.
+// When the call is traced, the upstream is given the trace context of the call's client span in
+// params._meta (which makes the frame a copy too).
 func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
 	args = previewArgs(c)
-	if len(c.Decision.Ops) == 0 {
+	traceparent := c.Trace.Forward(c.Upstream)
+	if len(c.Decision.Ops) == 0 && traceparent == "" {
 		return c.Msg.Raw, args, nil
 	}
-	rewritten, err := policy.ApplyFinding(c.Input.Args(), c.Decision.Ops, findSecrets)
-	if err != nil {
-		return nil, nil, err
+	params := c.Msg.Params
+	if len(c.Decision.Ops) > 0 {
+		rewritten, err := policy.ApplyFinding(c.Input.Args(), c.Decision.Ops, findSecrets)
+		if err != nil {
+			return nil, nil, err
+		}
+		if args, err = encode(rewritten); err != nil {
+			return nil, nil, err
+		}
+		if params, err = mcp.ReplaceMember(params, "arguments", args); err != nil {
+			return nil, nil, err
+		}
 	}
-	args, err = encode(rewritten)
-	if err != nil {
-		return nil, nil, err
-	}
-	params, err := mcp.ReplaceMember(c.Msg.Params, "arguments", args)
-	if err != nil {
-		return nil, nil, err
+	if traceparent != "" {
+		// A request whose params cannot carry _meta (not an object) goes without it.
+		if p, err := mcp.SetMeta(params, mcp.MetaTraceParent, strconv.AppendQuote(nil, traceparent)); err == nil {
+			params = p
+		}
 	}
 	return c.Msg.WithParams(params), args, nil
 }
@@ -315,9 +352,9 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodeMalformed, Reason: "upstream result is not valid JSON", Engine: "codec"})
 		}
 	}
-	rc := &pipeline.Call{DecisionID: c.DecisionID, Received: c.Received, Msg: resp, Request: c.Request, Upstream: c.Upstream, Input: c.Input}
+	rc := &pipeline.Call{DecisionID: c.DecisionID, Received: c.Received, Msg: resp, Request: c.Request, Upstream: c.Upstream, Input: c.Input, Trace: c.Trace}
 	rc.Input.Phase, rc.Input.Response = policy.PhaseResponse, result
-	if err := g.response.Run(ctx, rc); err != nil {
+	if err := g.response.Run(c.Trace.Context(ctx), rc); err != nil {
 		g.logger.Error("response path failed", "decision_id", c.DecisionID, "error", err)
 		rc.Refuse("gateway", policy.CodeInternal, "internal error; see decision "+c.DecisionID)
 	}
@@ -410,7 +447,7 @@ func (g *Gateway) record(c *pipeline.Call, o audit.Outcome) *auditlog.Pending {
 	m := g.opts.Metrics
 	m.request(c.Input.Kind, string(c.Decision.Effect), string(c.Decision.Code))
 	m.upstreamTime(c.Upstream, o.Upstream)
-	p := g.opts.Recorder.Record(c, o)
+	p := g.opts.Recorder.RecordThen(c, o, g.traceRecorded(c, o))
 	if fs := c.Decision.TakeDurable(); len(fs) > 0 {
 		go func() {
 			<-p.Done()

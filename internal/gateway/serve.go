@@ -125,6 +125,9 @@ func (s *Server) link(ex *streamable.Exchange, u Upstream) *Link {
 // sessionInfo is what the decision pipeline knows of the caller.
 func (s *Server) sessionInfo(ex *streamable.Exchange, upstream string) *Session {
 	si := &Session{ClientIP: ex.ClientIP, Upstream: upstream, Principal: ex.Principal, Tenant: ex.Tenant, TenantProblem: ex.TenantProblem, Headers: maskHeaders(ex.Header)}
+	if s.g.opts.Tracer != nil {
+		si.TraceParent, si.TraceState = ex.Header.Get("Traceparent"), ex.Header.Get("Tracestate")
+	}
 	if ex.Session != nil {
 		si.ID = ex.Session.ID
 	}

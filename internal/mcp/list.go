@@ -79,6 +79,30 @@ func ReplaceMember(obj []byte, name string, value []byte) ([]byte, error) {
 	return append(out, obj[end:]...), nil
 }
 
+// SetMeta returns params with the member key of its _meta set to value (JSON), adding _meta, or
+// params itself (empty or null), when absent; a _meta that is null becomes an object. Every other
+// byte is kept. params must be valid JSON; an array or other non-object is an error.
+func SetMeta(params []byte, key string, value []byte) ([]byte, error) {
+	if p := bytes.TrimSpace(params); len(p) == 0 || string(p) == "null" {
+		out := append([]byte(`{"_meta":{"`), key...)
+		out = append(out, `":`...)
+		out = append(out, value...)
+		return append(out, `}}`...), nil
+	}
+	start, end, err := memberSpan(params, "_meta")
+	if err != nil {
+		return nil, err
+	}
+	meta := []byte(`{}`)
+	if start >= 0 && params[start] == '{' {
+		meta = params[start:end]
+	}
+	if meta, err = ReplaceMember(meta, key, value); err != nil {
+		return nil, err
+	}
+	return ReplaceMember(params, "_meta", meta)
+}
+
 // memberSpan finds the byte span of a top-level member's value; start is -1 when absent.
 func memberSpan(obj []byte, name string) (start, end int, err error) {
 	start, end = -1, -1

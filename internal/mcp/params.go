@@ -25,6 +25,10 @@ const (
 	MetaPrefix = "gatehouse/"
 	// MaxMetaIDBytes bounds a run or workflow id.
 	MaxMetaIDBytes = 256
+	// MetaTraceParent and MetaTraceState are the W3C trace context the 2026-07-28 specification
+	// reserves in _meta (OpenTelemetry's, unprefixed). Gatehouse reads them for its own spans.
+	MetaTraceParent = "traceparent"
+	MetaTraceState  = "tracestate"
 )
 
 // Request is what gatehouse reads from a request's params.
@@ -50,6 +54,15 @@ type Request struct {
 	// Elicits reports a 2026-07-28 request that may be answered input_required (MultiRoundTrip) from
 	// a client that declares form elicitation in _meta: a hold may ask its human (HoldResult).
 	Elicits bool
+	// Trace is _meta's trace context, nil when it has none (a pointer: most requests carry none,
+	// and every request's Request is allocated).
+	Trace *TraceContext
+}
+
+// TraceContext is a request's W3C trace context, as sent (unchecked: the tracer parses it); a
+// member absent or not a string is empty.
+type TraceContext struct {
+	Parent, State string
 }
 
 // Decode is DecodeRequest for a parsed message, read once: the reading is kept on the message, so
@@ -116,6 +129,15 @@ func DecodeRequest(method string, params []byte) (*Request, error) {
 					return metaID(key, r.WorkflowID)
 				case MetaClientCapabilities:
 					r.Elicits = formElicitation(v)
+				case MetaTraceParent, MetaTraceState:
+					if r.Trace == nil {
+						r.Trace = &TraceContext{}
+					}
+					if key == MetaTraceParent {
+						r.Trace.Parent, _ = stringValue(v, "")
+					} else {
+						r.Trace.State, _ = stringValue(v, "")
+					}
 				}
 				if name, ok := strings.CutPrefix(key, MetaPrefix); ok && slices.Contains(policy.WorkflowAttributes, name) && v.Kind() != 'n' {
 					val, err := DecodeValue(v)

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Mode says how an engine's verdicts are used (SPEC §3.5).
@@ -75,6 +76,8 @@ type Call struct {
 	// Threats is what the threat scanner found in the call's messages, both phases together, for
 	// the audit record.
 	Threats ThreatSummary
+	// Trace holds the call's spans; nil when it is not traced.
+	Trace *tracing.Call
 }
 
 // ThreatSummary is the highest threat score of a call's messages and the scanner rules that

@@ -21,6 +21,15 @@ func modernCall(url, method string, params map[string]any) (int, map[string]any,
 
 // modernCallAs is modernCall with the bearer token token, when not empty.
 func modernCallAs(url, token, method string, params map[string]any) (int, map[string]any, error) {
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return modernCallWith(url, h, method, params)
+}
+
+// modernCallWith is modernCall with the headers extra added to the request.
+func modernCallWith(url string, extra http.Header, method string, params map[string]any) (int, map[string]any, error) {
 	pm := map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
 		"io.modelcontextprotocol/clientCapabilities": map[string]any{}}}
 	for k, v := range params {
@@ -35,8 +44,8 @@ func modernCallAs(url, token, method string, params map[string]any) (int, map[st
 	if name, ok := pm["name"].(string); ok {
 		req.Header.Set("Mcp-Name", name)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range extra {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

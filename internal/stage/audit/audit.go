@@ -72,8 +72,13 @@ func NewRecorder(w *auditlog.Writer, mode string, logger *slog.Logger) *Recorder
 // Record submits the record of c's exchange and returns at once; Wait on the result before releasing
 // anything to the client.
 func (r *Recorder) Record(c *pipeline.Call, o Outcome) *auditlog.Pending {
+	return r.RecordThen(c, o, nil)
+}
+
+// RecordThen is Record, and then (when not nil) is told how the record ended (auditlog.SubmitThen).
+func (r *Recorder) RecordThen(c *pipeline.Call, o Outcome, then func(seq uint64, err error)) *auditlog.Pending {
 	rec := r.record(c, o)
-	return r.w.Submit(&rec)
+	return r.w.SubmitThen(&rec, then)
 }
 
 func (r *Recorder) record(c *pipeline.Call, o Outcome) auditlog.Record {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Decider is a pure policy engine: an input in, a verdict out, no I/O.
@@ -97,7 +98,15 @@ func (s *Stage) Handle(ctx context.Context, c *pipeline.Call, next pipeline.Hand
 	if s.mode == pipeline.ModeOff || (c.Input.Phase == policy.PhaseResponse && !s.HasResponsePhase()) {
 		return next(ctx, c)
 	}
-	c.Verdicts = append(c.Verdicts, s.decide(ctx, c))
+	var end func(effect, code, rule string, monitor, failed bool)
+	if c.Trace != nil {
+		end = tracing.Policy(ctx, s.name, string(c.Input.Phase))
+	}
+	v := s.decide(ctx, c)
+	if end != nil {
+		end(string(v.Effect), string(v.Code), v.RuleID, v.Monitor, v.Fail != "")
+	}
+	c.Verdicts = append(c.Verdicts, v)
 	return next(ctx, c)
 }
 
