@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
+	"strings"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/redact"
 	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
@@ -50,13 +53,34 @@ func startTracing(ctx context.Context, c config.TracingConfig, transport string,
 	}
 	t, err := tracing.New(ctx, tracing.Config{Endpoint: endpoint, Protocol: c.Protocol, Headers: headers, CAFile: c.CAFile,
 		SampleRatio: c.SampleRatio, AcceptParent: c.AcceptParent, Propagate: c.Propagate,
-		ServiceName: c.ServiceName, ServiceVersion: Version(), Timeout: c.Timeout.D(), Logger: logger})
+		ServiceName: c.ServiceName, ServiceVersion: Version(), Timeout: c.Timeout.D(),
+		OnError: func(err error) { logger.Warn("trace export failed", "error", exportError(err)) }})
 	if err != nil {
 		return nil, err
 	}
 	logger.Info("tracing on", "protocol", c.Protocol, "host", host, "sample_ratio", c.SampleRatio,
 		"accept_parent", c.AcceptParent, "propagate", c.Propagate, "authenticated", c.AuthHeader != "")
 	return t.ForTransport(transport), nil
+}
+
+// urlRE finds the URLs in an exporter's error.
+var urlRE = regexp.MustCompile(`https?://[^\s"']+`)
+
+// exportError is an exporter's error as it may be logged: its URLs cut to scheme and host (a
+// collector's path may hold a token), what it quotes of the collector's answer redacted, and the
+// whole bounded.
+func exportError(err error) string {
+	msg := urlRE.ReplaceAllStringFunc(err.Error(), func(s string) string {
+		if u, err := url.Parse(strings.TrimRight(s, ":,;)")); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host + "/…"
+		}
+		return "(a URL)"
+	})
+	msg = redact.Text(msg)
+	if len(msg) > 300 {
+		msg = strings.ToValidUTF8(msg[:300], "") + "…"
+	}
+	return msg
 }
 
 // stopTracing exports what the tracer still holds, for at most tracingShutdownTimeout.

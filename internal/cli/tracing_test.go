@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -53,5 +54,20 @@ func TestStartTracing(t *testing.T) {
 	c.Protocol = "grpc"
 	if _, logs, _ := start(c); !strings.Contains(logs, `"host":"127.0.0.1:4317"`) {
 		t.Errorf("the default grpc endpoint is not this machine's 4317:\n%s", logs)
+	}
+}
+
+// An exporter's error names the collector's URL, whose path may hold a token, and may quote the
+// collector's answer: neither reaches the log as it was.
+func TestExportErrorIsLoggedSafely(t *testing.T) {
+	err := errors.New(`failed to send to https://collector.example:4318/v1/traces/tok-PATHSECRET: 401 Unauthorized (body: bad credential: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl)` + strings.Repeat(" more", 200))
+	got := exportError(err)
+	for _, leak := range []string{"PATHSECRET", "eyJhbGciOiJIUzI1NiJ9"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("the logged error holds %q: %s", leak, got)
+		}
+	}
+	if !strings.Contains(got, "https://collector.example:4318/") || !strings.Contains(got, "401 Unauthorized") || len(got) > 310 {
+		t.Errorf("logged error %q: want the host, the status, and at most ~300 bytes", got)
 	}
 }

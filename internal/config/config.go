@@ -286,8 +286,8 @@ func (a *AuditConfig) SecretEnv() []string {
 type TracingConfig struct {
 	// Enabled turns tracing on. Default off. GATEHOUSE_TRACING_ENABLED (true or false) overrides it.
 	Enabled bool `yaml:"enabled"`
-	// Endpoint is the collector: an http:// or https:// URL with a host and port, no credentials in
-	// it. For http/protobuf a path may follow (default /v1/traces); grpc takes none. Default
+	// Endpoint is the collector: an http:// or https:// URL with a host (and a port, unless the
+	// scheme's own), no credentials in it. For http/protobuf a path may follow (default /v1/traces); grpc takes none. Default
 	// http://127.0.0.1:4318, or http://127.0.0.1:4317 for grpc. GATEHOUSE_TRACING_ENDPOINT
 	// overrides it.
 	Endpoint string `yaml:"endpoint"`

@@ -349,6 +349,8 @@ tracing:
 		{`tracing: {protocol: grpc, endpoint: "http://127.0.0.1:4317/v1/traces"}`, "tracing.endpoint: a grpc endpoint has no path"},
 		{`tracing: {endpoint: "http://collector:4318?token=x"}`, "tracing.endpoint: must not have a query or fragment"},
 		{`tracing: {endpoint: "http://collector:4318", ca_file: ca.pem}`, "tracing.ca_file: is for an https endpoint"},
+		{"tracing: {ca_file: ca.pem}", "tracing.ca_file: is for an https endpoint, and tracing.endpoint is the default"},
+		{`tracing: {endpoint: "http://:4318"}`, "tracing.endpoint: must be an http:// or https:// URL with a host"},
 		{"tracing: {auth_header: Authorization, auth_env: A, auth_file: f}", "tracing.auth_header: needs its value from exactly one of auth_env and auth_file"},
 	} {
 		cfg, src, err := Load(write(t, "policy: {rules: a.yaml}\n"+tc.yaml+"\n"), nil)

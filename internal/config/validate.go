@@ -290,10 +290,14 @@ func (t *TracingConfig) validate(add func(key, format string, args ...any)) {
 	if t.Protocol != "http/protobuf" && t.Protocol != "grpc" {
 		add(key("protocol"), "must be one of http/protobuf, grpc (got %q)", t.Protocol)
 	}
-	if t.Endpoint != "" {
+	if t.Endpoint == "" {
+		if t.CAFile != "" {
+			add(key("ca_file"), "is for an https endpoint, and tracing.endpoint is the default, http://127.0.0.1")
+		}
+	} else {
 		u, err := url.Parse(t.Endpoint)
 		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil:
 			add(key("endpoint"), "must be an http:// or https:// URL with a host and no credentials in it")
 		case u.RawQuery != "" || u.Fragment != "":
 			add(key("endpoint"), "must not have a query or fragment")

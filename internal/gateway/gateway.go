@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -174,7 +173,7 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 
 // startTrace begins the spans of a decoded request, when tracing is on and the trace is sampled.
 func (g *Gateway) startTrace(ctx context.Context, sess *Session, c *pipeline.Call) *tracing.Call {
-	if g.opts.Tracer == nil {
+	if g.opts.Tracer == nil || c.Msg.Method == mcp.MethodPing {
 		return nil
 	}
 	s := tracing.Start{Received: c.Received, Method: c.Msg.Method, RequestID: c.Msg.ID.String(), ProtocolVersion: c.Request.ProtocolVersion,
@@ -231,7 +230,7 @@ func baseInput(sess *Session, method string, req *mcp.Request) policy.Input {
 // params._meta (which makes the frame a copy too).
 func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
 	args = previewArgs(c)
-	traceparent := c.Trace.Forward(c.Upstream)
+	traceparent, tracestate := c.Trace.Forward(c.Upstream)
 	if len(c.Decision.Ops) == 0 && traceparent == "" {
 		return c.Msg.Raw, args, nil
 	}
@@ -249,10 +248,7 @@ func (g *Gateway) outbound(c *pipeline.Call) (frame, args []byte, err error) {
 		}
 	}
 	if traceparent != "" {
-		// A request whose params cannot carry _meta (not an object) goes without it.
-		if p, err := mcp.SetMeta(params, mcp.MetaTraceParent, strconv.AppendQuote(nil, traceparent)); err == nil {
-			params = p
-		}
+		params = withTraceContext(params, traceparent, tracestate, c.Request.Trace)
 	}
 	return c.Msg.WithParams(params), args, nil
 }

@@ -220,7 +220,7 @@ func (s *Server) Request(ctx context.Context, ex *streamable.Exchange, ans strea
 
 // reroute routes a policy's rewrite of a fanned-out request.
 func (s *Server) reroute(frame []byte) ([]target, error) {
-	m, err := jsonrpc.Parse(frame, s.g.opts.Limits)
+	m, err := jsonrpc.Parse(frame, s.g.outboundLimits())
 	if err != nil {
 		return nil, err
 	}

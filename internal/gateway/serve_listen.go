@@ -349,7 +349,7 @@ func (u *StdioUpstream) listen(ctx context.Context, m *jsonrpc.Message, init jso
 // away. frame is the request as policy let it through.
 func (s *Server) listenAll(ctx context.Context, ex *streamable.Exchange, c *pipeline.Call, targets []target, frame, args []byte, ans streamable.Answer) {
 	start := time.Now()
-	base, err := jsonrpc.Parse(frame, s.g.opts.Limits)
+	base, err := jsonrpc.Parse(frame, s.g.outboundLimits())
 	if err != nil {
 		s.unavailable(ctx, c, ans, err)
 		return

@@ -173,7 +173,7 @@ func (s *Server) routeCompletion(msg *jsonrpc.Message) ([]target, error) {
 // rewriteName returns frame with params.name set to the name the upstream knows (the namespace
 // stripped). frame may be a policy's rewrite of the original.
 func (s *Server) rewriteName(frame []byte, method string, t target) ([]byte, error) {
-	m, err := jsonrpc.Parse(frame, s.g.opts.Limits)
+	m, err := jsonrpc.Parse(frame, s.g.outboundLimits())
 	if err != nil {
 		return nil, err
 	}

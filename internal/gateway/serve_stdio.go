@@ -331,7 +331,7 @@ func (u *StdioUpstream) serverRequest(m *jsonrpc.Message) {
 
 // Send implements Upstream.
 func (u *StdioUpstream) Send(ctx context.Context, l *Link, out *Outbound) (Stream, error) {
-	m, err := jsonrpc.Parse(out.Frame, u.limits)
+	m, err := jsonrpc.Parse(out.Frame, jsonrpc.Reread) // routed: read again under outboundLimits already
 	if err != nil {
 		return nil, err
 	}

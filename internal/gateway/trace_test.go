@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/approval"
 	"github.com/gatehouse-mcp/gatehouse/internal/state"
 	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
@@ -259,5 +262,51 @@ func TestTracedHoldSpansTheWait(t *testing.T) {
 	}
 	if client.StartTime().Before(approvedAt) || server.EndTime().Before(approvedAt) {
 		t.Errorf("forward began %v, call ended %v, approval at %v", client.StartTime(), server.EndTime(), approvedAt)
+	}
+	// The span's decision id and seq name one record, the call's last; the hold's is on its event.
+	decision, seq := spanAttr(server, "gatehouse.decision_id"), spanAttr(server, "gatehouse.audit.seq")
+	var heldID string
+	for _, kv := range server.Events()[0].Attributes {
+		if kv.Key == "gatehouse.decision_id" {
+			heldID = kv.Value.AsString()
+		}
+	}
+	var last, held bool
+	for _, r := range h.auditRecords() {
+		if r.DecisionID == decision {
+			last = jsonNumber(r.Seq) == seq && r.Status == "answered"
+		}
+		if r.DecisionID == heldID {
+			held = r.Status == "held"
+		}
+	}
+	if !last || !held {
+		t.Errorf("span decision %s at seq %s (its answered record: %v), hold's %s (its held record: %v)", decision, seq, last, heldID, held)
+	}
+}
+
+// TestTracedServeCallAtTheSizeLimit: gatehouse serve forwards a request within the size limit,
+// with its traceparent added, although the addition takes the frame past the limit (the limit is
+// the client's; gatehouse's own additions are not held to it); a ping is not traced.
+func TestTracedServeCallAtTheSizeLimit(t *testing.T) {
+	params := map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "hi"}}
+	pm := map[string]any{"name": "files.echo", "arguments": map[string]any{"message": "hi"},
+		"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": pm}) // as post sends it
+	limit := jsonrpc.Limits{MaxBytes: len(body) + 10}
+	sr := tracetest.NewSpanRecorder()
+	h := newServeHarness(t, ServeOptions{}, func(o *Options, c *streamable.Config) {
+		o.Limits, c.Limits = limit, limit
+		o.Tracer = tracing.NewWithProcessor(sr, tracing.Config{SampleRatio: 1, AcceptParent: true, Propagate: true}).ForTransport("tcp")
+	})
+	status, resp := post(t, h.url, "tools/call", params)
+	if status != http.StatusOK || resp["result"] == nil {
+		t.Fatalf("a call within the limit, traced: %d %v", status, resp)
+	}
+	post(t, h.url, "ping", nil) // answered as the upstreams answer it; decided, not traced
+	for _, s := range ended(t, sr, 1) {
+		if s.Name() == "ping" {
+			t.Error("a ping was traced")
+		}
 	}
 }

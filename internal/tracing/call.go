@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -40,6 +41,22 @@ const (
 	attrMonitor    = "gatehouse.policy.monitor"
 	attrFailed     = "gatehouse.policy.failed"
 )
+
+// maxValue bounds, in bytes, what a client's request puts in a span: the tool or prompt name in the
+// span's name, the request id and protocol version.
+const maxValue = 256
+
+// clip cuts s to at most maxValue bytes, on a character boundary.
+func clip(s string) string {
+	if len(s) <= maxValue {
+		return s
+	}
+	i := maxValue
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
 
 // maxTraceState bounds the tracestate read from a request (W3C allows 32 members of 256 bytes;
 // 512 is what it asks every participant to keep).
@@ -107,7 +124,7 @@ func (t *Tracer) Start(ctx context.Context, s Start) *Call {
 	} else {
 		opts = append(opts, trace.WithNewRoot())
 	}
-	name := spanName(s.Method, s.Tool, s.Prompt)
+	name := spanName(clip(s.Method), clip(s.Tool), clip(s.Prompt))
 	ctx, span := t.tracer.Start(ctx, name, opts...)
 	if !span.IsRecording() {
 		span.End()
@@ -133,18 +150,18 @@ func remote(parent, state string) trace.SpanContext {
 
 func (s *Start) attributes(transport string) []attribute.KeyValue {
 	as := make([]attribute.KeyValue, 0, 9)
-	as = append(as, attribute.String(attrMethod, s.Method), attribute.String(attrDecisionID, s.DecisionID))
+	as = append(as, attribute.String(attrMethod, clip(s.Method)), attribute.String(attrDecisionID, s.DecisionID))
 	if s.Tool != "" {
-		as = append(as, attribute.String(attrTool, s.Tool), attribute.String(attrOperation, "execute_tool"))
+		as = append(as, attribute.String(attrTool, clip(s.Tool)), attribute.String(attrOperation, "execute_tool"))
 	}
 	if s.Prompt != "" {
-		as = append(as, attribute.String(attrPrompt, s.Prompt))
+		as = append(as, attribute.String(attrPrompt, clip(s.Prompt)))
 	}
 	if s.RequestID != "" {
-		as = append(as, attribute.String(attrRequestID, s.RequestID))
+		as = append(as, attribute.String(attrRequestID, clip(s.RequestID)))
 	}
 	if s.ProtocolVersion != "" {
-		as = append(as, attribute.String(attrProtocolVersion, s.ProtocolVersion))
+		as = append(as, attribute.String(attrProtocolVersion, clip(s.ProtocolVersion)))
 	}
 	if transport != "" {
 		as = append(as, attribute.String(attrTransport, transport))
@@ -178,6 +195,8 @@ func (c *Call) Context(ctx context.Context) context.Context {
 
 // Decision is what the request path decided, as the server span shows it.
 type Decision struct {
+	// DecisionID names the decision's audit record (a held call's changes once a human decides).
+	DecisionID                   string
 	Effect, Code, RuleID, Engine string
 	// Would is the effect a monitoring engine would have applied.
 	Would         string
@@ -191,7 +210,7 @@ func (c *Call) Decided(d Decision) {
 		return
 	}
 	as := []attribute.KeyValue{attribute.String(attrEffect, d.Effect)}
-	for _, kv := range [...]struct{ k, v string }{{attrCode, d.Code}, {attrRule, d.RuleID}, {attrEngine, d.Engine},
+	for _, kv := range [...]struct{ k, v string }{{attrDecisionID, d.DecisionID}, {attrCode, d.Code}, {attrRule, d.RuleID}, {attrEngine, d.Engine},
 		{attrWould, d.Would}, {attrAgent, d.Agent}, {attrTenant, d.Tenant}} {
 		if kv.v != "" {
 			as = append(as, attribute.String(kv.k, kv.v))
@@ -203,19 +222,22 @@ func (c *Call) Decided(d Decision) {
 	c.server.SetAttributes(as...)
 }
 
-// Held marks the call held for a human: its spans go on when the hold is decided.
-func (c *Call) Held(approvalID string) {
+// Held marks the call held for a human, on record as decisionID: its spans go on when the hold is
+// decided.
+func (c *Call) Held(approvalID, decisionID string) {
 	if c == nil {
 		return
 	}
-	c.server.AddEvent("held for approval", trace.WithAttributes(attribute.String("gatehouse.approval_id", approvalID)))
+	c.server.AddEvent("held for approval", trace.WithAttributes(attribute.String("gatehouse.approval_id", approvalID),
+		attribute.String(attrDecisionID, decisionID)))
 }
 
-// Forward begins the client span of the call's forward to upstream and returns the traceparent
-// the upstream is to be given, or "" when the tracer does not propagate (or there is no call).
-func (c *Call) Forward(upstream string) string {
+// Forward begins the client span of the call's forward to upstream and returns the trace context
+// the upstream is to be given (its tracestate is the parent's, "" for a trace begun here), or ""
+// when the tracer does not propagate (or there is no call).
+func (c *Call) Forward(upstream string) (traceparent, tracestate string) {
 	if c == nil || c.client != nil {
-		return ""
+		return "", ""
 	}
 	as := []attribute.KeyValue{attribute.String(attrMethod, c.method)}
 	if upstream != "" {
@@ -224,11 +246,11 @@ func (c *Call) Forward(upstream string) string {
 	ctx, span := c.t.tracer.Start(c.ctx, c.name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(as...))
 	c.client = span
 	if !c.t.propagate {
-		return ""
+		return "", ""
 	}
 	carrier := propagation.MapCarrier{}
 	traceContext.Inject(ctx, carrier)
-	return carrier["traceparent"]
+	return carrier["traceparent"], carrier["tracestate"]
 }
 
 // Finish records how the exchange ended: status is its audit status; errType, for a call that
@@ -264,7 +286,7 @@ func (c *Call) Recorded() func(seq uint64, err error) {
 	}
 	c.t.ending.Add(1)
 	return func(seq uint64, err error) {
-		defer c.t.ending.Done()
+		defer c.t.ending.Add(-1)
 		if err != nil {
 			c.server.SetAttributes(attribute.String(attrErrorType, "audit_failed"))
 			c.server.SetStatus(codes.Error, "audit_failed")

@@ -18,10 +18,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -70,8 +69,9 @@ type Config struct {
 	ServiceName, ServiceVersion string
 	// Timeout bounds one export.
 	Timeout time.Duration
-	// Logger receives export failures.
-	Logger *slog.Logger
+	// OnError, when set, is told of every failed export. The error names the collector's URL and
+	// may quote its answer.
+	OnError func(error)
 }
 
 // Tracer starts the spans of calls. Its methods are safe for concurrent use; a nil Tracer traces
@@ -82,8 +82,9 @@ type Tracer struct {
 	acceptParent bool
 	propagate    bool
 	transport    string
-	// ending counts the server spans waiting for their calls' records (Call.Recorded).
-	ending *sync.WaitGroup
+	// ending counts the server spans waiting for their calls' records (Call.Recorded). Not a
+	// WaitGroup: calls may still be recorded while Shutdown waits.
+	ending *atomic.Int64
 }
 
 // New builds a tracer that exports to cfg's collector in batches, off the call path: spans wait
@@ -93,13 +94,9 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Logger != nil {
-		logger := cfg.Logger
-		// Export failures are reported through OpenTelemetry's global handler; the messages name
-		// the endpoint, never the headers.
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			logger.Warn("trace export failed", "error", err)
-		}))
+	if cfg.OnError != nil {
+		// Export failures are reported through OpenTelemetry's global handler.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(cfg.OnError))
 	}
 	return NewWithExporter(exp, cfg), nil
 }
@@ -136,7 +133,7 @@ func NewWithProcessor(sp sdktrace.SpanProcessor, cfg Config) *Tracer {
 		sdktrace.WithResource(res),
 	)
 	return &Tracer{tp: tp, tracer: tp.Tracer(scope, trace.WithInstrumentationVersion(cfg.ServiceVersion)),
-		acceptParent: cfg.AcceptParent, propagate: cfg.Propagate, ending: &sync.WaitGroup{}}
+		acceptParent: cfg.AcceptParent, propagate: cfg.Propagate, ending: &atomic.Int64{}}
 }
 
 // ForTransport returns a tracer whose calls are marked with the downstream transport: "pipe" for
@@ -156,14 +153,8 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	ended := make(chan struct{})
-	go func() {
-		t.ending.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-	case <-ctx.Done():
+	for t.ending.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
 	}
 	return t.tp.Shutdown(ctx)
 }

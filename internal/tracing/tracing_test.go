@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -34,6 +35,13 @@ func newTest(t *testing.T, cfg Config) (*Tracer, *tracetest.InMemoryExporter) {
 	tr := NewWithProcessor(sdktrace.NewSimpleSpanProcessor(exp), cfg).ForTransport("pipe")
 	t.Cleanup(func() { tr.Shutdown(context.Background()) })
 	return tr, exp
+}
+
+// waitEnded waits for the server spans whose records were reported (Call.Recorded) to end.
+func waitEnded(tr *Tracer) {
+	for tr.ending.Load() > 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func attrs(s tracetest.SpanStub) map[string]attribute.Value {
@@ -72,7 +80,7 @@ func TestServerSpanTakesTheClientsParentFromMeta(t *testing.T) {
 	}
 	c.Decided(Decision{Effect: "allow", RuleID: "echo", Engine: "rules", Agent: "bot", ThreatScore: 0.5})
 	finish(c, "answered", "", false, 42, nil)
-	tr.ending.Wait()
+	waitEnded(tr)
 
 	s := byName(t, exp, trace.SpanKindServer)
 	if s.Name != "tools/call echo" {
@@ -145,7 +153,7 @@ func TestParentChoice(t *testing.T) {
 				return
 			}
 			finish(c, "answered", "", false, 1, nil)
-			tr.ending.Wait()
+			waitEnded(tr)
 			s := byName(t, exp, trace.SpanKindServer)
 			if tc.parent == "" {
 				if s.Parent.IsValid() {
@@ -168,13 +176,16 @@ func TestParentChoice(t *testing.T) {
 
 func TestForwardGivesTheUpstreamTheClientSpan(t *testing.T) {
 	tr, exp := newTest(t, Config{SampleRatio: 1, AcceptParent: true, Propagate: true})
-	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: "echo", MetaParent: sampledMeta})
-	tp := c.Forward("peer")
-	if again := c.Forward("peer"); again != "" {
+	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: "echo", MetaParent: sampledMeta, MetaState: "rojo=1"})
+	tp, ts := c.Forward("peer")
+	if ts != "rojo=1" {
+		t.Errorf("tracestate %q, want the parent's", ts)
+	}
+	if again, _ := c.Forward("peer"); again != "" {
 		t.Errorf("a second Forward gave %q, want nothing (one client span per call)", again)
 	}
 	finish(c, "upstream_error", "-32603", true, 3, nil)
-	tr.ending.Wait()
+	waitEnded(tr)
 
 	client := byName(t, exp, trace.SpanKindClient)
 	server := byName(t, exp, trace.SpanKindServer)
@@ -201,11 +212,11 @@ func TestForwardGivesTheUpstreamTheClientSpan(t *testing.T) {
 func TestNoPropagationKeepsTheClientSpanLocal(t *testing.T) {
 	tr, exp := newTest(t, Config{SampleRatio: 1, AcceptParent: true})
 	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: "echo"})
-	if tp := c.Forward("peer"); tp != "" {
+	if tp, _ := c.Forward("peer"); tp != "" {
 		t.Errorf("traceparent %q with propagate off", tp)
 	}
 	finish(c, "answered", "", false, 1, nil)
-	tr.ending.Wait()
+	waitEnded(tr)
 	if len(exp.GetSpans()) != 2 {
 		t.Errorf("%d spans, want the server's and the client's", len(exp.GetSpans()))
 	}
@@ -216,7 +227,7 @@ func TestRefusalAndAuditFailure(t *testing.T) {
 	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: "drop"})
 	c.Decided(Decision{Effect: "deny", Code: "policy_deny", RuleID: "no-drop", Engine: "rules", Would: "deny"})
 	finish(c, "refused", "policy_deny", false, 0, errors.New("disk full"))
-	tr.ending.Wait()
+	waitEnded(tr)
 	spans := exp.GetSpans()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want only the server's (nothing forwarded)", len(spans))
@@ -246,7 +257,7 @@ func TestPolicySpansAreChildrenOfTheCall(t *testing.T) {
 	}
 	end("deny", "policy_error", "", true, true)
 	finish(c, "result_refused", "policy_error", false, 1, nil)
-	tr.ending.Wait()
+	waitEnded(tr)
 	server := byName(t, exp, trace.SpanKindServer)
 	p := byName(t, exp, trace.SpanKindInternal)
 	if p.Name != "policy rego" || p.Parent.SpanID() != server.SpanContext.SpanID() {
@@ -261,12 +272,12 @@ func TestPolicySpansAreChildrenOfTheCall(t *testing.T) {
 func TestHeldCallKeepsItsSpanOpen(t *testing.T) {
 	tr, exp := newTest(t, Config{SampleRatio: 1})
 	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: "refund"})
-	c.Held("apr_1")
+	c.Held("apr_1", "dec_held")
 	if n := len(exp.GetSpans()); n != 0 {
 		t.Fatalf("%d spans ended by a hold", n)
 	}
 	finish(c, "answered", "", false, 9, nil)
-	tr.ending.Wait()
+	waitEnded(tr)
 	s := byName(t, exp, trace.SpanKindServer)
 	if len(s.Events) != 1 || s.Events[0].Name != "held for approval" {
 		t.Errorf("events %v, want the hold", s.Events)
@@ -298,11 +309,11 @@ func TestNilTracerAndCall(t *testing.T) {
 		t.Fatal("a nil tracer traced a call")
 	}
 	ctx := context.Background()
-	if c.Context(ctx) != ctx || c.Forward("x") != "" {
+	if tp, _ := c.Forward("x"); c.Context(ctx) != ctx || tp != "" {
 		t.Error("a nil call changed something")
 	}
 	c.Decided(Decision{})
-	c.Held("a")
+	c.Held("a", "b")
 	c.Finish("answered", "", false, time.Now())
 	if c.Recorded() != nil || tr.ForTransport("tcp") != nil || tr.Shutdown(ctx) != nil {
 		t.Error("a nil tracer did something")
@@ -311,12 +322,19 @@ func TestNilTracerAndCall(t *testing.T) {
 
 func TestAttributeValuesAreBounded(t *testing.T) {
 	tr, exp := newTest(t, Config{SampleRatio: 1})
-	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: strings.Repeat("t", 5000), RequestID: strings.Repeat("9", 5000)})
+	long := strings.Repeat("é", 5000) // two bytes each: a cut must not split one
+	c := tr.Start(context.Background(), Start{Method: "tools/call", Tool: long, RequestID: long})
+	c.Forward("peer")
 	finish(c, "answered", "", false, 1, nil)
-	tr.ending.Wait()
-	for _, kv := range byName(t, exp, trace.SpanKindServer).Attributes {
-		if len(kv.Value.Emit()) > 256 {
-			t.Errorf("%s is %d bytes long", kv.Key, len(kv.Value.Emit()))
+	waitEnded(tr)
+	for _, s := range exp.GetSpans() {
+		if len(s.Name) > len("tools/call ")+maxValue || !utf8.ValidString(s.Name) {
+			t.Errorf("%s span's name is %d bytes long (valid UTF-8: %v)", s.SpanKind, len(s.Name), utf8.ValidString(s.Name))
+		}
+		for _, kv := range s.Attributes {
+			if v := kv.Value.Emit(); len(v) > maxValue || !utf8.ValidString(v) {
+				t.Errorf("%s is %d bytes long", kv.Key, len(v))
+			}
 		}
 	}
 }
@@ -341,7 +359,7 @@ func TestNewRefusesBadExporterSettings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := New(context.Background(), tc.cfg)
 			if err == nil {
-				tr.ending.Wait()
+				waitEnded(tr)
 				t.Fatalf("accepted %+v", tc.cfg)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
