@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
 	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream"
 )
 
@@ -222,25 +223,12 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 	if err != nil {
 		return err
 	}
-	tracer, err := startTracing(ctx, cfg.Tracing, "pipe", os.Getenv, logger)
+	rec, err := openRecording(ctx, cfg, "pipe", s, reg, logger)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	defer stopTracing(tracer, logger) // after the audit log's close: the last spans end when their records are durable
-	sinks, err := newAuditSinks(cfg.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
-	defer sinks.Close() // after the audit log's close, so its last lines go out too
-	w, err := openAudit(cfg, logger, sinks)
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
-	defer func() {
-		if err := w.Close(); err != nil {
-			logger.Error("closing the audit log", "error", err)
-		}
-	}() // Close is idempotent: normally the relay has sealed the log already.
+	defer rec.Close() // normally the relay has sealed the log already
+	w, tracer := rec.w, rec.tracer
 
 	store, closeStore, err := openStore(ctx, cfg.State, os.Getenv, reg, logger)
 	if err != nil {
@@ -330,6 +318,47 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 // (drain, close the audit log with its checkpoint), so it asks for SIGPIPE, before anything it
 // starts can write, and ignores it.
 func ignoreSIGPIPE() { signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) }
+
+// recording is the audit log with what hangs off it: the SIEM sinks that export its lines, and the
+// tracer whose spans end when its records are durable.
+type recording struct {
+	w      *auditlog.Writer
+	sinks  auditSinks
+	tracer *tracing.Tracer
+	logger *slog.Logger
+}
+
+// openRecording starts the tracer (for the downstream transport, "pipe" or "tcp"), the sinks and
+// the audit log that the configuration names.
+func openRecording(ctx context.Context, cfg *config.Config, transport string, s streams, reg prometheus.Registerer, logger *slog.Logger) (*recording, error) {
+	tracer, err := startTracing(ctx, cfg.Tracing, transport, os.Getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	sinks, err := newAuditSinks(cfg.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
+	if err != nil {
+		stopTracing(tracer, logger)
+		return nil, err
+	}
+	w, err := openAudit(cfg, logger, sinks)
+	if err != nil {
+		sinks.Close()
+		stopTracing(tracer, logger)
+		return nil, err
+	}
+	return &recording{w: w, sinks: sinks, tracer: tracer, logger: logger}, nil
+}
+
+// Close closes the audit log (idempotent: a gateway may have sealed it already), then the sinks,
+// so that its last lines go out too, then the tracer, so that the spans of the last calls, which
+// end when their records are durable, are exported.
+func (r *recording) Close() {
+	if err := r.w.Close(); err != nil {
+		r.logger.Error("closing the audit log", "error", err)
+	}
+	r.sinks.Close()
+	stopTracing(r.tracer, r.logger)
+}
 
 // openAudit opens the audit log the configuration names, exporting its lines to sinks.
 func openAudit(cfg *config.Config, logger *slog.Logger, sinks auditSinks) (*auditlog.Writer, error) {

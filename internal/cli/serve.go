@@ -131,21 +131,12 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	tracer, err := startTracing(ctx, shared.Tracing, "tcp", os.Getenv, logger)
+	rec, err := openRecording(ctx, shared, "tcp", s, reg, logger)
 	if err != nil {
 		return fail(ExitUsage, "%v", err)
 	}
-	defer stopTracing(tracer, logger) // after the audit log's close: the last spans end when their records are durable
-	sinks, err := newAuditSinks(shared.Audit.Sinks, s.out, s.err, os.Getenv, reg, logger)
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
-	defer sinks.Close() // after the audit log's close, so its last lines go out too
-	w, err := openAudit(shared, logger, sinks)
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
-	defer w.Close()
+	defer rec.Close() // normally closed already at the end of the shutdown
+	w, tracer := rec.w, rec.tracer
 
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
 	var rl []ratelimit.Limit

@@ -527,26 +527,14 @@ func synthesize(id jsonrpc.ID, result []byte, limits jsonrpc.Limits) (Stream, er
 // requested protocol version (-32022), or — from a legacy server — that it does not know a modern
 // method.
 func unsupportedVersion(m *jsonrpc.Message) bool {
-	if m == nil || !m.IsError() {
-		return false
-	}
-	var e struct {
-		Code int `json:"code"`
-	}
-	json.Unmarshal(m.Error, &e)
-	return e.Code == -32022
+	code, _, _ := errorParts(m)
+	return code == -32022
 }
 
 // methodNotFound reports a -32601 error: a 2026-07-28-only server refusing initialize.
 func methodNotFound(m *jsonrpc.Message) bool {
-	if m == nil || !m.IsError() {
-		return false
-	}
-	var e struct {
-		Code int `json:"code"`
-	}
-	json.Unmarshal(m.Error, &e)
-	return e.Code == jsonrpc.CodeMethodNotFound
+	code, _, _ := errorParts(m)
+	return code == jsonrpc.CodeMethodNotFound
 }
 
 // discoveredEra reads a DiscoverResult: a server that lists 2026-07-28 among its supported versions

@@ -106,12 +106,18 @@ func errorParts(m *jsonrpc.Message) (int, string, json.RawMessage) {
 	if m == nil || !m.IsError() {
 		return 0, "", nil
 	}
+	return errorObject(m.Error)
+}
+
+// errorObject reads a JSON-RPC error object's code, message and data; zero values where it has
+// none.
+func errorObject(raw []byte) (int, string, json.RawMessage) {
 	var e struct {
 		Code    int             `json:"code"`
 		Message string          `json:"message"`
 		Data    json.RawMessage `json:"data"`
 	}
-	json.Unmarshal(m.Error, &e)
+	json.Unmarshal(raw, &e)
 	return e.Code, e.Message, e.Data
 }
 

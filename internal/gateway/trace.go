@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -40,13 +39,10 @@ func (g *Gateway) traceRecorded(c *pipeline.Call, o audit.Outcome) func(seq uint
 
 // rpcErrorCode is the code of a JSON-RPC error object, as text ("error" when it has none).
 func rpcErrorCode(errObj []byte) string {
-	var e struct {
-		Code *int64 `json:"code"`
+	if code, _, _ := errorObject(errObj); code != 0 {
+		return strconv.Itoa(code)
 	}
-	if json.Unmarshal(errObj, &e) != nil || e.Code == nil {
-		return "error"
-	}
-	return strconv.FormatInt(*e.Code, 10)
+	return "error"
 }
 
 // withTraceContext sets the upstream's trace context in params._meta: traceparent, and tracestate

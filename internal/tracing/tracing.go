@@ -116,12 +116,10 @@ func NewWithProcessor(sp sdktrace.SpanProcessor, cfg Config) *Tracer {
 		name = "gatehouse"
 	}
 	// The SDK's own attributes and OTEL_RESOURCE_ATTRIBUTES (a pod's name, say), under ours.
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", name),
-		attribute.String("service.version", cfg.ServiceVersion),
-	))
-	if err != nil {
-		res = resource.NewSchemaless(attribute.String("service.name", name), attribute.String("service.version", cfg.ServiceVersion))
+	ours := resource.NewSchemaless(attribute.String("service.name", name), attribute.String("service.version", cfg.ServiceVersion))
+	res, err := resource.Merge(resource.Default(), ours)
+	if err != nil { // conflicting schema URLs: ours alone
+		res = ours
 	}
 	// Attribute values come from clients (tool names, request ids): bounded.
 	limits := sdktrace.NewSpanLimits()
