@@ -30,9 +30,9 @@ const (
 
 // adminClient is what `gatehouse approvals` needs to reach a gatehouse serve's admin API.
 type adminClient struct {
-	url, tokenFile, caFile string
-	timeout                time.Duration
-	s                      streams
+	url, tokenFile, caFile, serverName string
+	timeout                            time.Duration
+	s                                  streams
 }
 
 func newApprovalsCommand(s streams) *cobra.Command {
@@ -57,10 +57,7 @@ could not be reached or refused the request.`,
   gatehouse approvals approve apr_5WQ2X7ZJ3H4K --approver alice --note "refund checked with billing"
   gatehouse approvals deny apr_5WQ2X7ZJ3H4K --approver alice --note "not this customer"`,
 	}
-	cmd.PersistentFlags().StringVar(&c.url, "admin", "", "base URL of the admin listener (default $"+EnvAdminURL+", else http://127.0.0.1:9090)")
-	cmd.PersistentFlags().StringVar(&c.tokenFile, "token-file", "", "file holding the admin bearer token (default $"+EnvAdminToken+")")
-	cmd.PersistentFlags().StringVar(&c.caFile, "ca-file", "", "PEM CA certificate(s) to verify an https admin listener with, besides the system's")
-	cmd.PersistentFlags().DurationVar(&c.timeout, "timeout", 10*time.Second, "bound on each request to the admin API")
+	c.flags(cmd, 10*time.Second)
 
 	var status string
 	var asJSON bool
@@ -133,9 +130,35 @@ func (c *adminClient) decideCommand(action, short string) *cobra.Command {
 	return cmd
 }
 
+// flags adds the flags that say how to reach the admin API to cmd and its subcommands.
+func (c *adminClient) flags(cmd *cobra.Command, timeout time.Duration) {
+	cmd.PersistentFlags().StringVar(&c.url, "admin", "", "base URL of the admin listener (default $"+EnvAdminURL+", else http://127.0.0.1:9090)")
+	cmd.PersistentFlags().StringVar(&c.tokenFile, "token-file", "", "file holding the admin bearer token (default $"+EnvAdminToken+")")
+	cmd.PersistentFlags().StringVar(&c.caFile, "ca-file", "", "PEM CA certificate(s) to verify an https admin listener with, besides the system's")
+	cmd.PersistentFlags().StringVar(&c.serverName, "server-name", "", "the name an https admin listener's certificate must be valid for, when it is not the URL's host")
+	cmd.PersistentFlags().DurationVar(&c.timeout, "timeout", timeout, "bound on each request to the admin API")
+}
+
 // do sends a request to the admin API and decodes a 200 answer into out. Other answers become
 // errors with the exit codes the command documents.
 func (c *adminClient) do(method, path string, body []byte, out any) error {
+	status, data, err := c.send(method, path, body)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusOK {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fail(ExitRuntime, "admin API: the answer is not what gatehouse serves: %v", err)
+		}
+		return nil
+	}
+	return c.refused(status, data)
+}
+
+// send sends a request to the admin API (its URL, token and TLS settings from the flags and the
+// environment) and returns the answer's status and body, or an error with the exit code the command
+// documents when there is no answer.
+func (c *adminClient) send(method, path string, body []byte) (int, []byte, error) {
 	base := c.url
 	if base == "" {
 		base, _ = envLookup(c.s.env, EnvAdminURL)
@@ -145,33 +168,37 @@ func (c *adminClient) do(method, path string, body []byte, out any) error {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail(ExitUsage, "the admin URL must be http://host:port or https://host:port (got %q)", base)
+		return 0, nil, fail(ExitUsage, "the admin URL must be http://host:port or https://host:port (got %q)", base)
 	}
 	token, err := c.token()
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	if token != "" && u.Scheme == "http" && !isLoopbackAddr(u.Host) {
 		fmt.Fprintf(c.s.err, "gatehouse: warning: sending the admin token to %s without TLS\n", u.Host)
 	}
 	client := &http.Client{Timeout: c.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
-		if err != nil {
-			return fail(ExitUsage, "--ca-file: %v", err)
+	if c.caFile != "" || c.serverName != "" {
+		tc := &tls.Config{ServerName: c.serverName, MinVersion: tls.VersionTLS13}
+		if c.caFile != "" {
+			pem, err := os.ReadFile(c.caFile)
+			if err != nil {
+				return 0, nil, fail(ExitUsage, "--ca-file: %v", err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return 0, nil, fail(ExitUsage, "--ca-file %s holds no PEM certificate", c.caFile)
+			}
+			tc.RootCAs = pool
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return fail(ExitUsage, "--ca-file %s holds no PEM certificate", c.caFile)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}}
+		client.Transport = &http.Transport{TLSClientConfig: tc}
 	}
 	req, err := http.NewRequest(method, strings.TrimRight(u.String(), "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return fail(ExitUsage, "%v", err)
+		return 0, nil, fail(ExitUsage, "%v", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -181,19 +208,18 @@ func (c *adminClient) do(method, path string, body []byte, out any) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fail(ExitRuntime, "admin API: %v", err)
+		return 0, nil, fail(ExitRuntime, "admin API: %v", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fail(ExitRuntime, "admin API: reading the answer: %v", err)
+		return 0, nil, fail(ExitRuntime, "admin API: reading the answer: %v", err)
 	}
-	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fail(ExitRuntime, "admin API: the answer is not what gatehouse serves: %v", err)
-		}
-		return nil
-	}
+	return resp.StatusCode, data, nil
+}
+
+// refused turns an answer other than 200 into an error with the exit code the command documents.
+func (c *adminClient) refused(status int, data []byte) error {
 	var e struct {
 		Error string `json:"error"`
 	}
@@ -201,15 +227,15 @@ func (c *adminClient) do(method, path string, body []byte, out any) error {
 	if json.Unmarshal(data, &e) == nil && e.Error != "" {
 		msg = e.Error
 	}
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusNotFound, http.StatusConflict:
 		return fail(ExitProblem, "%s", msg)
 	case http.StatusBadRequest:
 		return fail(ExitUsage, "%s", msg)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return fail(ExitRuntime, "admin API refused the request (%d): %s; give its token with --token-file or $%s", resp.StatusCode, msg, EnvAdminToken)
+		return fail(ExitRuntime, "admin API refused the request (%d): %s; give its token with --token-file or $%s", status, msg, EnvAdminToken)
 	}
-	return fail(ExitRuntime, "admin API answered %d: %s", resp.StatusCode, msg)
+	return fail(ExitRuntime, "admin API answered %d: %s", status, msg)
 }
 
 // token reads the admin token: --token-file (not readable by group or others), else the environment.

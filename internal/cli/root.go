@@ -91,6 +91,7 @@ Start with 'gatehouse run --help' to wrap a stdio MCP server.`,
 		newPackCommand(s),
 		newApprovalsCommand(s),
 		newReplayCommand(s),
+		newProbeCommand(s),
 	)
 	return root
 }

@@ -40,7 +40,10 @@ func (o ReadOptions) maxBytes() int64 {
 }
 
 // ReadPath reads the bundle at path: a directory laid out as a bundle (the way `opa build` lays one
-// out, or any directory of .rego and data files), or a bundle file (.tar.gz).
+// out, or any directory of .rego and data files), or a bundle file (.tar.gz). In a directory, a
+// symbolic link to a regular file is read as that file, which is how a Kubernetes ConfigMap volume
+// presents its keys (each a link into the hidden ..data directory kubelet swaps atomically); a link
+// to anything else, and any directory whose name starts with a dot, is left out.
 func ReadPath(path string, o ReadOptions) (*bundle.Bundle, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -56,7 +59,8 @@ func ReadPath(path string, o ReadOptions) (*bundle.Bundle, error) {
 	if o.SHA256 != "" {
 		return nil, fmt.Errorf("%s is a directory: a pinned SHA-256 needs a bundle file (build one with gatehouse bundle build)", path)
 	}
-	loader := bundle.NewDirectoryLoader(path).WithSizeLimitBytes(o.maxBytes()).WithFilter(skipHiddenDirs(path))
+	loader := bundle.NewDirectoryLoader(path).WithSizeLimitBytes(o.maxBytes()).WithFollowSymlinks(true).
+		WithFilter(skipHidden(path))
 	return read(loader, o)
 }
 
@@ -143,17 +147,24 @@ func readAll(r io.Reader, max int64, name string) ([]byte, error) {
 	return data, nil
 }
 
-// skipHiddenDirs leaves out directories whose name starts with a dot (.git, .cache) below root, but
-// keeps dot files: .manifest and .signatures.json are part of a bundle.
-func skipHiddenDirs(root string) func(string, fs.FileInfo, int) bool {
+// skipHidden leaves out directories whose name starts with a dot (.git, .cache, kubelet's
+// ..2026_11_21_… snapshots) below root, but keeps dot files: .manifest and .signatures.json are part
+// of a bundle. It also leaves out a symbolic link unless it leads to a regular file (kubelet's ..data
+// link to a directory): directory links are not followed.
+func skipHidden(root string) func(string, fs.FileInfo, int) bool {
 	root = filepath.ToSlash(filepath.Clean(root))
 	return func(abs string, info fs.FileInfo, _ int) bool {
+		if info.Mode().Type()&fs.ModeSymlink != 0 {
+			target, err := os.Stat(abs)
+			return err != nil || !target.Mode().IsRegular()
+		}
 		return info.IsDir() && strings.HasPrefix(info.Name(), ".") && filepath.ToSlash(filepath.Clean(abs)) != root
 	}
 }
 
 // Fingerprint identifies the content at path: the SHA-256 of a bundle file, or of a directory's file
-// names and contents (hidden directories left out). The poll loop reloads when it changes.
+// names and contents (what ReadPath reads: hidden directories left out, links to files followed). The
+// poll loop reloads when it changes, so a ConfigMap that kubelet updates in place is picked up.
 func Fingerprint(path string, max int64) (string, error) {
 	if max <= 0 {
 		max = DefaultMaxBytes
@@ -171,15 +182,16 @@ func Fingerprint(path string, max int64) (string, error) {
 		return hex.EncodeToString(sum[:]), nil
 	}
 	var files []string
-	skip := skipHiddenDirs(path)
+	skip := skipHidden(path)
 	err = filepath.Walk(path, func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if skip(p, info, 0) {
+		switch {
+		case skip(p, info, 0) && info.IsDir():
 			return filepath.SkipDir
-		}
-		if info.Mode().IsRegular() {
+		case skip(p, info, 0):
+		case info.Mode().IsRegular() || info.Mode().Type()&fs.ModeSymlink != 0:
 			files = append(files, p)
 		}
 		return nil

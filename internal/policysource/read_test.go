@@ -198,3 +198,70 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("FileNames of a file = %q", FileNames("b.tar.gz")("/gatehouse/p.rego"))
 	}
 }
+
+// configMapVolume lays files out in dir as kubelet lays out a ConfigMap volume: the files in a hidden
+// snapshot directory, a ..data link to it (replaced atomically on an update), and one link per key
+// into ..data. Called again with other files, it makes a new snapshot and swaps ..data, as an update
+// of the ConfigMap does.
+func configMapVolume(t *testing.T, dir, snapshot string, files map[string]string) {
+	t.Helper()
+	writeTree(t, filepath.Join(dir, snapshot), files)
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(snapshot, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestConfigMapVolume reads a bundle from a directory laid out as a Kubernetes ConfigMap volume: every
+// file is a link, and the hidden snapshot directories must not be read twice. An update of the
+// ConfigMap changes the fingerprint and the policy.
+func TestConfigMapVolume(t *testing.T) {
+	dir := t.TempDir()
+	module := "package gatehouse\n\ndecision := {\"allow\": input.tool.name in data.tools}\n"
+	configMapVolume(t, dir, "..2026_11_21_10_00_00.1", map[string]string{
+		"policy.rego": module, "data.json": `{"tools": ["echo"]}`, ".manifest": `{"revision": "one"}`,
+	})
+	if v := decideWith(t, dir, ReadOptions{}, "echo"); v.Effect != policy.EffectAllow {
+		t.Fatalf("echo under the first snapshot: %+v", v)
+	}
+	b, err := ReadPath(dir, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Modules) != 1 || b.Manifest.Revision != "one" {
+		t.Fatalf("modules %d (want 1: the snapshot directory is not read), revision %q", len(b.Modules), b.Manifest.Revision)
+	}
+	before, err := Fingerprint(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	configMapVolume(t, dir, "..2026_11_21_10_05_00.2", map[string]string{
+		"policy.rego": module, "data.json": `{"tools": ["add"]}`, ".manifest": `{"revision": "two"}`,
+	})
+	after, err := Fingerprint(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the ConfigMap's update left the fingerprint unchanged: the poll would never reload it")
+	}
+	if v := decideWith(t, dir, ReadOptions{}, "echo"); v.Effect == policy.EffectAllow {
+		t.Errorf("echo still allowed after the update: %+v", v)
+	}
+	if v := decideWith(t, dir, ReadOptions{}, "add"); v.Effect != policy.EffectAllow {
+		t.Errorf("add under the second snapshot: %+v", v)
+	}
+}

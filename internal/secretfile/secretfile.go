@@ -4,6 +4,7 @@ package secretfile
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -11,8 +12,11 @@ import (
 const MaxBytes = 64 << 10
 
 // Read returns the contents of the secret file at path. Like ssh with a private key, it refuses a
-// file that group or others may access, since anyone who can read it holds the secret; what names
-// the file in errors ("private key", "secret file").
+// file that others may access, or that its group may access, since anyone who can read it holds the
+// secret; what names the file in errors ("private key", "secret file"). The one exception is
+// PostgreSQL's for its server key: a file owned by root may be readable, not writable, by its group.
+// Root chose that group; it is how a Kubernetes Secret volume gives a non-root process its files
+// (owned by root, mode 0440, group the pod's fsGroup).
 func Read(path, what string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -23,8 +27,8 @@ func Read(path, what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s)", what, path, perm, path)
+	if perm := fi.Mode().Perm(); !permitted(perm, rootOwned(fi)) {
+		return nil, fmt.Errorf("%s %s has permissions %#o: it must not be accessible by group or others (chmod 600 %s), except readable by the group of a file root owns", what, path, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
 	if err != nil {
@@ -34,4 +38,13 @@ func Read(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s is larger than %d bytes: is it the right file?", what, path, MaxBytes)
 	}
 	return data, nil
+}
+
+// permitted says whether a secret file with permissions perm may be read: no access for others, and
+// none for its group unless root owns it and the group may only read it.
+func permitted(perm fs.FileMode, rootOwned bool) bool {
+	if rootOwned {
+		return perm&0o037 == 0
+	}
+	return perm&0o077 == 0
 }

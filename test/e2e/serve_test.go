@@ -28,6 +28,22 @@ func background(t *testing.T, addr string, env []string, name string, args ...st
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	logs := start(t, cmd)
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return logs
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not listen on %s:\n%s", name, addr, logs.String())
+	return nil
+}
+
+// start starts cmd for the rest of the test, its output collected, and interrupts it at the end
+// (killing it after 15 s), logging the output when the test failed.
+func start(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
+	t.Helper()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -44,18 +60,10 @@ func background(t *testing.T, addr string, env []string, name string, args ...st
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("%s:\n%s", filepath.Base(name), logs.String())
+			t.Logf("%s:\n%s", filepath.Base(cmd.Path), logs.String())
 		}
 	})
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return &logs
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not listen on %s:\n%s", name, addr, logs.String())
-	return nil
+	return &logs
 }
 
 // TestInspectorThroughServeFederation lists and calls federated tools with the MCP Inspector CLI

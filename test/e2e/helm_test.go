@@ -1,0 +1,630 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The Helm chart (SPEC §13.3) is checked three ways: helm lint and kubeconform (against the
+// Kubernetes API's schemas, strictly) for each shape of values; helm template refusing the values
+// that would not run; and the rendered pod run here, as kubelet would lay it out, with the gatehouse
+// binary: its configuration starts, its readiness probe passes, its API key calls a tool, and a
+// ConfigMap bundle updated in place changes the decisions. Not covered without a cluster and a
+// Docker engine: the image, the pod's user, the volumes' real permissions, scheduling.
+
+type manifest = map[string]any
+
+// helmTools returns helm, kubeconform and the schema directory scripts/install-peers installs, and
+// the Kubernetes version of those schemas.
+func helmTools(t *testing.T) (helm, kubeconform, schemas, kube string) {
+	t.Helper()
+	helm, kubeconform = filepath.Join(peers, "bin", "helm"), filepath.Join(peers, "bin", "kubeconform")
+	schemas = filepath.Join(peers, "k8s-schemas")
+	dirs, _ := filepath.Glob(filepath.Join(schemas, "v*-standalone-strict"))
+	for _, p := range []string{helm, kubeconform} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s is not installed: run scripts/install-peers first (%v)", p, err)
+		}
+	}
+	if len(dirs) != 1 {
+		t.Fatalf("no Kubernetes schemas (or several) under %s: run scripts/install-peers first", schemas)
+	}
+	kube = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(dirs[0]), "v"), "-standalone-strict")
+	return helm, kubeconform, schemas, kube
+}
+
+// valuesFile writes values into a file for helm's --values, whose path must not hold a comma (helm
+// splits the flag's value on commas; t.TempDir's holds the test's name).
+func valuesFile(t *testing.T, values string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chart-values")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	vf := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(vf, []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return vf
+}
+
+// renderChart runs helm template on the chart with values (YAML); the error carries helm's output.
+func renderChart(t *testing.T, helm, kube, values string) (string, error) {
+	t.Helper()
+	vf := valuesFile(t, values)
+	cmd := exec.Command(helm, "template", "gw", filepath.Join(repoRoot, "deploy", "helm", "gatehouse"),
+		"--namespace", "agents", "--kube-version", kube, "--values", vf)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return string(out), nil
+}
+
+func parseManifests(t *testing.T, text string) []manifest {
+	t.Helper()
+	var ms []manifest
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	for {
+		var m manifest
+		err := dec.Decode(&m)
+		if err != nil {
+			if err.Error() == "EOF" {
+				return ms
+			}
+			t.Fatalf("rendered YAML: %v", err)
+		}
+		if m != nil {
+			ms = append(ms, m)
+		}
+	}
+}
+
+// dig follows map keys (strings) and list indexes (ints) into v.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func str(v any, path ...any) string { s, _ := dig(v, path...).(string); return s }
+
+// find returns the manifest of kind named name, or nil.
+func find(ms []manifest, kind, name string) manifest {
+	for _, m := range ms {
+		if m["kind"] == kind && str(m, "metadata", "name") == name {
+			return m
+		}
+	}
+	return nil
+}
+
+func kinds(ms []manifest) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, fmt.Sprint(m["kind"]))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// workload returns the StatefulSet or Deployment and its one container.
+func workload(t *testing.T, ms []manifest) (manifest, map[string]any) {
+	t.Helper()
+	for _, m := range ms {
+		if m["kind"] == "StatefulSet" || m["kind"] == "Deployment" {
+			c, _ := dig(m, "spec", "template", "spec", "containers", 0).(map[string]any)
+			return m, c
+		}
+	}
+	t.Fatal("no StatefulSet or Deployment rendered")
+	return nil, nil
+}
+
+// gatehouseConfig returns the configuration the chart's ConfigMap holds, decoded.
+func gatehouseConfig(t *testing.T, ms []manifest) map[string]any {
+	t.Helper()
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(str(find(ms, "ConfigMap", "gw-gatehouse"), "data", "gatehouse.yaml")), &cfg); err != nil || cfg == nil {
+		t.Fatalf("the chart's ConfigMap holds no gatehouse.yaml: %v", err)
+	}
+	return cfg
+}
+
+func secretData(t *testing.T, s manifest, key string) string {
+	t.Helper()
+	v, err := base64.StdEncoding.DecodeString(str(s, "data", key))
+	if err != nil || len(v) == 0 {
+		t.Fatalf("Secret %s key %s: %q %v", str(s, "metadata", "name"), key, v, err)
+	}
+	return string(v)
+}
+
+const bundlePolicy = `package gatehouse
+
+default decision := {"allow": true}
+
+decision := {"allow": false, "reason": "writes are switched off", "rule_id": "no-writes"} if {
+	input.kind == "tools/call"
+	input.tool.name in data.gatehouse.denied
+}
+`
+
+// TestHelmChart lints, renders and validates the chart for each shape of values, and checks what
+// each renders.
+func TestHelmChart(t *testing.T) {
+	helm, kubeconform, schemas, kube := helmTools(t)
+	for _, c := range []struct {
+		name, values string
+		check        func(t *testing.T, ms []manifest)
+	}{
+		{"defaults", "", func(t *testing.T, ms []manifest) {
+			if got := kinds(ms); !slices.Equal(got, []string{"ConfigMap", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"}) {
+				t.Errorf("kinds %v", got)
+			}
+			w, c := workload(t, ms)
+			if dig(w, "spec", "replicas") != 1 || str(w, "spec", "volumeClaimTemplates", 0, "metadata", "name") != "state" {
+				t.Errorf("a StatefulSet of one replica with a state volume each: %v", w["spec"])
+			}
+			pod := dig(w, "spec", "template", "spec")
+			if dig(pod, "securityContext", "runAsNonRoot") != true || dig(pod, "securityContext", "runAsUser") != 65532 ||
+				dig(pod, "automountServiceAccountToken") != false ||
+				dig(c, "securityContext", "readOnlyRootFilesystem") != true || dig(c, "securityContext", "allowPrivilegeEscalation") != false ||
+				str(c, "securityContext", "capabilities", "drop", 0) != "ALL" {
+				t.Errorf("the pod is not locked down: %v %v", dig(pod, "securityContext"), c["securityContext"])
+			}
+			if probe := fmt.Sprint(dig(c, "readinessProbe", "exec", "command")); !strings.Contains(probe, "probe ready") || !strings.Contains(probe, "--token-file=") {
+				t.Errorf("readiness probe %s", probe)
+			}
+			if str(c, "livenessProbe", "httpGet", "path") != "/healthz" {
+				t.Errorf("liveness probe %v", c["livenessProbe"])
+			}
+			cfg := gatehouseConfig(t, ms)
+			if dig(cfg, "policy", "bundle") != "builtin:starter" || dig(cfg, "policy", "enabled") != true || dig(cfg, "listen") != "0.0.0.0:8080" ||
+				dig(cfg, "admin", "token_sha256") != "${GATEHOUSE_ADMIN_TOKEN_SHA256}" || dig(cfg, "auth", "api_keys", "keys", 0, "hash") != "${GATEHOUSE_API_KEY_HASH}" {
+				t.Errorf("configuration %v", cfg)
+			}
+			s := find(ms, "Secret", "gw-gatehouse")
+			admin, key := secretData(t, s, "admin-token"), secretData(t, s, "api-key")
+			if len(admin) < 43 || len(key) < 43 || admin == key {
+				t.Errorf("generated credentials: %d and %d characters", len(admin), len(key))
+			}
+			sum := sha256.Sum256([]byte(key))
+			if secretData(t, s, "api-key-hash") != "sha256:"+hex.EncodeToString(sum[:]) {
+				t.Error("api-key-hash is not the API key's")
+			}
+		}},
+		{"a Deployment with a ConfigMap bundle and rules", `
+persistence: {enabled: false}
+policy:
+  pollSeconds: 5
+  rules: |
+    version: 1
+    default_effect: allow
+    rules: []
+  bundle:
+    files:
+      .manifest: '{"revision": "one"}'
+      policy.rego: "package gatehouse\n\ndefault decision := {\"allow\": true}\n"
+`, func(t *testing.T, ms []manifest) {
+			w, _ := workload(t, ms)
+			if w["kind"] != "Deployment" || find(ms, "ConfigMap", "gw-gatehouse-bundle") == nil {
+				t.Fatalf("kinds %v", kinds(ms))
+			}
+			cfg := gatehouseConfig(t, ms)
+			if dig(cfg, "policy", "bundle") != "/etc/gatehouse/bundle" || dig(cfg, "policy", "poll_seconds") != 5 || dig(cfg, "policy", "rules") != "/etc/gatehouse/config/rules.yaml" {
+				t.Errorf("policy %v", cfg["policy"])
+			}
+			if find(ms, "ConfigMap", "gw-gatehouse")["data"].(map[string]any)["rules.yaml"] == nil {
+				t.Error("no rules.yaml in the ConfigMap")
+			}
+		}},
+		{"replicas sharing Redis, a bundle URL", `
+replicaCount: 3
+redis: {url: "rediss://redis.agents.svc:6379/0", passwordSecret: {name: redis, key: pw}}
+policy: {bundleUrl: "https://policy.example.com/bundle.tar.gz", bundleSha256: "` + strings.Repeat("ab", 32) + `", mode: monitor}
+`, func(t *testing.T, ms []manifest) {
+			if find(ms, "PodDisruptionBudget", "gw-gatehouse") == nil {
+				t.Errorf("no PodDisruptionBudget for 3 replicas: %v", kinds(ms))
+			}
+			_, c := workload(t, ms)
+			env := fmt.Sprint(c["env"])
+			if !strings.Contains(env, "GATEHOUSE_STATE_REDIS_URL value:rediss://redis.agents.svc:6379/0") || !strings.Contains(env, "GATEHOUSE_REDIS_PASSWORD") {
+				t.Errorf("env %s", env)
+			}
+			cfg := gatehouseConfig(t, ms)
+			if dig(cfg, "state", "redis", "password_env") != "GATEHOUSE_REDIS_PASSWORD" || dig(cfg, "policy", "bundle_url") != "https://policy.example.com/bundle.tar.gz" ||
+				dig(cfg, "policy", "rego_mode") != "monitor" || dig(cfg, "policy", "bundle") != nil {
+				t.Errorf("configuration %v", cfg)
+			}
+		}},
+		{"TLS, an existing Secret and JWT callers", `
+existingSecret: gatehouse-credentials
+tls: {secretName: gatehouse-tls, serverName: gatehouse.agents.svc}
+config:
+  auth:
+    jwt: {issuer: "https://id.example.com/", jwks: {url: "https://id.example.com/jwks"}}
+    resource: {uri: "https://gatehouse.agents.svc:8080/mcp"}
+  upstreams: [{name: search, url: "https://search.example.com/mcp"}]
+`, func(t *testing.T, ms []manifest) {
+			if find(ms, "Secret", "gw-gatehouse") != nil {
+				t.Error("a Secret was generated next to existingSecret")
+			}
+			_, c := workload(t, ms)
+			probe := fmt.Sprint(dig(c, "readinessProbe", "exec", "command"))
+			if !strings.Contains(probe, "--admin=https://127.0.0.1:9090") || !strings.Contains(probe, "--server-name=gatehouse.agents.svc") || str(c, "livenessProbe", "httpGet", "scheme") != "HTTPS" {
+				t.Errorf("probes %s %v", probe, c["livenessProbe"])
+			}
+			if env := fmt.Sprint(c["env"]); strings.Contains(env, "API_KEY") || !strings.Contains(env, "gatehouse-credentials") {
+				t.Errorf("env %s", env)
+			}
+			cfg := gatehouseConfig(t, ms)
+			if dig(cfg, "tls", "cert") != "/etc/gatehouse/tls/tls.crt" || dig(cfg, "auth", "jwt", "issuer") != "https://id.example.com/" || dig(cfg, "auth", "api_keys") != nil {
+				t.Errorf("configuration %v", cfg)
+			}
+		}},
+		{"the Rego engine off, rules only", `
+policy:
+  enabled: false
+  rules: "version: 1\ndefault_effect: deny\nrules: []\n"
+`, func(t *testing.T, ms []manifest) {
+			cfg := gatehouseConfig(t, ms)
+			if dig(cfg, "policy", "enabled") != false || dig(cfg, "policy", "bundle") != nil || dig(cfg, "policy", "rules") == nil {
+				t.Errorf("policy %v", cfg["policy"])
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vf := valuesFile(t, c.values)
+			if out, err := exec.Command(helm, "lint", "--strict", "--kube-version", kube, "--values", vf,
+				filepath.Join(repoRoot, "deploy", "helm", "gatehouse")).CombinedOutput(); err != nil {
+				t.Fatalf("helm lint: %v\n%s", err, out)
+			}
+			text, err := renderChart(t, helm, kube, c.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validate := exec.Command(kubeconform, "-strict", "-summary", "-kubernetes-version", kube, "-schema-location", schemas)
+			validate.Stdin = strings.NewReader(text)
+			if out, err := validate.CombinedOutput(); err != nil || !strings.Contains(string(out), "Invalid: 0, Errors: 0, Skipped: 0") {
+				t.Fatalf("kubeconform: %v\n%s\n%s", err, out, text)
+			}
+			c.check(t, parseManifests(t, text))
+		})
+	}
+}
+
+// TestHelmChartRefuses renders values that would not run, or not safely, and expects helm to refuse
+// them with a message that says what to do.
+func TestHelmChartRefuses(t *testing.T) {
+	helm, _, _, kube := helmTools(t)
+	for _, c := range []struct{ values, want string }{
+		{"replicaCount: 2", "replicaCount > 1 needs redis.url"},
+		{"policy: {enabled: false}", "give a policy, or set config.mode: off"},
+		{"config: {listen: 0.0.0.0:1}", "config.listen is set by the chart"},
+		{"config: {admin: {token_sha256: abc}}", "config.admin.token_sha256 is set by the chart"},
+		{"config: {audit: {path: /tmp/a.jsonl}}", "config.audit.path is set by the chart"},
+		{"policy: {bundleSha256: \"" + strings.Repeat("0", 64) + "\"}", "needs policy.bundleUrl"},
+		{"policy: {bundleUrl: \"https://x/b.tar.gz\", bundle: {files: {a.rego: x}}}", "give one bundle"},
+		{"tls: {secretName: t}", "tls.serverName"},
+		{"redis: {passwordSecret: {name: r}}", "redis.passwordSecret needs redis.url"},
+		{"replicaCount: two", "replicaCount"},
+		{"replicas: 2", "replicas"},
+		{"policy: {bundle: {files: {\"gatehouse/policy.rego\": x}}}", "gatehouse/policy.rego"},
+		{"policy: {mode: strict}", "mode"},
+		{"redis: {url: \"http://redis:6379\"}", "url"},
+	} {
+		_, err := renderChart(t, helm, kube, c.values)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("values %q: %v, want a refusal naming %q", c.values, err, c.want)
+		}
+	}
+}
+
+// podRun is a rendered pod started here.
+type podRun struct {
+	mcp, apiKey string
+	probe       []string
+	bundleDir   string
+	env         []string
+}
+
+// runPod lays out the rendered pod's volumes under a temporary root as kubelet would (ConfigMaps
+// and Secrets as links into a swapped ..data snapshot, Secrets with the fsGroup's mode), starts the
+// container's command with the gatehouse binary and its environment (secretKeyRefs resolved), and
+// waits for its own readiness probe command to pass. Paths of the pod are moved under the root and
+// its listeners to loopback.
+func runPod(t *testing.T, ms []manifest) *podRun {
+	t.Helper()
+	root := t.TempDir()
+	rewrite := strings.NewReplacer("/etc/gatehouse/", root+"/etc/gatehouse/", "/var/lib/gatehouse", root+"/var/lib/gatehouse",
+		"/var/run/gatehouse/", root+"/var/run/gatehouse/", "/usr/local/bin/gatehouse", gatehouseBin, "0.0.0.0:", "127.0.0.1:").Replace
+	objects := func(kind string) map[string]map[string][]byte {
+		out := map[string]map[string][]byte{}
+		for _, m := range ms {
+			if m["kind"] != kind {
+				continue
+			}
+			data := map[string][]byte{}
+			for k, v := range dig(m, "data").(map[string]any) {
+				if kind == "Secret" {
+					b, _ := base64.StdEncoding.DecodeString(v.(string))
+					data[k] = b
+				} else {
+					data[k] = []byte(rewrite(v.(string)))
+				}
+			}
+			out[str(m, "metadata", "name")] = data
+		}
+		return out
+	}
+	configMaps, secrets := objects("ConfigMap"), objects("Secret")
+	w, c := workload(t, ms)
+	volumes := map[string]any{}
+	for _, v := range dig(w, "spec", "template", "spec", "volumes").([]any) {
+		volumes[str(v, "name")] = v
+	}
+	run := &podRun{}
+	for _, m := range dig(c, "volumeMounts").([]any) {
+		dir := root + str(m, "mountPath")
+		v := volumes[str(m, "name")]
+		switch {
+		case dig(v, "configMap") != nil:
+			kubeletVolume(t, dir, "..snap1", configMaps[str(v, "configMap", "name")], 0o644)
+			if str(m, "name") == "bundle" {
+				run.bundleDir = dir
+			}
+		case dig(v, "secret") != nil:
+			all := secrets[str(v, "secret", "secretName")]
+			files := all
+			if items, ok := dig(v, "secret", "items").([]any); ok {
+				files = map[string][]byte{}
+				for _, it := range items {
+					files[str(it, "path")] = all[str(it, "key")]
+				}
+			}
+			mode := os.FileMode(0o400)
+			if os.Geteuid() == 0 {
+				mode = 0o440 // kubelet's defaultMode 0400 with the pod's fsGroup: root's file, readable by the group
+			}
+			kubeletVolume(t, dir, "..snap1", files, mode)
+		default: // emptyDir, or the StatefulSet's volume claim
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root, "MCP_DATA_ROOT=" + root + "/var/lib/gatehouse/data"} // the image's ENV
+	for _, e := range dig(c, "env").([]any) {
+		value := str(e, "value")
+		if ref := dig(e, "valueFrom", "secretKeyRef"); ref != nil {
+			value = string(secrets[str(ref, "name")][str(ref, "key")])
+		}
+		env = append(env, str(e, "name")+"="+value)
+	}
+	run.env = env
+	var args []string
+	for _, a := range dig(c, "args").([]any) {
+		args = append(args, rewrite(a.(string)))
+	}
+	for _, a := range dig(c, "readinessProbe", "exec", "command").([]any) {
+		run.probe = append(run.probe, rewrite(a.(string)))
+	}
+	cfg := gatehouseConfig(t, ms)
+	listen := rewrite(str(cfg, "listen"))
+	cmd := exec.Command(gatehouseBin, args...)
+	cmd.Env, cmd.Dir = env, root+"/var/lib/gatehouse" // the image's WORKDIR
+	logs := start(t, cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		probe := exec.Command(run.probe[0], run.probe[1:]...)
+		probe.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := probe.CombinedOutput()
+		if err == nil && strings.TrimSpace(string(out)) == "ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the readiness probe %v never passed: %v %s\n%s", run.probe, err, out, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	admin := rewrite(str(cfg, "admin", "listen"))
+	resp, err := http.Get("http://" + admin + str(dig(c, "livenessProbe", "httpGet"), "path"))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the liveness probe's GET: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		t.Fatalf("listen %q: %v", listen, err)
+	}
+	run.mcp = "http://" + listen + "/mcp"
+	for _, s := range secrets {
+		if k, ok := s["api-key"]; ok {
+			run.apiKey = string(k)
+		}
+	}
+	return run
+}
+
+// kubeletVolume writes files into dir as kubelet does a ConfigMap or Secret volume: into a hidden
+// snapshot directory, with ..data linked to it (replaced atomically on an update) and a link per
+// file. Called again with a new snapshot name, it updates the volume in place.
+func kubeletVolume(t *testing.T, dir, snapshot string, files map[string][]byte, mode os.FileMode) {
+	t.Helper()
+	snap := filepath.Join(dir, snapshot)
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		p := filepath.Join(snap, name)
+		if err := os.WriteFile(p, body, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(snapshot, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// chartPorts are values that put the pod's listeners on free ports.
+func chartPorts(t *testing.T) string {
+	_, mcp, _ := net.SplitHostPort(freeAddr(t))
+	_, admin, _ := net.SplitHostPort(freeAddr(t))
+	return fmt.Sprintf("service: {port: %s}\nadmin: {port: %s}\n", mcp, admin)
+}
+
+// TestHelmChartPodWithDefaults runs the pod the chart's defaults describe: the starter policies, the
+// built-in file tools, and callers holding the generated API key.
+func TestHelmChartPodWithDefaults(t *testing.T) {
+	helm, _, _, kube := helmTools(t)
+	text, err := renderChart(t, helm, kube, chartPorts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := runPod(t, parseManifests(t, text))
+	if status, _, _ := modernCallAs(pod.mcp, "", "tools/list", nil); status != http.StatusUnauthorized {
+		t.Errorf("tools/list without the API key: HTTP %d, want 401", status)
+	}
+	if status, body, err := modernCallAs(pod.mcp, "not-the-key", "tools/list", nil); err == nil && status != http.StatusUnauthorized {
+		t.Errorf("tools/list with a wrong key: HTTP %d %v", status, body)
+	}
+	_, body, err := modernCallAs(pod.mcp, pod.apiKey, "tools/call", map[string]any{"name": "fs.write", "arguments": map[string]any{"path": "notes/plan.md", "content": "# plan\n"}})
+	if err != nil || dig(body, "result", "isError") == true || dig(body, "result") == nil {
+		t.Fatalf("fs.write with the generated API key: %v %v", body, err)
+	}
+	_, body, err = modernCallAs(pod.mcp, pod.apiKey, "tools/call", map[string]any{"name": "fs.read", "arguments": map[string]any{"path": "notes/plan.md"}})
+	if err != nil || !strings.Contains(fmt.Sprint(body), "# plan") {
+		t.Errorf("fs.read: %v %v", body, err)
+	}
+}
+
+// TestHelmChartPodReloadsConfigMapBundle runs a pod whose Rego bundle is a ConfigMap and updates the
+// ConfigMap in place, as kubelet does after helm upgrade or kubectl apply: the next poll loads it,
+// without a restart.
+func TestHelmChartPodReloadsConfigMapBundle(t *testing.T) {
+	helm, _, _, kube := helmTools(t)
+	values := chartPorts(t) + `
+persistence: {enabled: false}
+policy:
+  pollSeconds: 1
+  bundle:
+    files:
+      .manifest: '{"revision": "one"}'
+      data.json: '{"gatehouse": {"denied": ["fs.write"]}}'
+      policy.rego: |
+` + indent(bundlePolicy, "        ")
+	text, err := renderChart(t, helm, kube, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := runPod(t, parseManifests(t, text))
+	write := func() (map[string]any, error) {
+		_, body, err := modernCallAs(pod.mcp, pod.apiKey, "tools/call", map[string]any{"name": "fs.write", "arguments": map[string]any{"path": "a.txt", "content": "x"}})
+		return body, err
+	}
+	body, err := write()
+	if err != nil || reason(body) != "policy_deny" || !strings.Contains(fmt.Sprint(body), "no-writes") {
+		t.Fatalf("fs.write under revision one: %v %v, want policy_deny by no-writes", body, err)
+	}
+	kubeletVolume(t, pod.bundleDir, "..snap2", map[string][]byte{
+		".manifest": []byte(`{"revision": "two"}`), "data.json": []byte(`{"gatehouse": {"denied": []}}`), "policy.rego": []byte(bundlePolicy),
+	}, 0o644)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		body, err = write()
+		if err == nil && dig(body, "result") != nil && dig(body, "result", "isError") != true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fs.write after the ConfigMap's update: %v %v", body, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestChartValuesDocumented requires every value of the chart's values.yaml in docs/kubernetes.md's
+// table: a value, or a map of values documented as one.
+func TestChartValuesDocumented(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "helm", "gatehouse", "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "kubernetes.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(doc), "<!-- values-table")
+	table, _, _ = strings.Cut(table, "<!-- end values-table -->")
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			key := prefix + k
+			if strings.Contains(table, "`"+key+"`") {
+				continue
+			}
+			if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+				walk(key+".", sub)
+				continue
+			}
+			t.Errorf("value %s is not in docs/kubernetes.md's values table", key)
+		}
+	}
+	walk("", values)
+}
