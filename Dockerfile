@@ -27,8 +27,9 @@ ENV MCP_DATA_ROOT=/var/lib/gatehouse/data
 # nonroot: uid and gid 65532. Never root: a compromised gateway must not own the host's files.
 USER 65532:65532
 EXPOSE 8080 9090
-# Alive while the admin listener answers /healthz (no token needed). On Kubernetes the Helm chart's own
-# probes apply instead (deploy/helm/gatehouse).
+# Alive while the admin listener answers /healthz (no token needed) at http://127.0.0.1:9090; for
+# another address or https, set GATEHOUSE_ADMIN_URL (and override this for a private CA). On
+# Kubernetes the Helm chart's own probes apply instead (deploy/helm/gatehouse).
 HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/gatehouse", "probe", "live"]
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
 CMD ["serve"]

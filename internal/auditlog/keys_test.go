@@ -84,7 +84,7 @@ func TestReadPrivateKeyFilePermissions(t *testing.T) {
 	if err := WriteKeyPair(priv, pub); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []os.FileMode{0o604, 0o644, 0o660, 0o610} { // 0o640 of a root-owned file is allowed: secretfile
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o610} {
 		if err := os.Chmod(priv, mode); err != nil {
 			t.Fatal(err)
 		}

@@ -16,10 +16,9 @@ func newProbeCommand(s streams) *cobra.Command {
 		Use:   "probe live|ready",
 		Short: "Ask a gatehouse serve whether it is alive or ready, for health checks",
 		Long: `probe asks the admin listener of a running gatehouse serve whether it is alive (/healthz) or ready to
-serve MCP requests (/readyz), and says so in its exit status. It is meant for health checks that cannot
-send the admin token themselves: a Kubernetes exec probe (the Helm chart under deploy/helm uses it),
-a container HEALTHCHECK, a systemd watchdog script. /readyz needs the token whenever
-admin.token_sha256 is set; /healthz never does.
+serve MCP requests (/readyz), and says so in its exit status. It is meant for health checks that run a command:
+a Kubernetes exec probe, a container HEALTHCHECK, a systemd watchdog script. With admin.token_sha256 set, /readyz
+says why it is not ready only to the token; /healthz never needs it.
 
 The admin listener is --admin, else $GATEHOUSE_ADMIN_URL, else http://127.0.0.1:9090. Its bearer token
 is read from --token-file (readable by no one else, or root's file readable by its group, as a
@@ -72,6 +71,9 @@ Exit status: 0 alive or ready, 1 not ready (the reasons /readyz gives are printe
 			}
 			if len(r.Problems) == 0 {
 				r.Problems = []string{fmt.Sprintf("/readyz answered %d", status)}
+				if token, _ := c.token(); token == "" {
+					r.Problems[0] += " (it says why only to the admin token)"
+				}
 			}
 			return fail(ExitProblem, "not ready: %s", strings.Join(r.Problems, "; "))
 		},

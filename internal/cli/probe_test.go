@@ -21,7 +21,12 @@ func TestProbeCommand(t *testing.T) {
 		switch {
 		case r.URL.Path == "/healthz":
 			w.Write([]byte("ok\n"))
-		case r.Header.Get("Authorization") != "Bearer tok":
+		case r.URL.Path == "/readyz" && r.Header.Get("Authorization") == "" && ready.Load():
+			w.Write([]byte(`{"ready": true}`))
+		case r.URL.Path == "/readyz" && r.Header.Get("Authorization") == "":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ready": false}`))
+		case r.Header.Get("Authorization") != "Bearer tok": // a wrong token, or none but for /readyz
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`{"error":"admin token required"}`))
 		case r.URL.Path == "/readyz" && ready.Load():
@@ -52,8 +57,19 @@ func TestProbeCommand(t *testing.T) {
 	if code, _, errOut := gatehouseEnv(t, nil, append([]string{"probe", "ready"}, base...)...); code != ExitProblem || !strings.Contains(errOut, "not ready: no upstream is usable") {
 		t.Errorf("not ready: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := gatehouseEnv(t, nil, "probe", "ready", "--admin", srv.URL, "--ca-file", ca); code != ExitRuntime || !strings.Contains(errOut, "token") {
-		t.Errorf("without the token: exit %d %s", code, errOut)
+	if code, _, errOut := gatehouseEnv(t, nil, "probe", "ready", "--admin", srv.URL, "--ca-file", ca); code != ExitProblem || !strings.Contains(errOut, "not ready: /readyz answered 503 (it says why only to the admin token)") {
+		t.Errorf("not ready, without the token: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := gatehouseEnv(t, nil, "probe", "ready", "--admin", srv.URL, "--ca-file", ca, "--token-file", filepath.Join(dir, "wrong")); code != ExitUsage {
+		t.Errorf("a missing token file: exit %d %s", code, errOut)
+	}
+	ready.Store(true)
+	if code, out, errOut := gatehouseEnv(t, nil, "probe", "ready", "--admin", srv.URL, "--ca-file", ca); code != 0 || out != "ready\n" {
+		t.Errorf("ready, without the token: exit %d %q %s", code, out, errOut)
+	}
+	os.WriteFile(filepath.Join(dir, "bad"), []byte("nope"), 0o600)
+	if code, _, errOut := gatehouseEnv(t, nil, "probe", "ready", "--admin", srv.URL, "--ca-file", ca, "--token-file", filepath.Join(dir, "bad")); code != ExitRuntime || !strings.Contains(errOut, "token") {
+		t.Errorf("a wrong token: exit %d %s", code, errOut)
 	}
 	if code, _, errOut := gatehouseEnv(t, nil, append([]string{"probe", "live", "--server-name", "example.com"}, base...)...); code != 0 {
 		t.Errorf("--server-name the certificate names: exit %d %s", code, errOut)

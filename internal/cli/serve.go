@@ -403,8 +403,9 @@ func (disabledEndpoint) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 // adminHandler serves /metrics, /healthz, /readyz, the admin API and the admin web page, with
-// security headers, behind the admin token (except /healthz, which load balancers probe, and the
-// page's static files, which hold nothing secret). Every path is behind the MCP endpoint's
+// security headers, behind the admin token (except /healthz, which load balancers probe, /readyz
+// asked without a token, which answers only its status, and the page's static files, which hold
+// nothing secret). Every path is behind the MCP endpoint's
 // DNS-rebinding rule: on a loopback admin listener a Host that is not a loopback name is refused,
 // and so, on any admin listener, is a browser's Origin that is not a loopback origin — otherwise a
 // hostile page could change allowlists through the tokenless embedded default. The exception is the
@@ -452,6 +453,16 @@ func adminHandler(cfg *config.ServeConfig, reg *prometheus.Registry, ready func(
 		if !allowed {
 			adminapi.Error(w, http.StatusForbidden, "Origin or Host not allowed: the admin listener "+cfg.Admin.Listen+
 				" answers only loopback names, and no cross-origin browser requests (DNS rebinding)")
+			return
+		}
+		if want != nil && r.URL.Path == "/readyz" && r.Header.Get("Authorization") == "" {
+			// A probe that cannot send the token (Kubernetes' httpGet) learns the status, not why.
+			d, _ := ready().(map[string]any)
+			w.Header().Set("Content-Type", "application/json")
+			if d["ready"] != true {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			fmt.Fprintf(w, "{\"ready\": %t}\n", d["ready"] == true)
 			return
 		}
 		if want != nil && r.URL.Path != "/healthz" && !adminui.Public(r) {

@@ -439,3 +439,43 @@ func TestAdminWebPage(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzWithoutTheToken: a probe that cannot send the admin token (Kubernetes' httpGet) gets
+// /readyz's status and nothing more; a wrong token is still refused, the right one gets the detail,
+// and every other path still needs it.
+func TestReadyzWithoutTheToken(t *testing.T) {
+	sum := sha256.Sum256([]byte("admin-secret"))
+	cfg := config.DefaultServe()
+	cfg.Admin.Listen, cfg.Admin.TokenSHA256 = "0.0.0.0:9090", hex.EncodeToString(sum[:])
+	ready := true
+	h := adminHandler(cfg, prometheus.NewRegistry(), func() any {
+		return map[string]any{"ready": ready, "problems": []string{}, "policy": map[string]any{"bundle": "https://policy.internal/b.tar.gz?sig=s3cret"}}
+	})
+	get := func(path, auth string) (int, string) {
+		r := httptest.NewRequest(http.MethodGet, "http://gatehouse.internal:9090"+path, nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	if code, body := get("/readyz", ""); code != 200 || body != "{\"ready\": true}\n" {
+		t.Errorf("ready, no token: %d %q", code, body)
+	}
+	ready = false
+	if code, body := get("/readyz", ""); code != 503 || body != "{\"ready\": false}\n" {
+		t.Errorf("not ready, no token: %d %q", code, body)
+	}
+	if code, _ := get("/readyz", "Bearer wrong"); code != 401 {
+		t.Errorf("a wrong token: %d, want 401", code)
+	}
+	if code, body := get("/readyz", "Bearer admin-secret"); code != 503 || !strings.Contains(body, "policy.internal") {
+		t.Errorf("the token: %d %q, want the detail", code, body)
+	}
+	for _, path := range []string{"/metrics", "/admin/v1/approvals"} {
+		if code, _ := get(path, ""); code != 401 {
+			t.Errorf("%s without the token: %d, want 401", path, code)
+		}
+	}
+}

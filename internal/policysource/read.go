@@ -41,9 +41,10 @@ func (o ReadOptions) maxBytes() int64 {
 
 // ReadPath reads the bundle at path: a directory laid out as a bundle (the way `opa build` lays one
 // out, or any directory of .rego and data files), or a bundle file (.tar.gz). In a directory, a
-// symbolic link to a regular file is read as that file, which is how a Kubernetes ConfigMap volume
-// presents its keys (each a link into the hidden ..data directory kubelet swaps atomically); a link
-// to anything else, and any directory whose name starts with a dot, is left out.
+// symbolic link to a regular file inside the directory is read as that file, which is how a
+// Kubernetes ConfigMap volume presents its keys (each a link into the hidden ..data directory kubelet
+// swaps atomically); a link to anything else, and any directory whose name starts with a dot, is
+// left out.
 func ReadPath(path string, o ReadOptions) (*bundle.Bundle, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -149,14 +150,23 @@ func readAll(r io.Reader, max int64, name string) ([]byte, error) {
 
 // skipHidden leaves out directories whose name starts with a dot (.git, .cache, kubelet's
 // ..2026_11_21_… snapshots) below root, but keeps dot files: .manifest and .signatures.json are part
-// of a bundle. It also leaves out a symbolic link unless it leads to a regular file (kubelet's ..data
-// link to a directory): directory links are not followed.
+// of a bundle. It also leaves out a symbolic link unless it leads to a regular file inside root
+// (kubelet's links do; its ..data link is to a directory): a link cannot make a file from elsewhere
+// (a credential gatehouse may read) part of the policy, and directory links are not followed.
 func skipHidden(root string) func(string, fs.FileInfo, int) bool {
 	root = filepath.ToSlash(filepath.Clean(root))
+	resolved, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		resolved = root
+	}
 	return func(abs string, info fs.FileInfo, _ int) bool {
 		if info.Mode().Type()&fs.ModeSymlink != 0 {
-			target, err := os.Stat(abs)
-			return err != nil || !target.Mode().IsRegular()
+			target, err := filepath.EvalSymlinks(abs)
+			if err != nil || !strings.HasPrefix(target, resolved+string(filepath.Separator)) {
+				return true
+			}
+			fi, err := os.Stat(target)
+			return err != nil || !fi.Mode().IsRegular()
 		}
 		return info.IsDir() && strings.HasPrefix(info.Name(), ".") && filepath.ToSlash(filepath.Clean(abs)) != root
 	}

@@ -243,6 +243,16 @@ func TestConfigMapVolume(t *testing.T) {
 	if len(b.Modules) != 1 || b.Manifest.Revision != "one" {
 		t.Fatalf("modules %d (want 1: the snapshot directory is not read), revision %q", len(b.Modules), b.Manifest.Revision)
 	}
+	// A link to a file outside the directory is not part of the bundle.
+	outside := filepath.Join(t.TempDir(), "credentials.json")
+	os.WriteFile(outside, []byte(`{"token": "s3cret"}`), 0o600)
+	os.Mkdir(filepath.Join(dir, "leak"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "leak", "data.json")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadPath(dir, ReadOptions{}); err != nil || b.Data["leak"] != nil {
+		t.Fatalf("a link out of the bundle directory was read: %v %v", b.Data, err)
+	}
 	before, err := Fingerprint(dir, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +264,10 @@ func TestConfigMapVolume(t *testing.T) {
 	after, err := Fingerprint(dir, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	os.WriteFile(outside, []byte(`{"token": "changed"}`), 0o600)
+	if again, _ := Fingerprint(dir, 0); again != after {
+		t.Error("a change outside the directory, through a link, changed the fingerprint")
 	}
 	if after == before {
 		t.Fatal("the ConfigMap's update left the fingerprint unchanged: the poll would never reload it")

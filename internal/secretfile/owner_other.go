@@ -4,5 +4,5 @@ package secretfile
 
 import "io/fs"
 
-// rootOwned is false where files have no Unix owner: only the strict rule applies.
-func rootOwned(fs.FileInfo) bool { return false }
+// groupMayRead is false where files have no Unix owner: only the strict rule applies.
+func groupMayRead(fs.FileInfo) bool { return false }

@@ -4,11 +4,18 @@ package secretfile
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 )
 
-// rootOwned says whether root owns the file fi describes.
-func rootOwned(fi fs.FileInfo) bool {
+// groupMayRead says whether a secret file's group may be allowed to read it: root owns it, gatehouse
+// does not run as root (where the exception would serve nothing), and the group is one gatehouse
+// runs with (a Kubernetes pod's fsGroup is a supplementary group).
+func groupMayRead(fi fs.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Uid == 0
+	if !ok {
+		return false
+	}
+	groups, _ := os.Getgroups()
+	return groupException(st.Uid, st.Gid, os.Geteuid(), os.Getegid(), groups)
 }

@@ -2,10 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -20,11 +27,12 @@ import (
 )
 
 // The Helm chart (SPEC §13.3) is checked three ways: helm lint and kubeconform (against the
-// Kubernetes API's schemas, strictly) for each shape of values; helm template refusing the values
-// that would not run; and the rendered pod run here, as kubelet would lay it out, with the gatehouse
-// binary: its configuration starts, its readiness probe passes, its API key calls a tool, and a
-// ConfigMap bundle updated in place changes the decisions. Not covered without a cluster and a
-// Docker engine: the image, the pod's user, the volumes' real permissions, scheduling.
+// Kubernetes API's schemas, strictly) for each shape of values, with the configuration each renders
+// checked by gatehouse check; helm template refusing the values that would not run; and the rendered
+// pod run here, as kubelet would lay it out, with the gatehouse binary: its configuration starts, its
+// probes pass, its API key calls a tool, and a ConfigMap bundle updated in place changes the
+// decisions. Not covered without a cluster and a Docker engine: the image, the pod's user, the
+// volumes' real permissions, scheduling.
 
 type manifest = map[string]any
 
@@ -182,12 +190,18 @@ decision := {"allow": false, "reason": "writes are switched off", "rule_id": "no
 // each renders.
 func TestHelmChart(t *testing.T) {
 	helm, kubeconform, schemas, kube := helmTools(t)
+	// Objects the user creates for some shapes: the TLS Secret, an existingSecret, Redis's password.
+	tlsSecret := secretManifest("gatehouse-tls", selfSigned(t))
+	sum := sha256.Sum256([]byte("an admin token"))
+	credentials := secretManifest("gatehouse-credentials", map[string]string{"admin-token": "an admin token", "admin-token-sha256": hex.EncodeToString(sum[:])})
+	redisPassword := secretManifest("redis", map[string]string{"pw": "hunter2"})
 	for _, c := range []struct {
 		name, values string
 		check        func(t *testing.T, ms []manifest)
+		extra        []manifest
 	}{
 		{"defaults", "", func(t *testing.T, ms []manifest) {
-			if got := kinds(ms); !slices.Equal(got, []string{"ConfigMap", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"}) {
+			if got := kinds(ms); !slices.Equal(got, []string{"ConfigMap", "Secret", "Service", "Service", "Service", "ServiceAccount", "StatefulSet"}) {
 				t.Errorf("kinds %v", got)
 			}
 			w, c := workload(t, ms)
@@ -201,14 +215,26 @@ func TestHelmChart(t *testing.T) {
 				str(c, "securityContext", "capabilities", "drop", 0) != "ALL" {
 				t.Errorf("the pod is not locked down: %v %v", dig(pod, "securityContext"), c["securityContext"])
 			}
-			if probe := fmt.Sprint(dig(c, "readinessProbe", "exec", "command")); !strings.Contains(probe, "probe ready") || !strings.Contains(probe, "--token-file=") {
-				t.Errorf("readiness probe %s", probe)
+			if str(c, "readinessProbe", "httpGet", "path") != "/readyz" || str(c, "readinessProbe", "httpGet", "port") != "admin" {
+				t.Errorf("readiness probe %v", c["readinessProbe"])
+			}
+			if ports := fmt.Sprint(dig(find(ms, "Service", "gw-gatehouse"), "spec", "ports")); strings.Contains(ports, "admin") {
+				t.Errorf("the admin port is on the MCP Service: %s", ports)
+			}
+			if dig(find(ms, "Service", "gw-gatehouse-admin"), "spec", "type") != "ClusterIP" {
+				t.Error("no ClusterIP Service for the admin listener")
+			}
+			for _, v := range dig(pod, "volumes").([]any) {
+				if dig(v, "secret") != nil {
+					t.Errorf("the pod mounts a Secret (it needs none, the admin token least of all): %v", v)
+				}
 			}
 			if str(c, "livenessProbe", "httpGet", "path") != "/healthz" {
 				t.Errorf("liveness probe %v", c["livenessProbe"])
 			}
 			cfg := gatehouseConfig(t, ms)
 			if dig(cfg, "policy", "bundle") != "builtin:starter" || dig(cfg, "policy", "enabled") != true || dig(cfg, "listen") != "0.0.0.0:8080" ||
+				str(cfg, "upstreams", 0, "builtin") != "fs" || dig(cfg, "tenancy", "default") != "default" ||
 				dig(cfg, "admin", "token_sha256") != "${GATEHOUSE_ADMIN_TOKEN_SHA256}" || dig(cfg, "auth", "api_keys", "keys", 0, "hash") != "${GATEHOUSE_API_KEY_HASH}" {
 				t.Errorf("configuration %v", cfg)
 			}
@@ -221,7 +247,7 @@ func TestHelmChart(t *testing.T) {
 			if secretData(t, s, "api-key-hash") != "sha256:"+hex.EncodeToString(sum[:]) {
 				t.Error("api-key-hash is not the API key's")
 			}
-		}},
+		}, nil},
 		{"a Deployment with a ConfigMap bundle and rules", `
 persistence: {enabled: false}
 policy:
@@ -246,7 +272,7 @@ policy:
 			if find(ms, "ConfigMap", "gw-gatehouse")["data"].(map[string]any)["rules.yaml"] == nil {
 				t.Error("no rules.yaml in the ConfigMap")
 			}
-		}},
+		}, nil},
 		{"replicas sharing Redis, a bundle URL", `
 replicaCount: 3
 redis: {url: "rediss://redis.agents.svc:6379/0", passwordSecret: {name: redis, key: pw}}
@@ -265,10 +291,10 @@ policy: {bundleUrl: "https://policy.example.com/bundle.tar.gz", bundleSha256: "`
 				dig(cfg, "policy", "rego_mode") != "monitor" || dig(cfg, "policy", "bundle") != nil {
 				t.Errorf("configuration %v", cfg)
 			}
-		}},
+		}, []manifest{redisPassword}},
 		{"TLS, an existing Secret and JWT callers", `
 existingSecret: gatehouse-credentials
-tls: {secretName: gatehouse-tls, serverName: gatehouse.agents.svc}
+tls: {secretName: gatehouse-tls}
 config:
   auth:
     jwt: {issuer: "https://id.example.com/", jwks: {url: "https://id.example.com/jwks"}}
@@ -279,18 +305,18 @@ config:
 				t.Error("a Secret was generated next to existingSecret")
 			}
 			_, c := workload(t, ms)
-			probe := fmt.Sprint(dig(c, "readinessProbe", "exec", "command"))
-			if !strings.Contains(probe, "--admin=https://127.0.0.1:9090") || !strings.Contains(probe, "--server-name=gatehouse.agents.svc") || str(c, "livenessProbe", "httpGet", "scheme") != "HTTPS" {
-				t.Errorf("probes %s %v", probe, c["livenessProbe"])
+			if str(c, "readinessProbe", "httpGet", "scheme") != "HTTPS" || str(c, "livenessProbe", "httpGet", "scheme") != "HTTPS" {
+				t.Errorf("probes %v %v", c["readinessProbe"], c["livenessProbe"])
 			}
 			if env := fmt.Sprint(c["env"]); strings.Contains(env, "API_KEY") || !strings.Contains(env, "gatehouse-credentials") {
 				t.Errorf("env %s", env)
 			}
 			cfg := gatehouseConfig(t, ms)
-			if dig(cfg, "tls", "cert") != "/etc/gatehouse/tls/tls.crt" || dig(cfg, "auth", "jwt", "issuer") != "https://id.example.com/" || dig(cfg, "auth", "api_keys") != nil {
+			if dig(cfg, "tls", "cert") != "/etc/gatehouse/tls/tls.crt" || dig(cfg, "auth", "jwt", "issuer") != "https://id.example.com/" || dig(cfg, "auth", "api_keys") != nil ||
+				dig(cfg, "tenancy", "enabled") != nil || len(dig(cfg, "upstreams").([]any)) != 1 {
 				t.Errorf("configuration %v", cfg)
 			}
-		}},
+		}, []manifest{tlsSecret, credentials}},
 		{"the Rego engine off, rules only", `
 policy:
   enabled: false
@@ -300,7 +326,7 @@ policy:
 			if dig(cfg, "policy", "enabled") != false || dig(cfg, "policy", "bundle") != nil || dig(cfg, "policy", "rules") == nil {
 				t.Errorf("policy %v", cfg["policy"])
 			}
-		}},
+		}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			vf := valuesFile(t, c.values)
@@ -317,8 +343,39 @@ policy:
 			if out, err := validate.CombinedOutput(); err != nil || !strings.Contains(string(out), "Invalid: 0, Errors: 0, Skipped: 0") {
 				t.Fatalf("kubeconform: %v\n%s\n%s", err, out, text)
 			}
-			c.check(t, parseManifests(t, text))
+			ms := parseManifests(t, text)
+			c.check(t, ms)
+			checkPod(t, ms, c.extra...)
 		})
+	}
+}
+
+// secretManifest is a Secret named name holding data.
+func secretManifest(name string, data map[string]string) manifest {
+	encoded := map[string]any{}
+	for k, v := range data {
+		encoded[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	return manifest{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": name}, "data": encoded}
+}
+
+// selfSigned returns a kubernetes.io/tls Secret's keys: a self-signed certificate and its key.
+func selfSigned(t *testing.T) map[string]string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gatehouse.agents.svc"},
+		DNSNames: []string{"gatehouse.agents.svc"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
+	return map[string]string{
+		"tls.crt": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"tls.key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})),
 	}
 }
 
@@ -334,7 +391,7 @@ func TestHelmChartRefuses(t *testing.T) {
 		{"config: {audit: {path: /tmp/a.jsonl}}", "config.audit.path is set by the chart"},
 		{"policy: {bundleSha256: \"" + strings.Repeat("0", 64) + "\"}", "needs policy.bundleUrl"},
 		{"policy: {bundleUrl: \"https://x/b.tar.gz\", bundle: {files: {a.rego: x}}}", "give one bundle"},
-		{"tls: {secretName: t}", "tls.serverName"},
+		{"policy: {bundle: {files: {\"..data\": x}}}", "..data"},
 		{"redis: {passwordSecret: {name: r}}", "redis.passwordSecret needs redis.url"},
 		{"replicaCount: two", "replicaCount"},
 		{"replicas: 2", "replicas"},
@@ -349,24 +406,28 @@ func TestHelmChartRefuses(t *testing.T) {
 	}
 }
 
-// podRun is a rendered pod started here.
-type podRun struct {
-	mcp, apiKey string
-	probe       []string
-	bundleDir   string
-	env         []string
+// podLayout is a rendered pod laid out under root as kubelet would lay it out.
+type podLayout struct {
+	root, config string
+	args, env    []string
+	bundleDir    string
+	secrets      map[string]map[string][]byte
 }
 
-// runPod lays out the rendered pod's volumes under a temporary root as kubelet would (ConfigMaps
-// and Secrets as links into a swapped ..data snapshot, Secrets with the fsGroup's mode), starts the
-// container's command with the gatehouse binary and its environment (secretKeyRefs resolved), and
-// waits for its own readiness probe command to pass. Paths of the pod are moved under the root and
-// its listeners to loopback.
-func runPod(t *testing.T, ms []manifest) *podRun {
+// layOutPod lays out the rendered pod's volumes under a temporary root as kubelet would (ConfigMaps
+// and Secrets as links into a swapped ..data snapshot, Secrets with the fsGroup's mode), with the
+// container's arguments and environment (secretKeyRefs resolved). extra are objects the user would
+// have created (an existingSecret, a TLS Secret). Paths of the pod are moved under the root and, with
+// loopback, its listeners to 127.0.0.1 (tests listen on loopback only).
+func layOutPod(t *testing.T, ms []manifest, loopback bool, extra ...manifest) *podLayout {
 	t.Helper()
 	root := t.TempDir()
-	rewrite := strings.NewReplacer("/etc/gatehouse/", root+"/etc/gatehouse/", "/var/lib/gatehouse", root+"/var/lib/gatehouse",
-		"/var/run/gatehouse/", root+"/var/run/gatehouse/", "/usr/local/bin/gatehouse", gatehouseBin, "0.0.0.0:", "127.0.0.1:").Replace
+	pairs := []string{"/etc/gatehouse/", root + "/etc/gatehouse/", "/var/lib/gatehouse", root + "/var/lib/gatehouse"}
+	if loopback {
+		pairs = append(pairs, "0.0.0.0:", "127.0.0.1:")
+	}
+	rewrite := strings.NewReplacer(pairs...).Replace
+	ms = append(slices.Clone(ms), extra...)
 	objects := func(kind string) map[string]map[string][]byte {
 		out := map[string]map[string][]byte{}
 		for _, m := range ms {
@@ -392,7 +453,7 @@ func runPod(t *testing.T, ms []manifest) *podRun {
 	for _, v := range dig(w, "spec", "template", "spec", "volumes").([]any) {
 		volumes[str(v, "name")] = v
 	}
-	run := &podRun{}
+	pod := &podLayout{root: root, secrets: secrets}
 	for _, m := range dig(c, "volumeMounts").([]any) {
 		dir := root + str(m, "mountPath")
 		v := volumes[str(m, "name")]
@@ -400,73 +461,95 @@ func runPod(t *testing.T, ms []manifest) *podRun {
 		case dig(v, "configMap") != nil:
 			kubeletVolume(t, dir, "..snap1", configMaps[str(v, "configMap", "name")], 0o644)
 			if str(m, "name") == "bundle" {
-				run.bundleDir = dir
+				pod.bundleDir = dir
 			}
 		case dig(v, "secret") != nil:
-			all := secrets[str(v, "secret", "secretName")]
-			files := all
-			if items, ok := dig(v, "secret", "items").([]any); ok {
-				files = map[string][]byte{}
-				for _, it := range items {
-					files[str(it, "path")] = all[str(it, "key")]
-				}
+			files := secrets[str(v, "secret", "secretName")]
+			if files == nil {
+				t.Fatalf("the pod mounts Secret %s, which neither the chart nor the test made", str(v, "secret", "secretName"))
 			}
-			mode := os.FileMode(0o400)
-			if os.Geteuid() == 0 {
-				mode = 0o440 // kubelet's defaultMode 0400 with the pod's fsGroup: root's file, readable by the group
-			}
-			kubeletVolume(t, dir, "..snap1", files, mode)
+			kubeletVolume(t, dir, "..snap1", files, 0o400)
 		default: // emptyDir, or the StatefulSet's volume claim
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root, "MCP_DATA_ROOT=" + root + "/var/lib/gatehouse/data"} // the image's ENV
+	pod.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root, "MCP_DATA_ROOT=" + root + "/var/lib/gatehouse/data"} // the image's ENV
 	for _, e := range dig(c, "env").([]any) {
 		value := str(e, "value")
 		if ref := dig(e, "valueFrom", "secretKeyRef"); ref != nil {
-			value = string(secrets[str(ref, "name")][str(ref, "key")])
+			v, ok := secrets[str(ref, "name")][str(ref, "key")]
+			if !ok {
+				t.Fatalf("env %s: Secret %s has no key %s", str(e, "name"), str(ref, "name"), str(ref, "key"))
+			}
+			value = string(v)
 		}
-		env = append(env, str(e, "name")+"="+value)
+		pod.env = append(pod.env, str(e, "name")+"="+value)
 	}
-	run.env = env
-	var args []string
 	for _, a := range dig(c, "args").([]any) {
-		args = append(args, rewrite(a.(string)))
+		pod.args = append(pod.args, rewrite(a.(string)))
 	}
-	for _, a := range dig(c, "readinessProbe", "exec", "command").([]any) {
-		run.probe = append(run.probe, rewrite(a.(string)))
+	pod.config = pod.args[slices.Index(pod.args, "--config")+1]
+	return pod
+}
+
+// checkPod runs gatehouse check on the laid-out pod's configuration, with its environment: the
+// configuration the chart renders must load as gatehouse serve loads it, listeners on 0.0.0.0 and all.
+func checkPod(t *testing.T, ms []manifest, extra ...manifest) {
+	t.Helper()
+	pod := layOutPod(t, ms, false, extra...)
+	cmd := exec.Command(gatehouseBin, "check", "--config", pod.config)
+	cmd.Env, cmd.Dir = pod.env, pod.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cfg, _ := os.ReadFile(pod.config)
+		t.Errorf("gatehouse check of the rendered configuration: %v\n%s\n%s", err, out, cfg)
 	}
-	cfg := gatehouseConfig(t, ms)
-	listen := rewrite(str(cfg, "listen"))
-	cmd := exec.Command(gatehouseBin, args...)
-	cmd.Env, cmd.Dir = env, root+"/var/lib/gatehouse" // the image's WORKDIR
+}
+
+// podRun is a rendered pod started here.
+type podRun struct {
+	*podLayout
+	mcp, apiKey string
+}
+
+// runPod lays out the rendered pod (layOutPod), starts the container's command with the gatehouse
+// binary, and waits for its readiness probe (a GET without the admin token, as kubelet's) to pass.
+func runPod(t *testing.T, ms []manifest) *podRun {
+	t.Helper()
+	run := &podRun{podLayout: layOutPod(t, ms, true)}
+	_, c := workload(t, ms)
+	cmd := exec.Command(gatehouseBin, run.args...)
+	cmd.Env, cmd.Dir = run.env, run.root+"/var/lib/gatehouse" // the image's WORKDIR
 	logs := start(t, cmd)
+	cfg := gatehouseConfig(t, ms)
+	admin := strings.Replace(str(cfg, "admin", "listen"), "0.0.0.0:", "127.0.0.1:", 1)
+	probe := func(name string) (int, error) {
+		resp, err := http.Get("http://" + admin + str(c, name, "httpGet", "path"))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		probe := exec.Command(run.probe[0], run.probe[1:]...)
-		probe.Env = []string{"PATH=" + os.Getenv("PATH")}
-		out, err := probe.CombinedOutput()
-		if err == nil && strings.TrimSpace(string(out)) == "ready" {
+		status, err := probe("readinessProbe")
+		if status == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the readiness probe %v never passed: %v %s\n%s", run.probe, err, out, logs.String())
+			t.Fatalf("the readiness probe never passed: %d %v\n%s", status, err, logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	admin := rewrite(str(cfg, "admin", "listen"))
-	resp, err := http.Get("http://" + admin + str(dig(c, "livenessProbe", "httpGet"), "path"))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the liveness probe's GET: %v %v", resp, err)
+	for _, name := range []string{"livenessProbe", "startupProbe"} {
+		if status, err := probe(name); status != http.StatusOK {
+			t.Fatalf("the %s: %d %v", name, status, err)
+		}
 	}
-	resp.Body.Close()
-	if _, _, err := net.SplitHostPort(listen); err != nil {
-		t.Fatalf("listen %q: %v", listen, err)
-	}
-	run.mcp = "http://" + listen + "/mcp"
-	for _, s := range secrets {
+	run.mcp = "http://" + strings.Replace(str(cfg, "listen"), "0.0.0.0:", "127.0.0.1:", 1) + "/mcp"
+	for _, s := range run.secrets {
 		if k, ok := s["api-key"]; ok {
 			run.apiKey = string(k)
 		}
@@ -627,4 +710,23 @@ func TestChartValuesDocumented(t *testing.T) {
 		}
 	}
 	walk("", values)
+}
+
+// TestHelmChartLongNames: a long release name still gives object names Kubernetes accepts (63
+// characters; a StatefulSet's 52, as its pods' revision label adds 11).
+func TestHelmChartLongNames(t *testing.T) {
+	helm, _, _, kube := helmTools(t)
+	text, err := renderChart(t, helm, kube, "fullnameOverride: "+strings.Repeat("g", 70)+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range parseManifests(t, text) {
+		limit := 63
+		if m["kind"] == "StatefulSet" {
+			limit = 52
+		}
+		if name := str(m, "metadata", "name"); len(name) > limit {
+			t.Errorf("%s %s: %d characters, more than %d", m["kind"], name, len(name), limit)
+		}
+	}
 }

@@ -3,14 +3,17 @@
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The name of the release's objects. */}}
+{{/*
+The name of the release's objects, at most 52 characters: a StatefulSet's pods carry a label of its
+name and an 11-character suffix (63 at most), and "-headless" and "-bundle" follow it in others.
+*/}}
 {{- define "gatehouse.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
 {{- else if contains (include "gatehouse.name" .) .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name (include "gatehouse.name" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name (include "gatehouse.name" .) | trunc 52 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 
@@ -55,11 +58,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 gatehouse serve's configuration: .Values.config with what the chart sets over it. Mount points
 (none inside another, since a ConfigMap or Secret volume is read-only): /etc/gatehouse/config (this
-file, rules.yaml, bundle-key.pem), /etc/gatehouse/bundle, /etc/gatehouse/tls, /var/run/gatehouse/admin
-(the admin token, for the readiness probe), /var/lib/gatehouse (state and audit log).
+file, rules.yaml, bundle-key.pem), /etc/gatehouse/bundle, /etc/gatehouse/tls, /var/lib/gatehouse
+(state and audit log). Without config.upstreams, the embedded default's gateway: the built-in file
+tools and tenancy with the engagement "default" (applied here, not in values.yaml, where Helm would
+merge them into a configuration of the user's own).
 */}}
 {{- define "gatehouse.config" -}}
 {{- $c := deepCopy .Values.config }}
+{{- if not (hasKey $c "upstreams") }}
+{{- $_ := set $c "upstreams" (list (dict "name" "fs" "builtin" "fs" "fs" (dict "data_root" "/var/lib/gatehouse/data"))) }}
+{{- if not (hasKey $c "tenancy") }}
+{{- $_ := set $c "tenancy" (dict "enabled" true "sources" (list "token" "path") "default" "default") }}
+{{- end }}
+{{- end }}
 {{- $_ := set $c "listen" (printf "0.0.0.0:%d" (int .Values.service.port)) }}
 {{- $admin := default dict (get $c "admin") }}
 {{- $_ = set $admin "listen" (printf "0.0.0.0:%d" (int .Values.admin.port)) }}
