@@ -154,15 +154,12 @@ func readAll(r io.Reader, max int64, name string) ([]byte, error) {
 // (kubelet's links do; its ..data link is to a directory): a link cannot make a file from elsewhere
 // (a credential gatehouse may read) part of the policy, and directory links are not followed.
 func skipHidden(root string) func(string, fs.FileInfo, int) bool {
+	resolved := absolute(root)
 	root = filepath.ToSlash(filepath.Clean(root))
-	resolved, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		resolved = root
-	}
 	return func(abs string, info fs.FileInfo, _ int) bool {
 		if info.Mode().Type()&fs.ModeSymlink != 0 {
-			target, err := filepath.EvalSymlinks(abs)
-			if err != nil || !strings.HasPrefix(target, resolved+string(filepath.Separator)) {
+			target := absolute(abs)
+			if target == "" || resolved == "" || !strings.HasPrefix(target, resolved+string(filepath.Separator)) {
 				return true
 			}
 			fi, err := os.Stat(target)
@@ -170,6 +167,18 @@ func skipHidden(root string) func(string, fs.FileInfo, int) bool {
 		}
 		return info.IsDir() && strings.HasPrefix(info.Name(), ".") && filepath.ToSlash(filepath.Clean(abs)) != root
 	}
+}
+
+// absolute is path with every link resolved, made absolute; "" when it cannot be resolved.
+func absolute(path string) string {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	if p, err = filepath.Abs(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // Fingerprint identifies the content at path: the SHA-256 of a bundle file, or of a directory's file

@@ -243,6 +243,10 @@ func TestConfigMapVolume(t *testing.T) {
 	if len(b.Modules) != 1 || b.Manifest.Revision != "one" {
 		t.Fatalf("modules %d (want 1: the snapshot directory is not read), revision %q", len(b.Modules), b.Manifest.Revision)
 	}
+	t.Chdir(dir) // a relative path reads the same
+	if b, err := ReadPath(".", ReadOptions{}); err != nil || len(b.Modules) != 1 {
+		t.Fatalf("the volume as \".\": %v %v", b, err)
+	}
 	// A link to a file outside the directory is not part of the bundle.
 	outside := filepath.Join(t.TempDir(), "credentials.json")
 	os.WriteFile(outside, []byte(`{"token": "s3cret"}`), 0o600)
