@@ -238,8 +238,10 @@ func assignedValue(s string, i int) (int, int) {
 			end++
 		}
 	} else {
+		// An escaped quote (\", the value inside JSON-escaped text) is part of the value: ending the
+		// value at its backslash would leave a quote that a second pass reads differently.
 		end = v
-		for end < len(s) && !strings.ContainsRune(" \t\r\n&;,\"'<>)]}", rune(s[end])) {
+		for end < len(s) && (!strings.ContainsRune(" \t\r\n&;,\"'<>)]}", rune(s[end])) || s[end] == '"' && s[end-1] == '\\') {
 			end++
 		}
 	}
