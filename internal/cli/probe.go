@@ -21,8 +21,8 @@ a Kubernetes exec probe, a container HEALTHCHECK, a systemd watchdog script. Wit
 says why it is not ready only to the token; /healthz never needs it.
 
 The admin listener is --admin, else $GATEHOUSE_ADMIN_URL, else http://127.0.0.1:9090. Its bearer token
-is read from --token-file (readable by no one else, or root's file readable by its group, as a
-Kubernetes Secret volume with fsGroup presents it), else $GATEHOUSE_ADMIN_TOKEN.
+is read from --token-file (readable by no one else; or root's file readable by a group gatehouse runs
+in, as a Kubernetes Secret volume with fsGroup presents it), else $GATEHOUSE_ADMIN_TOKEN.
 
 Exit status: 0 alive or ready, 1 not ready (the reasons /readyz gives are printed), 2 bad usage,
 3 the admin listener could not be reached, or refused the request.`,

@@ -206,11 +206,10 @@ func Fingerprint(path string, max int64) (string, error) {
 		if err != nil {
 			return err
 		}
-		switch {
-		case skip(p, info, 0) && info.IsDir():
+		switch skipped := skip(p, info, 0); {
+		case skipped && info.IsDir():
 			return filepath.SkipDir
-		case skip(p, info, 0):
-		case info.Mode().IsRegular() || info.Mode().Type()&fs.ModeSymlink != 0:
+		case !skipped && (info.Mode().IsRegular() || info.Mode().Type()&fs.ModeSymlink != 0):
 			files = append(files, p)
 		}
 		return nil

@@ -11,7 +11,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -94,7 +96,7 @@ func parseManifests(t *testing.T, text string) []manifest {
 		var m manifest
 		err := dec.Decode(&m)
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				return ms
 			}
 			t.Fatalf("rendered YAML: %v", err)

@@ -142,9 +142,8 @@ func standalone(defs map[string]map[string]any, name string, k gvk) (map[string]
 		if !ok {
 			return fmt.Errorf("%s refers to %s, which is not defined", name, n)
 		}
-		reached[n] = nil // before converting: definitions may refer to themselves
 		var refs []string
-		reached[n] = convert(def, n == quantity, &refs)
+		reached[n] = convert(def, n == quantity, &refs) // before its references: definitions may refer to themselves
 		for _, r := range refs {
 			if err := reach(r); err != nil {
 				return err
