@@ -48,8 +48,8 @@ func newFSToolset(spec config.BuiltinFSConfig) (*fsToolset, error) {
 func (s *fsToolset) Tools() []gateway.LocalTool { return s.defs }
 
 // Call implements gateway.Toolset.
-func (s *fsToolset) Call(ctx context.Context, engagement, tool string, args json.RawMessage) (json.RawMessage, error) {
-	return s.tools.Call(ctx, engagement, "fs."+tool, args)
+func (s *fsToolset) Call(ctx context.Context, call gateway.LocalCall) (json.RawMessage, error) {
+	return s.tools.Call(ctx, call.Engagement, "fs."+call.Tool, call.Arguments)
 }
 
 // Close releases the data root.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy/pack"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rego"
 	"github.com/gatehouse-mcp/gatehouse/internal/policy/rules"
 	"github.com/gatehouse-mcp/gatehouse/internal/policysource"
@@ -259,7 +260,7 @@ func configPolicies(file string, pc *config.PolicyConfig, err error, policies []
 		bundles = append(bundles, configBundles(file, pc, problems)...)
 	}
 	if pc.Pack != "" && !missing["policy.pack"] {
-		if _, err := loadPackDecider(pc, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := loadPackDecider(pc, pack.AgentTools{}, slog.New(slog.DiscardHandler)); err != nil {
 			*problems = append(*problems, checkProblem{File: pc.Pack, Severity: "error", Message: err.Error(), Text: err.Error()})
 		}
 	}

@@ -31,8 +31,10 @@ type engines struct {
 	pol       *rules.Policy
 	rego      *regoEngine   // nil when the Rego engine is off
 	pack      *engine.Stage // nil without a pack, or in mode off
-	// packConfig names the pack and its mapping, for reloads.
+	// packConfig names the pack and its mapping, and packAgents the agent tools it serves, for
+	// reloads.
 	packConfig *config.PolicyConfig
+	packAgents pack.AgentTools
 }
 
 // startEngines builds the engines the configuration names and loads their policies. A rules file
@@ -58,7 +60,8 @@ func startEngines(ctx context.Context, cfg *config.Config, plan config.Rego, reg
 	e.rego = rg
 	if cfg.Policy.Pack != "" {
 		packMode := pipeline.Mode(cmp.Or(cfg.Policy.PackMode, cfg.Mode))
-		d, err := loadPackDecider(&cfg.Policy, logger)
+		e.packAgents.Policy, e.packAgents.Evaluate = cfg.PackAgentTools()
+		d, err := loadPackDecider(&cfg.Policy, e.packAgents, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +74,7 @@ func startEngines(ctx context.Context, cfg *config.Config, plan config.Rego, reg
 }
 
 // loadPackDecider loads the configuration's policy pack with its tool mapping, and logs its hash.
-func loadPackDecider(pc *config.PolicyConfig, logger *slog.Logger) (*pack.Decider, error) {
+func loadPackDecider(pc *config.PolicyConfig, agents pack.AgentTools, logger *slog.Logger) (*pack.Decider, error) {
 	pk, err := loadPack(pc.Pack, strings.TrimPrefix(pc.PackSHA256, "sha256:"))
 	if err != nil {
 		return nil, err
@@ -81,7 +84,7 @@ func loadPackDecider(pc *config.PolicyConfig, logger *slog.Logger) (*pack.Decide
 		tools[i] = pack.Tool{Tool: t.Tool, Namespace: t.Namespace, Access: t.Access, GatePhase: t.GatePhase, ChangeClass: t.ChangeClass,
 			BranchName: t.Arguments.BranchName, ChangedPaths: t.Arguments.ChangedPaths, DiffLineCount: t.Arguments.DiffLineCount}
 	}
-	d, err := pack.NewDecider(pk, tools)
+	d, err := pack.NewDecider(pk, tools, agents)
 	if err != nil {
 		return nil, fmt.Errorf("policy.pack_tools: %w", err)
 	}
@@ -183,7 +186,7 @@ func (e *engines) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger 
 				e.rego.source.Load(ctx) // logged (and, when refused, counted) by the source
 			}
 			if e.pack != nil {
-				if d, err := loadPackDecider(e.packConfig, logger); err != nil {
+				if d, err := loadPackDecider(e.packConfig, e.packAgents, logger); err != nil {
 					logger.Error("policy pack reload refused; keeping the pack in force", "error", err, "sha256", e.packRevision())
 				} else {
 					e.pack.Swap(d)

@@ -241,7 +241,7 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		return fail(ExitUsage, "%v", err)
 	}
 	limits := jsonrpc.Limits{MaxBytes: cfg.Limits.MaxMessageMB << 20, MaxDepth: cfg.Limits.MaxDepth, MaxTokens: cfg.Limits.MaxTokens}
-	gw := gateway.New(gateway.Options{
+	opts := gateway.Options{
 		Limits:         limits,
 		Identity:       who.stage,
 		Engines:        eng.stages(),
@@ -259,7 +259,11 @@ func runGateway(ctx context.Context, p *runParams, s streams) error {
 		DrainTimeout:   cfg.Upstream.DrainTimeout.D(),
 		EventLoop:      cfg.Upstream.EventLoop,
 		Metrics:        gateway.NewMetrics(reg),
-	})
+	}
+	if tools := newPackToolset(cfg, eng); tools != nil {
+		opts.Local, opts.LocalPrefix = tools, config.AgentToolsUpstream
+	}
+	gw := gateway.New(opts)
 	up := upstream.NewStdio(upstream.StdioConfig{
 		Name:       cfg.Upstream.Name,
 		Command:    p.command,

@@ -184,6 +184,10 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	upCtx, stopUpstreams := context.WithCancel(context.Background())
 	defer stopUpstreams()
 	ups, err := buildUpstreams(upCtx, cfg, limits, logger, reg)
+	if tools := newPackToolset(shared, eng); tools != nil && err == nil {
+		ups = append(ups, &gateway.LocalUpstream{UpstreamName: config.AgentToolsUpstream, UpstreamPrefix: config.AgentToolsUpstream,
+			Tools: tools, Version: Version(), Limits: limits})
+	}
 	if err != nil {
 		return fail(ExitRuntime, "%v", err)
 	}
@@ -354,7 +358,7 @@ func buildUpstreams(ctx context.Context, cfg *config.ServeConfig, limits jsonrpc
 				return nil, fmt.Errorf("upstream %s (builtin fs): %w", u.Name, err)
 			}
 			context.AfterFunc(ctx, func() { tools.Close() })
-			out = append(out, &gateway.LocalUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Tools: tools, Version: Version(), Limits: limits})
+			out = append(out, &gateway.LocalUpstream{UpstreamName: u.Name, UpstreamPrefix: u.PrefixOf(), Tools: tools, Version: Version(), Limits: limits, PerEngagement: true})
 			continue
 		}
 		if u.URL != "" {

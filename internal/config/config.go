@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -44,6 +45,9 @@ type Config struct {
 	// forServe marks the sections of a serve configuration (ServeConfig.Shared): checks that
 	// only hold for gatehouse run are skipped.
 	forServe bool
+	// separator is serve's federation separator (ServeConfig.Shared), which the names of the
+	// pack's agent tools follow; "" for run, whose names are joined by ".".
+	separator string
 }
 
 // ApprovalsConfig configures human approvals of held calls (SPEC §10.1–10.3).
@@ -156,6 +160,12 @@ type PolicyConfig struct {
 	// PackTools maps tools to the pack's MCP scopes, first match wins. A tools/call whose tool no
 	// entry matches has no scope, and the pack denies it.
 	PackTools []PackTool `yaml:"pack_tools"`
+	// PackAgentTools serves two tools of gatehouse's own to agents (SPEC §6.4,
+	// docs/policy-pack.md): gatehouse.pack_policy (the pack's entry for the caller's workflow) and
+	// gatehouse.pack_evaluate (the pack's decision on a call the agent has in mind, without making
+	// it). They go through the policies like any tool, so rules or Rego that deny by default must
+	// allow them. Needs a pack and the pack engine on. Default false.
+	PackAgentTools bool `yaml:"pack_agent_tools"`
 	// RegoEvaluator chooses how Rego decisions are evaluated: auto (the default) runs OPA's compiled
 	// plan of the decision with gatehouse's plan evaluator when the plan uses only what it
 	// implements, and OPA's own evaluator otherwise; topdown always uses OPA's evaluator.
@@ -426,4 +436,15 @@ func Default() *Config {
 		Tracing: TracingConfig{Protocol: "http/protobuf", SampleRatio: 1, AcceptParent: true, Propagate: true,
 			ServiceName: "gatehouse", Timeout: Duration(10 * time.Second)},
 	}
+}
+
+// PackAgentTools are the names clients call the pack's agent tools by (policy.pack_agent_tools,
+// SPEC §6.4): gatehouse.pack_policy and gatehouse.pack_evaluate, joined by serve's federation
+// separator. Both "" when they are off.
+func (c *Config) PackAgentTools() (policyTool, evaluateTool string) {
+	if !c.Policy.PackAgentTools || c.Policy.Pack == "" {
+		return "", ""
+	}
+	sep := cmp.Or(c.separator, ".")
+	return AgentToolsUpstream + sep + AgentToolPolicy, AgentToolsUpstream + sep + AgentToolEvaluate
 }

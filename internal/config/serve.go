@@ -504,7 +504,8 @@ func envMap(env []string) map[string]string {
 func (c *ServeConfig) Shared() *Config {
 	d := Default()
 	return &Config{Mode: c.Mode, Fail: c.Fail, Policy: c.Policy, Audit: c.Audit, Limits: c.Limits, Log: c.Log,
-		Threat: c.Threat, Pins: c.Pins, State: c.State, Approvals: c.Approvals, Tracing: c.Tracing, Upstream: d.Upstream, forServe: true}
+		Threat: c.Threat, Pins: c.Pins, State: c.State, Approvals: c.Approvals, Tracing: c.Tracing, Upstream: d.Upstream, forServe: true,
+		separator: c.Federation.Separator}
 }
 
 func (c *ServeConfig) setShared(s *Config) {
@@ -647,6 +648,9 @@ func (c *ServeConfig) Validate(src *Source) error {
 		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
 			add(key, "(%s): prefix %q must not contain the separator %q", u.Name, *u.Prefix, c.Federation.Separator)
 		}
+		if c.Policy.PackAgentTools && (u.Name == AgentToolsUpstream || u.PrefixOf() == AgentToolsUpstream) {
+			add(key, "(%s): the name and prefix %q are gatehouse's own while policy.pack_agent_tools is on", u.Name, AgentToolsUpstream)
+		}
 	}
 	for i, r := range c.RateLimits {
 		key := fmt.Sprintf("rate_limits[%d]", i)
@@ -674,6 +678,17 @@ func (c *ServeConfig) Validate(src *Source) error {
 	sortProblems(ps)
 	return &Error{ps}
 }
+
+// AgentToolsUpstream is the name and prefix of the upstream gatehouse serve adds for the pack's
+// agent tools (policy.pack_agent_tools): they are gatehouse.pack_policy and gatehouse.pack_evaluate
+// with the default separator.
+const AgentToolsUpstream = "gatehouse"
+
+// The names of the pack's agent tools in the AgentToolsUpstream.
+const (
+	AgentToolPolicy   = "pack_policy"
+	AgentToolEvaluate = "pack_evaluate"
+)
 
 // PrefixOf returns an upstream's namespace prefix: the configured one, else "fs" for the built-in
 // file tools (so they are fs.read, fs.write, fs.list whatever the upstream is named), else the name.

@@ -131,8 +131,11 @@ func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	if p.PackSHA256 != "" && !sha256RE.MatchString(p.PackSHA256) {
 		add("policy.pack_sha256", "must be 64 hex digits, optionally prefixed sha256:")
 	}
-	if p.Pack == "" && (p.PackSHA256 != "" || p.PackMode != "" || len(p.PackTools) > 0) {
-		add("policy.pack", "policy.pack_sha256, pack_mode and pack_tools need a pack (policy.pack)")
+	if p.Pack == "" && (p.PackSHA256 != "" || p.PackMode != "" || len(p.PackTools) > 0 || p.PackAgentTools) {
+		add("policy.pack", "policy.pack_sha256, pack_mode, pack_tools and pack_agent_tools need a pack (policy.pack)")
+	}
+	if p.Pack != "" && p.PackAgentTools && (p.PackMode == "off" || p.PackMode == "" && c.Mode == "off") {
+		add("policy.pack_agent_tools", "the pack's agent tools answer from the pack engine, which is off (policy.pack_mode or mode)")
 	}
 	accessModes := []string{"read", "write_branch", "write_ticket", "approval_required"}
 	for i, t := range p.PackTools {

@@ -67,6 +67,12 @@ type Options struct {
 	Metrics *Metrics
 	// Tracer, when set, exports a span per decided request (SPEC §13.2).
 	Tracer *tracing.Tracer
+	// Local, when set, is a toolset the stdio Relay answers itself in front of its upstream (the
+	// pack's agent tools, SPEC §6.4). Its tools are named LocalPrefix + "." + their name; they are
+	// added to the first page of the upstream's tools/list, and a decided call of one is answered
+	// by the toolset, never forwarded. (gatehouse serve serves a toolset as a LocalUpstream.)
+	Local       Toolset
+	LocalPrefix string
 }
 
 // Gateway decides and records exchanges. It is safe for concurrent use by many sessions.

@@ -300,11 +300,12 @@ func (r *Relay) request(ctx context.Context, msg *jsonrpc.Message) {
 		r.wait(ctx, msg, c)
 		return
 	}
-	r.decided(msg, c)
+	r.decided(ctx, msg, c)
 }
 
-// decided carries out the decision on a request: a refusal is answered, anything else forwarded.
-func (r *Relay) decided(msg *jsonrpc.Message, c *pipeline.Call) {
+// decided carries out the decision on a request: a refusal is answered, a call of one of
+// gatehouse's own tools answered here, anything else forwarded.
+func (r *Relay) decided(ctx context.Context, msg *jsonrpc.Message, c *pipeline.Call) {
 	if c.Decision.Code == policy.CodeSessionKilled {
 		r.mu.Lock()
 		r.killed = true
@@ -326,6 +327,10 @@ func (r *Relay) decided(msg *jsonrpc.Message, c *pipeline.Call) {
 	}
 	if msg.Method == mcp.MethodInitialize && !c.Request.Modern {
 		r.rememberInitialize(msg, frame)
+	}
+	if _, local := r.g.localName(c.Input.Tool.Name); local && c.Input.Kind == mcp.MethodToolsCall {
+		r.answerLocally(ctx, msg, c, frame, args)
+		return
 	}
 	r.forward(&exchange{call: c, id: msg.ID, args: args}, frame)
 }

@@ -47,7 +47,7 @@ func (r *Relay) wait(ctx context.Context, msg *jsonrpc.Message, c *pipeline.Call
 			r.g.record(c, audit.Outcome{Status: audit.StatusRefused, Args: previewArgs(c)}).Detach()
 			return
 		}
-		r.decided(msg, c)
+		r.decided(ctx, msg, c)
 	}()
 }
 

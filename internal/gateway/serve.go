@@ -257,7 +257,7 @@ func (s *Server) forward(ctx context.Context, ex *streamable.Exchange, c *pipeli
 	ctx, cancel := bounded(ctx, t.up, ex.Msg.Method)
 	defer cancel()
 	l := s.link(ex, t.up)
-	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params, Tenant: ex.Tenant, Client: clientKey(ex)})
+	st, err := t.up.Send(ctx, l, &Outbound{Frame: t.frame, Msg: ex.Msg, Modern: ex.Modern, ProtocolVersion: ex.ProtocolVersion, Name: t.name, Params: ex.Params, Tenant: ex.Tenant, Client: clientKey(ex), Input: &c.Input})
 	if err != nil {
 		s.unavailable(ctx, c, ans, fault(err, 0)) // forwarded or not, the budget stays counted if the frame went out
 		return

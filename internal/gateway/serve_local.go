@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
 // LocalTool is a tool served in-process: its name as this upstream knows it (before federation
@@ -18,12 +19,26 @@ type LocalTool struct {
 	Definition json.RawMessage
 }
 
-// Toolset is a set of tools gatehouse serves itself (the built-in file tools, SPEC §8.3). Call gets
-// the engagement the call was resolved to and returns a CallToolResult; a Go error is an internal
+// Toolset is a set of tools gatehouse serves itself (the built-in file tools, SPEC §8.3; the
+// pack's agent tools, SPEC §6.4). Call returns a CallToolResult; a Go error is an internal
 // failure, never a refusal (refusals are tool results with isError set).
 type Toolset interface {
 	Tools() []LocalTool
-	Call(ctx context.Context, engagement, tool string, arguments json.RawMessage) (json.RawMessage, error)
+	Call(ctx context.Context, call LocalCall) (json.RawMessage, error)
+}
+
+// LocalCall is one call of a Toolset's tool.
+type LocalCall struct {
+	// Tool is the name as the toolset knows it (no federation prefix).
+	Tool string
+	// Arguments are the call's arguments as policy let them through (rewritten, if it rewrote
+	// them): a JSON object.
+	Arguments json.RawMessage
+	// Engagement is the engagement the call was resolved to (SPEC §8.1), "" without tenancy.
+	Engagement string
+	// Input is the decision input of the call as the request chain left it: the caller's identity,
+	// its token's claims, its _meta's workflow attributes.
+	Input *policy.Input
 }
 
 // LocalUpstream is an upstream served in-process: gatehouse answers the protocol (both eras) around
@@ -39,6 +54,9 @@ type LocalUpstream struct {
 	// a result over Limits.MaxBytes is refused payload_too_large, and none of it is returned. Zero:
 	// the jsonrpc defaults.
 	Limits jsonrpc.Limits
+	// PerEngagement refuses a tools/call that was resolved to no engagement: the toolset keeps
+	// each engagement's things apart (the file tools' workspaces).
+	PerEngagement bool
 }
 
 var _ Upstream = (*LocalUpstream)(nil)
@@ -118,24 +136,30 @@ func (u *LocalUpstream) answer(ctx context.Context, out *Outbound) (json.RawMess
 		if err != nil {
 			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, err.Error(), nil)
 		}
-		name := req.Name
-		if !slices.ContainsFunc(u.Tools.Tools(), func(t LocalTool) bool { return t.Name == name }) {
-			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, "unknown tool "+quote(name), nil)
-		}
-		if out.Tenant == "" {
+		if u.PerEngagement && out.Tenant == "" {
 			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInvalidRequest, "the built-in tools need an engagement", nil)
 		}
-		args := req.RawArguments
-		if args == nil {
-			args = json.RawMessage(`{}`)
-		}
-		res, err := u.Tools.Call(ctx, out.Tenant, name, args)
-		if err != nil {
-			return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeInternalError, "internal error in "+u.UpstreamName+"."+name, nil)
-		}
-		return res, nil
+		return callLocal(ctx, u.Tools, u.UpstreamName, msg.ID, req, out.Tenant, out.Input)
 	}
 	return nil, jsonrpc.ErrorResponse(msg.ID, jsonrpc.CodeMethodNotFound, "method not found: "+msg.Method, nil)
+}
+
+// callLocal calls a toolset's tool for the request req (as read from the frame sent, with the
+// name as the toolset knows it) and returns its result, or an error frame.
+func callLocal(ctx context.Context, tools Toolset, upstream string, id jsonrpc.ID, req *mcp.Request, engagement string, in *policy.Input) (json.RawMessage, []byte) {
+	name := req.Name
+	if !slices.ContainsFunc(tools.Tools(), func(t LocalTool) bool { return t.Name == name }) {
+		return nil, jsonrpc.ErrorResponse(id, jsonrpc.CodeInvalidParams, "unknown tool "+quote(name), nil)
+	}
+	args := req.RawArguments
+	if args == nil {
+		args = json.RawMessage(`{}`)
+	}
+	res, err := tools.Call(ctx, LocalCall{Tool: name, Arguments: args, Engagement: engagement, Input: in})
+	if err != nil {
+		return nil, jsonrpc.ErrorResponse(id, jsonrpc.CodeInternalError, "internal error in "+upstream+"."+name, nil)
+	}
+	return res, nil
 }
 
 func marshal(v any) json.RawMessage {

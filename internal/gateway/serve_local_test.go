@@ -28,7 +28,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 )
 
-// echoTools is a Toolset that echoes the engagement and arguments it was called with.
+// echoTools is a Toolset that echoes the engagement and arguments it was called with, and records
+// the decision input it was given.
 type echoTools struct {
 	mu    sync.Mutex
 	calls []string
@@ -38,11 +39,11 @@ func (e *echoTools) Tools() []LocalTool {
 	return []LocalTool{{Name: "read", Definition: json.RawMessage(`{"name":"read","description":"read a file","inputSchema":{"type":"object","properties":{"path":{"type":"string"}}}}`)}}
 }
 
-func (e *echoTools) Call(_ context.Context, engagement, tool string, args json.RawMessage) (json.RawMessage, error) {
+func (e *echoTools) Call(_ context.Context, call LocalCall) (json.RawMessage, error) {
 	e.mu.Lock()
-	e.calls = append(e.calls, engagement+" "+tool+" "+string(args))
+	e.calls = append(e.calls, call.Engagement+" "+call.Tool+" "+string(call.Arguments)+" (decided as "+call.Input.Tool.Name+" in "+call.Input.Tenant+")")
 	e.mu.Unlock()
-	text, _ := json.Marshal(engagement + ":" + string(args))
+	text, _ := json.Marshal(call.Engagement + ":" + string(call.Arguments))
 	return json.RawMessage(`{"content":[{"type":"text","text":` + string(text) + `}]}`), nil
 }
 
@@ -78,7 +79,7 @@ func TestLocalUpstreamServesBothErasThroughThePipeline(t *testing.T) {
 		Engines: []*engine.Stage{enforcingRules(pol, logger)},
 		Fail:    pipeline.FailClosed, Store: state.NewMemory(nil), Recorder: audit.NewRecorder(w, "enforce", logger), Logger: logger})
 	tools := &echoTools{}
-	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&LocalUpstream{UpstreamName: "fs", UpstreamPrefix: "fs", Tools: tools, Version: "test"}}})
+	backend, err := gw.NewServer(ServeOptions{Upstreams: []Upstream{&LocalUpstream{UpstreamName: "fs", UpstreamPrefix: "fs", Tools: tools, Version: "test", PerEngagement: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,8 @@ func TestLocalUpstreamServesBothErasThroughThePipeline(t *testing.T) {
 	if d := errData(body); d["reason"] != "cross_tenant" {
 		t.Errorf("a tool off the allowlist: %d %v", status, body)
 	}
-	if got := strings.Join(tools.calls, "\n"); got != "acme read {\"path\":\"notes.txt\"}\ndefault read {\"path\":\"redacted.txt\"}" {
+	if got := strings.Join(tools.calls, "\n"); got != "acme read {\"path\":\"notes.txt\"} (decided as fs.read in acme)\n"+
+		"default read {\"path\":\"redacted.txt\"} (decided as fs.read in default)" {
 		t.Errorf("tool calls:\n%s", got)
 	}
 }
@@ -133,9 +135,9 @@ func (sizedTools) Tools() []LocalTool {
 	return []LocalTool{{Name: "read", Definition: json.RawMessage(`{"name":"read","inputSchema":{"type":"object"}}`)}}
 }
 
-func (sizedTools) Call(_ context.Context, _, _ string, args json.RawMessage) (json.RawMessage, error) {
+func (sizedTools) Call(_ context.Context, call LocalCall) (json.RawMessage, error) {
 	var a struct{ Size int }
-	json.Unmarshal(args, &a)
+	json.Unmarshal(call.Arguments, &a)
 	return json.RawMessage(`{"content":[{"type":"text","text":"` + strings.Repeat("A", a.Size) + `"}]}`), nil
 }
 

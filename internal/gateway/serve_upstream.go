@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/upstream/streamable"
 )
 
@@ -63,6 +64,9 @@ type Outbound struct {
 	// does: a 2026-07-28 client bridged into gatehouse's shared legacy session may cancel only its
 	// own requests there.
 	Client string
+	// Input is the decision input of a decided request (nil for others), for upstreams gatehouse
+	// answers itself: the pack's agent tools answer for the caller it names.
+	Input *policy.Input
 }
 
 // Stream is an upstream's answer to one message.

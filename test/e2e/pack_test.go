@@ -1,13 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/testpeer"
 )
 
 // TestRunEnforcesTheWorkflowPack runs gatehouse run with the published SecurityRecipes pack in
@@ -163,4 +172,171 @@ func TestRunEnforcesTheWorkflowPack(t *testing.T) {
 	if code, _, errOut := gatehouseCmd(t, "run", "--config", cfgPath, "--audit", filepath.Join(dir, "b.jsonl"), "--", "true"); code == 0 || !strings.Contains(errOut, "not the pinned") {
 		t.Errorf("run with a wrong pin: exit %d\n%s", code, errOut)
 	}
+}
+
+// TestRunPackAgentTools drives gatehouse run with policy.pack_agent_tools under the official Go SDK
+// client (SPEC §6.4): the agent lists gatehouse's two pack tools beside the server's, reads its
+// workflow's policy, and asks about calls before making them; each answer is the decision the call
+// then gets. The server never sees the pack tools' calls, and they are audited like any call.
+func TestRunPackAgentTools(t *testing.T) {
+	dir := t.TempDir()
+	const vdr = "vulnerable-dependency-remediation"
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`policy:
+  pack: %s
+  pack_agent_tools: true
+  pack_tools:
+    - tool: echo
+      namespace: repo.contents
+      access: write_branch
+      arguments: {branch_name: branch, changed_paths: files, diff_line_count: lines}
+    - tool: add
+      namespace: advisories.vulnerability
+      access: read
+`, example("workflow-pack", "mcp-gateway-policy.json"))), 0o644)
+	if code, out, errOut := gatehouseCmd(t, "check", "--config", cfgPath); code != 0 {
+		t.Fatalf("check --config: exit %d\n%s%s", code, out, errOut)
+	}
+	auditPath, record := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "received.jsonl")
+	s, _ := connect(t, []string{"--config", cfgPath, "--audit", auditPath, "--agent", "sr-agent::" + vdr + "::codex"},
+		"env", "TESTPEER_RECORD="+record, testpeer.Binary(t))
+	ctx := context.Background()
+	meta := mcp.Meta{"gatehouse/workflow_id": vdr, "gatehouse/run_id": "run-3", "gatehouse/gate_phase": "tool_call"}
+
+	list, err := s.ListTools(ctx, &mcp.ListToolsParams{Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range list.Tools {
+		names = append(names, tool.Name)
+	}
+	for _, want := range []string{"echo", "add", "gatehouse.pack_policy", "gatehouse.pack_evaluate"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("tools/list lacks %s: %v", want, names)
+		}
+	}
+	if slices.Contains(names, "refund") {
+		t.Errorf("tools/list shows an unmapped tool: %v", names)
+	}
+
+	// The policy of the caller's workflow, as the pack has it.
+	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_policy", Arguments: map[string]any{}, Meta: meta})
+	if err != nil || res.IsError {
+		t.Fatalf("pack_policy: %v %+v", err, res)
+	}
+	var policy struct {
+		WorkflowID string `json:"workflow_id"`
+		AgentClass string `json:"agent_class"`
+		Workflow   struct {
+			Dispatch struct {
+				Prefix string `json:"required_branch_prefix"`
+			} `json:"dispatch"`
+		} `json:"workflow"`
+	}
+	structured(t, res, &policy)
+	if policy.WorkflowID != vdr || policy.AgentClass != "codex" || policy.Workflow.Dispatch.Prefix != "sec-auto-remediation/" {
+		t.Errorf("pack_policy: %+v", policy)
+	}
+	if res, _ := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_policy", Arguments: map[string]any{"workflow_id": "nope"}}); res == nil || !res.IsError ||
+		!strings.Contains(toolText(res), "workflow 'nope' is not declared") {
+		t.Errorf("an undeclared workflow: %+v", res)
+	}
+
+	// Ask first, then call: the answer is the call's decision.
+	write := func(branch string, files ...any) map[string]any {
+		return map[string]any{"message": "write to " + branch, "branch": branch, "files": files, "lines": 40}
+	}
+	for _, c := range []struct {
+		name   string
+		tool   string
+		args   map[string]any
+		effect string
+	}{
+		{"scoped write", "echo", write("sec-auto-remediation/bump", "go.mod"), "allow"},
+		{"wrong branch", "echo", write("main", "go.mod"), "deny"},
+		{"forbidden path", "echo", write("sec-auto-remediation/ci", ".github/workflows/ci.yml"), "deny"},
+		{"read", "add", map[string]any{"a": 1, "b": 2}, "allow"},
+	} {
+		res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": c.tool, "arguments": c.args}, Meta: meta})
+		if err != nil || res.IsError {
+			t.Fatalf("%s: pack_evaluate: %v %+v", c.name, err, res)
+		}
+		var answer struct{ Effect, Reason string }
+		structured(t, res, &answer)
+		if answer.Effect != c.effect {
+			t.Errorf("%s: asked, the pack says %s (%s), want %s", c.name, answer.Effect, answer.Reason, c.effect)
+		}
+		_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: c.tool, Arguments: c.args, Meta: meta})
+		var we *jsonrpc.Error
+		switch {
+		case c.effect == "allow" && err != nil:
+			t.Errorf("%s: the call was refused after the pack said allow: %v", c.name, err)
+		case c.effect == "deny" && !errors.As(err, &we):
+			t.Errorf("%s: the call went through after the pack said deny", c.name)
+		case c.effect == "deny" && !strings.Contains(we.Message, answer.Reason):
+			t.Errorf("%s: the refusal %q is not the reason asked about (%q)", c.name, we.Message, answer.Reason)
+		}
+	}
+	if res, _ := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": "echo", "as": "someone else"}}); res == nil || !res.IsError ||
+		!strings.Contains(toolText(res), "unknown argument 'as'") {
+		t.Errorf("an unknown argument: %+v", res)
+	}
+	s.Close()
+
+	received, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(received), "gatehouse.pack") {
+		t.Errorf("the server received a call of gatehouse's own tools:\n%s", received)
+	}
+	for _, want := range []string{"write to sec-auto-remediation/bump", `"b":2`} {
+		if !strings.Contains(string(received), want) {
+			t.Errorf("the server did not receive the allowed call %q", want)
+		}
+	}
+	for _, never := range []string{"write to main", "write to sec-auto-remediation/ci"} {
+		if strings.Contains(string(received), never) {
+			t.Errorf("the server received the denied call %q", never)
+		}
+	}
+	// Audited as gatehouse's own, answered, with the pack's verdict.
+	runs := map[string]int{}
+	for _, r := range readAudit(t, auditPath) {
+		if strings.HasPrefix(r.Tool, "gatehouse.pack_") {
+			runs[r.RunID]++
+			if r.Upstream != "gatehouse" || r.Effect != "allow" || r.Status != "answered" {
+				t.Errorf("audit of %s (call %s): upstream %q effect %q status %q", r.Tool, r.CallID, r.Upstream, r.Effect, r.Status)
+			}
+		}
+	}
+	// Five calls carried the run's _meta; the two refused as tool errors carried none.
+	if runs["run-3"] != 5 || runs[""] != 2 || len(runs) != 2 {
+		t.Errorf("audited pack tool calls by run: %v", runs)
+	}
+	if code, out, errOut := gatehouseCmd(t, "verify", "--audit", auditPath); code != 0 {
+		t.Errorf("verify: exit %d %s%s", code, out, errOut)
+	}
+}
+
+// structured decodes a tool result's structuredContent into v, and checks that its text content
+// says the same.
+func structured(t *testing.T, res *mcp.CallToolResult, v any) {
+	t.Helper()
+	b := mustJSON(res.StructuredContent)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("structuredContent %s: %v", b, err)
+	}
+	var fromText, fromStructured any
+	json.Unmarshal([]byte(toolText(res)), &fromText)
+	json.Unmarshal(b, &fromStructured)
+	if fmt.Sprint(fromText) != fmt.Sprint(fromStructured) {
+		t.Errorf("the text content is not the structured content:\n%s\n%s", toolText(res), b)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }

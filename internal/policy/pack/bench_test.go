@@ -13,7 +13,7 @@ import (
 // and one that a forbidden path denies.
 func BenchmarkDecide(b *testing.B) {
 	p := loadPack(b, publishedPack)
-	d, err := NewDecider(p, []Tool{{Tool: "git_*", Namespace: "repo.contents", Access: "write_branch", BranchName: "branch", ChangedPaths: "files", DiffLineCount: "lines"}})
+	d, err := NewDecider(p, []Tool{{Tool: "git_*", Namespace: "repo.contents", Access: "write_branch", BranchName: "branch", ChangedPaths: "files", DiffLineCount: "lines"}}, AgentTools{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,14 +36,17 @@ var AccessModes = []string{"read", "write_branch", "write_ticket", "approval_req
 // name "pack"): the verdict is allow for allow, allow_scoped_branch and allow_scoped_ticket,
 // require_approval for hold_for_approval, deny and kill_session for themselves.
 type Decider struct {
-	pack  *Pack
-	tools []Tool
-	globs []func(string) bool
+	pack   *Pack
+	tools  []Tool
+	globs  []func(string) bool
+	agents AgentTools
 }
 
-// NewDecider returns a Decider for p with the tool mapping tools.
-func NewDecider(p *Pack, tools []Tool) (*Decider, error) {
-	d := &Decider{pack: p, tools: tools}
+// NewDecider returns a Decider for p with the tool mapping tools. agents names the agent-facing
+// tools gatehouse serves (SPEC §6.4), which the Decider allows and lists; the zero AgentTools when
+// they are not served.
+func NewDecider(p *Pack, tools []Tool, agents AgentTools) (*Decider, error) {
+	d := &Decider{pack: p, tools: tools, agents: agents}
 	for i, t := range tools {
 		m, err := globMatcher(t.Tool)
 		if err != nil {
@@ -83,11 +86,21 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	if in.Phase != policy.PhaseRequest || in.Kind != "tools/call" {
 		return policy.Verdict{Effect: policy.EffectAllow}, nil
 	}
+	if d.agents.serves(in.Tool.Name) {
+		return d.agentToolVerdict(in), nil
+	}
+	v, _ := d.decide(in, false)
+	return v, nil
+}
+
+// decide is the verdict on a tools/call, with the evaluator's answer (nil when gatehouse refused
+// the request before evaluating it); withDoc builds the answer's printed form (Result.Doc).
+func (d *Decider) decide(in *policy.Input, withDoc bool) (policy.Verdict, *Result) {
 	req := d.Request(in)
 	if problem := checkPaths(req.get("changed_paths")); problem != "" {
 		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack", Reason: problem}, nil
 	}
-	r, err := d.pack.evaluate(req, false)
+	r, err := d.pack.evaluate(req, withDoc)
 	if err != nil {
 		return policy.Verdict{Effect: policy.EffectDeny, Code: policy.CodePolicyDeny, RuleID: "pack",
 			Reason: "the runtime request cannot be decided: " + err.Error()}, nil
@@ -115,7 +128,7 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	default:
 		v.Effect, v.Code = policy.EffectDeny, policy.CodePolicyDeny
 	}
-	return v, nil
+	return v, r
 }
 
 // Bounds of the runtime adapter, beyond the published evaluator: what a client can make one
@@ -145,7 +158,7 @@ func checkPaths(v any) string {
 // Visible implements the engine's Decider: a tool is listed when it has a mapping and, if the
 // list request names a workflow the pack declares, that workflow allows the tool's scope.
 func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
-	if in.Kind != "tools/call" {
+	if in.Kind != "tools/call" || d.agents.serves(in.Tool.Name) {
 		return true, nil
 	}
 	t := d.tool(in.Tool.Name)

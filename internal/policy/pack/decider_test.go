@@ -14,7 +14,7 @@ func TestDeciderRequest(t *testing.T) {
 	d, err := NewDecider(loadPack(t, publishedPack), []Tool{
 		{Tool: "git_*", Namespace: "repo.contents", Access: "write_branch", BranchName: "ref", ChangedPaths: "changes.files", DiffLineCount: "changes.stats.1"},
 		{Tool: "quarantine", Namespace: "registries.quarantine", Access: "approval_required", GatePhase: "tool_call", ChangeClass: "database migrations"},
-	})
+	}, AgentTools{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,13 +80,13 @@ func TestDeciderRequest(t *testing.T) {
 			t.Errorf("%s %s: %+v", other.Kind, other.Phase, v)
 		}
 	}
-	if _, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "x", Namespace: "n", Access: "write"}}); err == nil {
+	if _, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "x", Namespace: "n", Access: "write"}}, AgentTools{}); err == nil {
 		t.Error("an unknown access mode was accepted")
 	}
 }
 
 func TestDeciderBounds(t *testing.T) {
-	d, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "git_push", Namespace: "repo.contents", Access: "write_branch", ChangedPaths: "files"}})
+	d, err := NewDecider(loadPack(t, publishedPack), []Tool{{Tool: "git_push", Namespace: "repo.contents", Access: "write_branch", ChangedPaths: "files"}}, AgentTools{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
+	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
+	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/audit"
+)
+
+// gatehouse run's local tools (Options.Local): tools gatehouse answers itself in front of its one
+// upstream. Under gatehouse serve the same toolset is a LocalUpstream, which federation lists and
+// routes; gatehouse run has no federation, so the relay lists and answers them here.
+
+// localName returns the name the local toolset knows a client's tool name by, and whether it is
+// one of its tools.
+func (g *Gateway) localName(name string) (string, bool) {
+	if g.opts.Local == nil {
+		return "", false
+	}
+	inner, ok := strings.CutPrefix(name, g.opts.LocalPrefix+".")
+	if !ok {
+		return "", false
+	}
+	for _, t := range g.opts.Local.Tools() {
+		if t.Name == inner {
+			return inner, true
+		}
+	}
+	return "", false
+}
+
+// answerLocally answers a decided, forwarding call of a local tool: the toolset is called with the
+// arguments as policy let them through (frame, the rewritten copy), and its result takes the
+// response path and the audit record of any upstream's answer. The upstream never sees the call.
+func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipeline.Call, frame, args []byte) {
+	start := time.Now()
+	c.Upstream = r.g.opts.LocalPrefix
+	answer := func(frame []byte, o audit.Outcome) {
+		o.Args, o.Upstream = args, time.Since(start)
+		r.out.send(frame, held{r.g.record(c, o), msg.ID, c.DecisionID})
+	}
+	fault := func(code policy.Code, why string) {
+		c.Refuse(r.g.opts.LocalPrefix, code, why)
+		f := refusal(c)
+		answer(f, audit.Outcome{Status: audit.StatusUpstreamError, Result: f})
+	}
+	sent, err := jsonrpc.Parse(frame, jsonrpc.Reread)
+	if err != nil {
+		fault(policy.CodeInternal, "the call could not be read again")
+		return
+	}
+	req, err := mcp.DecodeRequest(sent.Method, sent.Params)
+	if err != nil {
+		fault(policy.CodeMalformed, err.Error())
+		return
+	}
+	local := *req
+	local.Name, _ = r.g.localName(req.Name)
+	result, errFrame := callLocal(ctx, r.g.opts.Local, r.g.opts.LocalPrefix, msg.ID, &local, c.Input.Tenant, &c.Input)
+	if errFrame == nil {
+		if c.Request.Modern {
+			if result, err = mcp.ReplaceMember(result, "resultType", []byte(`"complete"`)); err != nil {
+				fault(policy.CodeInternal, "the tool's result is not an object")
+				return
+			}
+		}
+		errFrame = jsonrpc.Result(msg.ID, result)
+	}
+	resp, err := jsonrpc.Parse(errFrame, r.g.opts.Limits)
+	if err != nil {
+		var fe *jsonrpc.FrameError
+		if errors.As(err, &fe) && fe.Reason == policy.CodePayloadTooLarge {
+			fault(policy.CodePayloadTooLarge, "the answer exceeds the message limit")
+			return
+		}
+		fault(policy.CodeInternal, "the tool's answer could not be read")
+		return
+	}
+	out, o := r.g.respond(ctx, c, resp, nil)
+	answer(out, o)
+}
+
+// withLocalTools adds the local tools to an upstream's answer a client will read them from: the
+// first page of tools/list (in place of any of the upstream's own by those names), and the tools
+// capability of initialize and server/discover, for an upstream that has no tools of its own.
+func (g *Gateway) withLocalTools(c *pipeline.Call, resp *jsonrpc.Message) *jsonrpc.Message {
+	if g.opts.Local == nil || resp.IsError() {
+		return resp
+	}
+	var result []byte
+	var err error
+	switch c.Input.Kind {
+	case mcp.MethodToolsList:
+		result, err = g.listLocalTools(c, resp.Result)
+	case mcp.MethodInitialize, mcp.MethodDiscover:
+		result, err = withToolsCapability(resp.Result)
+	default:
+		return resp
+	}
+	if result == nil && err == nil {
+		return resp
+	}
+	var m *jsonrpc.Message
+	if err == nil {
+		m, err = jsonrpc.Parse(resp.WithResult(result), jsonrpc.Reread)
+	}
+	if err != nil {
+		// The list is left as the upstream sent it: the local tools are missing from it, and
+		// nothing is shown that policy would hide (the list is filtered after this).
+		g.logger.Warn("gatehouse's own tools could not be added to the upstream's answer", "method", c.Input.Kind, "decision_id", c.DecisionID, "error", err)
+		return resp
+	}
+	return m
+}
+
+// listLocalTools returns a tools/list result with the local tools added, nil when it is not the
+// first page.
+func (g *Gateway) listLocalTools(c *pipeline.Call, result []byte) ([]byte, error) {
+	var params struct {
+		Cursor *string `json:"cursor"`
+	}
+	if len(c.Msg.Params) > 0 {
+		json.Unmarshal(c.Msg.Params, &params)
+	}
+	if params.Cursor != nil && *params.Cursor != "" {
+		return nil, nil
+	}
+	var list struct {
+		Tools []json.RawMessage `json:"tools"`
+	}
+	if err := json.Unmarshal(result, &list); err != nil {
+		return nil, err
+	}
+	tools := make([]json.RawMessage, 0, len(list.Tools)+2)
+	for _, t := range list.Tools {
+		var named struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(t, &named)
+		if _, ours := g.localName(named.Name); ours {
+			g.logger.Warn("the upstream lists a tool by the name of one of gatehouse's own; gatehouse's is listed and answers its calls", "tool", logText(named.Name))
+			continue
+		}
+		tools = append(tools, t)
+	}
+	for _, t := range g.opts.Local.Tools() {
+		def, err := mcp.ReplaceMember(t.Definition, "name", []byte(quote(g.opts.LocalPrefix+"."+t.Name)))
+		if err != nil {
+			return nil, err
+		}
+		tools = append(tools, def)
+	}
+	b, err := json.Marshal(tools)
+	if err != nil {
+		return nil, err
+	}
+	return mcp.ReplaceMember(result, "tools", b)
+}
+
+// withToolsCapability adds "tools": {} to the capabilities of an initialize or discover result
+// that has none; nil when it has.
+func withToolsCapability(result []byte) ([]byte, error) {
+	var r struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+	}
+	if err := json.Unmarshal(result, &r); err != nil {
+		return nil, err
+	}
+	if _, ok := r.Capabilities["tools"]; ok {
+		return nil, nil
+	}
+	if r.Capabilities == nil {
+		r.Capabilities = map[string]json.RawMessage{}
+	}
+	r.Capabilities["tools"] = json.RawMessage(`{}`)
+	caps, err := json.Marshal(r.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	return mcp.ReplaceMember(result, "capabilities", caps)
+}
