@@ -323,3 +323,37 @@ func TestServeAdminAllowedOrigins(t *testing.T) {
 		t.Errorf("values that are not origins: %v", ps)
 	}
 }
+
+func TestPackAgentToolsValidation(t *testing.T) {
+	base := "listen: 127.0.0.1:1\nupstreams:\n  - name: repo\n    command: [x]\n"
+	if ps := serveProblems(t, base+"policy: {rules: rules.yaml, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], "pack_agent_tools need a pack (policy.pack)") {
+		t.Errorf("agent tools without a pack: %v", ps)
+	}
+	if ps := serveProblems(t, base+"policy: {pack: pack.json, pack_mode: 'off', rules: rules.yaml, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], "policy.pack_agent_tools: the pack's agent tools answer from the pack engine, which is off") {
+		t.Errorf("agent tools with the pack engine off: %v", ps)
+	}
+	for _, up := range []string{"  - name: gatehouse\n    command: [y]\n", "  - name: other\n    prefix: gatehouse\n    command: [y]\n"} {
+		if ps := serveProblems(t, base+up+"policy: {pack: pack.json, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], `the name and prefix "gatehouse" are gatehouse's own while policy.pack_agent_tools is on`) {
+			t.Errorf("an upstream in gatehouse's place (%q): %v", up, ps)
+		}
+		if ps := serveProblems(t, base+up+"policy: {pack: pack.json}\n"); ps != nil {
+			t.Errorf("the same upstream, agent tools off: %v", ps)
+		}
+	}
+	cfg, _, err := LoadServe(writeServe(t, base+"federation: {separator: __}\npolicy: {pack: pack.json, pack_agent_tools: true}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, e := cfg.Shared().PackAgentTools(); p != "gatehouse__pack_policy" || e != "gatehouse__pack_evaluate" {
+		t.Errorf("names under serve follow the separator: %q %q", p, e)
+	}
+	run := Default()
+	run.Policy.Pack, run.Policy.PackAgentTools = "pack.json", true
+	if p, e := run.PackAgentTools(); p != "gatehouse.pack_policy" || e != "gatehouse.pack_evaluate" {
+		t.Errorf("names under run: %q %q", p, e)
+	}
+	run.Policy.PackAgentTools = false
+	if p, e := run.PackAgentTools(); p != "" || e != "" {
+		t.Errorf("off: %q %q", p, e)
+	}
+}

@@ -163,6 +163,9 @@ func (g *Gateway) decide(ctx context.Context, sess *Session, msg *jsonrpc.Messag
 	}
 	c.Request = req
 	c.Input = baseInput(sess, msg.Method, req)
+	if _, local := g.localName(req.Name); local && msg.Method == mcp.MethodToolsCall {
+		c.Upstream, c.Input.Tool.Server = g.opts.LocalPrefix, g.opts.LocalPrefix // gatehouse answers it (relay_local.go)
+	}
 	c.Trace = g.startTrace(ctx, sess, c)
 	if err := g.request.Run(c.Trace.Context(ctx), c); err != nil {
 		g.logger.Error("request path failed", "decision_id", c.DecisionID, "method", logText(msg.Method), "error", err)
@@ -419,6 +422,10 @@ func (g *Gateway) filterList(ctx context.Context, c *pipeline.Call, resp *jsonrp
 		if owner != nil {
 			probe.Upstream = owner(name)
 			probe.Input.Tool.Server = probe.Upstream
+		} else if _, local := g.localName(name); local && l.Use == mcp.MethodToolsCall {
+			probe.Upstream, probe.Input.Tool.Server = g.opts.LocalPrefix, g.opts.LocalPrefix
+		} else {
+			probe.Upstream, probe.Input.Tool.Server = c.Upstream, c.Input.Tool.Server
 		}
 		for _, v := range g.vis {
 			if !v.Visible(ctx, probe) {

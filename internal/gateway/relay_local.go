@@ -41,7 +41,6 @@ func (g *Gateway) localName(name string) (string, bool) {
 // response path and the audit record of any upstream's answer. The upstream never sees the call.
 func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipeline.Call, frame, args []byte) {
 	start := time.Now()
-	c.Upstream = r.g.opts.LocalPrefix
 	answer := func(frame []byte, o audit.Outcome) {
 		o.Args, o.Upstream = args, time.Since(start)
 		r.out.send(frame, held{r.g.record(c, o), msg.ID, c.DecisionID})

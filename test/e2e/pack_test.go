@@ -203,19 +203,7 @@ func TestRunPackAgentTools(t *testing.T) {
 	ctx := context.Background()
 	meta := mcp.Meta{"gatehouse/workflow_id": vdr, "gatehouse/run_id": "run-3", "gatehouse/gate_phase": "tool_call"}
 
-	list, err := s.ListTools(ctx, &mcp.ListToolsParams{Meta: meta})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tool := range list.Tools {
-		names = append(names, tool.Name)
-	}
-	for _, want := range []string{"echo", "add", "gatehouse.pack_policy", "gatehouse.pack_evaluate"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("tools/list lacks %s: %v", want, names)
-		}
-	}
+	names := listsTools(t, s, &mcp.ListToolsParams{Meta: meta}, "echo", "add", "gatehouse.pack_policy", "gatehouse.pack_evaluate")
 	if slices.Contains(names, "refund") {
 		t.Errorf("tools/list shows an unmapped tool: %v", names)
 	}
@@ -318,6 +306,25 @@ func TestRunPackAgentTools(t *testing.T) {
 	if code, out, errOut := gatehouseCmd(t, "verify", "--audit", auditPath); code != 0 {
 		t.Errorf("verify: exit %d %s%s", code, out, errOut)
 	}
+}
+
+// listsTools lists a session's tools, checks that the list has want, and returns the names.
+func listsTools(t *testing.T, s *mcp.ClientSession, params *mcp.ListToolsParams, want ...string) []string {
+	t.Helper()
+	list, err := s.ListTools(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range list.Tools {
+		names = append(names, tool.Name)
+	}
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("tools/list lacks %s: %v", w, names)
+		}
+	}
+	return names
 }
 
 // structured decodes a tool result's structuredContent into v, and checks that its text content

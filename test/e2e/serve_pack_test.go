@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,19 +105,7 @@ upstreams:
 	defer s.Close()
 	meta := mcp.Meta{"gatehouse/run_id": "run-5", "gatehouse/gate_phase": "tool_call"}
 
-	list, err := s.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tool := range list.Tools {
-		names = append(names, tool.Name)
-	}
-	for _, want := range []string{"git_push", "read_advisory", "gatehouse.pack_policy", "gatehouse.pack_evaluate"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("tools/list lacks %s: %v", want, names)
-		}
-	}
+	listsTools(t, s, nil, "git_push", "read_advisory", "gatehouse.pack_policy", "gatehouse.pack_evaluate")
 
 	// The token's workflow, and no other.
 	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_policy", Arguments: map[string]any{}})

@@ -49,11 +49,7 @@ func (d *Decider) AgentPolicy(in *policy.Input, args map[string]any) (*Object, s
 	if problem := onlyArguments(args, "workflow_id"); problem != "" {
 		return nil, problem
 	}
-	named, problem := stringArgument(args, "workflow_id")
-	if problem != "" {
-		return nil, problem
-	}
-	workflow, problem := callerWorkflow(in, named)
+	workflow, problem := callerWorkflow(in, args)
 	if problem != "" {
 		return nil, problem
 	}
@@ -117,11 +113,7 @@ func (d *Decider) WhatIf(in *policy.Input, args map[string]any) (*Object, string
 	if a, given := args["arguments"]; given && a != nil && !isObject {
 		return nil, "arguments must be an object: the arguments of the call you would make"
 	}
-	named, problem := stringArgument(args, "workflow_id")
-	if problem != "" {
-		return nil, problem
-	}
-	workflow, problem := callerWorkflow(in, named)
+	workflow, problem := callerWorkflow(in, args)
 	if problem != "" {
 		return nil, problem
 	}
@@ -165,8 +157,13 @@ func (d *Decider) scope(workflow *Object, namespace, access string) *Object {
 }
 
 // callerWorkflow is the workflow a caller asks about: its token's workflow_id claim, which binds
-// it (naming another is refused), else the one it names, else its call's _meta.
-func callerWorkflow(in *policy.Input, named string) (string, string) {
+// it (naming another is refused), else the one its workflow_id argument names, else its call's
+// _meta.
+func callerWorkflow(in *policy.Input, args map[string]any) (string, string) {
+	named, problem := stringArgument(args, "workflow_id")
+	if problem != "" {
+		return "", problem
+	}
 	if claim, ok := in.Agent.Claims["workflow_id"].(string); ok && claim != "" {
 		if named != "" && named != claim {
 			return "", fmt.Sprintf("your credential binds you to workflow %s; you cannot ask about %s", reprString(claim), reprString(named))

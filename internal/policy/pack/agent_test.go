@@ -254,3 +254,52 @@ func TestAgentToolsAreThePacksToAllow(t *testing.T) {
 		t.Errorf("not served, yet allowed: %+v", v)
 	}
 }
+
+// FuzzAgentTools feeds the agent tools arguments an agent chose, as JSON: whatever they are, each
+// tool answers a JSON document or a refusal, never both, never neither, and the evaluate tool's
+// effect is one of the four a call can get.
+func FuzzAgentTools(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"workflow_id":"vulnerable-dependency-remediation"}`, `{"workflow_id":7}`,
+		`{"tool":"git_push","arguments":{"branch":"sec-auto-remediation/x","files":["src/a","../b"],"lines":"1_0"}}`,
+		`{"tool":"quarantine","change_class":"database migrations","changed_paths":"src/x","diff_line_count":1e400}`,
+		`{"tool":"x","arguments":[],"run_id":"r"}`, `{"tool":"gatehouse.pack_policy"}`, `{"x":1}`} {
+		f.Add(seed, "sr-agent::codex", "vulnerable-dependency-remediation")
+	}
+	d, err := NewDecider(loadPack(f, publishedPack), []Tool{
+		{Tool: "git_*", Namespace: "repo.contents", Access: "write_branch", BranchName: "branch", ChangedPaths: "files", DiffLineCount: "lines"},
+		{Tool: "quarantine", Namespace: "registries.quarantine", Access: "approval_required"},
+	}, agentTools)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, args, agent, workflow string) {
+		dec := json.NewDecoder(strings.NewReader(args))
+		dec.UseNumber()
+		var a map[string]any
+		if dec.Decode(&a) != nil {
+			return
+		}
+		in := caller(agent, workflow, agentTools.Evaluate, nil)
+		for _, tool := range []func(*policy.Input, map[string]any) (*Object, string){d.AgentPolicy, d.WhatIf} {
+			o, problem := tool(in, a)
+			if (o == nil) == (problem == "") {
+				t.Fatalf("%s: answer %v, refusal %q", args, o != nil, problem)
+			}
+			if o == nil {
+				continue
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(Dump(o), &doc); err != nil {
+				// json.dumps writes a number too large for a double as Infinity, which is not JSON;
+				// the tools refuse to send such an answer.
+				if !strings.Contains(string(Dump(o)), "Infinity") {
+					t.Fatalf("%s: the answer is not JSON: %v", args, err)
+				}
+				continue
+			}
+			if e, ok := doc["effect"]; ok && !slices.Contains([]any{"allow", "deny", "require_approval", "kill_session"}, e) {
+				t.Fatalf("%s: effect %v", args, e)
+			}
+		}
+	})
+}
