@@ -239,9 +239,10 @@ func assignedValue(s string, i int) (int, int) {
 		}
 	} else {
 		// An escaped quote (\", the value inside JSON-escaped text) is part of the value: ending the
-		// value at its backslash would leave a quote that a second pass reads differently.
+		// value at its backslash would leave a quote that a second pass reads differently. A quote
+		// after an escaped backslash (\\") is not escaped, and ends the value.
 		end = v
-		for end < len(s) && (!strings.ContainsRune(" \t\r\n&;,\"'<>)]}", rune(s[end])) || s[end] == '"' && s[end-1] == '\\') {
+		for end < len(s) && (!strings.ContainsRune(" \t\r\n&;,\"'<>)]}", rune(s[end])) || s[end] == '"' && escaped(s, v, end)) {
 			end++
 		}
 	}
@@ -249,6 +250,16 @@ func assignedValue(s string, i int) (int, int) {
 		return 0, 0
 	}
 	return v, end
+}
+
+// escaped reports whether the byte at i is escaped: preceded, back to from, by an odd number of
+// backslashes.
+func escaped(s string, from, i int) bool {
+	n := 0
+	for j := i - 1; j >= from && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // quotedMember handles "name": value inside text when name is sensitive. It returns the span to
