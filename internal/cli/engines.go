@@ -61,6 +61,7 @@ func startEngines(ctx context.Context, cfg *config.Config, plan config.Rego, reg
 	if cfg.Policy.Pack != "" {
 		packMode := pipeline.Mode(cmp.Or(cfg.Policy.PackMode, cfg.Mode))
 		e.packAgents.Policy, e.packAgents.Evaluate = cfg.PackAgentTools()
+		e.packAgents.Server = config.AgentToolsUpstream
 		d, err := loadPackDecider(&cfg.Policy, e.packAgents, logger)
 		if err != nil {
 			return nil, err

@@ -77,11 +77,17 @@ func (s *packToolset) Call(_ context.Context, call gateway.LocalCall) (json.RawM
 	if problem != "" {
 		return toolError(problem), nil
 	}
+	if call.Tool == config.AgentToolEvaluate {
+		// In monitor mode the pack's verdict is recorded, not enforced: say so, since the call
+		// itself will then get through whatever the effect says.
+		doc.Set("pack_mode", string(s.stage.Mode()))
+	}
 	text := pack.Dump(doc)
 	var structured bytes.Buffer
 	if err := json.Compact(&structured, text); err != nil {
-		// A number json.dumps writes as Infinity (a literal too large for a double) is not JSON.
-		return nil, fmt.Errorf("pack tools: the answer is not JSON: %w", err)
+		// An attribute the caller gave as a number too large for a double is echoed as json.dumps
+		// writes it, Infinity, which is not JSON.
+		return toolError("the answer would hold a number JSON cannot carry (one too large for a double); give the attributes as strings or integers"), nil
 	}
 	return json.Marshal(map[string]any{
 		"content":           []any{map[string]any{"type": "text", "text": string(text)}},

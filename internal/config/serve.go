@@ -648,8 +648,8 @@ func (c *ServeConfig) Validate(src *Source) error {
 		if u.Prefix != nil && strings.Contains(*u.Prefix, c.Federation.Separator) {
 			add(key, "(%s): prefix %q must not contain the separator %q", u.Name, *u.Prefix, c.Federation.Separator)
 		}
-		if c.Policy.PackAgentTools && (u.Name == AgentToolsUpstream || u.PrefixOf() == AgentToolsUpstream) {
-			add(key, "(%s): the name and prefix %q are gatehouse's own while policy.pack_agent_tools is on", u.Name, AgentToolsUpstream)
+		if c.shadowsAgentTools(&u) {
+			add(key, "(%s): the name %q, and prefixes that spell the names of its tools, are gatehouse's own while policy.pack_agent_tools is on", u.Name, AgentToolsUpstream)
 		}
 	}
 	for i, r := range c.RateLimits {
@@ -689,6 +689,18 @@ const (
 	AgentToolPolicy   = "pack_policy"
 	AgentToolEvaluate = "pack_evaluate"
 )
+
+// shadowsAgentTools reports whether an upstream takes the place of gatehouse's own upstream of the
+// pack's agent tools: its name, or a prefix under which one of its tools would be called by an
+// agent tool's name.
+func (c *ServeConfig) shadowsAgentTools(u *UpstreamSpec) bool {
+	policyTool, evaluateTool := c.Shared().PackAgentTools()
+	if policyTool == "" {
+		return false
+	}
+	p := u.PrefixOf() + c.Federation.Separator
+	return u.Name == AgentToolsUpstream || u.PrefixOf() != "" && (strings.HasPrefix(policyTool, p) || strings.HasPrefix(evaluateTool, p))
+}
 
 // PrefixOf returns an upstream's namespace prefix: the configured one, else "fs" for the built-in
 // file tools (so they are fs.read, fs.write, fs.list whatever the upstream is named), else the name.

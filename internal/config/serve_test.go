@@ -332,13 +332,21 @@ func TestPackAgentToolsValidation(t *testing.T) {
 	if ps := serveProblems(t, base+"policy: {pack: pack.json, pack_mode: 'off', rules: rules.yaml, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], "policy.pack_agent_tools: the pack's agent tools answer from the pack engine, which is off") {
 		t.Errorf("agent tools with the pack engine off: %v", ps)
 	}
-	for _, up := range []string{"  - name: gatehouse\n    command: [y]\n", "  - name: other\n    prefix: gatehouse\n    command: [y]\n"} {
-		if ps := serveProblems(t, base+up+"policy: {pack: pack.json, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], `the name and prefix "gatehouse" are gatehouse's own while policy.pack_agent_tools is on`) {
+	for _, up := range []string{"  - name: gatehouse\n    command: [y]\n", "  - name: other\n    prefix: gatehouse\n    command: [y]\n",
+		// With the separator _, the tool policy of the upstream gatehouse_pack is gatehouse_pack_policy.
+		"  - name: gatehouse_pack\n    command: [y]\nfederation: {separator: _}\n"} {
+		if ps := serveProblems(t, base+up+"policy: {pack: pack.json, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], `the name "gatehouse", and prefixes that spell the names of its tools, are gatehouse's own`) {
 			t.Errorf("an upstream in gatehouse's place (%q): %v", up, ps)
 		}
 		if ps := serveProblems(t, base+up+"policy: {pack: pack.json}\n"); ps != nil {
 			t.Errorf("the same upstream, agent tools off: %v", ps)
 		}
+	}
+	if ps := serveProblems(t, base+"  - name: gatehouse_pack\n    command: [y]\npolicy: {pack: pack.json, pack_agent_tools: true}\n"); ps != nil {
+		t.Errorf("gatehouse_pack with the separator '.' spells no agent tool: %v", ps)
+	}
+	if ps := serveProblems(t, base+"mode: 'off'\npolicy: {pack: pack.json, pack_agent_tools: true}\n"); len(ps) != 1 || !strings.Contains(ps[0], "which is off") {
+		t.Errorf("agent tools with mode off: %v", ps)
 	}
 	cfg, _, err := LoadServe(writeServe(t, base+"federation: {separator: __}\npolicy: {pack: pack.json, pack_agent_tools: true}\n"), nil)
 	if err != nil {
@@ -351,6 +359,11 @@ func TestPackAgentToolsValidation(t *testing.T) {
 	run.Policy.Pack, run.Policy.PackAgentTools = "pack.json", true
 	if p, e := run.PackAgentTools(); p != "gatehouse.pack_policy" || e != "gatehouse.pack_evaluate" {
 		t.Errorf("names under run: %q %q", p, e)
+	}
+	run.Upstream.Name = "gatehouse"
+	var ce *Error
+	if err := run.Validate(nil); !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0].String(), `upstream.name: "gatehouse" is the server of gatehouse's own tools`) {
+		t.Errorf("run's upstream named gatehouse: %v", err)
 	}
 	run.Policy.PackAgentTools = false
 	if p, e := run.PackAgentTools(); p != "" || e != "" {

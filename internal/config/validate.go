@@ -137,6 +137,9 @@ func (c *Config) validatePolicy(add func(key, format string, args ...any)) {
 	if p.Pack != "" && p.PackAgentTools && (p.PackMode == "off" || p.PackMode == "" && c.Mode == "off") {
 		add("policy.pack_agent_tools", "the pack's agent tools answer from the pack engine, which is off (policy.pack_mode or mode)")
 	}
+	if p.PackAgentTools && !c.forServe && c.Upstream.Name == AgentToolsUpstream {
+		add("upstream.name", "%q is the server of gatehouse's own tools while policy.pack_agent_tools is on", AgentToolsUpstream)
+	}
 	accessModes := []string{"read", "write_branch", "write_ticket", "approval_required"}
 	for i, t := range p.PackTools {
 		key := fmt.Sprintf("policy.pack_tools[%d]", i)

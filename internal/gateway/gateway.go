@@ -332,13 +332,21 @@ func unavailable(c *pipeline.Call, why string) []byte {
 // the client and how the exchange ended.
 // owner, when set, names the upstream each item of a merged list result comes from.
 func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, owner func(item string) string) ([]byte, audit.Outcome) {
+	if g.opts.Local != nil {
+		withLocal, err := g.withLocalTools(c, resp)
+		if err != nil {
+			out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
+			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
+		}
+		resp = withLocal
+	}
 	out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
 	if resp.IsError() {
 		out.Status, out.Result = audit.StatusUpstreamError, resp.Error
 		return resp.Raw, out
 	}
 	if l, ok := mcp.ListingFor(c.Input.Kind); ok {
-		if c.Upstream != "" && c.Input.Kind == mcp.MethodToolsList {
+		if c.Upstream != "" && c.Input.Kind == mcp.MethodToolsList && g.opts.Local == nil { // withLocalTools observed them
 			if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
 				return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
 			}

@@ -45,19 +45,24 @@ func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipe
 		o.Args, o.Upstream = args, time.Since(start)
 		r.out.send(frame, held{r.g.record(c, o), msg.ID, c.DecisionID})
 	}
-	fault := func(code policy.Code, why string) {
+	// fault refuses the call; if the toolset has not run (ran), its budgets are given back, as for
+	// a call never forwarded.
+	fault := func(ran bool, code policy.Code, why string) {
+		if !ran {
+			c.Decision.Abandon()
+		}
 		c.Refuse(r.g.opts.LocalPrefix, code, why)
 		f := refusal(c)
 		answer(f, audit.Outcome{Status: audit.StatusUpstreamError, Result: f})
 	}
 	sent, err := jsonrpc.Parse(frame, jsonrpc.Reread)
 	if err != nil {
-		fault(policy.CodeInternal, "the call could not be read again")
+		fault(false, policy.CodeInternal, "the call could not be read again")
 		return
 	}
 	req, err := mcp.DecodeRequest(sent.Method, sent.Params)
 	if err != nil {
-		fault(policy.CodeMalformed, err.Error())
+		fault(false, policy.CodeMalformed, err.Error())
 		return
 	}
 	local := *req
@@ -66,7 +71,7 @@ func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipe
 	if errFrame == nil {
 		if c.Request.Modern {
 			if result, err = mcp.ReplaceMember(result, "resultType", []byte(`"complete"`)); err != nil {
-				fault(policy.CodeInternal, "the tool's result is not an object")
+				fault(true, policy.CodeInternal, "the tool's result is not an object")
 				return
 			}
 		}
@@ -76,61 +81,98 @@ func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipe
 	if err != nil {
 		var fe *jsonrpc.FrameError
 		if errors.As(err, &fe) && fe.Reason == policy.CodePayloadTooLarge {
-			fault(policy.CodePayloadTooLarge, "the answer exceeds the message limit")
+			fault(true, policy.CodePayloadTooLarge, "the answer exceeds the message limit")
 			return
 		}
-		fault(policy.CodeInternal, "the tool's answer could not be read")
+		fault(true, policy.CodeInternal, "the tool's answer could not be read")
 		return
 	}
 	out, o := r.g.respond(ctx, c, resp, nil)
 	answer(out, o)
 }
 
-// withLocalTools adds the local tools to an upstream's answer a client will read them from: the
-// first page of tools/list (in place of any of the upstream's own by those names), and the tools
-// capability of initialize and server/discover, for an upstream that has no tools of its own.
-func (g *Gateway) withLocalTools(c *pipeline.Call, resp *jsonrpc.Message) *jsonrpc.Message {
-	if g.opts.Local == nil || resp.IsError() {
-		return resp
-	}
+// withLocalTools adds the local tools to an upstream's answer a client will read them from, and
+// returns it: the first page of tools/list (a server that has no tools/list answers the first page
+// with the local tools alone), and the tools capability of initialize and server/discover, for a
+// server that declares none. A server's own tools by their names are dropped from every page,
+// since gatehouse answers their calls. It observes the pins of a tools/list answer itself: the
+// server's own tools under its name, the local ones under LocalPrefix, where their calls check
+// them; only a failure to check the pins is an error.
+func (g *Gateway) withLocalTools(c *pipeline.Call, resp *jsonrpc.Message) (*jsonrpc.Message, error) {
 	var result []byte
 	var err error
 	switch c.Input.Kind {
 	case mcp.MethodToolsList:
-		result, err = g.listLocalTools(c, resp.Result)
+		if !resp.IsError() && c.Upstream != "" {
+			if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
+				return nil, err
+			}
+		}
+		first := firstPage(c)
+		if first {
+			if err := g.observeTools(c.DecisionID, g.opts.LocalPrefix, g.localList(nil)); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case resp.IsError() && first && methodNotFound(resp):
+			result = g.localList(nil)
+		case resp.IsError():
+			return resp, nil
+		default:
+			result, err = g.listLocalTools(resp.Result, first)
+		}
 	case mcp.MethodInitialize, mcp.MethodDiscover:
+		if resp.IsError() {
+			return resp, nil
+		}
 		result, err = withToolsCapability(resp.Result)
 	default:
-		return resp
+		return resp, nil
 	}
 	if result == nil && err == nil {
-		return resp
+		return resp, nil
 	}
 	var m *jsonrpc.Message
 	if err == nil {
-		m, err = jsonrpc.Parse(resp.WithResult(result), jsonrpc.Reread)
+		m, err = jsonrpc.Parse(jsonrpc.Result(resp.ID, result), jsonrpc.Reread)
 	}
 	if err != nil {
-		// The list is left as the upstream sent it: the local tools are missing from it, and
-		// nothing is shown that policy would hide (the list is filtered after this).
+		// The answer is left as the upstream sent it: the local tools are missing from it, and
+		// nothing is shown that policy would hide (lists are filtered after this).
 		g.logger.Warn("gatehouse's own tools could not be added to the upstream's answer", "method", c.Input.Kind, "decision_id", c.DecisionID, "error", err)
-		return resp
+		return resp, nil
 	}
-	return m
+	return m, nil
 }
 
-// listLocalTools returns a tools/list result with the local tools added, nil when it is not the
-// first page.
-func (g *Gateway) listLocalTools(c *pipeline.Call, result []byte) ([]byte, error) {
+// firstPage reports whether a list request asks for the first page: no cursor, or an empty one.
+func firstPage(c *pipeline.Call) bool {
 	var params struct {
 		Cursor *string `json:"cursor"`
 	}
 	if len(c.Msg.Params) > 0 {
 		json.Unmarshal(c.Msg.Params, &params)
 	}
-	if params.Cursor != nil && *params.Cursor != "" {
-		return nil, nil
+	return params.Cursor == nil || *params.Cursor == ""
+}
+
+// localList is a tools/list result of the local tools after tools, by the names clients call them.
+func (g *Gateway) localList(tools []json.RawMessage) []byte {
+	for _, t := range g.opts.Local.Tools() {
+		def, err := mcp.ReplaceMember(t.Definition, "name", []byte(quote(g.opts.LocalPrefix+"."+t.Name)))
+		if err != nil {
+			continue // a toolset's definition is an object with a name; this cannot happen
+		}
+		tools = append(tools, def)
 	}
+	b, _ := json.Marshal(map[string]any{"tools": tools})
+	return b
+}
+
+// listLocalTools returns a tools/list result without the server's tools by the local tools' names,
+// and with the local tools after its own on the first page; nil when it has nothing to change.
+func (g *Gateway) listLocalTools(result []byte, first bool) ([]byte, error) {
 	var list struct {
 		Tools []json.RawMessage `json:"tools"`
 	}
@@ -149,12 +191,15 @@ func (g *Gateway) listLocalTools(c *pipeline.Call, result []byte) ([]byte, error
 		}
 		tools = append(tools, t)
 	}
-	for _, t := range g.opts.Local.Tools() {
-		def, err := mcp.ReplaceMember(t.Definition, "name", []byte(quote(g.opts.LocalPrefix+"."+t.Name)))
-		if err != nil {
-			return nil, err
+	if !first && len(tools) == len(list.Tools) {
+		return nil, nil
+	}
+	if first {
+		var local struct {
+			Tools []json.RawMessage `json:"tools"`
 		}
-		tools = append(tools, def)
+		json.Unmarshal(g.localList(nil), &local)
+		tools = append(tools, local.Tools...)
 	}
 	b, err := json.Marshal(tools)
 	if err != nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
 	"github.com/gatehouse-mcp/gatehouse/internal/mcp"
 	"github.com/gatehouse-mcp/gatehouse/internal/pipeline"
+	"github.com/gatehouse-mcp/gatehouse/internal/stage/pin"
 )
 
 const localToolsPolicy = `
@@ -39,8 +41,12 @@ rules:
 // gatehouse's own, and never reach the server.
 func TestRelayAnswersLocalTools(t *testing.T) {
 	tools := &echoTools{}
+	pins, err := pin.New(pin.Config{Action: pin.ActionHold, Fail: pipeline.FailClosed})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := newHarness(t, setup{policy: localToolsPolicy, agent: "agent-1", opts: func(o *Options) {
-		o.Local, o.LocalPrefix = tools, "gatehouse"
+		o.Local, o.LocalPrefix, o.Pins = tools, "gatehouse", pins
 	}})
 	h.initialize()
 
@@ -54,6 +60,15 @@ func TestRelayAnswersLocalTools(t *testing.T) {
 	first := names(h.request(1, "tools/list", nil))
 	if first[len(first)-1] != "gatehouse.read" || !strings.Contains(strings.Join(first, " "), "echo") {
 		t.Errorf("first page: %v", first)
+	}
+	// Each tool is pinned under the server its calls go to, where its calls check the pin.
+	for _, c := range []struct {
+		server, tool string
+		pinned       bool
+	}{{"gatehouse", "gatehouse.read", true}, {"peer", "gatehouse.read", false}, {"peer", "echo", true}} {
+		if _, ok, _ := pins.Status(context.Background(), c.server, c.tool); ok != c.pinned {
+			t.Errorf("%s's %s pinned: %v", c.server, c.tool, ok)
+		}
 	}
 	// The test peer answers every cursor with its whole list: a later page gets no local tools.
 	if later := names(h.request(2, "tools/list", map[string]any{"cursor": "page-2"})); strings.Contains(strings.Join(later, " "), "gatehouse.") {
@@ -136,13 +151,18 @@ func TestWithLocalTools(t *testing.T) {
 		{"empty cursor", mcp.MethodToolsList, `{"cursor":""}`, `{"tools":[]}`,
 			`{"tools":[{"name":"gatehouse.read","description":"read a file","inputSchema":{"type":"object","properties":{"path":{"type":"string"}}}}]}`},
 		{"later page", mcp.MethodToolsList, `{"cursor":"n"}`, `{"tools":[{"name":"b"}]}`, `{"tools":[{"name":"b"}]}`},
+		{"later page with a tool by a local name", mcp.MethodToolsList, `{"cursor":"n"}`, `{"tools":[{"name":"b"},{"name":"gatehouse.read"}],"nextCursor":"m"}`,
+			`{"tools":[{"name":"b"}],"nextCursor":"m"}`},
 		{"no tools capability", mcp.MethodInitialize, "", `{"protocolVersion":"2025-11-25","capabilities":{"prompts":{}}}`,
 			`{"protocolVersion":"2025-11-25","capabilities":{"prompts":{},"tools":{}}}`},
 		{"no capabilities", mcp.MethodDiscover, "", `{"supportedVersions":["2026-07-28"]}`, `{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}}}`},
 		{"a tools capability", mcp.MethodInitialize, "", `{"capabilities":{"tools":{"listChanged":true}}}`, `{"capabilities":{"tools":{"listChanged":true}}}`},
 		{"another method", mcp.MethodPromptsList, "", `{"prompts":[]}`, `{"prompts":[]}`},
 	} {
-		got := g.withLocalTools(call(c.method, c.params), answer(c.result))
+		got, err := g.withLocalTools(call(c.method, c.params), answer(c.result))
+		if err != nil {
+			t.Fatal(err)
+		}
 		var gotV, wantV any
 		json.Unmarshal(got.Result, &gotV)
 		json.Unmarshal([]byte(c.want), &wantV)
@@ -152,9 +172,43 @@ func TestWithLocalTools(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant\n%s", c.name, got.Result, c.want)
 		}
 	}
-	// An error answer is left alone.
+	// An error answer is left alone, but for a server without tools/list, whose first page is the
+	// local tools alone.
 	errAnswer, _ := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}}`), jsonrpc.Limits{})
-	if got := g.withLocalTools(call(mcp.MethodToolsList, ""), errAnswer); got != errAnswer {
+	if got, _ := g.withLocalTools(call(mcp.MethodToolsList, ""), errAnswer); got != errAnswer {
 		t.Error("an error answer was changed")
+	}
+	notFound, _ := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"method not found"}}`), jsonrpc.Limits{})
+	if got, _ := g.withLocalTools(call(mcp.MethodToolsList, `{"cursor":"n"}`), notFound); got != notFound {
+		t.Error("a later page's method-not-found was changed")
+	}
+	got, _ := g.withLocalTools(call(mcp.MethodToolsList, ""), notFound)
+	if got.IsError() || string(got.Result) != `{"tools":[{"name":"gatehouse.read","description":"read a file","inputSchema":{"type":"object","properties":{"path":{"type":"string"}}}}]}` {
+		t.Errorf("a server without tools/list: %s %s", got.Result, got.Error)
+	}
+}
+
+// A local tool's answer is bounded by the message limit like a server's: over it, the call is
+// refused payload_too_large and audited, and none of the answer reaches the client.
+func TestRelayBoundsLocalAnswers(t *testing.T) {
+	const limit = 64 << 10
+	h := newHarness(t, setup{maxBytes: limit, opts: func(o *Options) { o.Local, o.LocalPrefix = sizedTools{}, "gatehouse" }})
+	h.initialize()
+	if got := resultText(t, h.call(1, "gatehouse.read", map[string]any{"size": 10})); got != "AAAAAAAAAA" {
+		t.Errorf("under the limit: %q", got)
+	}
+	resp := h.call(2, "gatehouse.read", map[string]any{"size": 2 * limit})
+	if d := errorData(t, resp); d["reason"] != "payload_too_large" {
+		t.Errorf("over the limit: %v", d)
+	}
+	h.close()
+	var codes []string
+	for _, r := range h.auditRecords() {
+		if r.Tool == "gatehouse.read" {
+			codes = append(codes, r.CallID+" "+r.Status+" "+r.Code)
+		}
+	}
+	if got := strings.Join(codes, ";"); got != "1 answered ;2 upstream_error payload_too_large" {
+		t.Errorf("audited: %q", got)
 	}
 }

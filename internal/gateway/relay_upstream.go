@@ -154,7 +154,7 @@ func (r *Relay) fromUpstream(ctx context.Context, line []byte, more bool) {
 			r.out.send(msg.Raw, held{})
 			return
 		}
-		frame, o := r.g.respond(ctx, ex.call, r.g.withLocalTools(ex.call, msg), nil)
+		frame, o := r.g.respond(ctx, ex.call, msg, nil)
 		o.Args, o.Upstream = ex.args, time.Since(ex.sent)
 		if !more {
 			// Nothing else from the upstream to handle: answer from here, committing the audit

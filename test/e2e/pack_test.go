@@ -246,25 +246,7 @@ func TestRunPackAgentTools(t *testing.T) {
 		{"forbidden path", "echo", write("sec-auto-remediation/ci", ".github/workflows/ci.yml"), "deny"},
 		{"read", "add", map[string]any{"a": 1, "b": 2}, "allow"},
 	} {
-		res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": c.tool, "arguments": c.args}, Meta: meta})
-		if err != nil || res.IsError {
-			t.Fatalf("%s: pack_evaluate: %v %+v", c.name, err, res)
-		}
-		var answer struct{ Effect, Reason string }
-		structured(t, res, &answer)
-		if answer.Effect != c.effect {
-			t.Errorf("%s: asked, the pack says %s (%s), want %s", c.name, answer.Effect, answer.Reason, c.effect)
-		}
-		_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: c.tool, Arguments: c.args, Meta: meta})
-		var we *jsonrpc.Error
-		switch {
-		case c.effect == "allow" && err != nil:
-			t.Errorf("%s: the call was refused after the pack said allow: %v", c.name, err)
-		case c.effect == "deny" && !errors.As(err, &we):
-			t.Errorf("%s: the call went through after the pack said deny", c.name)
-		case c.effect == "deny" && !strings.Contains(we.Message, answer.Reason):
-			t.Errorf("%s: the refusal %q is not the reason asked about (%q)", c.name, we.Message, answer.Reason)
-		}
+		askThenCall(t, s, meta, c.name, c.tool, c.args, c.effect)
 	}
 	if res, _ := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": "echo", "as": "someone else"}}); res == nil || !res.IsError ||
 		!strings.Contains(toolText(res), "unknown argument 'as'") {
@@ -305,6 +287,33 @@ func TestRunPackAgentTools(t *testing.T) {
 	}
 	if code, out, errOut := gatehouseCmd(t, "verify", "--audit", auditPath); code != 0 {
 		t.Errorf("verify: exit %d %s%s", code, out, errOut)
+	}
+}
+
+// askThenCall asks gatehouse.pack_evaluate about a call and checks that the pack's answer is effect,
+// then makes the call and checks that it gets what the answer said: through on allow, refused with
+// the answer's reason on deny.
+func askThenCall(t *testing.T, s *mcp.ClientSession, meta mcp.Meta, what, tool string, args map[string]any, effect string) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": tool, "arguments": args}, Meta: meta})
+	if err != nil || res.IsError {
+		t.Fatalf("%s: pack_evaluate: %v %+v", what, err, res)
+	}
+	var answer struct{ Effect, Reason string }
+	structured(t, res, &answer)
+	if answer.Effect != effect {
+		t.Errorf("%s: asked, the pack says %s (%s), want %s", what, answer.Effect, answer.Reason, effect)
+	}
+	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args, Meta: meta})
+	var we *jsonrpc.Error
+	switch {
+	case effect == "allow" && err != nil:
+		t.Errorf("%s: the call was refused after the pack said allow: %v", what, err)
+	case effect == "deny" && !errors.As(err, &we):
+		t.Errorf("%s: the call went through after the pack said deny", what)
+	case effect == "deny" && !strings.Contains(we.Message, answer.Reason):
+		t.Errorf("%s: the refusal %q is not the reason asked about (%q)", what, we.Message, answer.Reason)
 	}
 }
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -137,23 +135,7 @@ upstreams:
 		{"scoped write", map[string]any{"branch": "sec-auto-remediation/bump", "files": []string{"go.sum"}, "lines": 9}, "allow"},
 		{"too big", map[string]any{"branch": "sec-auto-remediation/big", "files": []string{"go.sum"}, "lines": 9000}, "deny"},
 	} {
-		res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "gatehouse.pack_evaluate", Arguments: map[string]any{"tool": "git_push", "arguments": c.args}, Meta: meta})
-		if err != nil || res.IsError {
-			t.Fatalf("%s: pack_evaluate: %v %+v", c.name, err, res)
-		}
-		var answer struct{ Effect, Reason string }
-		structured(t, res, &answer)
-		if answer.Effect != c.effect {
-			t.Errorf("%s: asked, the pack says %s (%s), want %s", c.name, answer.Effect, answer.Reason, c.effect)
-		}
-		_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: "git_push", Arguments: c.args, Meta: meta})
-		var we *jsonrpc.Error
-		switch {
-		case c.effect == "allow" && err != nil:
-			t.Errorf("%s: refused after the pack said allow: %v", c.name, err)
-		case c.effect == "deny" && (!errors.As(err, &we) || !strings.Contains(we.Message, answer.Reason)):
-			t.Errorf("%s: the call's answer %v is not the refusal asked about (%q)", c.name, err, answer.Reason)
-		}
+		askThenCall(t, s, meta, c.name, "git_push", c.args, c.effect)
 	}
 
 	// A 2026-07-28 request, stateless.

@@ -16,12 +16,19 @@ import (
 
 // AgentTools are the names clients call the agent-facing tools by: Policy answers the caller's
 // workflow's policy (AgentPolicy), Evaluate decides a hypothetical call (WhatIf). An empty name is
-// a tool not served.
-type AgentTools struct{ Policy, Evaluate string }
+// a tool not served. Server is the upstream that serves them (policy.Tool.Server): a tool of
+// another server by the same name is an ordinary tool.
+type AgentTools struct{ Policy, Evaluate, Server string }
 
-// serves reports whether name is one of the agent-facing tools being served.
-func (a AgentTools) serves(name string) bool {
+// named reports whether name is the name of one of the agent-facing tools being served.
+func (a AgentTools) named(name string) bool {
 	return name != "" && (name == a.Policy || name == a.Evaluate)
+}
+
+// serves reports whether the call (or listed tool) in is one of the agent-facing tools: its name,
+// on gatehouse's own server.
+func (a AgentTools) serves(in *policy.Input) bool {
+	return a.named(in.Tool.Name) && in.Tool.Server == a.Server
 }
 
 // agentToolVerdict is the pack's verdict on a call of an agent-facing tool: allowed, since it
@@ -106,7 +113,7 @@ func (d *Decider) WhatIf(in *policy.Input, args map[string]any) (*Object, string
 		return nil, problem
 	case tool == "":
 		return nil, "tool is required: the name of the tool you would call"
-	case d.agents.serves(tool):
+	case d.agents.named(tool):
 		return nil, fmt.Sprintf("%s is one of gatehouse's pack tools, which are always allowed; name a tool you would call", reprString(tool))
 	}
 	toolArgs, isObject := args["arguments"].(map[string]any)
@@ -121,6 +128,9 @@ func (d *Decider) WhatIf(in *policy.Input, args map[string]any) (*Object, string
 	if problem != "" {
 		return nil, problem
 	}
+	// The hypothetical call is the caller's, on a copy of its input (which every engine shares),
+	// without the asking call's kill signal: a signal on the ask would otherwise tell, for any
+	// workflow, whether the pack registers it.
 	hyp := *in
 	hyp.Kind, hyp.Phase = "tools/call", policy.PhaseRequest
 	hyp.Tool = policy.Tool{Name: tool, Args: toolArgs}
@@ -129,22 +139,34 @@ func (d *Decider) WhatIf(in *policy.Input, args map[string]any) (*Object, string
 		hyp.Session.RunID = runID
 	}
 	hyp.Attributes = maps.Clone(in.Attributes)
+	if hyp.Attributes == nil {
+		hyp.Attributes = map[string]any{}
+	}
+	delete(hyp.Attributes, "runtime_kill_signal")
 	for _, name := range policy.WorkflowAttributes {
 		if v, ok := args[name]; ok {
-			if hyp.Attributes == nil {
-				hyp.Attributes = map[string]any{}
-			}
 			hyp.Attributes[name] = v
 		}
+	}
+	if _, ok := in.Headers[killSignalHeader]; ok {
+		hyp.Headers = maps.Clone(in.Headers)
+		delete(hyp.Headers, killSignalHeader)
 	}
 	v, r := d.decide(&hyp, true)
 	doc := object("tool", tool, "effect", string(v.Effect), "rule_id", v.RuleID, "reason", v.Reason,
 		"note", "This is the workflow pack's decision alone. The call itself also goes through gatehouse's other policies (rules, Rego, the threat scanner, allowlists, budgets, approvals), which may refuse or hold it.")
-	if r != nil {
-		doc.Set("evaluation", r.Doc)
+	// The evaluator's whole answer describes the workflow (its title, paths, the matched scope):
+	// only for a workflow the caller may run, as the policy tool shows it.
+	if p := d.pack.policies[workflowOf(&hyp)]; r != nil && p != nil {
+		if _, ok := callerClass(&hyp, p); ok {
+			doc.Set("evaluation", r.Doc)
+		}
 	}
 	return doc, ""
 }
+
+// killSignalHeader is the header a runtime kill signal may come in (Decider.Request).
+const killSignalHeader = "gatehouse-runtime-kill-signal"
 
 // scope is the workflow's declared scope of a namespace and access mode, nil when it has none.
 func (d *Decider) scope(workflow *Object, namespace, access string) *Object {

@@ -3,6 +3,7 @@ package pack
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/policy"
 )
 
-var agentTools = AgentTools{Policy: "gatehouse.pack_policy", Evaluate: "gatehouse.pack_evaluate"}
+var agentTools = AgentTools{Policy: "gatehouse.pack_policy", Evaluate: "gatehouse.pack_evaluate", Server: "gatehouse"}
 
 func agentDecider(t *testing.T) *Decider {
 	t.Helper()
@@ -26,12 +27,17 @@ func agentDecider(t *testing.T) *Decider {
 	return d
 }
 
-// caller is a call of tool by agent, in workflow (from _meta), with a run id and gate phase.
+// caller is a call of tool by agent, in workflow (from _meta), with a run id and gate phase. The
+// agent tools are gatehouse's, other tools the server "repo"'s.
 func caller(agent, workflow, tool string, args map[string]any) *policy.Input {
+	server := "repo"
+	if agentTools.named(tool) {
+		server = agentTools.Server
+	}
 	return &policy.Input{Kind: "tools/call", Phase: policy.PhaseRequest,
 		Agent:      policy.Principal{ID: agent, Claims: map[string]any{}},
 		Session:    policy.Session{RunID: "run-1", WorkflowID: workflow},
-		Tool:       policy.Tool{Name: tool, Args: args},
+		Tool:       policy.Tool{Name: tool, Server: server, Args: args},
 		Attributes: map[string]any{"gate_phase": "tool_call"}}
 }
 
@@ -179,10 +185,11 @@ func TestWhatIfAgreesWithDecide(t *testing.T) {
 		if doc["effect"] != string(want.Effect) || doc["rule_id"] != want.RuleID || doc["reason"] != want.Reason {
 			t.Errorf("%s: asked %v %v %q, the call gets %s %s %q", c.name, doc["effect"], doc["rule_id"], doc["reason"], want.Effect, want.RuleID, want.Reason)
 		}
+		// Refused before evaluation, or about a workflow the caller may not run: no evaluation.
 		ev, evaluated := doc["evaluation"].(map[string]any)
-		if strings.Contains(c.name, "climbing") || strings.Contains(c.name, "unreadable") {
+		if slices.Contains([]string{"climbing path", "unreadable size", "class not allowed", "no workflow"}, c.name) {
 			if evaluated {
-				t.Errorf("%s: refused before evaluation, yet has an evaluation", c.name)
+				t.Errorf("%s: has an evaluation", c.name)
 			}
 		} else if !evaluated || ev["request"].(map[string]any)["agent_id"] != c.agent {
 			t.Errorf("%s: evaluation %v", c.name, doc["evaluation"])
@@ -235,7 +242,7 @@ func TestAgentToolsAreThePacksToAllow(t *testing.T) {
 		if v.Effect != policy.EffectAllow {
 			t.Errorf("%s: %+v", name, v)
 		}
-		if ok, _ := d.Visible(context.Background(), &policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: name}}); !ok {
+		if ok, _ := d.Visible(context.Background(), &policy.Input{Kind: "tools/call", Tool: policy.Tool{Name: name, Server: "gatehouse"}}); !ok {
 			t.Errorf("%s is not listed", name)
 		}
 		// A kill signal on the call kills the session, as on any call of the workflow.
@@ -252,6 +259,50 @@ func TestAgentToolsAreThePacksToAllow(t *testing.T) {
 	}
 	if v, _ := plain.Decide(context.Background(), caller("codex", vdr, agentTools.Policy, nil)); v.Effect != policy.EffectDeny {
 		t.Errorf("not served, yet allowed: %+v", v)
+	}
+	// Served, a server's own tool by the same name (a federated prefix that ends up spelling it)
+	// is an ordinary tool: no mapping, no scope, denied and hidden.
+	served, err := NewDecider(loadPack(t, publishedPack), nil, agentTools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imposter := caller("codex", vdr, agentTools.Policy, nil)
+	imposter.Tool.Server = "gatehouse_pack"
+	if v, _ := served.Decide(context.Background(), imposter); v.Effect != policy.EffectDeny {
+		t.Errorf("another server's tool by the agent tool's name: %+v", v)
+	}
+	if ok, _ := served.Visible(context.Background(), imposter); ok {
+		t.Error("another server's tool by the agent tool's name is listed")
+	}
+}
+
+// TestWhatIfAsksNothingItShouldNot: an ask does not carry its own kill signal into the
+// hypothetical call (which would tell whether any workflow registers a signal), does not show the
+// evaluator's description of a workflow the caller may not run, and leaves the caller's input, which
+// every engine shares, as it was.
+func TestWhatIfAsksNothingItShouldNot(t *testing.T) {
+	d := agentDecider(t)
+	const vdr = "vulnerable-dependency-remediation"
+	signal := "resolver edits files outside declared package scope"
+	ask := caller("codex", vdr, agentTools.Evaluate, nil)
+	ask.Attributes["runtime_kill_signal"] = signal
+	ask.Headers = map[string]string{"gatehouse-runtime-kill-signal": signal, "gatehouse-gate-phase": "runtime"}
+	attrs, headers := maps.Clone(ask.Attributes), maps.Clone(ask.Headers)
+	o, problem := d.WhatIf(ask, map[string]any{"tool": "advisories", "gate_phase": "tool_call"})
+	if problem != "" {
+		t.Fatal(problem)
+	}
+	if doc := docOf(t, o); doc["effect"] != "allow" {
+		t.Errorf("the ask's kill signal was carried over: %v %v", doc["effect"], doc["reason"])
+	}
+	if !maps.Equal(attrs, ask.Attributes) || !maps.Equal(headers, ask.Headers) || ask.Tool.Name != agentTools.Evaluate || ask.Session.WorkflowID != vdr {
+		t.Errorf("the caller's input changed: %v %v %+v", ask.Attributes, ask.Headers, ask.Tool)
+	}
+	for _, c := range []struct{ agent, workflow string }{{"devin", "sast-finding-remediation"}, {"codex", "nope"}} {
+		o, _ := d.WhatIf(caller(c.agent, c.workflow, agentTools.Evaluate, nil), map[string]any{"tool": "advisories"})
+		if doc := docOf(t, o); doc["effect"] != "deny" || doc["evaluation"] != nil {
+			t.Errorf("%s in %s: %v, evaluation %v", c.agent, c.workflow, doc["effect"], doc["evaluation"])
+		}
 	}
 }
 

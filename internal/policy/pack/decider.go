@@ -86,7 +86,7 @@ func (d *Decider) Decide(_ context.Context, in *policy.Input) (policy.Verdict, e
 	if in.Phase != policy.PhaseRequest || in.Kind != "tools/call" {
 		return policy.Verdict{Effect: policy.EffectAllow}, nil
 	}
-	if d.agents.serves(in.Tool.Name) {
+	if d.agents.serves(in) {
 		return d.agentToolVerdict(in), nil
 	}
 	v, _ := d.decide(in, false)
@@ -158,7 +158,7 @@ func checkPaths(v any) string {
 // Visible implements the engine's Decider: a tool is listed when it has a mapping and, if the
 // list request names a workflow the pack declares, that workflow allows the tool's scope.
 func (d *Decider) Visible(_ context.Context, in *policy.Input) (bool, error) {
-	if in.Kind != "tools/call" || d.agents.serves(in.Tool.Name) {
+	if in.Kind != "tools/call" || d.agents.serves(in) {
 		return true, nil
 	}
 	t := d.tool(in.Tool.Name)
