@@ -20,6 +20,27 @@ func write(t *testing.T, body string) string {
 	return p
 }
 
+// validated loads the configuration file p with the environment env and returns it and the
+// problems its validation reports, one per line; it fails the test when there are none.
+func validated(t *testing.T, p string, env ...string) (*Config, string) {
+	t.Helper()
+	cfg, src, err := Load(p, env)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return cfg, strings.Join(problems(t, cfg.Validate(src)), "\n")
+}
+
+// hasProblems fails the test for each of want that no problem in got says.
+func hasProblems(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}
+
 func problems(t *testing.T, err error) []string {
 	t.Helper()
 	var ce *Error
@@ -72,16 +93,8 @@ upstream:
 // Unknown keys are located problems, reported by Validate together with every other problem.
 func TestUnknownKeysAreLocatedErrors(t *testing.T) {
 	p := write(t, "mode: enforce\npolicy:\n  rules: r.yaml\naudti:\n  path: x\nlimits:\n  max_depht: 3\nfail: maybe\n")
-	cfg, src, err := Load(p, nil)
-	if err != nil {
-		t.Fatalf("unknown keys stopped the load: %v", err)
-	}
-	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
-	for _, want := range []string{p + ":4: field audti not found", p + ":7: field max_depht not found", p + ":8: fail: must be one of"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("problems:\n%s\nmissing %q", got, want)
-		}
-	}
+	_, got := validated(t, p)
+	hasProblems(t, got, p+":4: field audti not found", p+":7: field max_depht not found", p+":8: fail: must be one of")
 }
 
 func TestValidationReportsEverythingLocated(t *testing.T) {
@@ -203,21 +216,13 @@ func TestExampleConfigChecks(t *testing.T) {
 func TestRedisSettingsValidated(t *testing.T) {
 	p := write(t, "policy:\n  rules: a.yaml\nstate:\n  redis:\n    url: redis://u:pw-in-url@10.0.0.5:6379/0\n"+
 		"    password_env: PW\n    password_file: pw.txt\n    prefix: \"\"\n    timeout: 0s\n")
-	cfg, src, err := Load(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
-	for _, want := range []string{
-		p + ":5: state.redis.url: must not hold a password",
-		p + ":6: state.redis.password_env: give the password one way",
-		p + ":8: state.redis.prefix: must be 1 to 64 bytes",
-		p + ":9: state.redis.timeout: must be between 1ms and 1m",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in:\n%s", want, got)
-		}
-	}
+	cfg, got := validated(t, p)
+	hasProblems(t, got,
+		p+":5: state.redis.url: must not hold a password",
+		p+":6: state.redis.password_env: give the password one way",
+		p+":8: state.redis.prefix: must be 1 to 64 bytes",
+		p+":9: state.redis.timeout: must be between 1ms and 1m",
+	)
 	if strings.Contains(got, "pw-in-url") {
 		t.Errorf("a problem repeats the password:\n%s", got)
 	}
@@ -226,14 +231,12 @@ func TestRedisSettingsValidated(t *testing.T) {
 	}
 
 	p = write(t, "policy:\n  rules: a.yaml\nstate:\n  redis:\n    username: gw\n")
-	cfg, src, _ = Load(p, []string{"GATEHOUSE_STATE_REDIS_URL=unix:///run/redis.sock"})
+	cfg, src, _ := Load(p, []string{"GATEHOUSE_STATE_REDIS_URL=unix:///run/redis.sock"})
 	if err := cfg.Validate(src); err != nil || cfg.State.Redis.URL != "unix:///run/redis.sock" {
 		t.Errorf("GATEHOUSE_STATE_REDIS_URL: %v %q", err, cfg.State.Redis.URL)
 	}
-	cfg, src, _ = Load(p, nil)
-	if got := strings.Join(problems(t, cfg.Validate(src)), "\n"); !strings.Contains(got, "state.redis.username: is set but state.redis.url is not") {
-		t.Errorf("a username without a URL: %s", got)
-	}
+	_, got = validated(t, p)
+	hasProblems(t, got, "state.redis.username: is set but state.redis.url is not")
 }
 
 // Every mistake in audit.sinks is reported at its line, together; stdout is refused to
@@ -275,33 +278,25 @@ audit:
       auth_env: TOKEN
       auth_file: tok.txt
 `)
-	cfg, src, err := Load(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
-	for _, want := range []string{
-		p + ":5: audit.sinks[0].type: gatehouse run's standard output is the MCP client's channel: use stderr",
-		p + ":6: audit.sinks[1].type: must be one of stdout, stderr, webhook",
-		p + ":8: audit.sinks[2].url: must be an http:// or https:// URL with a host and no credentials in it",
-		p + ":9: audit.sinks[2].secret_env: give the secret one way",
-		p + ":11: audit.sinks[2].auth_env: needs auth_header, the header it fills",
-		p + ":14: audit.sinks[3].url: must be an http:// or https:// URL",
-		p + `:15: audit.sinks[3].auth_header: "Bad Header" is not a header name`,
-		p + ":17: audit.sinks[3].timeout: must be between 100ms and 1m",
-		p + ":18: audit.sinks[3].batch_records: must be between 1 and 100000",
-		p + ":19: audit.sinks[3].flush_interval: must be between 10ms and 1m",
-		p + ":20: audit.sinks[3].queue_mb: must be between 1 and 1024",
-		p + `:22: audit.sinks[4].name: "siem" is also the name of audit.sinks[3]`,
-		p + ":23: audit.sinks[4].url: is a setting of a webhook sink, not of stderr",
-		p + ":24: audit.sinks[4].timeout: is a setting of a webhook sink, not of stderr",
-		p + ":28: audit.sinks[5].auth_header: Content-Type is set by gatehouse itself",
-		p + ":33: audit.sinks[6].auth_header: needs its value from exactly one of auth_env and auth_file",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in:\n%s", want, got)
-		}
-	}
+	cfg, got := validated(t, p)
+	hasProblems(t, got,
+		p+":5: audit.sinks[0].type: gatehouse run's standard output is the MCP client's channel: use stderr",
+		p+":6: audit.sinks[1].type: must be one of stdout, stderr, webhook",
+		p+":8: audit.sinks[2].url: must be an http:// or https:// URL with a host and no credentials in it",
+		p+":9: audit.sinks[2].secret_env: give the secret one way",
+		p+":11: audit.sinks[2].auth_env: needs auth_header, the header it fills",
+		p+":14: audit.sinks[3].url: must be an http:// or https:// URL",
+		p+`:15: audit.sinks[3].auth_header: "Bad Header" is not a header name`,
+		p+":17: audit.sinks[3].timeout: must be between 100ms and 1m",
+		p+":18: audit.sinks[3].batch_records: must be between 1 and 100000",
+		p+":19: audit.sinks[3].flush_interval: must be between 10ms and 1m",
+		p+":20: audit.sinks[3].queue_mb: must be between 1 and 1024",
+		p+`:22: audit.sinks[4].name: "siem" is also the name of audit.sinks[3]`,
+		p+":23: audit.sinks[4].url: is a setting of a webhook sink, not of stderr",
+		p+":24: audit.sinks[4].timeout: is a setting of a webhook sink, not of stderr",
+		p+":28: audit.sinks[5].auth_header: Content-Type is set by gatehouse itself",
+		p+":33: audit.sinks[6].auth_header: needs its value from exactly one of auth_env and auth_file",
+	)
 	if strings.Contains(got, "pw@") {
 		t.Errorf("a problem repeats the URL's password:\n%s", got)
 	}
@@ -325,23 +320,15 @@ tracing:
   timeout: 5m
   service_name: ""
 `)
-	cfg, src, err := Load(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(problems(t, cfg.Validate(src)), "\n")
-	for _, want := range []string{
-		p + ":5: tracing.endpoint: must be an http:// or https:// URL with a host and no credentials in it",
-		p + ":6: tracing.protocol: must be one of http/protobuf, grpc",
-		p + ":7: tracing.auth_env: needs auth_header, the header it fills",
-		p + ":8: tracing.sample_ratio: must be between 0 and 1",
-		p + ":9: tracing.timeout: must be between 100ms and 1m",
-		p + ":10: tracing.service_name: must not be empty",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in:\n%s", want, got)
-		}
-	}
+	cfg, got := validated(t, p)
+	hasProblems(t, got,
+		p+":5: tracing.endpoint: must be an http:// or https:// URL with a host and no credentials in it",
+		p+":6: tracing.protocol: must be one of http/protobuf, grpc",
+		p+":7: tracing.auth_env: needs auth_header, the header it fills",
+		p+":8: tracing.sample_ratio: must be between 0 and 1",
+		p+":9: tracing.timeout: must be between 100ms and 1m",
+		p+":10: tracing.service_name: must not be empty",
+	)
 	if strings.Contains(got, "pw@") {
 		t.Errorf("a problem repeats the endpoint's password:\n%s", got)
 	}
@@ -353,11 +340,7 @@ tracing:
 		{`tracing: {endpoint: "http://:4318"}`, "tracing.endpoint: must be an http:// or https:// URL with a host"},
 		{"tracing: {auth_header: Authorization, auth_env: A, auth_file: f}", "tracing.auth_header: needs its value from exactly one of auth_env and auth_file"},
 	} {
-		cfg, src, err := Load(write(t, "policy: {rules: a.yaml}\n"+tc.yaml+"\n"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := strings.Join(problems(t, cfg.Validate(src)), "\n"); !strings.Contains(got, tc.want) {
+		if _, got := validated(t, write(t, "policy: {rules: a.yaml}\n"+tc.yaml+"\n")); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: missing %q in:\n%s", tc.yaml, tc.want, got)
 		}
 	}
@@ -365,7 +348,7 @@ tracing:
 	// The defaults are valid and off; the environment turns tracing on and points it elsewhere; the
 	// credential's variable is withheld from the upstream; files are relative to the configuration.
 	p = write(t, "policy: {rules: a.yaml}\ntracing: {auth_header: Authorization, auth_env: OTLP_TOKEN, ca_file: ca.pem}\n")
-	cfg, _, err = Load(p, []string{"GATEHOUSE_TRACING_ENABLED=true", "GATEHOUSE_TRACING_ENDPOINT=https://collector.example:4318"})
+	cfg, _, err := Load(p, []string{"GATEHOUSE_TRACING_ENABLED=true", "GATEHOUSE_TRACING_ENDPOINT=https://collector.example:4318"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,11 +332,17 @@ func unavailable(c *pipeline.Call, why string) []byte {
 // the client and how the exchange ended.
 // owner, when set, names the upstream each item of a merged list result comes from.
 func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.Message, owner func(item string) string) ([]byte, audit.Outcome) {
+	// A server's tools are pinned as it lists them, before gatehouse adds its own (withLocalTools
+	// pins those under their own server).
+	if c.Upstream != "" && c.Input.Kind == mcp.MethodToolsList && !resp.IsError() {
+		if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
+			return g.pinsUnchecked(c, resp)
+		}
+	}
 	if g.opts.Local != nil {
 		withLocal, err := g.withLocalTools(c, resp)
 		if err != nil {
-			out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
-			return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
+			return g.pinsUnchecked(c, resp)
 		}
 		resp = withLocal
 	}
@@ -346,11 +352,6 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 		return resp.Raw, out
 	}
 	if l, ok := mcp.ListingFor(c.Input.Kind); ok {
-		if c.Upstream != "" && c.Input.Kind == mcp.MethodToolsList && g.opts.Local == nil { // withLocalTools observed them
-			if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
-				return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
-			}
-		}
 		return g.filterList(ctx, c, resp, l, out, owner)
 	}
 	if !mcp.HasResponseHook(c.Input.Kind) || !g.needsResults() {
@@ -391,6 +392,13 @@ func (g *Gateway) respond(ctx context.Context, c *pipeline.Call, resp *jsonrpc.M
 	}
 	g.logger.Error("response rewrite failed", "decision_id", c.DecisionID, "error", err)
 	return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "the policy's rewrite of the result could not be applied", Engine: d.Engine, RuleID: d.RuleID})
+}
+
+// pinsUnchecked withholds a tools/list result whose tool definitions could not be checked against
+// their pins.
+func (g *Gateway) pinsUnchecked(c *pipeline.Call, resp *jsonrpc.Message) ([]byte, audit.Outcome) {
+	out := audit.Outcome{Status: audit.StatusAnswered, Result: resp.Result, Done: time.Now()}
+	return g.refuseResult(c, &out, &pipeline.Decision{Effect: policy.EffectDeny, Code: policy.CodePolicyError, Reason: "tool definitions could not be checked against their pins", Engine: "pin"})
 }
 
 // refuseResult withholds a result the response path refused; the client gets an error instead.

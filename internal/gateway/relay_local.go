@@ -95,28 +95,22 @@ func (r *Relay) answerLocally(ctx context.Context, msg *jsonrpc.Message, c *pipe
 // returns it: the first page of tools/list (a server that has no tools/list answers the first page
 // with the local tools alone), and the tools capability of initialize and server/discover, for a
 // server that declares none. A server's own tools by their names are dropped from every page,
-// since gatehouse answers their calls. It observes the pins of a tools/list answer itself: the
-// server's own tools under its name, the local ones under LocalPrefix, where their calls check
-// them; only a failure to check the pins is an error.
+// since gatehouse answers their calls. The local tools are pinned under LocalPrefix, where their
+// calls check them (respond pins the server's own); only a failure to check the pins is an error.
 func (g *Gateway) withLocalTools(c *pipeline.Call, resp *jsonrpc.Message) (*jsonrpc.Message, error) {
 	var result []byte
 	var err error
 	switch c.Input.Kind {
 	case mcp.MethodToolsList:
-		if !resp.IsError() && c.Upstream != "" {
-			if err := g.observeTools(c.DecisionID, c.Upstream, resp.Result); err != nil {
-				return nil, err
-			}
-		}
 		first := firstPage(c)
 		if first {
-			if err := g.observeTools(c.DecisionID, g.opts.LocalPrefix, g.localList(nil)); err != nil {
+			if err := g.observeTools(c.DecisionID, g.opts.LocalPrefix, g.localList()); err != nil {
 				return nil, err
 			}
 		}
 		switch {
 		case resp.IsError() && first && methodNotFound(resp):
-			result = g.localList(nil)
+			result = g.localList()
 		case resp.IsError():
 			return resp, nil
 		default:
@@ -157,16 +151,22 @@ func firstPage(c *pipeline.Call) bool {
 	return params.Cursor == nil || *params.Cursor == ""
 }
 
-// localList is a tools/list result of the local tools after tools, by the names clients call them.
-func (g *Gateway) localList(tools []json.RawMessage) []byte {
+// localDefinitions are the local tools' definitions, by the names clients call them.
+func (g *Gateway) localDefinitions() []json.RawMessage {
+	var defs []json.RawMessage
 	for _, t := range g.opts.Local.Tools() {
 		def, err := mcp.ReplaceMember(t.Definition, "name", []byte(quote(g.opts.LocalPrefix+"."+t.Name)))
 		if err != nil {
 			continue // a toolset's definition is an object with a name; this cannot happen
 		}
-		tools = append(tools, def)
+		defs = append(defs, def)
 	}
-	b, _ := json.Marshal(map[string]any{"tools": tools})
+	return defs
+}
+
+// localList is a tools/list result of the local tools alone.
+func (g *Gateway) localList() []byte {
+	b, _ := json.Marshal(map[string]any{"tools": g.localDefinitions()})
 	return b
 }
 
@@ -195,11 +195,7 @@ func (g *Gateway) listLocalTools(result []byte, first bool) ([]byte, error) {
 		return nil, nil
 	}
 	if first {
-		var local struct {
-			Tools []json.RawMessage `json:"tools"`
-		}
-		json.Unmarshal(g.localList(nil), &local)
-		tools = append(tools, local.Tools...)
+		tools = append(tools, g.localDefinitions()...)
 	}
 	b, err := json.Marshal(tools)
 	if err != nil {
