@@ -3,13 +3,11 @@ package cli
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -181,16 +179,9 @@ func (c *adminClient) send(method, path string, body []byte) (int, []byte, error
 	if c.caFile != "" || c.serverName != "" {
 		tc := &tls.Config{ServerName: c.serverName, MinVersion: tls.VersionTLS13}
 		if c.caFile != "" {
-			pem, err := os.ReadFile(c.caFile)
+			pool, err := caPool(c.caFile)
 			if err != nil {
 				return 0, nil, fail(ExitUsage, "--ca-file: %v", err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return 0, nil, fail(ExitUsage, "--ca-file %s holds no PEM certificate", c.caFile)
 			}
 			tc.RootCAs = pool
 		}

@@ -213,12 +213,19 @@ func runServe(ctx context.Context, p *serveParams, s streams) error {
 	if rv := cfg.Tenancy.Resolver(); rv != nil {
 		hcfg.Tenancy = rv
 	}
+	if hcfg.Replicas, err = replicas(&cfg.Replicas, os.Getenv); err != nil {
+		return fail(ExitUsage, "replicas: %v", err)
+	}
 	handler := streamable.New(hcfg, backend)
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sessions",
 		Help: "Live legacy-era client sessions."}, func() float64 { return float64(handler.Sessions().Len()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_http_shed_total",
 		Help: "Requests refused with 503 because http.max_in_flight requests or http.max_listens listen streams were being handled."}, func() float64 { return float64(handler.Shed()) }))
+	if hcfg.Replicas != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_http_session_forwards_total",
+			Help: "Requests for a legacy session of another replica forwarded to it (replicas)."}, func() float64 { return float64(hcfg.Replicas.Forwarded()) }))
+	}
 	mux := http.NewServeMux()
 	var mcpHandler http.Handler = handler
 	if !cfg.MCPEnabled() {

@@ -56,6 +56,13 @@ func printBanner(w io.Writer, configFile string, cfg *config.ServeConfig, endpoi
 	}
 	fmt.Fprintf(w, "  policy        %s; fail %s\n", policy, cfg.Fail)
 	fmt.Fprintf(w, "  audit         %s (gatehouse verify --audit %s)\n", cfg.Audit.Path, cfg.Audit.Path)
+	if r := cfg.Replicas; r.Enabled() {
+		others := len(r.Peers)
+		if _, self := r.Peers[r.Name]; self {
+			others--
+		}
+		fmt.Fprintf(w, "  replicas      this is %s; legacy sessions of %d other replicas are forwarded to them\n", r.Name, others)
+	}
 	if !cfg.MCPEnabled() {
 		fmt.Fprintln(w, "  MCP is disabled (enabled: false / MCP_ENABLED=false): every MCP request gets 503")
 		return

@@ -29,6 +29,8 @@ func (c *ServeConfig) Files(src *Source) []Problem {
 	ps := c.Shared().Files(src)
 	ps = append(ps, src.missing("tls.cert", c.TLS.Cert, false)...)
 	ps = append(ps, src.missing("tls.key", c.TLS.Key, false)...)
+	ps = append(ps, src.missing("replicas.key_file", c.Replicas.KeyFile, false)...)
+	ps = append(ps, src.missing("replicas.ca_file", c.Replicas.CAFile, false)...)
 	sortProblems(ps)
 	return ps
 }

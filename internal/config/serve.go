@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/auth"
+	"github.com/gatehouse-mcp/gatehouse/internal/downstream/streamable"
 	"github.com/gatehouse-mcp/gatehouse/internal/tenancy"
 )
 
@@ -75,6 +76,83 @@ type ServeConfig struct {
 	// RateLimits are the gateway's own limits, counted on every attempt (a rule's rate counts only
 	// forwarded calls). A refused request gets reason rate_limited, HTTP 429 and Retry-After.
 	RateLimits []RateLimitSpec `yaml:"rate_limits"`
+	// Replicas lets a legacy session's requests land on any replica (SPEC §11.2).
+	Replicas ReplicasConfig `yaml:"replicas"`
+}
+
+// ReplicasConfig routes legacy (Mcp-Session-Id) sessions between replicas: the replica that opens a
+// session names itself in the session's id under an HMAC, and any other replica forwards the
+// session's requests to it. Empty (no name): sessions live on the replica that opened them only.
+type ReplicasConfig struct {
+	// Name is this replica's name, a DNS label (a Kubernetes pod's name: ${POD_NAME}).
+	Name string `yaml:"name"`
+	// Peers are the replicas' base URLs (scheme://host:port) by name; this replica's own entry may
+	// be there too, so that every replica can share one list.
+	Peers map[string]string `yaml:"peers"`
+	// KeyEnv and KeyFile give the key every replica shares (at least 32 bytes): the name of an
+	// environment variable, or a file (relative to the configuration file) readable only by its owner.
+	KeyEnv  string `yaml:"key_env"`
+	KeyFile string `yaml:"key_file"`
+	// CAFile adds a certificate authority to the system's for https peers.
+	CAFile string `yaml:"ca_file"`
+}
+
+// Enabled reports whether sessions are routed between replicas.
+func (r *ReplicasConfig) Enabled() bool { return r.Name != "" }
+
+// PeerURLs returns the peers' parsed URLs by name.
+func (r *ReplicasConfig) PeerURLs() (map[string]*url.URL, error) {
+	out := make(map[string]*url.URL, len(r.Peers))
+	for name, raw := range r.Peers {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("peer %s: %v", name, err)
+		}
+		switch {
+		case u.Scheme != "http" && u.Scheme != "https":
+			return nil, fmt.Errorf("peer %s: %q is not an http or https URL", name, raw)
+		case u.Hostname() == "":
+			return nil, fmt.Errorf("peer %s: %q names no host", name, raw)
+		case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+			return nil, fmt.Errorf("peer %s: %q must be scheme://host:port alone (no path, query or credentials): requests keep their own path", name, raw)
+		}
+		u.Path = ""
+		out[name] = u
+	}
+	return out, nil
+}
+
+func (r *ReplicasConfig) validate(add func(key, format string, args ...any)) {
+	if !r.Enabled() {
+		for key, set := range map[string]bool{"replicas.peers": len(r.Peers) > 0, "replicas.key_env": r.KeyEnv != "",
+			"replicas.key_file": r.KeyFile != "", "replicas.ca_file": r.CAFile != ""} {
+			if set {
+				add(key, "is set but replicas.name is not")
+			}
+		}
+		return
+	}
+	if !streamable.ValidReplicaName(r.Name) {
+		add("replicas.name", "%q is not a DNS label (lower-case letters, digits and '-', at most 63, not starting or ending with '-')", r.Name)
+	}
+	others := 0
+	for name := range r.Peers {
+		if !streamable.ValidReplicaName(name) {
+			add("replicas.peers", "%q is not a DNS label", name)
+		}
+		if name != r.Name {
+			others++
+		}
+	}
+	if others == 0 {
+		add("replicas.peers", "must name at least one replica other than this one (%s)", r.Name)
+	}
+	if _, err := r.PeerURLs(); err != nil {
+		add("replicas.peers", "%v", err)
+	}
+	if (r.KeyEnv == "") == (r.KeyFile == "") {
+		add("replicas.key_env", "give the shared key one way: key_env or key_file")
+	}
 }
 
 // TenancyConfig scopes requests to engagements, gatehouse's tenants (SPEC §8.1, §8.2).
@@ -376,7 +454,7 @@ func LoadServe(path string, env []string) (*ServeConfig, *Source, error) {
 	shared := cfg.Shared()
 	shared.resolvePaths(dir)
 	cfg.setShared(shared)
-	paths := []*string{&cfg.TLS.Cert, &cfg.TLS.Key, &cfg.Tenancy.AllowlistFile}
+	paths := []*string{&cfg.TLS.Cert, &cfg.TLS.Key, &cfg.Tenancy.AllowlistFile, &cfg.Replicas.KeyFile, &cfg.Replicas.CAFile}
 	for i := range cfg.Upstreams {
 		paths = append(paths, &cfg.Upstreams[i].FS.DataRoot)
 	}
@@ -672,6 +750,7 @@ func (c *ServeConfig) Validate(src *Source) error {
 		add("federation.separator", "must not be empty")
 	}
 	c.validateTenancy(add)
+	c.Replicas.validate(add)
 	if ps == nil {
 		return nil
 	}
@@ -842,6 +921,7 @@ func (c *ServeConfig) SecretEnv() []string {
 	}
 	add(c.State.Redis.PasswordEnv)
 	add(c.Approvals.Webhook.SecretEnv)
+	add(c.Replicas.KeyEnv)
 	for _, n := range append(c.Audit.SecretEnv(), c.Tracing.SecretEnv()...) {
 		add(n)
 	}

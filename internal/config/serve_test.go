@@ -370,3 +370,47 @@ func TestPackAgentToolsValidation(t *testing.T) {
 		t.Errorf("off: %q %q", p, e)
 	}
 }
+
+func TestReplicasValidation(t *testing.T) {
+	base := "listen: 127.0.0.1:1\npolicy: {rules: rules.yaml}\nupstreams:\n  - name: fs\n    builtin: fs\ntenancy: {enabled: true, default: default}\n"
+	valid := base + "replicas:\n  name: ${POD}\n  key_env: REPLICA_KEY\n  peers:\n    gw-0: http://gw-0.gw:8080\n    gw-1: https://gw-1.gw:8443/\n"
+	cfg, src, err := LoadServe(writeServe(t, valid), []string{"POD=gw-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(src); err != nil || cfg.Replicas.Name != "gw-1" || !cfg.Replicas.Enabled() {
+		t.Fatalf("a valid replicas section: %v (%+v)", err, cfg.Replicas)
+	}
+	peers, err := cfg.Replicas.PeerURLs()
+	if err != nil || peers["gw-1"].String() != "https://gw-1.gw:8443" || peers["gw-0"].String() != "http://gw-0.gw:8080" {
+		t.Errorf("PeerURLs = %v, %v", peers, err)
+	}
+	if !slices.Contains(cfg.SecretEnv(), "REPLICA_KEY") {
+		t.Errorf("SecretEnv = %q: the servers gatehouse starts would inherit the replica key", cfg.SecretEnv())
+	}
+	p := writeServe(t, base+"replicas:\n  name: gw-0\n  key_file: replica.key\n  peers: {gw-1: http://gw-1:8080}\n")
+	cfg, _, err = LoadServe(p, nil)
+	if err != nil || cfg.Replicas.KeyFile != filepath.Join(filepath.Dir(p), "replica.key") {
+		t.Errorf("key_file %q is not relative to the configuration file (%v)", cfg.Replicas.KeyFile, err)
+	}
+
+	for _, c := range []struct{ body, want string }{
+		{"replicas:\n  key_env: K\n  peers: {a: http://a:1}\n", "replicas.key_env: is set but replicas.name is not"},
+		{"replicas:\n  peers: {a: http://a:1}\n", "replicas.peers: is set but replicas.name is not"},
+		{"replicas:\n  name: Gw_0\n  key_env: K\n  peers: {a: http://a:1}\n", `"Gw_0" is not a DNS label`},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {a: http://a:1}\n", "at least one replica other than this one"},
+		{"replicas:\n  name: a\n  key_env: K\n", "at least one replica other than this one"},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {B: http://b:1}\n", `"B" is not a DNS label`},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: ftp://b:1}\n", "not an http or https URL"},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: http://b:1/mcp}\n", "must be scheme://host:port alone"},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: http://u:p@b:1}\n", "must be scheme://host:port alone"},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: \"http://:1\"}\n", "names no host"},
+		{"replicas:\n  name: a\n  peers: {b: http://b:1}\n", "give the shared key one way"},
+		{"replicas:\n  name: a\n  key_env: K\n  key_file: k\n  peers: {b: http://b:1}\n", "give the shared key one way"},
+	} {
+		got := strings.Join(serveProblems(t, base+c.body), "\n")
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%q: problems\n%s\nwant %q", c.body, got, c.want)
+		}
+	}
+}

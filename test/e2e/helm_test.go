@@ -293,6 +293,19 @@ policy: {bundleUrl: "https://policy.example.com/bundle.tar.gz", bundleSha256: "`
 				dig(cfg, "policy", "rego_mode") != "monitor" || dig(cfg, "policy", "bundle") != nil {
 				t.Errorf("configuration %v", cfg)
 			}
+			// Legacy sessions are routed between the three by their stable names.
+			if !strings.Contains(env, "POD_NAME valueFrom:map[fieldRef:map[fieldPath:metadata.name]]") ||
+				!strings.Contains(env, "GATEHOUSE_REPLICA_KEY valueFrom:map[secretKeyRef:map[key:replica-key name:gw-gatehouse]]") {
+				t.Errorf("env %s", env)
+			}
+			peers, _ := dig(cfg, "replicas", "peers").(map[string]any)
+			if dig(cfg, "replicas", "name") != "${POD_NAME}" || dig(cfg, "replicas", "key_env") != "GATEHOUSE_REPLICA_KEY" || len(peers) != 3 ||
+				peers["gw-gatehouse-2"] != "http://gw-gatehouse-2.gw-gatehouse-headless.agents.svc:8080" {
+				t.Errorf("replicas %v", cfg["replicas"])
+			}
+			if key := secretData(t, find(ms, "Secret", "gw-gatehouse"), "replica-key"); len(key) < 43 {
+				t.Errorf("the generated replica key has %d characters", len(key))
+			}
 		}, []manifest{redisPassword}},
 		{"TLS, an existing Secret and JWT callers", `
 existingSecret: gatehouse-credentials
@@ -486,6 +499,12 @@ func layOutPod(t *testing.T, ms []manifest, loopback bool, extra ...manifest) *p
 				t.Fatalf("env %s: Secret %s has no key %s", str(e, "name"), str(ref, "name"), str(ref, "key"))
 			}
 			value = string(v)
+		}
+		if ref := dig(e, "valueFrom", "fieldRef"); ref != nil {
+			if str(ref, "fieldPath") != "metadata.name" {
+				t.Fatalf("env %s: field %s is not laid out here", str(e, "name"), str(ref, "fieldPath"))
+			}
+			value = "gw-gatehouse-0" // the first pod of the StatefulSet
 		}
 		pod.env = append(pod.env, str(e, "name")+"="+value)
 	}

@@ -261,6 +261,9 @@ func readAuditAll(t *testing.T, path string) []auditlog.Record {
 		t.Fatal(err)
 	}
 	var out []auditlog.Record
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
 	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
 		r, err := auditlog.ParseLine(line)
 		if err != nil {

@@ -109,15 +109,8 @@ upstreams:
 	startServe(t, cfg, gw)
 
 	tr := &cuttingTransport{cutPost: "trigger-long-running-operation"}
-	var mu sync.Mutex
-	var progress []float64
-	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e", Version: "1.0.0"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params.Progress)
-			mu.Unlock()
-		},
-	})
+	progress := &progressLog{}
+	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e", Version: "1.0.0"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.add})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + gw + "/mcp", HTTPClient: &http.Client{Transport: tr}},
@@ -129,21 +122,53 @@ upstreams:
 	if v := s.InitializeResult().ProtocolVersion; v != "2025-11-25" {
 		t.Fatalf("negotiated %s, want the legacy era 2025-11-25", v)
 	}
+	resumedLongCall(t, ctx, s, tr, progress)
+}
 
+// progressLog keeps the progress notifications a client receives.
+type progressLog struct {
+	mu  sync.Mutex
+	got []float64
+}
+
+func (p *progressLog) add(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+	p.mu.Lock()
+	p.got = append(p.got, r.Params.Progress)
+	p.mu.Unlock()
+}
+
+// settled waits up to 2 s for n notifications (they are handled apart from the result), then
+// 100 ms more to catch a duplicate arriving late, and returns them sorted.
+func (p *progressLog) settled(n int) []float64 {
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		p.mu.Lock()
+		have := len(p.got)
+		p.mu.Unlock()
+		if have >= n || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	got := slices.Clone(p.got)
+	slices.Sort(got)
+	return got
+}
+
+// resumedLongCall calls server-everything's trigger-long-running-operation (four steps) in session
+// s, whose transport tr cuts the answer after its first progress notification, and checks that
+// the client resumed the answer and got the result and every progress notification exactly once.
+func resumedLongCall(t *testing.T, ctx context.Context, s *mcp.ClientSession, tr *cuttingTransport, progress *progressLog) {
+	t.Helper()
 	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 2, "steps": 4}}
 	params.SetProgressToken("resume-me")
 	res, err := s.CallTool(ctx, params)
 	if err != nil {
 		t.Fatalf("the cut call: %v, want its result through the resumption", err)
 	}
-	var text strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text.WriteString(tc.Text)
-		}
-	}
-	if !strings.Contains(text.String(), "Long running operation completed") {
-		t.Errorf("result %q, want the operation's completion", text.String())
+	if text := toolText(res); !strings.Contains(text, "Long running operation completed") {
+		t.Errorf("result %q, want the operation's completion", text)
 	}
 	tr.mu.Lock()
 	cutDone, resumes := tr.cutDone, slices.Clone(tr.resumes)
@@ -152,21 +177,7 @@ upstreams:
 	if !cutDone || len(resumes) == 0 {
 		t.Fatalf("cut %v, resumptions %q: the test did not exercise resumption", cutDone, resumes)
 	}
-	var got []float64
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		mu.Lock() // notifications are handled apart from the result: give the last one a moment
-		got = slices.Clone(progress)
-		mu.Unlock()
-		if len(got) >= 4 || time.Now().After(deadline) {
-			break
-		}
-	}
-	time.Sleep(100 * time.Millisecond) // and catch a duplicate arriving late
-	mu.Lock()
-	defer mu.Unlock()
-	got = slices.Clone(progress)
-	slices.Sort(got)
-	if !slices.Equal(got, []float64{1, 2, 3, 4}) {
-		t.Errorf("progress notifications %v, want 1 to 4, each exactly once", progress)
+	if got := progress.settled(4); !slices.Equal(got, []float64{1, 2, 3, 4}) {
+		t.Errorf("progress notifications %v, want 1 to 4, each exactly once", got)
 	}
 }

@@ -104,7 +104,11 @@ type Config struct {
 	// Tenancy, when set, resolves every request's engagement; a request mounted at a path with an
 	// {engagement} wildcard names one there. Nil: the credential's tenant, if any, is the engagement.
 	Tenancy TenantResolver
-	Logger  *slog.Logger
+	// Replicas, when set, routes legacy sessions between replicas (replicas.go): the ids of the
+	// sessions this replica opens name it, and a request for another replica's session is forwarded
+	// there.
+	Replicas *Replicas
+	Logger   *slog.Logger
 }
 
 // Handler is the MCP endpoint.
@@ -177,6 +181,9 @@ func New(cfg Config, b Backend) *Handler {
 	orDefault(&cfg.ReplayTotalBytes, DefaultReplayTotalBytes)
 	h := &Handler{cfg: cfg, bounds: replayBounds{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes, age: cfg.ReplayAge, total: new(atomic.Int64), totalBytes: cfg.ReplayTotalBytes}, backend: b, sessions: newSessions(cfg.MaxSessions, cfg.MaxSessionsPerCaller), stop: make(chan struct{}), ending: make(chan struct{}),
 		inFlight: make(chan struct{}, cfg.MaxInFlight), listens: make(chan struct{}, cfg.MaxListens)}
+	if cfg.Replicas != nil {
+		cfg.Replicas.init(h)
+	}
 	go h.janitor()
 	return h
 }
@@ -245,7 +252,9 @@ func (h *Handler) janitor() {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !OriginAllowed(r, h.cfg.AllowedOrigins, h.cfg.AllowedHosts, h.cfg.Loopback) {
+	r, fromPeer := h.fromPeer(r)
+	// A peer forwards what it accepted: the Origin and Host it checked are its own.
+	if !fromPeer && !OriginAllowed(r, h.cfg.AllowedOrigins, h.cfg.AllowedHosts, h.cfg.Loopback) {
 		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Forbidden: Origin or Host not allowed", nil))
 		return
 	}
@@ -257,6 +266,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &caller{principal: principal, tenant: tenant}
 	if h.cfg.Tenancy != nil {
 		c.tenant, c.problem = h.cfg.Tenancy.Resolve(r, tenant, r.PathValue("engagement"))
+	}
+	if owner, peer := h.route(r, fromPeer); peer != nil {
+		// Authenticated here first, so that no unauthenticated request reaches another replica;
+		// the replica holding the session authenticates it again and decides it.
+		h.forward(w, r, owner, peer)
+		return
 	}
 	switch r.Method {
 	case http.MethodPost:
@@ -480,7 +495,7 @@ func (h *Handler) modern(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 func (h *Handler) legacy(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	ctx := r.Context()
 	if ex.Msg.Method == mcp.MethodInitialize && ex.Msg.Kind() == jsonrpc.KindRequest {
-		sess := &Session{ID: newID(), Principal: ex.Principal, Tenant: ex.Tenant}
+		sess := &Session{ID: h.newSessionID(), Principal: ex.Principal, Tenant: ex.Tenant}
 		sess.touch(time.Now())
 		ex.Session = sess
 		ans := newAnswer(w, sess.ID, h.cfg.WriteTimeout)

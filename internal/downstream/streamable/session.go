@@ -51,6 +51,15 @@ var (
 // newID mints a session id: 128 random bits, visible ASCII as the transport requires.
 func newID() string { return rand.Text() }
 
+// newSessionID mints the id of a session this replica opens: one that names it when replicas are
+// configured.
+func (h *Handler) newSessionID() string {
+	if h.cfg.Replicas != nil {
+		return h.cfg.Replicas.newSessionID()
+	}
+	return newID()
+}
+
 func (s *Sessions) add(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

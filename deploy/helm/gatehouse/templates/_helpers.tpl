@@ -115,6 +115,17 @@ merge them into a configuration of the user's own).
 {{- $tenancy := default dict (get $c "tenancy") }}
 {{- if not (hasKey $tenancy "allowlist_file") }}{{ $_ = set $tenancy "allowlist_file" "/var/lib/gatehouse/gatehouse-engagements.json" }}{{ end }}
 {{- $_ = set $c "tenancy" $tenancy }}
+{{- if and (include "gatehouse.sessionRouting" .) (not (hasKey $c "replicas")) }}
+{{- $fullname := include "gatehouse.fullname" . }}
+{{- $scheme := ternary "https" "http" (not (empty .Values.tls.secretName)) }}
+{{- $peers := dict }}
+{{- range $i := until (int .Values.replicaCount) }}
+{{- $_ := set $peers (printf "%s-%d" $fullname $i) (printf "%s://%s-%d.%s-headless.%s.svc:%d" $scheme $fullname $i $fullname $.Release.Namespace (int $.Values.service.port)) }}
+{{- end }}
+{{- $r := dict "name" "${POD_NAME}" "key_env" "GATEHOUSE_REPLICA_KEY" "peers" $peers }}
+{{- with .Values.sessionRouting.caFile }}{{ $_ := set $r "ca_file" . }}{{ end }}
+{{- $_ := set $c "replicas" $r }}
+{{- end }}
 {{- if .Values.redis.passwordSecret.name }}
 {{- $state := default dict (get $c "state") }}
 {{- $redis := default dict (get $state "redis") }}
@@ -123,6 +134,11 @@ merge them into a configuration of the user's own).
 {{- $_ = set $c "state" $state }}
 {{- end }}
 {{- toYaml $c }}
+{{- end }}
+
+{{/* Whether legacy sessions are routed between replicas: more than one, each with a stable name. */}}
+{{- define "gatehouse.sessionRouting" -}}
+{{- if and .Values.sessionRouting.enabled .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
 {{- end }}
 
 {{/* Refusals of value combinations that would not run, or not safely. */}}
