@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -24,6 +25,9 @@ func replicas(c *config.ReplicasConfig, getenv func(string) string) (*streamable
 	if err != nil {
 		return nil, err
 	}
+	// A file's trailing newline is not part of its key (readSecret): neither is a variable's, so that
+	// replicas reading one key in different ways agree.
+	key = bytes.TrimRight(key, " \t\r\n")
 	peers, err := c.PeerURLs()
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -147,8 +148,17 @@ func (r *ReplicasConfig) validate(add func(key, format string, args ...any)) {
 	if others == 0 {
 		add("replicas.peers", "must name at least one replica other than this one (%s)", r.Name)
 	}
-	if _, err := r.PeerURLs(); err != nil {
+	urls, err := r.PeerURLs()
+	if err != nil {
 		add("replicas.peers", "%v", err)
+	}
+	byURL := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(urls)) {
+		u := urls[name].String()
+		if other, ok := byURL[u]; ok {
+			add("replicas.peers", "%s and %s have one URL, %s: each replica needs its own", other, name, u)
+		}
+		byURL[u] = name
 	}
 	if (r.KeyEnv == "") == (r.KeyFile == "") {
 		add("replicas.key_env", "give the shared key one way: key_env or key_file")

@@ -406,6 +406,7 @@ func TestReplicasValidation(t *testing.T) {
 		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: http://u:p@b:1}\n", "must be scheme://host:port alone"},
 		{"replicas:\n  name: a\n  key_env: K\n  peers: {b: \"http://:1\"}\n", "names no host"},
 		{"replicas:\n  name: a\n  peers: {b: http://b:1}\n", "give the shared key one way"},
+		{"replicas:\n  name: a\n  key_env: K\n  peers: {a: http://a:1, b: http://a:1/}\n", "a and b have one URL, http://a:1: each replica needs its own"},
 		{"replicas:\n  name: a\n  key_env: K\n  key_file: k\n  peers: {b: http://b:1}\n", "give the shared key one way"},
 	} {
 		got := strings.Join(serveProblems(t, base+c.body), "\n")

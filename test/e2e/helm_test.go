@@ -193,10 +193,13 @@ decision := {"allow": false, "reason": "writes are switched off", "rule_id": "no
 func TestHelmChart(t *testing.T) {
 	helm, kubeconform, schemas, kube := helmTools(t)
 	// Objects the user creates for some shapes: the TLS Secret, an existingSecret, Redis's password.
-	tlsSecret := secretManifest("gatehouse-tls", selfSigned(t))
+	tlsData := selfSigned(t)
+	tlsSecret := secretManifest("gatehouse-tls", tlsData)
+	tlsWithCA := secretManifest("gatehouse-tls", map[string]string{"tls.crt": tlsData["tls.crt"], "tls.key": tlsData["tls.key"], "ca.crt": tlsData["tls.crt"]})
 	sum := sha256.Sum256([]byte("an admin token"))
 	credentials := secretManifest("gatehouse-credentials", map[string]string{"admin-token": "an admin token", "admin-token-sha256": hex.EncodeToString(sum[:])})
 	redisPassword := secretManifest("redis", map[string]string{"pw": "hunter2"})
+	apiSum := sha256.Sum256([]byte("an API key"))
 	for _, c := range []struct {
 		name, values string
 		check        func(t *testing.T, ms []manifest)
@@ -332,6 +335,35 @@ config:
 				t.Errorf("configuration %v", cfg)
 			}
 		}, []manifest{tlsSecret, credentials}},
+		{"three replicas over TLS with an existing Secret", `
+replicaCount: 3
+redis: {url: "rediss://redis.agents.svc:6379/0"}
+existingSecret: gatehouse-credentials
+tls: {secretName: gatehouse-tls}
+sessionRouting: {caFile: /etc/gatehouse/tls/ca.crt}
+`, func(t *testing.T, ms []manifest) {
+			_, c := workload(t, ms)
+			if env := fmt.Sprint(c["env"]); !strings.Contains(env, "GATEHOUSE_REPLICA_KEY valueFrom:map[secretKeyRef:map[key:replica-key name:gatehouse-credentials]]") {
+				t.Errorf("env %s", env)
+			}
+			cfg := gatehouseConfig(t, ms)
+			peers, _ := dig(cfg, "replicas", "peers").(map[string]any)
+			if peers["gw-gatehouse-0"] != "https://gw-gatehouse-0.gw-gatehouse-headless.agents.svc:8080" || dig(cfg, "replicas", "ca_file") != "/etc/gatehouse/tls/ca.crt" {
+				t.Errorf("replicas %v", cfg["replicas"])
+			}
+		}, []manifest{tlsWithCA, secretManifest("gatehouse-credentials", map[string]string{"admin-token": "an admin token",
+			"admin-token-sha256": hex.EncodeToString(sum[:]), "api-key": "an API key", "api-key-hash": "sha256:" + hex.EncodeToString(apiSum[:]),
+			"replica-key": "a key the replicas share, 32+ bytes"})}},
+		{"a Deployment of three replicas: no session routing", `
+replicaCount: 3
+redis: {url: "redis://redis.agents.svc:6379/0"}
+persistence: {enabled: false}
+`, func(t *testing.T, ms []manifest) {
+			_, c := workload(t, ms)
+			if cfg := gatehouseConfig(t, ms); cfg["replicas"] != nil || strings.Contains(fmt.Sprint(c["env"]), "REPLICA_KEY") {
+				t.Errorf("pods without stable names route sessions: %v", cfg["replicas"])
+			}
+		}, nil},
 		{"the Rego engine off, rules only", `
 policy:
   enabled: false

@@ -127,6 +127,9 @@ type Handler struct {
 	inFlight chan struct{}
 	listens  chan struct{} // a token per open subscriptions/listen stream (Config.MaxListens)
 	shed     atomic.Uint64
+	// badForwards counts the requests refused because their Gatehouse-Forwarded header did not
+	// verify (replicas.go).
+	badForwards atomic.Uint64
 }
 
 // take takes a place in pool for a request, or refuses the request with 503 and Retry-After.
@@ -252,9 +255,14 @@ func (h *Handler) janitor() {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r, fromPeer := h.fromPeer(r)
+	r, from := h.origin(r)
+	if from == fromNowhere {
+		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest,
+			"Forbidden: the "+HeaderForwarded+" header does not verify", nil))
+		return
+	}
 	// A peer forwards what it accepted: the Origin and Host it checked are its own.
-	if !fromPeer && !OriginAllowed(r, h.cfg.AllowedOrigins, h.cfg.AllowedHosts, h.cfg.Loopback) {
+	if from != fromPeer && !OriginAllowed(r, h.cfg.AllowedOrigins, h.cfg.AllowedHosts, h.cfg.Loopback) {
 		writeError(w, http.StatusForbidden, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Forbidden: Origin or Host not allowed", nil))
 		return
 	}
@@ -267,7 +275,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Tenancy != nil {
 		c.tenant, c.problem = h.cfg.Tenancy.Resolve(r, tenant, r.PathValue("engagement"))
 	}
-	if owner, peer := h.route(r, fromPeer); peer != nil {
+	if owner, peer := h.route(r, from == fromPeer); peer != nil {
 		// Authenticated here first, so that no unauthenticated request reaches another replica;
 		// the replica holding the session authenticates it again and decides it.
 		h.forward(w, r, owner, peer)

@@ -8,13 +8,17 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/jsonrpc"
@@ -194,17 +198,34 @@ func (r *Replicas) init(h *Handler) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			target := pr.In.Context().Value(forwardTarget{}).(*url.URL)
 			pr.SetURL(target)
-			pr.Out.Header.Del(HeaderForwarded)
+			// The request goes on as it came: the proxy removed these, and policies may read them.
+			for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v, ok := pr.In.Header[k]; ok {
+					pr.Out.Header[k] = v
+				}
+			}
 			pr.Out.Header.Set(HeaderForwarded, r.sign(pr.In.Method, pr.In.Header.Get(upstream.HeaderSessionID), clientIP(pr.In), time.Now()))
+		},
+		// A stream ended by EndStreams ends cleanly, as a local one does, instead of being cut.
+		ModifyResponse: func(res *http.Response) error {
+			res.Body = &endedBody{ReadCloser: res.Body, ctx: res.Request.Context()}
+			return nil
 		},
 		Transport:     transport,
 		FlushInterval: -1, // answers are streams: each event goes on at once
+		ErrorLog:      slog.NewLogLogger(h.cfg.Logger.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			if errors.Is(context.Cause(req.Context()), ErrStreamsEnded) {
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInternalError,
+					"the gateway is shutting down; open the stream again", nil))
+				return
+			}
 			if req.Context().Err() != nil {
-				return // the client went away, or the stream was ended
+				return // the client went away
 			}
 			session := redact.Clip(req.Header.Get(upstream.HeaderSessionID), 200)
-			if isDial(err) {
+			if isGone(err) {
 				h.cfg.Logger.Warn("the replica holding a session cannot be reached; the client must open a new session",
 					"session", session, "replica", req.URL.Host, "error", err)
 				writeError(w, http.StatusNotFound, jsonrpc.ErrorResponse(jsonrpc.ID{}, jsonrpc.CodeInvalidRequest, "Session not found", nil))
@@ -217,21 +238,36 @@ func (r *Replicas) init(h *Handler) {
 	}
 }
 
-// isDial reports whether err is a failure to connect: the replica is not there.
-func isDial(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
+// isGone reports whether err says that the replica is not there: its name is not known, or
+// nothing listens at its address. A timeout or any other failure may pass, and is not.
+func isGone(err error) bool {
+	if dns, ok := errors.AsType[*net.DNSError](err); ok {
+		return dns.IsNotFound
 	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// endedBody is a forwarded answer's body whose read, cut because EndStreams ended the stream, is
+// its end.
+type endedBody struct {
+	io.ReadCloser
+	ctx context.Context
+}
+
+func (b *endedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), ErrStreamsEnded) {
+		return n, io.EOF
+	}
+	return n, err
 }
 
 // route returns the peer holding the session a request names, when another replica holds it and
-// the request was not forwarded already (a forwarded request is never forwarded again).
+// the request was not forwarded already (a forwarded request is never forwarded again). A
+// 2026-07-28 request has no session, whatever it carries.
 func (h *Handler) route(r *http.Request, fromPeer bool) (string, *url.URL) {
 	rs := h.cfg.Replicas
-	if rs == nil || fromPeer {
+	if rs == nil || fromPeer || slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
 		return "", nil
 	}
 	owner, ok := rs.Owner(r.Header.Get(upstream.HeaderSessionID))
@@ -241,47 +277,55 @@ func (h *Handler) route(r *http.Request, fromPeer bool) (string, *url.URL) {
 	return owner, rs.Peers[owner] // nil for a replica not configured: the session is not found here
 }
 
-// fromPeer checks a request's HeaderForwarded and removes it: a valid one returns the request with
-// its client's address; any other is logged and ignored.
-func (h *Handler) fromPeer(r *http.Request) (*http.Request, bool) {
+// Where a request comes from, by its HeaderForwarded.
+type origin int
+
+const (
+	fromClient  origin = iota // no header (or no replicas configured: the header is dropped)
+	fromPeer                  // a header a peer signed
+	fromNowhere               // a header that does not verify: refused
+)
+
+// origin checks a request's HeaderForwarded and removes it. A request a peer forwarded is returned
+// with its client's address. One whose header does not verify is refused by the caller: it is not
+// a client's to send, and a forward that no longer verifies (clocks apart, or a peer listed under
+// this replica's own address) must not be taken for a client's request and forwarded again.
+func (h *Handler) origin(r *http.Request) (*http.Request, origin) {
 	value := r.Header.Get(HeaderForwarded)
 	if value == "" {
-		return r, false
+		return r, fromClient
 	}
 	r.Header.Del(HeaderForwarded)
 	rs := h.cfg.Replicas
 	if rs == nil {
-		h.cfg.Logger.Info("ignoring a "+HeaderForwarded+" header: no replicas are configured", "remote", r.RemoteAddr)
-		return r, false
+		return r, fromClient
 	}
 	client, err := rs.verify(value, r.Method, r.Header.Get(upstream.HeaderSessionID), time.Now())
 	if err != nil {
-		h.cfg.Logger.Warn("ignoring a "+HeaderForwarded+" header", "remote", r.RemoteAddr, "problem", err)
-		return r, false
-	}
-	if client == "-" {
-		return r, true
+		if n := h.badForwards.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th, ... (they may come from anyone)
+			h.cfg.Logger.Warn("refusing a request whose "+HeaderForwarded+" header does not verify", "remote", r.RemoteAddr, "problem", err, "refused", n)
+		}
+		return r, fromNowhere
 	}
 	r2 := r.WithContext(r.Context())
-	r2.RemoteAddr = net.JoinHostPort(client, "0")
-	return r2, true
+	r2.RemoteAddr = client // "-" for a client without an IP address: trusted as none
+	if client != "-" {
+		r2.RemoteAddr = net.JoinHostPort(client, "0")
+	}
+	return r2, fromPeer
 }
 
-// forward hands a request to the replica holding its session and relays its answer. Forwarded
-// requests count among MaxInFlight, and GET streams among MaxListens, as the requests themselves
-// would; a GET stream ends with EndStreams, as a local one does.
+// forward hands a request to the replica holding its session and relays its answer. A forwarded
+// POST or DELETE counts among MaxInFlight, as the request itself would. A GET stream is bounded as
+// a local one is, by the sessions of its replica (which keeps one GET stream per session), and ends
+// with EndStreams, as a local one does.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, owner string, peer *url.URL) {
 	ctx := context.WithValue(r.Context(), forwardTarget{}, peer)
-	switch r.Method {
-	case http.MethodGet:
-		if !h.take(w, h.listens, "listen streams", h.cfg.MaxListens) {
-			return
-		}
-		defer func() { <-h.listens }()
+	if r.Method == http.MethodGet {
 		var cancel context.CancelFunc
 		ctx, cancel = h.listenContext(ctx)
 		defer cancel()
-	default:
+	} else {
 		if !h.take(w, h.inFlight, "requests in flight", h.cfg.MaxInFlight) {
 			return
 		}
@@ -315,6 +359,9 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 func (d *deadlineWriter) WriteHeader(status int) {
 	d.deadline()
 	d.ResponseWriter.WriteHeader(status)
+	if status < 200 { // an interim answer is sent at once: the final one may be long in coming
+		d.rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 // FlushError is what http.ResponseController calls to flush.

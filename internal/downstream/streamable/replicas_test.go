@@ -181,15 +181,27 @@ func FuzzForwardedHeader(f *testing.F) {
 	})
 }
 
-// recordingBackend is a fakeBackend that also keeps the headers of the exchanges it sees.
+// recordingBackend is a fakeBackend that also keeps the headers and client addresses of the
+// exchanges it sees.
 type recordingBackend struct {
 	fakeBackend
 	headers []http.Header
+	clients []string
+	// holdStreams keeps a GET stream open after its first event, until it is ended.
+	holdStreams bool
+}
+
+func (b *recordingBackend) Listen(ctx context.Context, s *Session, out Stream) {
+	b.fakeBackend.Listen(ctx, s, out)
+	if b.holdStreams {
+		<-ctx.Done()
+	}
 }
 
 func (b *recordingBackend) Request(ctx context.Context, ex *Exchange, ans Answer) {
 	b.mu.Lock()
 	b.headers = append(b.headers, ex.Header.Clone())
+	b.clients = append(b.clients, ex.ClientIP)
 	b.mu.Unlock()
 	b.fakeBackend.Request(ctx, ex, ans)
 }
@@ -198,6 +210,13 @@ func (b *recordingBackend) methods() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.seen...)
+}
+
+// last returns the headers and client address of the last exchange.
+func (b *recordingBackend) last() (http.Header, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.headers[len(b.headers)-1], b.clients[len(b.clients)-1]
 }
 
 // refusingAuth is whoAuth that refuses a request carrying X-Bad.
@@ -212,47 +231,82 @@ func (a refusingAuth) Authenticate(ctx context.Context, r *http.Request) (*polic
 	return a.whoAuth.Authenticate(ctx, r)
 }
 
-// replicaPair starts two handlers, a and b, that route sessions to each other; peers lists a third
-// replica, c, whose address nothing listens on.
-func replicaPair(t *testing.T) (a, b *httptest.Server, ha, hb *Handler, ba, bb *recordingBackend) {
+// publicHost is the one Host the test replicas accept from clients, as behind a load balancer:
+// a replica's own address, which its peers use, is not among them.
+const publicHost = "gw.example"
+
+// replicaPair is two handlers, a and b, that route sessions to each other. Their peers also list
+// c, at an address nothing listens on, and e, wrongly at b's own address.
+type replicaPair struct {
+	a, b   *httptest.Server
+	ha, hb *Handler
+	ba, bb *recordingBackend
+	mu     sync.Mutex
+	uris   map[*httptest.Server][]string // the request URIs each server received
+}
+
+func newReplicaPair(t *testing.T) *replicaPair {
 	t.Helper()
+	p := &replicaPair{uris: map[*httptest.Server][]string{}}
 	var handlers [2]http.Handler
 	servers := [2]*httptest.Server{}
 	for i := range servers {
-		servers[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlers[i].ServeHTTP(w, r) }))
+		servers[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.mu.Lock()
+			p.uris[servers[i]] = append(p.uris[servers[i]], r.URL.RequestURI())
+			p.mu.Unlock()
+			handlers[i].ServeHTTP(w, r)
+		}))
 		t.Cleanup(servers[i].Close)
 	}
 	gone, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	goneURL := &url.URL{Scheme: "http", Host: gone.Addr().String()}
+	peers := map[string]*url.URL{"c": {Scheme: "http", Host: gone.Addr().String()}}
 	gone.Close()
-	peers := map[string]*url.URL{"c": goneURL}
 	for i, name := range []string{"a", "b"} {
 		u, _ := url.Parse(servers[i].URL)
 		peers[name] = u
 	}
+	peers["e"] = peers["b"]
 	backends := [2]*recordingBackend{{}, {}}
 	hs := [2]*Handler{}
 	for i, name := range []string{"a", "b"} {
 		hs[i] = New(Config{Auth: refusingAuth{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true,
-			Limits: jsonrpc.Limits{MaxBytes: 4096}, Replicas: testReplicas(name, peers)}, backends[i])
+			AllowedHosts: []string{publicHost}, Limits: jsonrpc.Limits{MaxBytes: 4096}, Replicas: testReplicas(name, peers)}, backends[i])
 		handlers[i] = hs[i]
 		t.Cleanup(hs[i].Close)
 	}
-	return servers[0], servers[1], hs[0], hs[1], backends[0], backends[1]
+	p.a, p.b, p.ha, p.hb, p.ba, p.bb = servers[0], servers[1], hs[0], hs[1], backends[0], backends[1]
+	return p
+}
+
+// lastURI is the request URI srv received last.
+func (p *replicaPair) lastURI(srv *httptest.Server) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	uris := p.uris[srv]
+	return uris[len(uris)-1]
+}
+
+// open initializes a session on a as who and returns its id.
+func (p *replicaPair) open(t *testing.T, who string) string {
+	t.Helper()
+	resp, _ := do(t, p.a.URL, reqSpec{body: legacyInit, headers: map[string]string{"X-Who": who, "Host": publicHost}})
+	id := resp.Header.Get(upstream.HeaderSessionID)
+	if owner, ok := p.ha.cfg.Replicas.Owner(id); resp.StatusCode != 200 || !ok || owner != "a" {
+		t.Fatalf("initialize on a: %d, session %q (owner %q)", resp.StatusCode, id, owner)
+	}
+	return id
 }
 
 func TestSessionsMoveBetweenReplicas(t *testing.T) {
-	a, b, ha, hb, ba, bb := replicaPair(t)
-	resp, _ := do(t, a.URL, reqSpec{body: legacyInit, headers: map[string]string{"X-Who": "alice"}})
-	id := resp.Header.Get(upstream.HeaderSessionID)
-	if owner, ok := ha.cfg.Replicas.Owner(id); resp.StatusCode != 200 || !ok || owner != "a" {
-		t.Fatalf("initialize on a: %d, session %q (owner %q)", resp.StatusCode, id, owner)
-	}
+	p := newReplicaPair(t)
+	a, b, ha, hb, ba, bb := p.a, p.b, p.ha, p.hb, p.ba, p.bb
+	id := p.open(t, "alice")
 	as := func(who string, more ...string) map[string]string {
-		h := map[string]string{"X-Who": who, upstream.HeaderSessionID: id}
+		h := map[string]string{"X-Who": who, upstream.HeaderSessionID: id, "Host": publicHost}
 		for i := 0; i+1 < len(more); i += 2 {
 			h[more[i]] = more[i+1]
 		}
@@ -260,7 +314,10 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 	}
 	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}`
 
-	resp, body := do(t, b.URL, reqSpec{body: call, headers: as("alice")})
+	// Through b, with a path and query of its own and the load balancer's X-Forwarded-For: a gets
+	// them all, and accepts the request although b reaches it by an address that is not the public
+	// Host (b checked that one).
+	resp, body := do(t, b.URL+"/e/acme/mcp?x=1", reqSpec{body: call, headers: as("alice", "X-Forwarded-For", "203.0.113.5")})
 	if resp.StatusCode != 200 || !strings.Contains(body, `"ok":true`) {
 		t.Fatalf("a call through b: %d %s", resp.StatusCode, body)
 	}
@@ -273,11 +330,12 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 	if n := hb.cfg.Replicas.Forwarded(); n != 1 {
 		t.Errorf("b forwarded %d requests, want 1", n)
 	}
-	ba.mu.Lock()
-	forwardedHeader := ba.headers[1].Get(HeaderForwarded)
-	ba.mu.Unlock()
-	if forwardedHeader != "" {
-		t.Errorf("the backend saw the %s header %q", HeaderForwarded, forwardedHeader)
+	if uri := p.lastURI(a); uri != "/e/acme/mcp?x=1" {
+		t.Errorf("a received %q, want the client's path and query", uri)
+	}
+	header, _ := ba.last()
+	if header.Get(HeaderForwarded) != "" || header.Get("X-Forwarded-For") != "203.0.113.5" {
+		t.Errorf("the backend saw %s %q and X-Forwarded-For %q, want none and the client's", HeaderForwarded, header.Get(HeaderForwarded), header.Get("X-Forwarded-For"))
 	}
 
 	// A streamed answer, and a GET stream, arrive through b event by event.
@@ -294,6 +352,7 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 	for k, v := range as("alice", "Accept", "text/event-stream") {
 		req.Header.Set(k, v)
 	}
+	req.Host = publicHost
 	stream, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +371,9 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 	before := hb.cfg.Replicas.Forwarded()
 	forged := strings.Split(id, ".")
 	forged[1] = strings.Repeat("A", 26)
+	alice := func(session string) map[string]string {
+		return map[string]string{"X-Who": "alice", upstream.HeaderSessionID: session, "Host": publicHost}
+	}
 	for _, c := range []struct {
 		name    string
 		headers map[string]string
@@ -319,11 +381,15 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 		forward bool
 	}{
 		{"another caller, through b", as("mallory"), 404, true},
-		{"a forged id", map[string]string{"X-Who": "alice", upstream.HeaderSessionID: strings.Join(forged, ".")}, 404, false},
-		{"a session of a replica not listed", map[string]string{"X-Who": "alice", upstream.HeaderSessionID: testReplicas("d", nil).newSessionID()}, 404, false},
-		{"a session of a replica that is gone", map[string]string{"X-Who": "alice", upstream.HeaderSessionID: testReplicas("c", nil).newSessionID()}, 404, true},
+		{"a forged id", alice(strings.Join(forged, ".")), 404, false},
+		{"a session of a replica not listed", alice(testReplicas("d", nil).newSessionID()), 404, false},
+		{"a session of a replica that is gone", alice(testReplicas("c", nil).newSessionID()), 404, true},
+		// b forwards to itself, as e, and refuses what it forwarded: the loop ends there.
+		{"a peer listed at this replica's own address", alice(testReplicas("e", nil).newSessionID()), 403, true},
+		{"a 2026-07-28 request carrying a session id", as("alice", upstream.HeaderProtocolVersion, "2026-07-28"), 400, false},
 		{"an unauthenticated request", as("alice", "X-Bad", "1"), 401, false},
 		{"a foreign Origin", as("alice", "Origin", "http://evil.example"), 403, false},
+		{"a foreign Host", as("alice", "Host", "evil.example"), 403, false},
 	} {
 		n := len(ba.methods())
 		resp, body := do(t, b.URL, reqSpec{body: call, headers: c.headers})
@@ -333,30 +399,30 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 		if got := len(ba.methods()); got != n {
 			t.Errorf("%s: a's backend was reached", c.name)
 		}
-		if after := hb.cfg.Replicas.Forwarded(); (after > before) != c.forward {
-			t.Errorf("%s: forwarded %v, want %v", c.name, after > before, c.forward)
+		if after := hb.cfg.Replicas.Forwarded(); after-before != map[bool]uint64{false: 0, true: 1}[c.forward] {
+			t.Errorf("%s: forwarded %d times, want forwarded %v (once)", c.name, after-before, c.forward)
 		}
 		before = hb.cfg.Replicas.Forwarded()
 	}
 
-	// A request a peer forwarded is never forwarded again: a holds no session of b's.
+	// A request a peer forwarded is never forwarded again (a holds no session of b's), and its
+	// client's address is the one the peer signed.
 	bid := hb.cfg.Replicas.newSessionID()
 	resp, _ = do(t, a.URL, reqSpec{body: call, headers: map[string]string{"X-Who": "alice", upstream.HeaderSessionID: bid,
 		HeaderForwarded: hb.cfg.Replicas.sign(http.MethodPost, bid, "127.0.0.1", time.Now())}})
 	if resp.StatusCode != 404 || ha.cfg.Replicas.Forwarded() != 0 {
 		t.Errorf("a forwarded request for b's session at a: %d, a forwarded %d", resp.StatusCode, ha.cfg.Replicas.Forwarded())
 	}
-	// A client's own Gatehouse-Forwarded header is not trusted, and does not reach the backend.
-	resp, _ = do(t, a.URL, reqSpec{body: call, headers: as("alice", HeaderForwarded, "v1 b 0 192.0.2.1 AAAA", "Origin", "http://evil.example")})
-	if resp.StatusCode != 403 {
-		t.Errorf("a foreign Origin with a forged %s header: %d, want 403", HeaderForwarded, resp.StatusCode)
+	resp, _ = do(t, a.URL, reqSpec{body: call, headers: map[string]string{"X-Who": "alice", upstream.HeaderSessionID: id,
+		HeaderForwarded: hb.cfg.Replicas.sign(http.MethodPost, id, "192.0.2.9", time.Now())}})
+	if _, client := ba.last(); resp.StatusCode != 200 || client != "192.0.2.9" {
+		t.Errorf("a request b forwarded for 192.0.2.9: %d, the backend saw client %q", resp.StatusCode, client)
 	}
+	// A Gatehouse-Forwarded header that does not verify is refused: no client may send one.
+	n := len(ba.methods())
 	resp, _ = do(t, a.URL, reqSpec{body: call, headers: as("alice", HeaderForwarded, "v1 b 0 192.0.2.1 AAAA")})
-	ba.mu.Lock()
-	last := ba.headers[len(ba.headers)-1]
-	ba.mu.Unlock()
-	if resp.StatusCode != 200 || last.Get(HeaderForwarded) != "" {
-		t.Errorf("a forged %s header: %d, the backend saw %q", HeaderForwarded, resp.StatusCode, last.Get(HeaderForwarded))
+	if resp.StatusCode != 403 || len(ba.methods()) != n {
+		t.Errorf("a forged %s header: %d, want 403 before the backend", HeaderForwarded, resp.StatusCode)
 	}
 
 	// DELETE through b ends the session on a.
@@ -375,34 +441,53 @@ func TestSessionsMoveBetweenReplicas(t *testing.T) {
 	}
 }
 
-// TestForwardedStreamsEndAtShutdown: a GET stream forwarded through b ends when b's streams end,
-// as b's own would.
+// TestForwardedStreamsEndAtShutdown: a GET stream forwarded through b ends cleanly when b's streams
+// end, as b's own would, and a GET arriving after that is told to come again.
 func TestForwardedStreamsEndAtShutdown(t *testing.T) {
-	a, b, _, hb, _, _ := replicaPair(t)
-	resp, _ := do(t, a.URL, reqSpec{body: legacyInit, headers: map[string]string{"X-Who": "alice"}})
-	id := resp.Header.Get(upstream.HeaderSessionID)
-	req, _ := http.NewRequest(http.MethodGet, b.URL, nil)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("X-Who", "alice")
-	req.Header.Set(upstream.HeaderSessionID, id)
-	stream, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	p := newReplicaPair(t)
+	p.ba.holdStreams = true
+	id := p.open(t, "alice")
+	get := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, p.b.URL, nil)
+		req.Host = publicHost
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("X-Who", "alice")
+		req.Header.Set(upstream.HeaderSessionID, id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
+	stream := get()
 	defer stream.Body.Close()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	first := bufio.NewReader(stream.Body)
+	if line, err := first.ReadString('\n'); err != nil || !strings.HasPrefix(line, "id: ") && !strings.HasPrefix(line, "data: ") && !strings.HasPrefix(line, ":") {
+		t.Fatalf("the stream's first line: %q %v", line, err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		_, err := io.Copy(io.Discard, stream.Body)
+		_, err := io.Copy(io.Discard, first)
 		done <- err
 	}()
-	hb.EndStreams()
 	select {
-	case <-done:
+	case err := <-done:
+		t.Fatalf("the stream ended (%v) before b's EndStreams", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	p.hb.EndStreams()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the forwarded stream was cut (%v), not ended", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the forwarded stream did not end with b's EndStreams")
 	}
-	wg.Wait()
+	late := get()
+	body, _ := io.ReadAll(late.Body)
+	late.Body.Close()
+	if late.StatusCode != http.StatusServiceUnavailable || late.Header.Get("Retry-After") == "" {
+		t.Errorf("a GET through b after EndStreams: %d %q", late.StatusCode, body)
+	}
 }

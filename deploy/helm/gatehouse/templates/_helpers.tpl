@@ -158,6 +158,12 @@ merge them into a configuration of the user's own).
 {{- if and .Values.redis.passwordSecret.name (not .Values.redis.url) }}
 {{- fail "redis.passwordSecret needs redis.url" }}
 {{- end }}
+{{- if and (include "gatehouse.sessionRouting" .) .Values.existingSecret }}
+{{- $s := lookup "v1" "Secret" .Release.Namespace .Values.existingSecret }}
+{{- if and $s (not (hasKey (default dict $s.data) "replica-key")) }}
+{{- fail (printf "existingSecret %s has no key replica-key, which routing legacy sessions between replicas needs (32 or more random bytes): add it, or set sessionRouting.enabled: false" .Values.existingSecret) }}
+{{- end }}
+{{- end }}
 {{- $set := dict "listen" (hasKey .Values.config "listen") "tls" (hasKey .Values.config "tls") }}
 {{- with .Values.config.admin }}{{ $_ := set $set "admin.listen" (hasKey . "listen") }}{{ $_ := set $set "admin.token_sha256" (hasKey . "token_sha256") }}{{ end }}
 {{- with .Values.config.audit }}{{ $_ := set $set "audit.path" (hasKey . "path") }}{{ end }}
