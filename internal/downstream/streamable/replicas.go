@@ -265,9 +265,9 @@ func (b *endedBody) Read(p []byte) (int, error) {
 // route returns the peer holding the session a request names, when another replica holds it and
 // the request was not forwarded already (a forwarded request is never forwarded again). A
 // 2026-07-28 request has no session, whatever it carries.
-func (h *Handler) route(r *http.Request, fromPeer bool) (string, *url.URL) {
+func (h *Handler) route(r *http.Request, forwarded bool) (string, *url.URL) {
 	rs := h.cfg.Replicas
-	if rs == nil || fromPeer || slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
+	if rs == nil || forwarded || slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
 		return "", nil
 	}
 	owner, ok := rs.Owner(r.Header.Get(upstream.HeaderSessionID))
