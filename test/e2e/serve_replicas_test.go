@@ -108,15 +108,7 @@ upstreams:
 	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e", Version: "1.0.0"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.add})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + addrs["a"] + "/mcp", HTTPClient: &http.Client{Transport: lb}},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if v := s.InitializeResult().ProtocolVersion; v != "2025-11-25" {
-		t.Fatalf("negotiated %s, want the legacy era 2025-11-25", v)
-	}
+	s := connectLegacy(t, ctx, client, "http://"+addrs["a"]+"/mcp", lb)
 	id := s.ID()
 	if !strings.HasPrefix(id, "a.") {
 		t.Fatalf("session id %q does not name replica a, which opened it", id)

@@ -113,16 +113,24 @@ upstreams:
 	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e", Version: "1.0.0"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.add})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + gw + "/mcp", HTTPClient: &http.Client{Transport: tr}},
+	s := connectLegacy(t, ctx, client, "http://"+gw+"/mcp", tr)
+	resumedLongCall(t, ctx, s, tr, progress)
+}
+
+// connectLegacy connects client to endpoint through rt in the 2025-11-25 era (a legacy session),
+// failing the test unless that era is negotiated. The session is closed when the test ends.
+func connectLegacy(t *testing.T, ctx context.Context, client *mcp.Client, endpoint string, rt http.RoundTripper) *mcp.ClientSession {
+	t.Helper()
+	s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: &http.Client{Transport: rt}},
 		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if v := s.InitializeResult().ProtocolVersion; v != "2025-11-25" {
 		t.Fatalf("negotiated %s, want the legacy era 2025-11-25", v)
 	}
-	resumedLongCall(t, ctx, s, tr, progress)
+	return s
 }
 
 // progressLog keeps the progress notifications a client receives.

@@ -178,12 +178,7 @@ func (r *Replicas) verify(value, method, session string, now time.Time) (client 
 }
 
 // Forwarded is how many requests this replica forwarded to the replica of their session.
-func (r *Replicas) Forwarded() uint64 {
-	if r == nil {
-		return 0
-	}
-	return r.forwarded.Load()
-}
+func (r *Replicas) Forwarded() uint64 { return r.forwarded.Load() }
 
 // forwardTarget is the context key of a forwarded request's peer.
 type forwardTarget struct{}
@@ -264,14 +259,19 @@ func (b *endedBody) Read(p []byte) (int, error) {
 
 // route returns the peer holding the session a request names, when another replica holds it and
 // the request was not forwarded already (a forwarded request is never forwarded again). A
-// 2026-07-28 request has no session, whatever it carries.
+// 2026-07-28 request has no session, whatever it carries. An id that names this replica is not
+// checked here: it is looked up, and one this replica did not mint is not found.
 func (h *Handler) route(r *http.Request, forwarded bool) (string, *url.URL) {
 	rs := h.cfg.Replicas
-	if rs == nil || forwarded || slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
+	if rs == nil || forwarded {
 		return "", nil
 	}
-	owner, ok := rs.Owner(r.Header.Get(upstream.HeaderSessionID))
-	if !ok || owner == rs.Name {
+	id := r.Header.Get(upstream.HeaderSessionID)
+	if id == "" || strings.HasPrefix(id, rs.Name+".") || slices.Contains(ModernVersions, strings.TrimSpace(r.Header.Get(upstream.HeaderProtocolVersion))) {
+		return "", nil
+	}
+	owner, ok := rs.Owner(id)
+	if !ok {
 		return "", nil
 	}
 	return owner, rs.Peers[owner] // nil for a replica not configured: the session is not found here
